@@ -1,0 +1,468 @@
+//! One peer link as a state machine, with no I/O of its own.
+//!
+//! ```text
+//!   Greeting ──64 bytes, same mechanism──▶ Handshake ──mechanism done,──▶ Active
+//!       │                                     │        types compatible     │
+//!       └──────── any fault or timeout ───────┴────────────────────────────┴──▶ Closed
+//! ```
+//!
+//! The driver (the transport's connection task) owns the socket and the read
+//! buffer, and loops:
+//! - read into the buffer, then [`Connection::handle_input`], which splits
+//!   off every complete frame (bodies are slices of the buffer, not copies);
+//! - take events with [`Connection::poll_event`];
+//! - write what [`Connection::transmit`] holds, as one vectored write;
+//! - sleep until [`Connection::poll_timeout`], then [`Connection::handle_timeout`].
+//!
+//! Our greeting is queued whole at creation, so it leaves in one piece before
+//! we read anything; the mechanism starts once the peer's greeting is in.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use thiserror::Error;
+
+use crate::command::{Command, RawCommand};
+use crate::config::Config;
+use crate::decode::Decoded;
+use crate::event::{CloseReason, Event, PeerInfo};
+use crate::frame::{Frame, FrameDecoder, FrameHeader};
+use crate::greeting::{Greeting, Version};
+use crate::heartbeat::{Due, Expired, Heartbeat};
+use crate::mechanism::{Cipher, Handshake, Mechanism, MechanismError, Progress};
+use crate::message::Message;
+use crate::metadata::Metadata;
+use crate::out_queue::OutQueue;
+use crate::socket_type::SocketType;
+
+/// Where the connection is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Waiting for the peer's 64-byte greeting.
+    Greeting,
+    /// Running the security handshake.
+    Handshake,
+    /// Exchanging messages.
+    Active,
+    /// Finished; see the [`Event::Closed`] reason.
+    Closed,
+}
+
+/// Why a message or command could not be queued for sending.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum SendError {
+    /// The handshake has not completed yet.
+    #[error("the handshake has not completed")]
+    NotReady,
+    /// The connection is closed.
+    #[error("the connection is closed")]
+    Closed,
+    /// A ZMTP message has at least one frame.
+    #[error("a message needs at least one frame")]
+    EmptyMessage,
+    /// The traffic cipher refused to seal a frame.
+    #[error(transparent)]
+    Cipher(#[from] MechanismError),
+}
+
+/// One ZMTP connection: bytes and time in; bytes, events and deadlines out.
+#[derive(Debug)]
+pub struct Connection {
+    socket_type: SocketType,
+    local_metadata: Metadata,
+    max_message_size: Option<u64>,
+    mechanism: Box<dyn Mechanism>,
+    state: State,
+    decoder: FrameDecoder,
+    peer_version: Version,
+    cipher: Option<Box<dyn Cipher>>,
+    out: OutQueue,
+    events: VecDeque<Event>,
+    partial: Message,
+    partial_size: u64,
+    handshake_deadline: Option<Instant>,
+    heartbeat: Heartbeat,
+    read_hint: usize,
+}
+
+impl Connection {
+    /// A connection that has just been established at the transport level.
+    /// Our greeting is queued at once.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use bytes::Buf;
+    /// use zmtp::{Config, Connection, SocketType, mechanism::Null};
+    /// let mut conn = Connection::new(Config::new(SocketType::Dealer), Box::new(Null::new()), Instant::now());
+    /// assert_eq!(conn.transmit().remaining(), 64);
+    /// ```
+    pub fn new(config: Config, mechanism: Box<dyn Mechanism>, now: Instant) -> Self {
+        let mut out = OutQueue::new();
+        Greeting::new(mechanism.name(), mechanism.is_server()).encode(out.tail());
+        Connection {
+            socket_type: config.socket_type,
+            local_metadata: config.local_metadata(),
+            max_message_size: config.max_message_size,
+            mechanism,
+            state: State::Greeting,
+            decoder: FrameDecoder::new(config.max_frame_size),
+            peer_version: Version::V3_1,
+            cipher: None,
+            out,
+            events: VecDeque::new(),
+            partial: Message::new(),
+            partial_size: 0,
+            handshake_deadline: config.handshake_timeout.map(|t| now + t),
+            heartbeat: Heartbeat::new(config.heartbeat),
+            read_hint: crate::greeting::GREETING_LEN,
+        }
+    }
+
+    /// Where the connection is in its life.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// Whether messages may be sent.
+    pub fn is_active(&self) -> bool {
+        self.state == State::Active
+    }
+
+    /// Whether the connection has ended.
+    pub fn is_closed(&self) -> bool {
+        self.state == State::Closed
+    }
+
+    /// Our socket type.
+    pub fn socket_type(&self) -> SocketType {
+        self.socket_type
+    }
+
+    /// The peer's ZMTP version, once its greeting is in.
+    pub fn peer_version(&self) -> Option<Version> {
+        (self.state != State::Greeting).then_some(self.peer_version)
+    }
+
+    /// A lower bound on the bytes the next frame still needs: a driver can
+    /// reserve this much before reading so a large frame lands in one
+    /// allocation. Limits were checked before this grows.
+    pub fn read_hint(&self) -> usize {
+        self.read_hint
+    }
+
+    /// Bytes waiting to be written. Write them with `chunks_vectored` and
+    /// `advance` (or tokio's `write_buf`), in order, before closing.
+    pub fn transmit(&mut self) -> &mut OutQueue {
+        &mut self.out
+    }
+
+    /// The next event, if any.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When [`Connection::handle_timeout`] should next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match self.state {
+            State::Greeting | State::Handshake => self.handshake_deadline,
+            State::Active => self.heartbeat.deadline(),
+            State::Closed => None,
+        }
+    }
+
+    /// Consumes every complete greeting or frame at the front of `buf`,
+    /// leaving an incomplete tail in place for the next read.
+    pub fn handle_input(&mut self, buf: &mut BytesMut, now: Instant) {
+        loop {
+            match self.state {
+                State::Closed => return,
+                State::Greeting => match Greeting::decode(buf) {
+                    Err(e) => return self.close(e.into()),
+                    Ok(Decoded::Incomplete { needed }) => {
+                        self.read_hint = needed;
+                        return;
+                    }
+                    Ok(Decoded::Complete { value, consumed }) => {
+                        buf.advance(consumed);
+                        self.on_greeting(value, now);
+                    }
+                },
+                State::Handshake | State::Active => match self.decoder.decode(buf) {
+                    Err(e) => return self.close(e.into()),
+                    Ok(Decoded::Incomplete { needed }) => {
+                        self.read_hint = needed;
+                        return;
+                    }
+                    Ok(Decoded::Complete { value, .. }) => {
+                        self.heartbeat.on_traffic();
+                        self.on_frame(value, now);
+                    }
+                },
+            }
+        }
+    }
+
+    /// Fires the handshake timeout and heartbeat timers due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        match self.state {
+            State::Closed => {}
+            State::Greeting | State::Handshake => {
+                if self.handshake_deadline.is_some_and(|t| t <= now) {
+                    self.close(CloseReason::HandshakeTimeout);
+                }
+            }
+            State::Active => match self.heartbeat.on_timeout(now) {
+                Err(Expired::Timeout) => self.close(CloseReason::HeartbeatTimeout),
+                Err(Expired::Ttl) => self.close(CloseReason::HeartbeatTtlExpired),
+                Ok(Due::Ping(ttl)) => {
+                    let ping = Command::Ping {
+                        ttl,
+                        context: Bytes::new(),
+                    };
+                    if let Err(e) = self.write_command(&ping) {
+                        self.close_on_send_error(e);
+                    }
+                }
+                Ok(Due::Idle) => {}
+            },
+        }
+    }
+
+    /// Queues a message for sending, all frames at once.
+    pub fn send(&mut self, message: &Message) -> Result<(), SendError> {
+        self.check_active()?;
+        let frames = message.frames();
+        if frames.is_empty() {
+            return Err(SendError::EmptyMessage);
+        }
+        let last = frames.len() - 1;
+        for (i, frame) in frames.iter().enumerate() {
+            self.write_frame(i < last, false, frame)?;
+        }
+        Ok(())
+    }
+
+    /// Queues a subscription to `topic`: a SUBSCRIBE command to a 3.1 peer,
+    /// a `0x01`-prefixed message to a 3.0 peer.
+    pub fn send_subscribe(&mut self, topic: &[u8]) -> Result<(), SendError> {
+        self.send_subscription(true, topic)
+    }
+
+    /// Queues a cancellation of one subscription to `topic`.
+    pub fn send_cancel(&mut self, topic: &[u8]) -> Result<(), SendError> {
+        self.send_subscription(false, topic)
+    }
+
+    fn send_subscription(&mut self, subscribe: bool, topic: &[u8]) -> Result<(), SendError> {
+        self.check_active()?;
+        let topic = Bytes::copy_from_slice(topic);
+        if self.peer_version.has_commands_3_1() {
+            let command = if subscribe {
+                Command::Subscribe(topic)
+            } else {
+                Command::Cancel(topic)
+            };
+            return self.write_command(&command);
+        }
+        let mut body = BytesMut::with_capacity(1 + topic.len());
+        body.put_u8(u8::from(subscribe));
+        body.put_slice(&topic);
+        self.write_frame(false, false, &body.freeze())
+    }
+
+    fn check_active(&self) -> Result<(), SendError> {
+        match self.state {
+            State::Active => Ok(()),
+            State::Closed => Err(SendError::Closed),
+            State::Greeting | State::Handshake => Err(SendError::NotReady),
+        }
+    }
+
+    fn write_frame(&mut self, more: bool, command: bool, body: &Bytes) -> Result<(), SendError> {
+        match &mut self.cipher {
+            Some(cipher) => cipher.seal(more, command, body, self.out.tail())?,
+            None => {
+                FrameHeader::encode(more, command, body.len(), self.out.tail());
+                self.out.put_body(body);
+            }
+        }
+        Ok(())
+    }
+
+    fn write_command(&mut self, command: &Command) -> Result<(), SendError> {
+        let mut body = BytesMut::with_capacity(command.body_len());
+        // Our own commands (PING, PONG, SUBSCRIBE, CANCEL) always fit.
+        if command.encode_body(&mut body).is_ok() {
+            self.write_frame(false, true, &body.freeze())?;
+        }
+        Ok(())
+    }
+
+    fn close_on_send_error(&mut self, error: SendError) {
+        if let SendError::Cipher(e) = error {
+            self.close(e.into());
+        }
+    }
+
+    fn close(&mut self, reason: CloseReason) {
+        if self.state != State::Closed {
+            self.state = State::Closed;
+            self.partial = Message::new();
+            self.events.push_back(Event::Closed(reason));
+        }
+    }
+
+    fn on_greeting(&mut self, greeting: Greeting, now: Instant) {
+        let ours = self.mechanism.name();
+        if greeting.mechanism != ours {
+            return self.close(CloseReason::MechanismMismatch {
+                ours,
+                theirs: greeting.mechanism,
+            });
+        }
+        self.peer_version = greeting.version;
+        self.state = State::Handshake;
+        let progress = self.mechanism.start(&self.local_metadata, self.out.tail());
+        self.on_progress(progress, now);
+    }
+
+    fn on_progress(&mut self, progress: Result<Progress, MechanismError>, now: Instant) {
+        match progress {
+            Err(e) => self.close(e.into()),
+            Ok(Progress::Continue) => {}
+            Ok(Progress::Complete(handshake)) => self.complete_handshake(handshake, now),
+        }
+    }
+
+    fn complete_handshake(&mut self, handshake: Handshake, now: Instant) {
+        let peer_type = match handshake.peer_metadata.socket_type() {
+            Ok(t) => t,
+            Err(e) => return self.close(e.into()),
+        };
+        if let Some(theirs) = peer_type.filter(|&t| !self.socket_type.is_compatible(t)) {
+            if handshake.cipher.is_none() {
+                // The spec asks for an ERROR; a libzmq peer then stops retrying.
+                let error = Command::Error {
+                    reason: Bytes::from_static(b"Invalid socket type"),
+                };
+                let _ = error.encode(self.out.tail());
+            }
+            return self.close(CloseReason::IncompatibleSocketType {
+                ours: self.socket_type,
+                theirs,
+            });
+        }
+        self.cipher = handshake.cipher;
+        self.state = State::Active;
+        self.handshake_deadline = None;
+        if self.peer_version.has_commands_3_1() {
+            self.heartbeat.start(now);
+        }
+        let info = PeerInfo {
+            version: self.peer_version,
+            socket_type: peer_type,
+            identity: handshake
+                .peer_metadata
+                .identity()
+                .filter(|id| !id.is_empty())
+                .cloned(),
+            metadata: handshake.peer_metadata,
+            user_id: handshake.user_id,
+        };
+        self.events
+            .push_back(Event::HandshakeSucceeded(Box::new(info)));
+    }
+
+    fn on_frame(&mut self, frame: Frame, now: Instant) {
+        if self.state == State::Handshake {
+            return self.on_handshake_frame(frame, now);
+        }
+        let frame = match &mut self.cipher {
+            Some(cipher) => match cipher.open(frame) {
+                Ok(inner) => inner,
+                Err(e) => return self.close(e.into()),
+            },
+            None => frame,
+        };
+        if frame.command {
+            self.on_command(&frame.body, now);
+        } else {
+            self.on_data(frame);
+        }
+    }
+
+    fn on_handshake_frame(&mut self, frame: Frame, now: Instant) {
+        if !frame.command {
+            return self.close(CloseReason::DataBeforeHandshake);
+        }
+        let command = match RawCommand::decode(&frame.body) {
+            Ok(c) => c,
+            Err(source) => {
+                let mechanism = self.mechanism.name();
+                return self.close(MechanismError::Malformed { mechanism, source }.into());
+            }
+        };
+        let progress = self.mechanism.on_command(command, self.out.tail());
+        self.on_progress(progress, now);
+    }
+
+    fn on_command(&mut self, body: &Bytes, now: Instant) {
+        let command = match Command::decode(body) {
+            Ok(c) => c,
+            Err(e) => return self.close(e.into()),
+        };
+        match command {
+            Command::Ping { ttl, context } => {
+                self.heartbeat.on_ping(ttl, now);
+                if let Err(e) = self.write_command(&Command::pong_for(&context)) {
+                    self.close_on_send_error(e);
+                }
+            }
+            Command::Subscribe(topic) if self.socket_type.is_publisher() => {
+                self.events.push_back(Event::Subscribe(topic));
+            }
+            Command::Cancel(topic) if self.socket_type.is_publisher() => {
+                self.events.push_back(Event::Cancel(topic));
+            }
+            Command::Error { reason } => {
+                self.close(CloseReason::PeerError(
+                    String::from_utf8_lossy(&reason).into_owned(),
+                ));
+            }
+            // PONG has done its work by arriving (any frame resets the
+            // timers); unknown commands are ignored, as the spec says.
+            _ => {}
+        }
+    }
+
+    fn on_data(&mut self, frame: Frame) {
+        self.partial_size += frame.body.len() as u64;
+        if let Some(max) = self.max_message_size.filter(|&max| self.partial_size > max) {
+            let size = self.partial_size;
+            return self.close(CloseReason::MessageTooLarge { size, max });
+        }
+        self.partial.push(frame.body);
+        if frame.more {
+            return;
+        }
+        self.partial_size = 0;
+        let message = std::mem::take(&mut self.partial);
+        self.events.push_back(self.classify(message));
+    }
+
+    /// Publishers read `0x01topic` / `0x00topic` messages as subscriptions
+    /// (the ZMTP 3.0 form, which libzmq accepts from any version).
+    fn classify(&self, message: Message) -> Event {
+        if self.socket_type.is_publisher() {
+            if let Some(first) = message.first() {
+                match first.first() {
+                    Some(1) => return Event::Subscribe(first.slice(1..)),
+                    Some(0) => return Event::Cancel(first.slice(1..)),
+                    _ => {}
+                }
+            }
+        }
+        Event::Message(message)
+    }
+}

@@ -1,0 +1,127 @@
+//! Security mechanisms: the handshake between greeting and first message.
+//!
+//! A mechanism is a small state machine per side. The [`Connection`] starts
+//! it once both greetings are in and the mechanism names agree, then feeds it
+//! every command frame until it reports [`Progress::Complete`]. It writes its
+//! own commands (READY, HELLO, ...) as whole frames into the output buffer.
+//!
+//! Mechanisms that protect traffic after the handshake (CURVE) hand back a
+//! [`Cipher`] that seals outgoing frames and opens incoming ones; NULL and
+//! PLAIN hand back none, and frames then pass through untouched.
+//!
+//! [`Connection`]: crate::Connection
+
+mod null;
+
+use std::fmt;
+
+use bytes::{Bytes, BytesMut};
+use thiserror::Error;
+
+use crate::command::{CommandError, RawCommand};
+use crate::frame::Frame;
+use crate::greeting::MechanismName;
+use crate::metadata::Metadata;
+
+pub use null::Null;
+
+/// What a mechanism made of the latest input.
+#[derive(Debug)]
+pub enum Progress {
+    /// The handshake goes on; more commands are expected.
+    Continue,
+    /// The handshake is over: messages may flow.
+    Complete(Handshake),
+}
+
+/// What a finished handshake established about the peer.
+#[derive(Debug)]
+pub struct Handshake {
+    /// The metadata the peer sent (READY or INITIATE).
+    pub peer_metadata: Metadata,
+    /// The user id an authenticator assigned to the peer, if any.
+    pub user_id: Option<Bytes>,
+    /// The traffic protection to apply from now on; `None` for clear text.
+    pub cipher: Option<Box<dyn Cipher>>,
+}
+
+/// Why a handshake failed.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum MechanismError {
+    /// The peer sent a command that has no place at this step.
+    #[error("{mechanism} handshake: unexpected command {name:?}")]
+    UnexpectedCommand {
+        /// The mechanism in use.
+        mechanism: MechanismName,
+        /// The command's name (lossy UTF-8).
+        name: String,
+    },
+    /// A handshake command was malformed.
+    #[error("{mechanism} handshake: {source}")]
+    Malformed {
+        /// The mechanism in use.
+        mechanism: MechanismName,
+        /// What was wrong with the command.
+        source: CommandError,
+    },
+    /// The peer refused the handshake with an ERROR command.
+    #[error("{mechanism} handshake: peer sent ERROR {reason:?}")]
+    PeerError {
+        /// The mechanism in use.
+        mechanism: MechanismName,
+        /// The ERROR's reason text (lossy UTF-8).
+        reason: String,
+    },
+    /// Our own metadata could not be encoded.
+    #[error("{mechanism} handshake: local metadata: {source}")]
+    LocalMetadata {
+        /// The mechanism in use.
+        mechanism: MechanismName,
+        /// The encoding error.
+        source: CommandError,
+    },
+    /// A cryptographic check failed (a box did not open, a nonce repeated).
+    #[error("{mechanism}: {reason}")]
+    Crypto {
+        /// The mechanism in use.
+        mechanism: MechanismName,
+        /// Which check failed.
+        reason: &'static str,
+    },
+}
+
+/// One side of a security handshake.
+pub trait Mechanism: Send + fmt::Debug {
+    /// The name this mechanism puts in the greeting.
+    fn name(&self) -> MechanismName;
+
+    /// Whether this side plays the server role (the as-server greeting byte).
+    fn is_server(&self) -> bool;
+
+    /// Starts the handshake once the greetings agree. `local` is the
+    /// metadata to announce; any commands to send go into `out` as frames.
+    fn start(&mut self, local: &Metadata, out: &mut BytesMut) -> Result<Progress, MechanismError>;
+
+    /// Handles one command frame received during the handshake.
+    fn on_command(
+        &mut self,
+        command: RawCommand,
+        out: &mut BytesMut,
+    ) -> Result<Progress, MechanismError>;
+}
+
+/// Traffic protection after the handshake (CURVE's MESSAGE boxes).
+pub trait Cipher: Send + fmt::Debug {
+    /// Seals one frame and appends the resulting wire frame to `out`.
+    fn seal(
+        &mut self,
+        more: bool,
+        command: bool,
+        body: &[u8],
+        out: &mut BytesMut,
+    ) -> Result<(), MechanismError>;
+
+    /// Opens one received wire frame into the frame it protects.
+    fn open(&mut self, frame: Frame) -> Result<Frame, MechanismError>;
+}

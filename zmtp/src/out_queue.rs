@@ -1,0 +1,155 @@
+//! The bytes a connection has produced and the driver has yet to write.
+//!
+//! Small frames and commands are copied into one contiguous tail buffer, so
+//! a thousand 64-byte messages leave as one `write`. A large frame body is
+//! queued as its own [`Bytes`] segment behind its header, so it reaches the
+//! socket without being copied; the driver writes everything with one
+//! vectored write through the [`Buf`] implementation.
+
+use std::collections::VecDeque;
+use std::io::IoSlice;
+
+use bytes::{Buf, Bytes, BytesMut};
+
+/// Bodies at least this large are queued by reference instead of copied.
+pub const ZERO_COPY_MIN: usize = 8 * 1024;
+
+/// Outgoing bytes: frozen segments, then a tail still being filled.
+#[derive(Debug, Default)]
+pub struct OutQueue {
+    segments: VecDeque<Bytes>,
+    segments_len: usize,
+    tail: BytesMut,
+}
+
+impl OutQueue {
+    /// An empty queue.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The tail buffer: append small writes here.
+    pub(crate) fn tail(&mut self) -> &mut BytesMut {
+        &mut self.tail
+    }
+
+    /// Queues a body by reference, after everything written so far.
+    pub(crate) fn push_shared(&mut self, body: Bytes) {
+        if !self.tail.is_empty() {
+            let head = self.tail.split().freeze();
+            self.segments_len += head.len();
+            self.segments.push_back(head);
+        }
+        self.segments_len += body.len();
+        self.segments.push_back(body);
+    }
+
+    /// Appends a body: copied when small, queued by reference when large.
+    pub(crate) fn put_body(&mut self, body: &Bytes) {
+        if body.len() >= ZERO_COPY_MIN {
+            self.push_shared(body.clone());
+        } else {
+            self.tail.extend_from_slice(body);
+        }
+    }
+
+    /// Whether nothing is waiting to be written.
+    pub fn is_empty(&self) -> bool {
+        self.remaining() == 0
+    }
+
+    /// Drops everything queued.
+    pub fn clear(&mut self) {
+        self.segments.clear();
+        self.segments_len = 0;
+        self.tail.clear();
+    }
+}
+
+impl Buf for OutQueue {
+    fn remaining(&self) -> usize {
+        self.segments_len + self.tail.len()
+    }
+
+    fn chunk(&self) -> &[u8] {
+        match self.segments.front() {
+            Some(segment) => segment,
+            None => &self.tail,
+        }
+    }
+
+    fn chunks_vectored<'a>(&'a self, dst: &mut [IoSlice<'a>]) -> usize {
+        let sources = self
+            .segments
+            .iter()
+            .map(|s| &s[..])
+            .chain(std::iter::once(&self.tail[..]))
+            .filter(|s| !s.is_empty());
+        let mut n = 0;
+        for (slot, source) in dst.iter_mut().zip(sources) {
+            *slot = IoSlice::new(source);
+            n += 1;
+        }
+        n
+    }
+
+    fn advance(&mut self, mut cnt: usize) {
+        while cnt > 0 {
+            let Some(front) = self.segments.front_mut() else {
+                break;
+            };
+            let step = cnt.min(front.len());
+            front.advance(step);
+            self.segments_len -= step;
+            cnt -= step;
+            if front.is_empty() {
+                self.segments.pop_front();
+            }
+        }
+        let step = cnt.min(self.tail.len());
+        self.tail.advance(step);
+        if self.tail.is_empty() {
+            // Lets the next small write reuse the buffer from its start.
+            self.tail.clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn drain(q: &mut OutQueue, step: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        while q.has_remaining() {
+            let take = q.chunk().len().min(step);
+            out.extend_from_slice(&q.chunk()[..take]);
+            q.advance(take);
+        }
+        out
+    }
+
+    #[test]
+    fn preserves_order_across_segments() {
+        let mut q = OutQueue::new();
+        q.tail().extend_from_slice(b"head");
+        q.put_body(&Bytes::from(vec![b'x'; ZERO_COPY_MIN]));
+        q.tail().extend_from_slice(b"tail");
+        assert_eq!(q.remaining(), 8 + ZERO_COPY_MIN);
+        let mut slices = [IoSlice::new(&[]); 8];
+        assert_eq!(q.chunks_vectored(&mut slices), 3);
+        let mut expected = b"head".to_vec();
+        expected.extend(vec![b'x'; ZERO_COPY_MIN]);
+        expected.extend_from_slice(b"tail");
+        assert_eq!(drain(&mut q, 1000), expected);
+        assert!(q.is_empty());
+    }
+
+    #[test]
+    fn large_bodies_are_shared_not_copied() {
+        let body = Bytes::from(vec![1u8; 100_000]);
+        let mut q = OutQueue::new();
+        q.put_body(&body);
+        assert_eq!(q.chunk().as_ptr(), body.as_ptr());
+    }
+}
