@@ -36,6 +36,11 @@ use crate::metadata::Metadata;
 use crate::out_queue::OutQueue;
 use crate::socket_type::SocketType;
 
+/// Largest frame accepted before the handshake completes. Handshake
+/// commands are a few hundred bytes; an unauthenticated peer gets no more
+/// memory than this, whatever the configured maximum.
+pub const HANDSHAKE_FRAME_MAX: u64 = 64 * 1024;
+
 /// Where the connection is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum State {
@@ -75,6 +80,7 @@ pub struct Connection {
     mechanism: Box<dyn Mechanism>,
     state: State,
     decoder: FrameDecoder,
+    handshake_decoder: FrameDecoder,
     peer_version: Version,
     cipher: Option<Box<dyn Cipher>>,
     out: OutQueue,
@@ -107,6 +113,7 @@ impl Connection {
             mechanism,
             state: State::Greeting,
             decoder: FrameDecoder::new(config.max_frame_size),
+            handshake_decoder: FrameDecoder::new(Some(HANDSHAKE_FRAME_MAX)),
             peer_version: Version::V3_1,
             cipher: None,
             out,
@@ -188,7 +195,7 @@ impl Connection {
                         self.on_greeting(value, now);
                     }
                 },
-                State::Handshake | State::Active => match self.decoder.decode(buf) {
+                State::Handshake | State::Active => match self.frame_decoder().decode(buf) {
                     Err(e) => return self.close(e.into()),
                     Ok(Decoded::Incomplete { needed }) => {
                         self.read_hint = needed;
@@ -200,6 +207,14 @@ impl Connection {
                     }
                 },
             }
+        }
+    }
+
+    fn frame_decoder(&self) -> FrameDecoder {
+        if self.state == State::Active {
+            self.decoder
+        } else {
+            self.handshake_decoder
         }
     }
 

@@ -68,7 +68,7 @@ pub mod z85;
 
 pub use command::{Command, CommandError, RawCommand};
 pub use config::{Config, HeartbeatConfig};
-pub use connection::{Connection, SendError, State};
+pub use connection::{Connection, HANDSHAKE_FRAME_MAX, SendError, State};
 pub use decode::Decoded;
 pub use event::{CloseReason, Event, PeerInfo};
 pub use frame::{Frame, FrameDecoder, FrameHeader, FrameTooLarge};
