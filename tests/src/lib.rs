@@ -1,11 +1,23 @@
 //! Support code for the whole-system tests in `tests/tests/`.
 //!
-//! The interop suite runs real libzmq peers through pyzmq in child
-//! processes. [`python_with_pyzmq`] finds an interpreter that has it; when
-//! `ZMTP_REQUIRE_PYZMQ=1` (as in CI) a missing pyzmq is a test failure,
-//! never a skip.
+//! - [`Peer`]: a libzmq peer run through pyzmq in a child process
+//!   (`tests/peers/*.py`). [`Peer::spawn`] fails the test when pyzmq is
+//!   missing and `ZMTP_REQUIRE_PYZMQ=1` (as in CI), and skips it otherwise.
+//! - [`Link`]: a minimal blocking driver for one [`zmtp::Connection`] over a
+//!   `std::net::TcpStream`, so the sans-IO core can meet libzmq before the
+//!   tokio transport exists and independently of it.
 
-use std::process::Command;
+#![allow(clippy::unwrap_used)] // test support: a panic is a test failure
+
+use std::collections::VecDeque;
+use std::io::{self, BufRead, BufReader, IoSlice, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, Bytes, BytesMut};
+use zmtp::{Config, Connection, Event, Message, PeerInfo, mechanism::Null};
 
 /// The Python interpreter to run pyzmq peers with (`ZMTP_PYTHON`, else
 /// `python3`), if it can import `zmq`.
@@ -22,4 +34,242 @@ pub fn python_with_pyzmq() -> Option<String> {
 /// Whether the environment demands pyzmq (CI sets `ZMTP_REQUIRE_PYZMQ=1`).
 pub fn pyzmq_required() -> bool {
     std::env::var("ZMTP_REQUIRE_PYZMQ").is_ok_and(|v| v == "1")
+}
+
+/// The i-th message of the sequence both sides of the wire tests know:
+/// sizes 0, 1, 255, 256 and 70000 bytes (both size forms and the boundary),
+/// every third message with a second frame. Mirrors `standard_message` in
+/// `tests/peers/core_peer.py`.
+pub fn standard_message(i: usize) -> Message {
+    const SIZES: [usize; 5] = [0, 1, 255, 256, 70000];
+    let mut m = Message::new();
+    m.push(vec![(i % 256) as u8; SIZES[i % SIZES.len()]]);
+    if i % 3 == 0 {
+        m.push(format!("part-{i}").into_bytes());
+    }
+    m
+}
+
+/// A message as the peer scripts print it: frames in hex joined by `|`.
+pub fn hex_line(m: &Message) -> String {
+    m.frames()
+        .iter()
+        .map(|f| f.iter().map(|b| format!("{b:02x}")).collect::<String>())
+        .collect::<Vec<_>>()
+        .join("|")
+}
+
+/// A pyzmq peer process; killed when dropped.
+pub struct Peer {
+    child: Child,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl Peer {
+    /// Runs `tests/peers/<script>` with `args`. Returns `None` (the test
+    /// should return early) when pyzmq is missing and not required.
+    pub fn spawn(script: &str, args: &[&str]) -> Option<Peer> {
+        let Some(python) = python_with_pyzmq() else {
+            assert!(
+                !pyzmq_required(),
+                "pyzmq is required (ZMTP_REQUIRE_PYZMQ=1) but `import zmq` fails"
+            );
+            eprintln!(
+                "skipping: pyzmq is not installed (set ZMTP_REQUIRE_PYZMQ=1 to fail instead)"
+            );
+            return None;
+        };
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("peers")
+            .join(script);
+        let mut child = Command::new(python)
+            .arg(path)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the pyzmq peer");
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        Some(Peer { child, stdout })
+    }
+
+    /// The next line the peer printed, without its newline.
+    pub fn line(&mut self) -> String {
+        let mut line = String::new();
+        let n = self
+            .stdout
+            .read_line(&mut line)
+            .expect("read from the peer");
+        assert!(n > 0, "the pyzmq peer exited early");
+        line.trim_end().to_owned()
+    }
+
+    /// The port a binding peer printed first.
+    pub fn port(&mut self) -> u16 {
+        self.line().parse().expect("a port number")
+    }
+
+    /// Waits for the peer to exit and asserts it succeeded.
+    pub fn finish(mut self) {
+        let status = self.child.wait().expect("wait for the peer");
+        assert!(status.success(), "pyzmq peer failed: {status}");
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One ZMTP connection driven over a blocking TCP stream.
+pub struct Link {
+    stream: TcpStream,
+    conn: Connection,
+    buf: BytesMut,
+    events: VecDeque<Event>,
+}
+
+impl Link {
+    /// Connects to `127.0.0.1:port` with a NULL mechanism.
+    pub fn connect(port: u16, config: Config) -> io::Result<Link> {
+        let stream = TcpStream::connect(("127.0.0.1", port))?;
+        Ok(Link::new(stream, config))
+    }
+
+    /// Accepts one connection on `listener`.
+    pub fn accept(listener: &TcpListener, config: Config) -> io::Result<Link> {
+        let (stream, _) = listener.accept()?;
+        Ok(Link::new(stream, config))
+    }
+
+    fn new(stream: TcpStream, config: Config) -> Link {
+        stream.set_nodelay(true).unwrap();
+        Link {
+            stream,
+            conn: Connection::new(config, Box::new(Null::new()), Instant::now()),
+            buf: BytesMut::with_capacity(64 * 1024),
+            events: VecDeque::new(),
+        }
+    }
+
+    /// The connection, for inspection.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Writes everything queued, with vectored writes.
+    pub fn flush(&mut self) -> io::Result<()> {
+        let out = self.conn.transmit();
+        while out.has_remaining() {
+            let mut slices = [IoSlice::new(&[]); 64];
+            let n = out.chunks_vectored(&mut slices);
+            let written = self.stream.write_vectored(&slices[..n])?;
+            if written == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            out.advance(written);
+        }
+        Ok(())
+    }
+
+    /// One round: flush, read (or wait for a timer) until `deadline`,
+    /// collect events. Returns `false` once the peer closed the stream.
+    fn pump(&mut self, deadline: Instant) -> io::Result<bool> {
+        self.flush()?;
+        let now = Instant::now();
+        let wake = self
+            .conn
+            .poll_timeout()
+            .map_or(deadline, |t| t.min(deadline));
+        let wait = wake
+            .saturating_duration_since(now)
+            .max(Duration::from_millis(1));
+        self.stream.set_read_timeout(Some(wait))?;
+        self.buf.reserve(self.conn.read_hint().max(16 * 1024));
+        let mut chunk = vec![0u8; self.buf.capacity() - self.buf.len()];
+        let open = match self.stream.read(&mut chunk) {
+            Ok(0) => false,
+            Ok(n) => {
+                self.buf.extend_from_slice(&chunk[..n]);
+                self.conn.handle_input(&mut self.buf, Instant::now());
+                true
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                true
+            }
+            Err(e) => return Err(e),
+        };
+        self.conn.handle_timeout(Instant::now());
+        self.events
+            .extend(std::iter::from_fn(|| self.conn.poll_event()));
+        self.flush()?;
+        Ok(open)
+    }
+
+    /// The next event, pumping the link for at most `timeout`.
+    pub fn next_event(&mut self, timeout: Duration) -> Event {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(e) = self.events.pop_front() {
+                return e;
+            }
+            assert!(Instant::now() < deadline, "no event within {timeout:?}");
+            let open = self.pump(deadline).expect("link i/o");
+            if !open && self.events.is_empty() {
+                panic!("the peer closed the connection");
+            }
+        }
+    }
+
+    /// Keeps the link serviced (answering PINGs) for `period`, asserting
+    /// that nothing but ordinary traffic happens.
+    pub fn idle(&mut self, period: Duration) {
+        let deadline = Instant::now() + period;
+        while Instant::now() < deadline {
+            assert!(
+                self.pump(deadline).expect("link i/o"),
+                "peer closed while idle"
+            );
+        }
+        if let Some(Event::Closed(reason)) = self.events.back() {
+            panic!("closed while idle: {reason}");
+        }
+    }
+
+    /// Waits for the handshake to complete.
+    pub fn handshake(&mut self) -> PeerInfo {
+        match self.next_event(Duration::from_secs(10)) {
+            Event::HandshakeSucceeded(info) => *info,
+            other => panic!("expected the handshake, got {other:?}"),
+        }
+    }
+
+    /// Sends a message and flushes it.
+    pub fn send(&mut self, m: &Message) {
+        self.conn.send(m).expect("send on an active connection");
+        self.flush().expect("write");
+    }
+
+    /// The next message (other events are not expected).
+    pub fn recv(&mut self) -> Message {
+        match self.next_event(Duration::from_secs(20)) {
+            Event::Message(m) => m,
+            other => panic!("expected a message, got {other:?}"),
+        }
+    }
+
+    /// The next subscription topic.
+    pub fn subscription(&mut self) -> Bytes {
+        match self.next_event(Duration::from_secs(10)) {
+            Event::Subscribe(topic) => topic,
+            other => panic!("expected a subscription, got {other:?}"),
+        }
+    }
 }
