@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs every test of the workspace, installing first what the suite needs.
+#
+# - pyzmq (which bundles libzmq) for the wire tests against real libzmq
+#   peers; with ZMTP_REQUIRE_PYZMQ=1 a missing pyzmq fails those tests
+#   instead of skipping them, and this script always sets it.
+# - Nothing else: Rust crates come through cargo.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python=${ZMTP_PYTHON:-python3}
+if ! "$python" -c 'import zmq' 2>/dev/null; then
+    echo "== installing pyzmq from PyPI"
+    "$python" -m pip install --quiet --disable-pip-version-check 'pyzmq>=25'
+fi
+"$python" -c 'import zmq; print("== pyzmq", zmq.__version__, "with libzmq", zmq.zmq_version())'
+
+export ZMTP_REQUIRE_PYZMQ=1
+cargo test --workspace --locked "$@"
