@@ -1,8 +1,39 @@
-//! ZeroMQ sockets and transports on tokio.
+//! ZeroMQ sockets and transports on tokio, driving the sans-IO
+//! [`zmtp`] core.
 //!
-//! This crate will own sockets, tasks and queues and drive one
-//! [`zmtp::Connection`] per peer link over tcp, ipc, inproc and tls. It is
-//! filled by the sockets-and-transports work; today it only re-exports the
-//! protocol core it builds on.
+//! - [`Socket`]: all eleven classic socket types with libzmq's semantics,
+//!   async `send`/`recv`, `Sink`/`Stream`, many tasks per socket.
+//! - Transports: `tcp://`, `ipc://` (paths and Linux `@abstract` names),
+//!   `inproc://` (in-process, no encoding).
+//! - [`Options`]: libzmq's option names and defaults (high-water marks,
+//!   linger, reconnect backoff, heartbeats, handshake timeout, ...).
+//! - [`Monitor`]: connection events as a stream.
+//! - [`proxy`]: forwarding between two sockets, plain or steerable.
+//!
+//! Layout: `core` holds a socket's pipes and routing state; `kind` the
+//! per-type rules; `engine` drives one connection; `listener` and
+//! `connecter` own bound and connected endpoints; `inproc` joins sockets in
+//! memory.
 
+mod connecter;
+mod core;
+mod endpoint;
+mod engine;
+mod error;
+mod inproc;
+mod kind;
+mod listener;
+mod monitor;
+mod options;
+mod socket;
+mod stream;
+mod subscriptions;
+
+pub use crate::core::SocketStats;
+pub use endpoint::{Endpoint, EndpointError, Host, IpcAddr, Port};
+pub use error::{Error, Result};
+pub use monitor::{Monitor, MonitorEvent};
+pub use options::Options;
+pub use socket::{Socket, TrySendError};
 pub use zmtp;
+pub use zmtp::{HeartbeatConfig, Message, SocketType};

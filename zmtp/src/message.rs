@@ -84,6 +84,12 @@ impl From<Vec<u8>> for Message {
     }
 }
 
+impl From<String> for Message {
+    fn from(frame: String) -> Self {
+        Message::from(Bytes::from(frame))
+    }
+}
+
 impl From<&'static str> for Message {
     fn from(frame: &'static str) -> Self {
         Message::from(Bytes::from_static(frame.as_bytes()))

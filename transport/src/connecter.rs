@@ -1,0 +1,133 @@
+//! Connected endpoints: connect, run an engine, and reconnect with backoff.
+//!
+//! The pipe of a connected endpoint lives as long as the endpoint, across
+//! reconnections, so messages queued while the peer is away wait for it
+//! (unless `immediate` is set, in which case round-robin skips it while it
+//! is down). A protocol error (incompatible socket type, ERROR received,
+//! failed security) ends the endpoint for good, as in libzmq; any other end
+//! (refused, reset, timeout) schedules a reconnect.
+
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use tokio::net::{TcpStream, UnixStream};
+use tokio::sync::mpsc;
+
+use crate::core::{Core, Outbound, PipeEntry, PipeId};
+use crate::endpoint::{Endpoint, IpcAddr};
+use crate::engine::{self, EngineEnd, LinkInfo, PipeSlot};
+use crate::error::{Error, Result};
+use crate::inproc;
+use crate::listener::{abstract_addr, configure_tcp};
+use crate::monitor::MonitorEvent;
+use crate::stream::Stream;
+
+/// Starts connecting to `endpoint` in the background.
+pub(crate) fn connect(core: &Arc<Core>, endpoint: Endpoint) -> Result<()> {
+    endpoint.check_connectable()?;
+    match &endpoint {
+        Endpoint::Inproc(name) => return inproc::connect(core, name),
+        Endpoint::Tls { .. } => {
+            return Err(Error::Unsupported {
+                socket_type: core.socket_type,
+                operation: "the tls:// transport (not built yet)",
+            });
+        }
+        Endpoint::Tcp { .. } | Endpoint::Ipc(_) => {}
+    }
+    let pipe = core.new_pipe_id();
+    let (tx, rx) = core.new_pipe();
+    core.attach(PipeEntry::new(pipe, tx, !core.options.immediate));
+    let task = tokio::spawn(run(core.clone(), endpoint, pipe, rx));
+    core.track(task);
+    Ok(())
+}
+
+async fn open(core: &Core, endpoint: &Endpoint) -> io::Result<Stream> {
+    match endpoint {
+        Endpoint::Tcp { host, port } => {
+            let stream = TcpStream::connect((host.bind_text(), port.number())).await?;
+            configure_tcp(core, &stream);
+            Ok(Stream::Tcp(stream))
+        }
+        Endpoint::Ipc(IpcAddr::Path(path)) => Ok(Stream::Unix(UnixStream::connect(path).await?)),
+        Endpoint::Ipc(IpcAddr::Abstract(name)) => {
+            let std_stream = std::os::unix::net::UnixStream::connect_addr(&abstract_addr(name)?)?;
+            std_stream.set_nonblocking(true)?;
+            Ok(Stream::Unix(UnixStream::from_std(std_stream)?))
+        }
+        Endpoint::Inproc(_) | Endpoint::Tls { .. } => Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "not a stream transport",
+        )),
+    }
+}
+
+async fn run(core: Arc<Core>, endpoint: Endpoint, pipe: PipeId, mut rx: mpsc::Receiver<Outbound>) {
+    let mut attempt = 0u32;
+    let final_reason = loop {
+        let opened = tokio::select! {
+            opened = open(&core, &endpoint) => opened,
+            _ = core.closing.cancelled() => break "socket closed".to_string(),
+        };
+        let reason = match opened {
+            Ok(stream) => {
+                let peer = stream.peer();
+                core.monitor.emit(MonitorEvent::Connected {
+                    endpoint: endpoint.clone(),
+                    peer: peer.clone(),
+                });
+                let link = LinkInfo {
+                    core: core.clone(),
+                    pipe,
+                    endpoint: endpoint.clone(),
+                    peer,
+                };
+                let outcome = engine::run(stream, &link, &mut rx, PipeSlot::Attached, None).await;
+                let notices = core.pipe_down(pipe, false);
+                engine::deliver_notices(&core, pipe, notices);
+                engine::report(&link, &outcome);
+                if outcome.handshake_done {
+                    attempt = 0;
+                }
+                if matches!(outcome.end, EngineEnd::PipeClosed) {
+                    break outcome.end.describe();
+                }
+                if outcome.end.is_protocol_error() {
+                    break format!(
+                        "{}; not reconnecting after a protocol error",
+                        outcome.end.describe()
+                    );
+                }
+                outcome.end.describe()
+            }
+            Err(e) => format!("connect failed: {e}"),
+        };
+        if core.options.reconnect_ivl.is_zero() {
+            break format!("{reason}; reconnection is off");
+        }
+        let delay = core.options.reconnect_delay(attempt);
+        attempt = attempt.saturating_add(1);
+        core.monitor.emit(MonitorEvent::ReconnectScheduled {
+            endpoint: endpoint.clone(),
+            delay,
+            reason,
+        });
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = core.closing.cancelled() => break "socket closed".to_string(),
+        }
+    };
+    core.detach(pipe);
+    // Whatever was still queued for this endpoint can no longer be sent;
+    // count it rather than let it vanish.
+    let undelivered = rx.len() as u64;
+    core.stats
+        .dropped_unroutable
+        .fetch_add(undelivered, Ordering::Relaxed);
+    core.monitor.emit(MonitorEvent::Closed {
+        endpoint,
+        reason: final_reason,
+    });
+}

@@ -1,0 +1,454 @@
+//! The shared heart of a socket: its pipes, its routing state and its
+//! inbound queue.
+//!
+//! Every peer link has a *pipe*: a bounded queue of [`Outbound`] items
+//! (capacity `sndhwm`) that the socket fills and the link's engine task
+//! drains. All links share one inbound queue (capacity `rcvhwm`) that the
+//! engines fill and `recv` drains; when it is full, engines stop reading and
+//! TCP pushes back on the sender.
+//!
+//! The per-type rules (round-robin, fan-out, routing by id, request-reply
+//! envelopes, subscriptions) live in [`crate::kind`]; this file keeps the
+//! bookkeeping they share: which pipes exist, which are ready, their routing
+//! ids and subscriptions, and the statistics.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::{BufMut, Bytes, BytesMut};
+use tokio::sync::{Notify, mpsc};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use zmtp::{Message, PeerInfo, SocketType};
+
+use crate::monitor::MonitorHub;
+use crate::options::Options;
+use crate::subscriptions::SubscriptionSet;
+
+/// Identifies one pipe within its socket.
+pub(crate) type PipeId = u64;
+
+/// What a socket hands a link to send.
+#[derive(Debug)]
+pub(crate) enum Outbound {
+    /// A message.
+    Message(Message),
+    /// A subscription (SUB, XSUB), numbered so a replay can skip it.
+    Subscribe { topic: Bytes, seq: u64 },
+    /// A cancelled subscription, numbered likewise.
+    Cancel { topic: Bytes, seq: u64 },
+}
+
+/// A message a link hands the socket, with the pipe it came from.
+#[derive(Debug)]
+pub(crate) struct Inbound {
+    pub(crate) pipe: PipeId,
+    pub(crate) message: Message,
+}
+
+/// The socket's view of one pipe.
+#[derive(Debug)]
+pub(crate) struct PipeEntry {
+    pub(crate) id: PipeId,
+    pub(crate) tx: mpsc::Sender<Outbound>,
+    /// The handshake is complete.
+    pub(crate) ready: bool,
+    /// Round-robin and fan-out may use it (ready, or connecting without
+    /// `immediate`).
+    pub(crate) usable: bool,
+    /// ROUTER: the peer's routing id.
+    pub(crate) routing_id: Option<Bytes>,
+    /// PUB/XPUB: what the peer subscribed to.
+    pub(crate) peer_subscriptions: SubscriptionSet,
+}
+
+impl PipeEntry {
+    pub(crate) fn new(id: PipeId, tx: mpsc::Sender<Outbound>, usable: bool) -> Self {
+        PipeEntry {
+            id,
+            tx,
+            ready: false,
+            usable,
+            routing_id: None,
+            peer_subscriptions: SubscriptionSet::default(),
+        }
+    }
+}
+
+/// Routing state, guarded by one mutex.
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    pub(crate) pipes: Vec<PipeEntry>,
+    /// Round-robin cursor into `pipes`.
+    pub(crate) next: usize,
+    /// ROUTER: routing id to pipe.
+    pub(crate) routes: HashMap<Bytes, PipeId>,
+    /// ROUTER: counter for generated ids.
+    pub(crate) next_generated_id: u32,
+    /// SUB/XSUB: our own subscriptions, replayed to every new link.
+    pub(crate) subscriptions: SubscriptionSet,
+    /// Numbers subscription changes so replays skip queued duplicates.
+    pub(crate) subscription_seq: u64,
+    /// XPUB: subscriptions of all peers together, to report each topic once.
+    pub(crate) all_peer_topics: SubscriptionSet,
+    /// REQ: the pipe the reply must come from.
+    pub(crate) req_awaiting: Option<PipeId>,
+    /// REP: where the reply to the request being served goes, and its
+    /// envelope.
+    pub(crate) rep_pending: Option<(PipeId, Vec<Bytes>)>,
+    pub(crate) closed: bool,
+}
+
+impl State {
+    pub(crate) fn pipe_mut(&mut self, id: PipeId) -> Option<&mut PipeEntry> {
+        self.pipes.iter_mut().find(|p| p.id == id)
+    }
+
+    pub(crate) fn pipe(&self, id: PipeId) -> Option<&PipeEntry> {
+        self.pipes.iter().find(|p| p.id == id)
+    }
+}
+
+/// Counters, readable at any time through [`SocketStats`].
+#[derive(Debug, Default)]
+pub(crate) struct Stats {
+    pub(crate) sent: AtomicU64,
+    pub(crate) received: AtomicU64,
+    pub(crate) dropped_hwm: AtomicU64,
+    pub(crate) dropped_unroutable: AtomicU64,
+    pub(crate) dropped_inbound: AtomicU64,
+}
+
+/// A snapshot of a socket's counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SocketStats {
+    /// Messages accepted for sending (to at least one pipe).
+    pub sent: u64,
+    /// Messages delivered to the application.
+    pub received: u64,
+    /// Messages (or fan-out copies) dropped because a peer's queue was at
+    /// its high-water mark (PUB, XPUB, XSUB, ROUTER, REP).
+    pub dropped_hwm: u64,
+    /// Messages dropped because no peer could take them (ROUTER with an
+    /// unknown id, REP whose requester left).
+    pub dropped_unroutable: u64,
+    /// Inbound messages discarded by the socket's rules (a SUB's local
+    /// filter, a REQ reply from the wrong peer, a REP request without an
+    /// envelope delimiter, upstream data at a PUB).
+    pub dropped_inbound: u64,
+    /// Peers whose handshake is complete.
+    pub peers: usize,
+}
+
+/// What a link learns when its handshake is accepted by the socket.
+#[derive(Debug, Default)]
+pub(crate) struct Ready {
+    /// ROUTER: the id to put in front of this peer's messages.
+    pub(crate) routing_id: Option<Bytes>,
+    /// SUB/XSUB: subscriptions to send first, each distinct topic once.
+    pub(crate) replay: Vec<Bytes>,
+    /// Skip queued subscription items numbered up to this.
+    pub(crate) replay_seq: u64,
+}
+
+/// Shared by a socket's handles and its tasks.
+#[derive(Debug)]
+pub(crate) struct Core {
+    pub(crate) socket_type: SocketType,
+    pub(crate) options: Options,
+    state: Mutex<State>,
+    pub(crate) inbound_tx: mpsc::Sender<Inbound>,
+    pub(crate) inbound_rx: tokio::sync::Mutex<mpsc::Receiver<Inbound>>,
+    /// Signalled when a pipe gains room or a peer arrives.
+    pub(crate) send_ready: Notify,
+    pub(crate) monitor: MonitorHub,
+    pub(crate) stats: Stats,
+    next_pipe: AtomicU64,
+    /// Flips to true when the socket closes; listeners and connecters stop.
+    pub(crate) closing: CancellationToken,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+    pub(crate) last_endpoint: Mutex<Option<crate::Endpoint>>,
+}
+
+impl Core {
+    pub(crate) fn new(socket_type: SocketType, options: Options) -> Arc<Self> {
+        let (inbound_tx, inbound_rx) = mpsc::channel(Options::capacity(options.rcvhwm));
+        Arc::new(Core {
+            socket_type,
+            options,
+            state: Mutex::new(State::default()),
+            inbound_tx,
+            inbound_rx: tokio::sync::Mutex::new(inbound_rx),
+            send_ready: Notify::new(),
+            monitor: MonitorHub::default(),
+            stats: Stats::default(),
+            next_pipe: AtomicU64::new(1),
+            closing: CancellationToken::new(),
+            tasks: Mutex::new(Vec::new()),
+            last_endpoint: Mutex::new(None),
+        })
+    }
+
+    /// The routing state. A poisoned lock means a panic elsewhere already
+    /// broke an invariant; carrying on with the data is still the least bad
+    /// choice for a network service, so the poison is ignored.
+    pub(crate) fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn new_pipe_id(&self) -> PipeId {
+        self.next_pipe.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub(crate) fn new_pipe(&self) -> (mpsc::Sender<Outbound>, mpsc::Receiver<Outbound>) {
+        mpsc::channel(Options::capacity(self.options.sndhwm))
+    }
+
+    pub(crate) fn is_closing(&self) -> bool {
+        self.closing.is_cancelled()
+    }
+
+    /// Remembers a task so `close` can wait for it.
+    pub(crate) fn track(&self, task: JoinHandle<()>) {
+        let mut tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
+        tasks.retain(|t| !t.is_finished());
+        tasks.push(task);
+    }
+
+    pub(crate) fn take_tasks(&self) -> Vec<JoinHandle<()>> {
+        std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Adds a pipe (a connecting link's, before its handshake).
+    pub(crate) fn attach(&self, entry: PipeEntry) {
+        let mut state = self.state();
+        if state.closed {
+            return;
+        }
+        state.pipes.push(entry);
+        drop(state);
+        self.send_ready.notify_waiters();
+    }
+
+    /// A link's handshake completed: apply the socket's rules for new peers.
+    /// `entry` is the pipe to add for an accepted link; connecting links
+    /// attached theirs already.
+    pub(crate) fn pipe_ready(
+        &self,
+        id: PipeId,
+        entry: Option<PipeEntry>,
+        peer: &PeerInfo,
+    ) -> Result<Ready, String> {
+        let mut state = self.state();
+        if state.closed {
+            return Err("socket is closing".into());
+        }
+        if self.socket_type == SocketType::Pair && state.pipes.iter().any(|p| p.ready && p.id != id)
+        {
+            return Err("PAIR socket already has a peer".into());
+        }
+        if let Some(entry) = entry {
+            state.pipes.push(entry);
+        }
+        let routing_id = if self.socket_type == SocketType::Router {
+            Some(self.assign_routing_id(&mut state, id, peer)?)
+        } else {
+            None
+        };
+        let Some(pipe) = state.pipe_mut(id) else {
+            return Err("pipe was removed".into());
+        };
+        pipe.ready = true;
+        pipe.usable = true;
+        pipe.routing_id = routing_id.clone();
+        let ready = Ready {
+            routing_id,
+            replay: state.subscriptions.topics().cloned().collect(),
+            replay_seq: state.subscription_seq,
+        };
+        drop(state);
+        self.send_ready.notify_waiters();
+        Ok(ready)
+    }
+
+    fn assign_routing_id(
+        &self,
+        state: &mut State,
+        id: PipeId,
+        peer: &PeerInfo,
+    ) -> Result<Bytes, String> {
+        let Some(wanted) = peer.identity.clone() else {
+            let generated = generate_routing_id(state);
+            state.routes.insert(generated.clone(), id);
+            return Ok(generated);
+        };
+        if let Some(&holder) = state.routes.get(&wanted) {
+            if holder != id {
+                if !self.options.router_handover {
+                    return Err(format!("routing id {wanted:?} is already in use"));
+                }
+                // Handover: the old link loses its pipe, which ends it.
+                state.pipes.retain(|p| p.id != holder);
+            }
+        }
+        state.routes.insert(wanted.clone(), id);
+        Ok(wanted)
+    }
+
+    /// A link ended. Its pipe goes too when `detach` (accepted links, or a
+    /// connecter that gives up); otherwise it stays for the next attempt.
+    /// Returns XPUB unsubscribe notices for the application.
+    pub(crate) fn pipe_down(&self, id: PipeId, detach: bool) -> Vec<Message> {
+        let mut state = self.state();
+        let mut notices = Vec::new();
+        let Some(pipe) = state.pipe_mut(id) else {
+            return notices;
+        };
+        let was_ready = pipe.ready;
+        pipe.ready = false;
+        pipe.usable = !self.options.immediate;
+        let routing_id = pipe.routing_id.take();
+        let topics = pipe.peer_subscriptions.take_topics();
+        if let Some(rid) = routing_id {
+            if state.routes.get(&rid) == Some(&id) {
+                state.routes.remove(&rid);
+            }
+        }
+        if was_ready && self.socket_type == SocketType::Xpub {
+            for topic in topics {
+                if state.all_peer_topics.remove(&topic) || self.options.xpub_verboser {
+                    notices.push(subscription_message(false, &topic));
+                }
+            }
+        }
+        if detach {
+            state.pipes.retain(|p| p.id != id);
+        }
+        notices
+    }
+
+    /// Removes a pipe without further ado (a connecter that gives up).
+    pub(crate) fn detach(&self, id: PipeId) {
+        self.state().pipes.retain(|p| p.id != id);
+    }
+
+    /// A peer subscribed or cancelled (PUB, XPUB). Returns the notice an
+    /// XPUB application should see, if any.
+    pub(crate) fn on_subscription(
+        &self,
+        id: PipeId,
+        subscribe: bool,
+        topic: Bytes,
+    ) -> Option<Message> {
+        if !self.socket_type.is_publisher() {
+            return None;
+        }
+        let mut state = self.state();
+        let pipe = state.pipe_mut(id)?;
+        if subscribe {
+            pipe.peer_subscriptions.add(&topic);
+        } else if pipe.peer_subscriptions.contains(&topic) {
+            pipe.peer_subscriptions.remove(&topic);
+        } else {
+            // Cancelling what this peer never subscribed to changes nothing.
+            return None;
+        }
+        if self.socket_type != SocketType::Xpub {
+            return None;
+        }
+        let changed = if subscribe {
+            state.all_peer_topics.add(&topic)
+        } else {
+            state.all_peer_topics.remove(&topic)
+        };
+        let verbose = if subscribe {
+            self.options.xpub_verbose || self.options.xpub_verboser
+        } else {
+            self.options.xpub_verboser
+        };
+        (changed || verbose).then(|| subscription_message(subscribe, &topic))
+    }
+
+    /// What the application should see of a message a peer sent: PUB
+    /// drops it, ROUTER puts the peer's routing id in front.
+    pub(crate) fn admit(
+        &self,
+        routing_id: Option<&Bytes>,
+        mut message: Message,
+    ) -> Option<Message> {
+        match self.socket_type {
+            SocketType::Pub => {
+                Core::count(&self.stats.dropped_inbound);
+                None
+            }
+            SocketType::Router => {
+                if let Some(id) = routing_id {
+                    message.push_front(id.clone());
+                }
+                Some(message)
+            }
+            _ => Some(message),
+        }
+    }
+
+    /// Marks the socket closed: every pipe is released (links then linger
+    /// as configured), listeners and connecters stop.
+    pub(crate) fn shut_down(&self) {
+        let pipes = {
+            let mut state = self.state();
+            state.closed = true;
+            state.routes.clear();
+            std::mem::take(&mut state.pipes)
+        };
+        // Cancel before the pipes go, so an engine that sees its pipe close
+        // knows it is lingering rather than being dropped.
+        self.closing.cancel();
+        drop(pipes);
+        self.send_ready.notify_waiters();
+    }
+
+    pub(crate) fn snapshot(&self) -> SocketStats {
+        let peers = self.state().pipes.iter().filter(|p| p.ready).count();
+        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        SocketStats {
+            sent: load(&self.stats.sent),
+            received: load(&self.stats.received),
+            dropped_hwm: load(&self.stats.dropped_hwm),
+            dropped_unroutable: load(&self.stats.dropped_unroutable),
+            dropped_inbound: load(&self.stats.dropped_inbound),
+            peers,
+        }
+    }
+
+    pub(crate) fn count(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// A generated ROUTER id: `00` then a 32-bit counter that starts at random,
+/// as libzmq makes them.
+fn generate_routing_id(state: &mut State) -> Bytes {
+    if state.next_generated_id == 0 {
+        state.next_generated_id = fastrand::u32(1..);
+    }
+    loop {
+        let n = state.next_generated_id;
+        state.next_generated_id = n.wrapping_add(1).max(1);
+        let mut id = BytesMut::with_capacity(5);
+        id.put_u8(0);
+        id.put_u32(n);
+        let id = id.freeze();
+        if !state.routes.contains_key(&id) {
+            return id;
+        }
+    }
+}
+
+/// The 3.0-style subscription message: `01topic` or `00topic`.
+pub(crate) fn subscription_message(subscribe: bool, topic: &[u8]) -> Message {
+    let mut body = BytesMut::with_capacity(1 + topic.len());
+    body.put_u8(u8::from(subscribe));
+    body.put_slice(topic);
+    Message::from(body.freeze())
+}

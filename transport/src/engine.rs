@@ -1,0 +1,474 @@
+//! The engine: the task that drives one [`zmtp::Connection`] over a stream.
+//!
+//! It is a single hand-written poll loop rather than a `select!` so that
+//! reading, writing, the pipe and the timers share one `&mut` stream and no
+//! work is lost to cancellation. Each wake-up it:
+//! 1. hands received messages to the socket's inbound queue (and stops
+//!    reading while that queue is full, so TCP pushes back on the peer);
+//! 2. reads whatever the stream has, into a large buffer, and lets the
+//!    connection decode every complete frame in it;
+//! 3. pulls queued outbound messages in batches, while the output buffer is
+//!    below its high mark;
+//! 4. writes the output with vectored writes: many small messages per
+//!    system call, large bodies by reference;
+//! 5. fires the connection's timers (handshake timeout, heartbeats) and the
+//!    linger deadline.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use bytes::{Buf, Bytes, BytesMut};
+use tokio::io::AsyncWrite;
+use tokio::sync::mpsc;
+use tokio::time::Sleep;
+use tokio_util::sync::{PollSender, WaitForCancellationFutureOwned};
+use zmtp::{CloseReason, Connection, Event, Message, PeerInfo, mechanism::Null};
+
+use crate::core::{Core, Inbound, Outbound, PipeEntry, PipeId};
+use crate::endpoint::Endpoint;
+use crate::monitor::MonitorEvent;
+use crate::stream::Stream;
+
+/// Bytes read per system call at least.
+const READ_CHUNK: usize = 64 * 1024;
+/// Most bytes reserved ahead of a large frame's arrival; the buffer grows
+/// past this only as bytes actually arrive.
+const MAX_RESERVE: usize = 4 * 1024 * 1024;
+/// Stop pulling messages from the pipe once this much output is waiting.
+const WRITE_HIGH: usize = 256 * 1024;
+/// Messages pulled from the pipe per batch.
+const BATCH: usize = 256;
+/// Slices per vectored write.
+const IOV: usize = 64;
+
+/// Where the link's pipe stands when the engine starts.
+pub(crate) enum PipeSlot {
+    /// A connecting link: the pipe is attached to the socket already.
+    Attached,
+    /// An accepted link: the pipe joins the socket when the handshake ends.
+    Pending(mpsc::Sender<Outbound>),
+}
+
+/// Counts a listener's links that are still in their handshake.
+#[derive(Debug)]
+pub(crate) struct HandshakeGuard(Arc<AtomicUsize>);
+
+impl HandshakeGuard {
+    /// Takes a place if fewer than `max` are taken.
+    pub(crate) fn try_acquire(count: &Arc<AtomicUsize>, max: usize) -> Option<Self> {
+        count
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| HandshakeGuard(count.clone()))
+    }
+}
+
+impl Drop for HandshakeGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Why a link ended.
+#[derive(Debug)]
+pub(crate) enum EngineEnd {
+    /// The protocol closed it (bad input, ERROR, timeouts).
+    Protocol(CloseReason),
+    /// The peer closed the stream.
+    PeerClosed,
+    /// The stream failed.
+    Io(io::Error),
+    /// The socket closed (and lingering is over), or dropped this pipe.
+    PipeClosed,
+    /// The socket refused the peer after its handshake.
+    Rejected(String),
+}
+
+impl EngineEnd {
+    /// Whether a connecting socket should give up rather than retry.
+    pub(crate) fn is_protocol_error(&self) -> bool {
+        match self {
+            EngineEnd::Protocol(reason) => reason.is_protocol_error(),
+            EngineEnd::Rejected(_) => true,
+            _ => false,
+        }
+    }
+
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            EngineEnd::Protocol(reason) => reason.to_string(),
+            EngineEnd::PeerClosed => "peer closed the connection".into(),
+            EngineEnd::Io(e) => format!("i/o error: {e}"),
+            EngineEnd::PipeClosed => "socket closed".into(),
+            EngineEnd::Rejected(why) => format!("refused: {why}"),
+        }
+    }
+}
+
+/// How a link ended, and whether its handshake had completed.
+#[derive(Debug)]
+pub(crate) struct Outcome {
+    pub(crate) end: EngineEnd,
+    pub(crate) handshake_done: bool,
+}
+
+/// Identity of one link, for the socket's bookkeeping and monitor events.
+pub(crate) struct LinkInfo {
+    pub(crate) core: Arc<Core>,
+    pub(crate) pipe: PipeId,
+    pub(crate) endpoint: Endpoint,
+    pub(crate) peer: String,
+}
+
+/// Runs one link until it ends.
+pub(crate) async fn run(
+    stream: Stream,
+    link: &LinkInfo,
+    out_rx: &mut mpsc::Receiver<Outbound>,
+    slot: PipeSlot,
+    guard: Option<HandshakeGuard>,
+) -> Outcome {
+    let core = &link.core;
+    let config = core.options.connection_config(core.socket_type);
+    let mut engine = Engine {
+        link,
+        stream,
+        conn: Connection::new(config, Box::new(Null::new()), Instant::now()),
+        read_buf: BytesMut::with_capacity(READ_CHUNK),
+        timer: Box::pin(tokio::time::sleep_until(tokio::time::Instant::now())),
+        timer_at: None,
+        closing: Box::pin(core.closing.clone().cancelled_owned()),
+        closing_seen: false,
+        inbound: PollSender::new(core.inbound_tx.clone()),
+        pending: VecDeque::new(),
+        batch: Vec::with_capacity(BATCH),
+        slot: Some(slot),
+        guard,
+        routing_id: None,
+        replay_seq: 0,
+        handshake_done: false,
+        draining: false,
+        linger_at: None,
+        end: None,
+    };
+    std::future::poll_fn(|cx| engine.poll(cx, out_rx)).await
+}
+
+struct Engine<'a> {
+    link: &'a LinkInfo,
+    stream: Stream,
+    conn: Connection,
+    read_buf: BytesMut,
+    timer: Pin<Box<Sleep>>,
+    timer_at: Option<Instant>,
+    closing: Pin<Box<WaitForCancellationFutureOwned>>,
+    closing_seen: bool,
+    inbound: PollSender<Inbound>,
+    pending: VecDeque<Message>,
+    batch: Vec<Outbound>,
+    slot: Option<PipeSlot>,
+    guard: Option<HandshakeGuard>,
+    routing_id: Option<Bytes>,
+    replay_seq: u64,
+    handshake_done: bool,
+    draining: bool,
+    linger_at: Option<Instant>,
+    end: Option<EngineEnd>,
+}
+
+impl Engine<'_> {
+    fn poll(
+        &mut self,
+        cx: &mut Context<'_>,
+        out_rx: &mut mpsc::Receiver<Outbound>,
+    ) -> Poll<Outcome> {
+        loop {
+            let mut progress = self.deliver(cx);
+            progress |= self.read(cx);
+            progress |= self.pull(cx, out_rx);
+            progress |= self.write(cx);
+            progress |= self.timers(cx);
+            self.watch_closing(cx);
+            if self.draining && !self.conn.transmit().has_remaining() && self.end.is_none() {
+                self.end = Some(EngineEnd::PipeClosed);
+            }
+            if let Some(end) = self.end.take() {
+                return Poll::Ready(Outcome {
+                    end,
+                    handshake_done: self.handshake_done,
+                });
+            }
+            if !progress {
+                return Poll::Pending;
+            }
+        }
+    }
+
+    fn finish(&mut self, end: EngineEnd) {
+        self.end.get_or_insert(end);
+    }
+
+    /// Step 1: received messages into the socket's inbound queue.
+    fn deliver(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut progress = false;
+        while !self.pending.is_empty() {
+            match self.inbound.poll_reserve(cx) {
+                Poll::Ready(Ok(())) => {
+                    if let Some(message) = self.pending.pop_front() {
+                        let pipe = self.link.pipe;
+                        let _ = self.inbound.send_item(Inbound { pipe, message });
+                    }
+                    progress = true;
+                }
+                Poll::Ready(Err(_)) => {
+                    self.finish(EngineEnd::PipeClosed);
+                    break;
+                }
+                Poll::Pending => break,
+            }
+        }
+        progress
+    }
+
+    /// Step 2: read and decode, unless the socket is not keeping up.
+    fn read(&mut self, cx: &mut Context<'_>) -> bool {
+        if !self.pending.is_empty() || self.draining || self.end.is_some() {
+            return false;
+        }
+        let want = self.conn.read_hint().clamp(READ_CHUNK, MAX_RESERVE);
+        self.read_buf.reserve(want);
+        match tokio_util::io::poll_read_buf(Pin::new(&mut self.stream), cx, &mut self.read_buf) {
+            Poll::Ready(Ok(0)) => {
+                self.finish(EngineEnd::PeerClosed);
+                true
+            }
+            Poll::Ready(Ok(_)) => {
+                self.conn.handle_input(&mut self.read_buf, Instant::now());
+                self.process_events();
+                true
+            }
+            Poll::Ready(Err(e)) => {
+                self.finish(EngineEnd::Io(e));
+                true
+            }
+            Poll::Pending => false,
+        }
+    }
+
+    /// Step 3: queued messages into the connection's output.
+    fn pull(&mut self, cx: &mut Context<'_>, out_rx: &mut mpsc::Receiver<Outbound>) -> bool {
+        if !self.handshake_done || self.draining || self.end.is_some() {
+            return false;
+        }
+        let mut progress = false;
+        while self.conn.transmit().remaining() < WRITE_HIGH {
+            match out_rx.poll_recv_many(cx, &mut self.batch, BATCH) {
+                Poll::Ready(0) => {
+                    self.start_draining();
+                    return true;
+                }
+                Poll::Ready(_) => {
+                    let mut batch = std::mem::take(&mut self.batch);
+                    for item in batch.drain(..) {
+                        self.encode(item);
+                    }
+                    self.batch = batch;
+                    self.link.core.send_ready.notify_waiters();
+                    progress = true;
+                }
+                Poll::Pending => break,
+            }
+        }
+        progress
+    }
+
+    fn encode(&mut self, item: Outbound) {
+        // Errors here mean the connection is closing; its Closed event
+        // carries the reason.
+        let _ = match item {
+            Outbound::Message(m) => self.conn.send(&m),
+            Outbound::Subscribe { topic, seq } if seq > self.replay_seq => {
+                self.conn.send_subscribe(&topic)
+            }
+            Outbound::Cancel { topic, seq } if seq > self.replay_seq => {
+                self.conn.send_cancel(&topic)
+            }
+            // Already covered by the replay sent after the handshake.
+            Outbound::Subscribe { .. } | Outbound::Cancel { .. } => Ok(()),
+        };
+    }
+
+    /// The pipe is closed: the socket is closing (linger) or dropped us.
+    fn start_draining(&mut self) {
+        if !self.link.core.is_closing() {
+            return self.finish(EngineEnd::PipeClosed);
+        }
+        self.draining = true;
+        match self.link.core.options.linger {
+            Some(linger) if linger.is_zero() => self.finish(EngineEnd::PipeClosed),
+            Some(linger) => self.linger_at = Some(Instant::now() + linger),
+            None => {}
+        }
+    }
+
+    /// Step 4: vectored writes until the stream pushes back.
+    fn write(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut progress = false;
+        while self.conn.transmit().has_remaining() {
+            let out = self.conn.transmit();
+            let mut slices = [IoSlice::new(&[]); IOV];
+            let n = out.chunks_vectored(&mut slices);
+            let polled = Pin::new(&mut self.stream).poll_write_vectored(cx, &slices[..n]);
+            match polled {
+                Poll::Ready(Ok(0)) => {
+                    self.finish(EngineEnd::Io(io::ErrorKind::WriteZero.into()));
+                    return true;
+                }
+                Poll::Ready(Ok(written)) => {
+                    self.conn.transmit().advance(written);
+                    progress = true;
+                }
+                Poll::Ready(Err(e)) => {
+                    self.finish(EngineEnd::Io(e));
+                    return true;
+                }
+                Poll::Pending => break,
+            }
+        }
+        progress
+    }
+
+    /// Step 5: protocol timers and the linger deadline.
+    fn timers(&mut self, cx: &mut Context<'_>) -> bool {
+        let next = match (self.conn.poll_timeout(), self.linger_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let Some(at) = next else {
+            self.timer_at = None;
+            return false;
+        };
+        if self.timer_at != Some(at) {
+            self.timer
+                .as_mut()
+                .reset(tokio::time::Instant::from_std(at));
+            self.timer_at = Some(at);
+        }
+        if self.timer.as_mut().poll(cx).is_pending() {
+            return false;
+        }
+        self.timer_at = None;
+        let now = Instant::now();
+        if self.linger_at.is_some_and(|t| t <= now) {
+            self.finish(EngineEnd::PipeClosed);
+        }
+        self.conn.handle_timeout(now);
+        self.process_events();
+        true
+    }
+
+    /// A link still in its handshake has no pipe to tell it the socket
+    /// closed; the socket's closing signal does.
+    fn watch_closing(&mut self, cx: &mut Context<'_>) {
+        if self.closing_seen || self.handshake_done {
+            return;
+        }
+        if self.closing.as_mut().poll(cx).is_ready() {
+            self.closing_seen = true;
+            self.finish(EngineEnd::PipeClosed);
+        }
+    }
+
+    fn process_events(&mut self) {
+        while let Some(event) = self.conn.poll_event() {
+            match event {
+                Event::HandshakeSucceeded(info) => self.on_handshake(&info),
+                Event::Message(message) => self.on_message(message),
+                Event::Subscribe(topic) => self.on_subscription(true, topic),
+                Event::Cancel(topic) => self.on_subscription(false, topic),
+                Event::Closed(reason) => self.finish(EngineEnd::Protocol(reason)),
+            }
+        }
+    }
+
+    fn on_handshake(&mut self, info: &PeerInfo) {
+        let link = self.link;
+        let entry = match self.slot.take() {
+            Some(PipeSlot::Pending(tx)) => Some(PipeEntry::new(link.pipe, tx, true)),
+            _ => None,
+        };
+        match link.core.pipe_ready(link.pipe, entry, info) {
+            Ok(ready) => {
+                for topic in &ready.replay {
+                    let _ = self.conn.send_subscribe(topic);
+                }
+                self.replay_seq = ready.replay_seq;
+                self.routing_id = ready.routing_id;
+                self.handshake_done = true;
+                self.guard = None;
+                link.core.monitor.emit(MonitorEvent::HandshakeSucceeded {
+                    endpoint: link.endpoint.clone(),
+                    peer: link.peer.clone(),
+                    peer_socket_type: info.socket_type,
+                });
+            }
+            Err(why) => self.finish(EngineEnd::Rejected(why)),
+        }
+    }
+
+    fn on_message(&mut self, message: Message) {
+        if let Some(message) = self.link.core.admit(self.routing_id.as_ref(), message) {
+            self.pending.push_back(message);
+        }
+    }
+
+    fn on_subscription(&mut self, subscribe: bool, topic: Bytes) {
+        if let Some(notice) = self
+            .link
+            .core
+            .on_subscription(self.link.pipe, subscribe, topic)
+        {
+            self.pending.push_back(notice);
+        }
+    }
+}
+
+/// Reports how a link ended to the socket's monitors.
+pub(crate) fn report(link: &LinkInfo, outcome: &Outcome) {
+    let endpoint = link.endpoint.clone();
+    let peer = link.peer.clone();
+    let reason = outcome.end.describe();
+    let event = if outcome.handshake_done {
+        MonitorEvent::Disconnected {
+            endpoint,
+            peer,
+            reason,
+        }
+    } else {
+        MonitorEvent::HandshakeFailed {
+            endpoint,
+            peer,
+            reason,
+            protocol_error: outcome.end.is_protocol_error(),
+        }
+    };
+    link.core.monitor.emit(event);
+}
+
+/// Hands messages the socket generated for itself (XPUB unsubscribe
+/// notices when a subscriber leaves) to the inbound queue without waiting.
+pub(crate) fn deliver_notices(core: &Core, pipe: PipeId, notices: Vec<Message>) {
+    for message in notices {
+        if core.inbound_tx.try_send(Inbound { pipe, message }).is_err() {
+            Core::count(&core.stats.dropped_inbound);
+        }
+    }
+}

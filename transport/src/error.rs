@@ -1,0 +1,78 @@
+//! Errors a socket reports to its caller.
+
+use std::io;
+
+use thiserror::Error;
+
+use crate::endpoint::EndpointError;
+
+/// Why a socket operation failed.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The endpoint string is malformed or names an unsupported transport.
+    #[error(transparent)]
+    Endpoint(#[from] EndpointError),
+    /// An operating-system error, with what we were doing.
+    #[error("{context}: {source}")]
+    Io {
+        /// What failed (`bind tcp://127.0.0.1:5555`, ...).
+        context: String,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// This socket type does not do that (`recv` on PUB, `subscribe` on PUSH).
+    #[error("{socket_type} sockets do not support {operation}")]
+    Unsupported {
+        /// The socket's type.
+        socket_type: zmtp::SocketType,
+        /// The refused operation.
+        operation: &'static str,
+    },
+    /// The operation is out of turn for a REQ or REP socket (libzmq's EFSM).
+    #[error("{0}")]
+    State(&'static str),
+    /// A message needs at least one frame; ROUTER needs a routing id frame
+    /// and a body.
+    #[error("invalid message: {0}")]
+    InvalidMessage(&'static str),
+    /// ROUTER with `router_mandatory`: no peer has this routing id.
+    #[error("no peer with routing id {0:?}")]
+    HostUnreachable(bytes::Bytes),
+    /// A non-blocking send or receive could not proceed now.
+    #[error("operation would block")]
+    WouldBlock,
+    /// The socket has been closed.
+    #[error("socket is closed")]
+    Closed,
+    /// No `inproc://` socket is bound under that name.
+    #[error("no inproc socket is bound at {0}")]
+    InprocNotBound(String),
+    /// The peer's socket type cannot talk to ours.
+    #[error("incompatible socket types: we are {ours}, the peer is {theirs}")]
+    IncompatibleSocketType {
+        /// Ours.
+        ours: zmtp::SocketType,
+        /// The peer's.
+        theirs: zmtp::SocketType,
+    },
+    /// The socket refused the link (a PAIR that has its peer, a duplicate
+    /// routing id).
+    #[error("link refused: {0}")]
+    Refused(String),
+    /// The name is already bound by another socket.
+    #[error("address in use: {0}")]
+    AddressInUse(String),
+}
+
+impl Error {
+    pub(crate) fn io(context: impl Into<String>, source: io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}
+
+/// Shorthand for results of socket operations.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,197 @@
+//! `inproc://`: sockets of this process joined by in-memory pipes, with no
+//! ZMTP encoding at all.
+//!
+//! Binding registers the socket under its name. Connecting joins the two
+//! sockets directly: each side gets a pipe as if a handshake had just
+//! completed (the socket types are checked, routing ids exchanged,
+//! subscriptions replayed), and one small task per direction moves messages
+//! from one socket's pipe to the other's inbound queue.
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex, Weak};
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+use zmtp::{Metadata, PeerInfo, Version};
+
+use crate::core::{Core, Inbound, Outbound, PipeEntry, PipeId};
+use crate::engine;
+use crate::error::{Error, Result};
+
+/// Bound inproc names, process-wide.
+static BOUND: LazyLock<Mutex<HashMap<String, Weak<Core>>>> = LazyLock::new(Default::default);
+
+fn registry() -> std::sync::MutexGuard<'static, HashMap<String, Weak<Core>>> {
+    BOUND.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Registers `core` under `name`.
+pub(crate) fn bind(core: &Arc<Core>, name: &str) -> Result<()> {
+    let mut bound = registry();
+    if let Some(existing) = bound.get(name).and_then(Weak::upgrade) {
+        if !existing.is_closing() {
+            return Err(Error::AddressInUse(format!("inproc://{name}")));
+        }
+    }
+    bound.insert(name.to_owned(), Arc::downgrade(core));
+    Ok(())
+}
+
+/// Removes every name `core` bound.
+pub(crate) fn unbind_all(core: &Core) {
+    registry().retain(|_, w| {
+        w.upgrade()
+            .is_some_and(|c| !std::ptr::eq(Arc::as_ptr(&c), core))
+    });
+}
+
+/// Joins `core` to the socket bound at `name`.
+pub(crate) fn connect(core: &Arc<Core>, name: &str) -> Result<()> {
+    let binder = registry()
+        .get(name)
+        .and_then(Weak::upgrade)
+        .filter(|c| !c.is_closing())
+        .ok_or_else(|| Error::InprocNotBound(format!("inproc://{name}")))?;
+    if !core.socket_type.is_compatible(binder.socket_type) {
+        return Err(Error::IncompatibleSocketType {
+            ours: core.socket_type,
+            theirs: binder.socket_type,
+        });
+    }
+    let ours = Side::attach(core, &binder)?;
+    let theirs = match Side::attach(&binder, core) {
+        Ok(side) => side,
+        Err(e) => {
+            core.pipe_down(ours.pipe, true);
+            return Err(e);
+        }
+    };
+    let (ours_source, ours_sink) = ours.split();
+    let (theirs_source, theirs_sink) = theirs.split();
+    core.track(tokio::spawn(forward(ours_source, theirs_sink)));
+    binder.track(tokio::spawn(forward(theirs_source, ours_sink)));
+    Ok(())
+}
+
+/// One socket's end of an inproc link.
+struct Side {
+    core: Arc<Core>,
+    pipe: PipeId,
+    rx: mpsc::Receiver<Outbound>,
+    routing_id: Option<Bytes>,
+    replay: Vec<Bytes>,
+    replay_seq: u64,
+}
+
+/// Where a direction's messages come from.
+struct Source {
+    core: Arc<Core>,
+    pipe: PipeId,
+    rx: mpsc::Receiver<Outbound>,
+    /// The subscriptions the source socket held when the link formed.
+    replay: Vec<Bytes>,
+    replay_seq: u64,
+}
+
+/// Where a direction's messages go.
+struct Sink {
+    core: Arc<Core>,
+    pipe: PipeId,
+    routing_id: Option<Bytes>,
+}
+
+impl Side {
+    /// Gives `core` a ready pipe to `peer`, as a completed handshake would.
+    fn attach(core: &Arc<Core>, peer: &Core) -> Result<Side> {
+        let pipe = core.new_pipe_id();
+        let (tx, rx) = core.new_pipe();
+        let identity = peer.options.routing_id.clone();
+        let info = PeerInfo {
+            version: Version::V3_1,
+            socket_type: Some(peer.socket_type),
+            identity: (!identity.is_empty()).then_some(identity),
+            metadata: Metadata::for_socket(peer.socket_type, &peer.options.routing_id),
+            user_id: None,
+        };
+        let ready = core
+            .pipe_ready(pipe, Some(PipeEntry::new(pipe, tx, true)), &info)
+            .map_err(Error::Refused)?;
+        Ok(Side {
+            core: core.clone(),
+            pipe,
+            rx,
+            routing_id: ready.routing_id,
+            replay: ready.replay,
+            replay_seq: ready.replay_seq,
+        })
+    }
+
+    fn split(self) -> (Source, Sink) {
+        let source = Source {
+            core: self.core.clone(),
+            pipe: self.pipe,
+            rx: self.rx,
+            replay: self.replay,
+            replay_seq: self.replay_seq,
+        };
+        let sink = Sink {
+            core: self.core,
+            pipe: self.pipe,
+            routing_id: self.routing_id,
+        };
+        (source, sink)
+    }
+}
+
+/// Moves one direction's items until either socket drops its pipe.
+async fn forward(mut from: Source, to: Sink) {
+    for topic in std::mem::take(&mut from.replay) {
+        subscription(&to, true, topic).await;
+    }
+    while let Some(item) = from.rx.recv().await {
+        match item {
+            Outbound::Message(message) => {
+                let Some(message) = to.core.admit(to.routing_id.as_ref(), message) else {
+                    continue;
+                };
+                if to
+                    .core
+                    .inbound_tx
+                    .send(Inbound {
+                        pipe: to.pipe,
+                        message,
+                    })
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+            }
+            Outbound::Subscribe { topic, seq } if seq > from.replay_seq => {
+                subscription(&to, true, topic).await
+            }
+            Outbound::Cancel { topic, seq } if seq > from.replay_seq => {
+                subscription(&to, false, topic).await
+            }
+            Outbound::Subscribe { .. } | Outbound::Cancel { .. } => {}
+        }
+    }
+    // One side is gone: take the link down on both.
+    let notices = from.core.pipe_down(from.pipe, true);
+    engine::deliver_notices(&from.core, from.pipe, notices);
+    let notices = to.core.pipe_down(to.pipe, true);
+    engine::deliver_notices(&to.core, to.pipe, notices);
+}
+
+async fn subscription(to: &Sink, subscribe: bool, topic: Bytes) {
+    if let Some(notice) = to.core.on_subscription(to.pipe, subscribe, topic) {
+        let _ = to
+            .core
+            .inbound_tx
+            .send(Inbound {
+                pipe: to.pipe,
+                message: notice,
+            })
+            .await;
+    }
+}

@@ -1,0 +1,185 @@
+//! Bound endpoints: accept connections and run an engine for each.
+
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream, UnixListener};
+
+use crate::core::Core;
+use crate::endpoint::{Endpoint, IpcAddr};
+use crate::engine::{self, HandshakeGuard, LinkInfo, PipeSlot};
+use crate::error::{Error, Result};
+use crate::inproc;
+use crate::monitor::MonitorEvent;
+use crate::stream::Stream;
+
+/// A listening socket of either kind.
+enum Listener {
+    Tcp(TcpListener),
+    Unix(UnixListener),
+}
+
+impl Listener {
+    async fn accept(&self) -> io::Result<Stream> {
+        match self {
+            Listener::Tcp(l) => Ok(Stream::Tcp(l.accept().await?.0)),
+            Listener::Unix(l) => Ok(Stream::Unix(l.accept().await?.0)),
+        }
+    }
+}
+
+/// Binds `endpoint` and starts accepting; returns the bound endpoint
+/// (ephemeral ports resolved).
+pub(crate) async fn bind(core: &Arc<Core>, endpoint: &Endpoint) -> Result<Endpoint> {
+    let (listener, bound) = match endpoint {
+        Endpoint::Tcp { host, port } => {
+            let addr = format!("{}:{}", host.bind_text(), port.number());
+            let listener = TcpListener::bind(&addr)
+                .await
+                .map_err(|e| bind_error(endpoint, e))?;
+            let local = listener.local_addr().map_err(|e| bind_error(endpoint, e))?;
+            (Listener::Tcp(listener), endpoint.with_bound_addr(local))
+        }
+        Endpoint::Ipc(addr) => (Listener::Unix(bind_ipc(endpoint, addr)?), endpoint.clone()),
+        Endpoint::Inproc(name) => {
+            inproc::bind(core, name)?;
+            return Ok(endpoint.clone());
+        }
+        Endpoint::Tls { .. } => {
+            return Err(Error::Unsupported {
+                socket_type: core.socket_type,
+                operation: "the tls:// transport (not built yet)",
+            });
+        }
+    };
+    core.monitor.emit(MonitorEvent::Listening {
+        endpoint: bound.clone(),
+    });
+    let task = tokio::spawn(accept_loop(core.clone(), listener, bound.clone()));
+    core.track(task);
+    Ok(bound)
+}
+
+fn bind_error(endpoint: &Endpoint, e: io::Error) -> Error {
+    if e.kind() == io::ErrorKind::AddrInUse {
+        Error::AddressInUse(endpoint.to_string())
+    } else {
+        Error::io(format!("bind {endpoint}"), e)
+    }
+}
+
+fn bind_ipc(endpoint: &Endpoint, addr: &IpcAddr) -> Result<UnixListener> {
+    let std_listener = match addr {
+        IpcAddr::Path(path) => {
+            // libzmq unlinks a stale socket file before binding.
+            let _ = std::fs::remove_file(path);
+            std::os::unix::net::UnixListener::bind(path)
+        }
+        IpcAddr::Abstract(name) => {
+            abstract_addr(name).and_then(|a| std::os::unix::net::UnixListener::bind_addr(&a))
+        }
+    }
+    .map_err(|e| bind_error(endpoint, e))?;
+    std_listener
+        .set_nonblocking(true)
+        .map_err(|e| bind_error(endpoint, e))?;
+    UnixListener::from_std(std_listener).map_err(|e| bind_error(endpoint, e))
+}
+
+/// A Linux abstract-namespace address.
+pub(crate) fn abstract_addr(name: &str) -> io::Result<std::os::unix::net::SocketAddr> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::linux::net::SocketAddrExt;
+        std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes())
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = name;
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "abstract ipc names need Linux",
+        ))
+    }
+}
+
+/// Applies the socket's TCP options: no Nagle delay, keepalive if asked.
+pub(crate) fn configure_tcp(core: &Core, stream: &TcpStream) {
+    let _ = stream.set_nodelay(true);
+    if let Some(idle) = core.options.tcp_keepalive {
+        let keepalive = socket2::TcpKeepalive::new().with_time(idle);
+        let _ = socket2::SockRef::from(stream).set_tcp_keepalive(&keepalive);
+    }
+}
+
+async fn accept_loop(core: Arc<Core>, listener: Listener, endpoint: Endpoint) {
+    let handshakes = Arc::new(AtomicUsize::new(0));
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = core.closing.cancelled() => break,
+        };
+        let stream = match accepted {
+            Ok(stream) => stream,
+            Err(e) => {
+                // Out of descriptors and the like: keep serving, but don't spin.
+                core.monitor.emit(MonitorEvent::Refused {
+                    endpoint: endpoint.clone(),
+                    peer: String::new(),
+                    reason: format!("accept failed: {e}"),
+                });
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        if let Stream::Tcp(tcp) = &stream {
+            configure_tcp(&core, tcp);
+        }
+        let peer = stream.peer();
+        let Some(guard) = HandshakeGuard::try_acquire(&handshakes, core.options.max_handshakes)
+        else {
+            core.monitor.emit(MonitorEvent::Refused {
+                endpoint: endpoint.clone(),
+                peer,
+                reason: "too many connections in handshake".into(),
+            });
+            continue;
+        };
+        core.monitor.emit(MonitorEvent::Accepted {
+            endpoint: endpoint.clone(),
+            peer: peer.clone(),
+        });
+        let task = tokio::spawn(serve(core.clone(), stream, endpoint.clone(), peer, guard));
+        core.track(task);
+    }
+    if let Endpoint::Ipc(IpcAddr::Path(path)) = &endpoint {
+        let _ = std::fs::remove_file(path);
+    }
+    core.monitor.emit(MonitorEvent::Closed {
+        endpoint,
+        reason: "socket closed".into(),
+    });
+}
+
+async fn serve(
+    core: Arc<Core>,
+    stream: Stream,
+    endpoint: Endpoint,
+    peer: String,
+    guard: HandshakeGuard,
+) {
+    let pipe = core.new_pipe_id();
+    let (tx, mut rx) = core.new_pipe();
+    let link = LinkInfo {
+        core,
+        pipe,
+        endpoint,
+        peer,
+    };
+    let outcome = engine::run(stream, &link, &mut rx, PipeSlot::Pending(tx), Some(guard)).await;
+    let notices = link.core.pipe_down(pipe, true);
+    engine::deliver_notices(&link.core, pipe, notices);
+    engine::report(&link, &outcome);
+}

@@ -1,0 +1,169 @@
+//! Socket options, named and defaulted as libzmq's are.
+//!
+//! Every default is libzmq 4.3's unless noted. Options are fixed when the
+//! socket is created ([`Socket::with_options`](crate::Socket::with_options)).
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use zmtp::{HeartbeatConfig, SocketType};
+
+/// Options of one socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// `ZMQ_SNDHWM`: messages queued per peer for sending (default 1000;
+    /// 0 means no limit). What happens at the mark depends on the type:
+    /// PUB, XPUB, XSUB and ROUTER drop (and count); PUSH, DEALER, REQ and
+    /// PAIR wait.
+    pub sndhwm: usize,
+    /// `ZMQ_RCVHWM`: messages queued for the application to receive
+    /// (default 1000; 0 means no limit). When full, connections stop
+    /// reading, so TCP pushes back on the sender; nothing is dropped.
+    pub rcvhwm: usize,
+    /// `ZMQ_LINGER`: how long a closed socket keeps trying to deliver what
+    /// is queued. `None` waits forever (libzmq's -1, the default except for
+    /// SUB and XSUB, which default to zero).
+    pub linger: Option<Duration>,
+    /// `ZMQ_RECONNECT_IVL`: delay before reconnecting (100 ms). Zero turns
+    /// reconnection off.
+    pub reconnect_ivl: Duration,
+    /// `ZMQ_RECONNECT_IVL_MAX`: when above `reconnect_ivl`, the delay
+    /// doubles after each failed attempt up to this (default zero: no
+    /// backoff). A random jitter of up to one `reconnect_ivl` is added.
+    pub reconnect_ivl_max: Duration,
+    /// `ZMQ_HEARTBEAT_IVL`, `_TTL`, `_TIMEOUT`.
+    pub heartbeat: HeartbeatConfig,
+    /// `ZMQ_HANDSHAKE_IVL`: greeting and security handshake must finish in
+    /// this time (30 s). `None` waits forever.
+    pub handshake_ivl: Option<Duration>,
+    /// `ZMQ_MAXMSGSIZE`: largest frame accepted (per frame, as libzmq);
+    /// `None` (the default) means no limit.
+    pub maxmsgsize: Option<u64>,
+    /// `ZMQ_ROUTING_ID`: the identity we announce (REQ, DEALER, ROUTER).
+    pub routing_id: Bytes,
+    /// `ZMQ_ROUTER_MANDATORY`: a ROUTER send to an unknown peer fails with
+    /// [`Error::HostUnreachable`](crate::Error::HostUnreachable), and a send
+    /// to a full peer waits, instead of dropping silently.
+    pub router_mandatory: bool,
+    /// `ZMQ_ROUTER_HANDOVER`: a new peer with a routing id already in use
+    /// takes it over (the old connection is closed) instead of being ignored.
+    pub router_handover: bool,
+    /// `ZMQ_IMMEDIATE`: queue messages only for peers whose handshake is
+    /// complete (default false: connecting peers get messages queued too).
+    pub immediate: bool,
+    /// `ZMQ_TCP_KEEPALIVE` with `_IDLE`: enable TCP keepalive probes after
+    /// this much idle time. `None` leaves the system default.
+    pub tcp_keepalive: Option<Duration>,
+    /// Most connections allowed in greeting/handshake at once per listener;
+    /// more are closed on accept (not a libzmq option). Default 256.
+    pub max_handshakes: usize,
+    /// `ZMQ_XPUB_VERBOSE`: pass every subscription to the application, not
+    /// only the first for a topic.
+    pub xpub_verbose: bool,
+    /// `ZMQ_XPUB_VERBOSER`: pass every subscription and cancellation.
+    pub xpub_verboser: bool,
+    /// `ZMQ_XPUB_NODROP`: XPUB waits at the high-water mark instead of
+    /// dropping.
+    pub xpub_nodrop: bool,
+    /// `ZMQ_REQ_RELAXED`: REQ may send again without waiting for a reply.
+    pub req_relaxed: bool,
+}
+
+impl Options {
+    /// libzmq's defaults for a socket of `socket_type`.
+    pub fn new(socket_type: SocketType) -> Self {
+        let subscriber = matches!(socket_type, SocketType::Sub | SocketType::Xsub);
+        Options {
+            sndhwm: 1000,
+            rcvhwm: 1000,
+            linger: if subscriber {
+                Some(Duration::ZERO)
+            } else {
+                None
+            },
+            reconnect_ivl: Duration::from_millis(100),
+            reconnect_ivl_max: Duration::ZERO,
+            heartbeat: HeartbeatConfig::default(),
+            handshake_ivl: Some(zmtp::config::DEFAULT_HANDSHAKE_TIMEOUT),
+            maxmsgsize: None,
+            routing_id: Bytes::new(),
+            router_mandatory: false,
+            router_handover: false,
+            immediate: false,
+            tcp_keepalive: None,
+            max_handshakes: 256,
+            xpub_verbose: false,
+            xpub_verboser: false,
+            xpub_nodrop: false,
+            req_relaxed: false,
+        }
+    }
+
+    /// The per-connection protocol settings these options imply.
+    pub(crate) fn connection_config(&self, socket_type: SocketType) -> zmtp::Config {
+        let mut config = zmtp::Config::new(socket_type);
+        config.identity = self.routing_id.clone();
+        config.max_frame_size = self.maxmsgsize;
+        config.handshake_timeout = self.handshake_ivl;
+        config.heartbeat = self.heartbeat;
+        config
+    }
+
+    /// A queue capacity for a high-water mark (0 means unlimited).
+    pub(crate) fn capacity(hwm: usize) -> usize {
+        if hwm == 0 { usize::MAX >> 4 } else { hwm }
+    }
+
+    /// The delay before reconnect attempt number `attempt` (0-based).
+    pub(crate) fn reconnect_delay(&self, attempt: u32) -> Duration {
+        let base = self.reconnect_ivl;
+        let mut delay = base;
+        if self.reconnect_ivl_max > base {
+            delay = base
+                .saturating_mul(1u32 << attempt.min(20))
+                .min(self.reconnect_ivl_max);
+        }
+        let jitter_ms = u64::try_from(base.as_millis()).unwrap_or(u64::MAX);
+        delay + Duration::from_millis(fastrand::u64(0..jitter_ms.max(1)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn libzmq_defaults() {
+        let o = Options::new(SocketType::Push);
+        assert_eq!((o.sndhwm, o.rcvhwm), (1000, 1000));
+        assert_eq!(o.linger, None);
+        assert_eq!(o.reconnect_ivl, Duration::from_millis(100));
+        assert_eq!(o.handshake_ivl, Some(Duration::from_secs(30)));
+        assert_eq!(Options::new(SocketType::Sub).linger, Some(Duration::ZERO));
+        assert_eq!(Options::new(SocketType::Xsub).linger, Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_maximum_with_jitter() {
+        let mut o = Options::new(SocketType::Push);
+        o.reconnect_ivl = Duration::from_millis(100);
+        o.reconnect_ivl_max = Duration::from_millis(1000);
+        for (attempt, floor) in [
+            (0, 100),
+            (1, 200),
+            (2, 400),
+            (3, 800),
+            (4, 1000),
+            (30, 1000),
+        ] {
+            let d = o.reconnect_delay(attempt).as_millis();
+            assert!(
+                (floor..floor + 100).contains(&d),
+                "attempt {attempt}: {d} ms"
+            );
+        }
+        o.reconnect_ivl_max = Duration::ZERO;
+        let d = o.reconnect_delay(5).as_millis();
+        assert!((100..200).contains(&d), "{d}");
+    }
+}

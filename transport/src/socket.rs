@@ -1,0 +1,348 @@
+//! The public socket handle.
+//!
+//! A [`Socket`] is cheap to clone and usable from many tasks at once; the
+//! socket closes when the last clone is dropped or [`Socket::close`] is
+//! called. Sending and receiving are async; both also exist in
+//! non-blocking form, and the socket is a [`futures_sink::Sink`] of
+//! messages and a [`futures_core::Stream`] of received ones.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use thiserror::Error;
+use zmtp::{Message, SocketType};
+
+use crate::connecter;
+use crate::core::{Core, SocketStats};
+use crate::endpoint::Endpoint;
+use crate::error::{Error, Result};
+use crate::inproc;
+use crate::kind::{self, Attempt};
+use crate::listener;
+use crate::monitor::Monitor;
+use crate::options::Options;
+
+type SendFuture = Pin<Box<dyn Future<Output = Result<()>> + Send>>;
+type RecvFuture = Pin<Box<dyn Future<Output = Result<Message>> + Send>>;
+
+/// A ZeroMQ socket of one of the eleven classic types.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> zmtp_transport::Result<()> {
+/// use zmtp_transport::{Socket, SocketType};
+/// let pull = Socket::new(SocketType::Pull);
+/// let endpoint = pull.bind("tcp://127.0.0.1:*").await?;
+/// let push = Socket::new(SocketType::Push);
+/// push.connect(&endpoint.to_string()).await?;
+/// push.send("hello").await?;
+/// assert_eq!(&pull.recv().await?.frames()[0][..], b"hello");
+/// # Ok(())
+/// # }
+/// ```
+pub struct Socket {
+    core: Arc<Core>,
+    handle: Arc<Handle>,
+    sending: Option<SendFuture>,
+    receiving: Option<RecvFuture>,
+}
+
+/// Closes the socket when the last [`Socket`] clone goes.
+struct Handle(Arc<Core>);
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        shut_down(&self.0);
+    }
+}
+
+fn shut_down(core: &Core) {
+    inproc::unbind_all(core);
+    core.shut_down();
+}
+
+/// A message [`Socket::try_send`] could not queue, with the reason.
+#[derive(Debug, Error)]
+#[error("{error}")]
+pub struct TrySendError {
+    /// Why it was not queued ([`Error::WouldBlock`] at the high-water mark).
+    pub error: Error,
+    /// The message, handed back.
+    pub message: Message,
+}
+
+impl Clone for Socket {
+    fn clone(&self) -> Self {
+        Socket {
+            core: self.core.clone(),
+            handle: self.handle.clone(),
+            sending: None,
+            receiving: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for Socket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Socket")
+            .field("type", &self.core.socket_type)
+            .field("last_endpoint", &self.last_endpoint())
+            .finish()
+    }
+}
+
+impl Socket {
+    /// A socket with libzmq's default options for its type.
+    pub fn new(socket_type: SocketType) -> Self {
+        Self::with_options(socket_type, Options::new(socket_type))
+    }
+
+    /// A socket with the given options.
+    pub fn with_options(socket_type: SocketType, options: Options) -> Self {
+        let core = Core::new(socket_type, options);
+        Socket {
+            handle: Arc::new(Handle(core.clone())),
+            core,
+            sending: None,
+            receiving: None,
+        }
+    }
+
+    /// The socket's type.
+    pub fn socket_type(&self) -> SocketType {
+        self.core.socket_type
+    }
+
+    /// The socket's options.
+    pub fn options(&self) -> &Options {
+        &self.core.options
+    }
+
+    /// Binds an endpoint and starts accepting peers. Returns the bound
+    /// endpoint, with an ephemeral port (`*` or `0`) resolved.
+    pub async fn bind(&self, endpoint: &str) -> Result<Endpoint> {
+        let endpoint: Endpoint = endpoint.parse()?;
+        self.check_open()?;
+        let bound = listener::bind(&self.core, &endpoint).await?;
+        *self
+            .core
+            .last_endpoint
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(bound.clone());
+        Ok(bound)
+    }
+
+    /// Connects to an endpoint. The connection is made in the background
+    /// and remade after failures, with the configured backoff; messages
+    /// queue for the peer meanwhile (unless `immediate`).
+    pub async fn connect(&self, endpoint: &str) -> Result<()> {
+        let endpoint: Endpoint = endpoint.parse()?;
+        self.check_open()?;
+        connecter::connect(&self.core, endpoint.clone())?;
+        *self
+            .core
+            .last_endpoint
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(endpoint);
+        Ok(())
+    }
+
+    /// The last endpoint bound or connected.
+    pub fn last_endpoint(&self) -> Option<Endpoint> {
+        self.core
+            .last_endpoint
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.core.is_closing() {
+            Err(Error::Closed)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Sends a message, waiting at the high-water mark where the socket
+    /// type waits (PUSH, DEALER, REQ, PAIR). Cancel-safe: if the future is
+    /// dropped, the message was either queued whole or not at all.
+    pub async fn send(&self, message: impl Into<Message>) -> Result<()> {
+        send_on(&self.core, message.into()).await
+    }
+
+    /// Sends without waiting; at the high-water mark the message comes back
+    /// in the error.
+    pub fn try_send(&self, message: impl Into<Message>) -> Result<(), TrySendError> {
+        match kind::try_send(&self.core, message.into()) {
+            Ok(Attempt::Done) => Ok(()),
+            Ok(Attempt::Wait(message)) => Err(TrySendError {
+                error: Error::WouldBlock,
+                message,
+            }),
+            Err(error) => Err(TrySendError {
+                error,
+                message: Message::new(),
+            }),
+        }
+    }
+
+    /// Receives the next message. Cancel-safe: a dropped `recv` loses
+    /// nothing.
+    pub async fn recv(&self) -> Result<Message> {
+        recv_on(&self.core).await
+    }
+
+    /// Receives a message if one is waiting.
+    pub fn try_recv(&self) -> Result<Message> {
+        kind::check_recv(&self.core)?;
+        let Ok(mut rx) = self.core.inbound_rx.try_lock() else {
+            return Err(Error::WouldBlock);
+        };
+        loop {
+            match rx.try_recv() {
+                Ok(inbound) => {
+                    if let Some(message) = kind::accept(&self.core, inbound) {
+                        return Ok(message);
+                    }
+                }
+                Err(_) if self.core.is_closing() => return Err(Error::Closed),
+                Err(_) => return Err(Error::WouldBlock),
+            }
+        }
+    }
+
+    /// SUB and XSUB: subscribes to messages whose first frame starts with
+    /// `topic` (the empty topic matches everything).
+    pub fn subscribe(&self, topic: impl AsRef<[u8]>) -> Result<()> {
+        self.check_subscriber("subscribe")?;
+        let mut state = self.core.state();
+        kind::subscribe(
+            &self.core,
+            &mut state,
+            bytes::Bytes::copy_from_slice(topic.as_ref()),
+        );
+        Ok(())
+    }
+
+    /// SUB and XSUB: removes one subscription to `topic`.
+    pub fn unsubscribe(&self, topic: impl AsRef<[u8]>) -> Result<()> {
+        self.check_subscriber("unsubscribe")?;
+        let mut state = self.core.state();
+        kind::unsubscribe(
+            &self.core,
+            &mut state,
+            &bytes::Bytes::copy_from_slice(topic.as_ref()),
+        );
+        Ok(())
+    }
+
+    fn check_subscriber(&self, operation: &'static str) -> Result<()> {
+        match self.core.socket_type {
+            SocketType::Sub | SocketType::Xsub => Ok(()),
+            socket_type => Err(Error::Unsupported {
+                socket_type,
+                operation,
+            }),
+        }
+    }
+
+    /// A stream of this socket's monitor events from now on.
+    pub fn monitor(&self) -> Monitor {
+        self.core.monitor.subscribe()
+    }
+
+    /// The socket's counters.
+    pub fn stats(&self) -> SocketStats {
+        self.core.snapshot()
+    }
+
+    /// Closes the socket (for every clone) and waits until its links have
+    /// delivered what was queued, as far as `linger` allows.
+    pub async fn close(self) {
+        shut_down(&self.core);
+        for task in self.core.take_tasks() {
+            let _ = task.await;
+        }
+    }
+}
+
+async fn send_on(core: &Arc<Core>, mut message: Message) -> Result<()> {
+    loop {
+        let notified = core.send_ready.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        match kind::try_send(core, message)? {
+            Attempt::Done => return Ok(()),
+            Attempt::Wait(m) => message = m,
+        }
+        notified.await;
+    }
+}
+
+async fn recv_on(core: &Arc<Core>) -> Result<Message> {
+    kind::check_recv(core)?;
+    let mut rx = core.inbound_rx.lock().await;
+    loop {
+        let inbound = tokio::select! {
+            biased;
+            inbound = rx.recv() => inbound,
+            _ = core.closing.cancelled() => None,
+        };
+        let Some(inbound) = inbound else {
+            return Err(Error::Closed);
+        };
+        if let Some(message) = kind::accept(core, inbound) {
+            return Ok(message);
+        }
+    }
+}
+
+impl futures_sink::Sink<Message> for Socket {
+    type Error = Error;
+
+    fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        match self.sending.as_mut() {
+            None => Poll::Ready(Ok(())),
+            Some(sending) => {
+                let result = std::task::ready!(sending.as_mut().poll(cx));
+                self.sending = None;
+                Poll::Ready(result)
+            }
+        }
+    }
+
+    fn start_send(mut self: Pin<&mut Self>, message: Message) -> Result<()> {
+        let core = self.core.clone();
+        self.sending = Some(Box::pin(async move { send_on(&core, message).await }));
+        Ok(())
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        self.poll_ready(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        self.poll_ready(cx)
+    }
+}
+
+impl futures_core::Stream for Socket {
+    type Item = Result<Message>;
+
+    /// Ends (`None`) when the socket is closed.
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Message>>> {
+        let core = self.core.clone();
+        let receiving = self
+            .receiving
+            .get_or_insert_with(|| Box::pin(async move { recv_on(&core).await }));
+        let result = std::task::ready!(receiving.as_mut().poll(cx));
+        self.receiving = None;
+        match result {
+            Err(Error::Closed) => Poll::Ready(None),
+            other => Poll::Ready(Some(other)),
+        }
+    }
+}

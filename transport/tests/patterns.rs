@@ -1,0 +1,355 @@
+//! Our sockets talking to each other over tcp, ipc and inproc: each socket
+//! type's rules, end to end.
+
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use tokio::time::timeout;
+use zmtp_transport::{Error, Message, MonitorEvent, Options, Socket, SocketType};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn msg(frames: &[&str]) -> Message {
+    frames.iter().map(|f| f.as_bytes().to_vec()).collect()
+}
+
+fn text(m: &Message) -> Vec<String> {
+    m.frames()
+        .iter()
+        .map(|f| String::from_utf8_lossy(f).into_owned())
+        .collect()
+}
+
+async fn recv(s: &Socket) -> Message {
+    timeout(WAIT, s.recv())
+        .await
+        .expect("recv timed out")
+        .unwrap()
+}
+
+/// Binds `a` and connects `b` on the given transport; returns the endpoint.
+async fn join(a: &Socket, b: &Socket, transport: &str) -> String {
+    let ep = match transport {
+        "tcp" => a.bind("tcp://127.0.0.1:*").await.unwrap().to_string(),
+        "ipc" => {
+            let name = format!("ipc://@zmtp-test-{}", fastrand_name());
+            a.bind(&name).await.unwrap().to_string()
+        }
+        "inproc" => {
+            let name = format!("inproc://test-{}", fastrand_name());
+            a.bind(&name).await.unwrap().to_string()
+        }
+        other => panic!("unknown transport {other}"),
+    };
+    b.connect(&ep).await.unwrap();
+    ep
+}
+
+fn fastrand_name() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+const TRANSPORTS: [&str; 3] = ["tcp", "ipc", "inproc"];
+
+#[tokio::test]
+async fn push_pull_multipart_on_every_transport() {
+    for t in TRANSPORTS {
+        let pull = Socket::new(SocketType::Pull);
+        let push = Socket::new(SocketType::Push);
+        join(&pull, &push, t).await;
+        for i in 0..100 {
+            push.send(msg(&["frame", &i.to_string(), ""]))
+                .await
+                .unwrap();
+        }
+        for i in 0..100 {
+            assert_eq!(
+                text(&recv(&pull).await),
+                ["frame", &i.to_string(), ""],
+                "{t}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn req_rep_round_trips_and_enforces_alternation() {
+    for t in TRANSPORTS {
+        let rep = Socket::new(SocketType::Rep);
+        let req = Socket::new(SocketType::Req);
+        join(&rep, &req, t).await;
+        assert!(matches!(req.recv().await, Err(Error::State(_))));
+        for i in 0..5 {
+            req.send(msg(&["ping", &i.to_string()])).await.unwrap();
+            assert!(matches!(req.send("again").await, Err(Error::State(_))));
+            let request = recv(&rep).await;
+            assert_eq!(text(&request), ["ping", &i.to_string()]);
+            assert!(matches!(rep.recv().await, Err(Error::State(_))), "{t}");
+            rep.send(msg(&["pong", &i.to_string()])).await.unwrap();
+            assert_eq!(text(&recv(&req).await), ["pong", &i.to_string()]);
+        }
+    }
+}
+
+#[tokio::test]
+async fn dealer_router_with_identities() {
+    for t in TRANSPORTS {
+        let router = Socket::new(SocketType::Router);
+        let mut options = Options::new(SocketType::Dealer);
+        options.routing_id = "alice".into();
+        let alice = Socket::with_options(SocketType::Dealer, options);
+        let anon = Socket::new(SocketType::Dealer);
+        let ep = join(&router, &alice, t).await;
+        anon.connect(&ep).await.unwrap();
+
+        alice.send("from alice").await.unwrap();
+        let m = recv(&router).await;
+        assert_eq!(text(&m), ["alice", "from alice"], "{t}");
+
+        anon.send("from anon").await.unwrap();
+        let m = recv(&router).await;
+        let anon_id = m.frames()[0].clone();
+        assert_eq!(anon_id.len(), 5, "generated ids are 5 bytes");
+        assert_eq!(anon_id[0], 0);
+
+        router.send(msg(&["alice", "hi alice"])).await.unwrap();
+        let mut reply = Message::new();
+        reply.push(anon_id);
+        reply.push("hi anon");
+        router.send(reply).await.unwrap();
+        assert_eq!(text(&recv(&alice).await), ["hi alice"]);
+        assert_eq!(text(&recv(&anon).await), ["hi anon"]);
+
+        // Unknown ids are dropped silently, and counted.
+        router.send(msg(&["nobody", "x"])).await.unwrap();
+        assert_eq!(router.stats().dropped_unroutable, 1);
+    }
+}
+
+#[tokio::test]
+async fn router_mandatory_reports_unknown_peers() {
+    let mut options = Options::new(SocketType::Router);
+    options.router_mandatory = true;
+    let router = Socket::with_options(SocketType::Router, options);
+    router.bind("tcp://127.0.0.1:*").await.unwrap();
+    assert!(matches!(
+        router.send(msg(&["nobody", "x"])).await,
+        Err(Error::HostUnreachable(_))
+    ));
+}
+
+#[tokio::test]
+async fn pub_sub_filters_by_prefix() {
+    for t in TRANSPORTS {
+        let publisher = Socket::new(SocketType::Pub);
+        let sub = Socket::new(SocketType::Sub);
+        sub.subscribe("weather.").unwrap();
+        join(&publisher, &sub, t).await;
+        // Slow joiner: publish until the subscription has arrived.
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            publisher.send(msg(&["weather.warmup"])).await.unwrap();
+            if timeout(Duration::from_millis(20), sub.recv()).await.is_ok() {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "subscription never arrived ({t})"
+            );
+        }
+        while timeout(Duration::from_millis(50), sub.recv()).await.is_ok() {}
+        publisher.send(msg(&["sports.x", "no"])).await.unwrap();
+        publisher.send(msg(&["weather.paris", "12"])).await.unwrap();
+        assert_eq!(text(&recv(&sub).await), ["weather.paris", "12"], "{t}");
+    }
+}
+
+#[tokio::test]
+async fn xpub_sees_subscriptions_and_unsubscribe_on_leave() {
+    for t in TRANSPORTS {
+        let xpub = Socket::new(SocketType::Xpub);
+        let sub = Socket::new(SocketType::Sub);
+        sub.subscribe("a").unwrap();
+        join(&xpub, &sub, t).await;
+        assert_eq!(recv(&xpub).await.frames()[0][..], b"\x01a"[..], "{t}");
+        sub.unsubscribe("a").unwrap();
+        assert_eq!(recv(&xpub).await.frames()[0][..], b"\x00a"[..]);
+        sub.subscribe("b").unwrap();
+        assert_eq!(recv(&xpub).await.frames()[0][..], b"\x01b"[..]);
+        drop(sub);
+        assert_eq!(
+            recv(&xpub).await.frames()[0][..],
+            b"\x00b"[..],
+            "{t}: unsubscribe on leave"
+        );
+    }
+}
+
+#[tokio::test]
+async fn pair_exchanges_both_ways() {
+    for t in TRANSPORTS {
+        let a = Socket::new(SocketType::Pair);
+        let b = Socket::new(SocketType::Pair);
+        join(&a, &b, t).await;
+        a.send("to b").await.unwrap();
+        b.send("to a").await.unwrap();
+        assert_eq!(text(&recv(&b).await), ["to b"]);
+        assert_eq!(text(&recv(&a).await), ["to a"]);
+    }
+}
+
+#[tokio::test]
+async fn push_waits_at_the_high_water_mark_with_bounded_queues() {
+    let mut options = Options::new(SocketType::Push);
+    options.sndhwm = 10;
+    let push = Socket::with_options(SocketType::Push, options);
+    // Nobody is listening: the connect pipe takes sndhwm messages, then waits.
+    push.connect("tcp://127.0.0.1:9").await.unwrap();
+    for _ in 0..10 {
+        push.try_send("x").unwrap();
+    }
+    let err = push.try_send("x").unwrap_err();
+    assert!(matches!(err.error, Error::WouldBlock));
+    assert_eq!(text(&err.message), ["x"]);
+    assert!(
+        timeout(Duration::from_millis(100), push.send("x"))
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn dropped_recv_future_loses_nothing() {
+    let pull = Socket::new(SocketType::Pull);
+    let push = Socket::new(SocketType::Push);
+    join(&pull, &push, "tcp").await;
+    for round in 0..20 {
+        // Start a recv and abandon it before anything arrives.
+        assert!(
+            timeout(Duration::from_millis(2), pull.recv())
+                .await
+                .is_err()
+        );
+        push.send(round.to_string()).await.unwrap();
+        assert_eq!(text(&recv(&pull).await), [round.to_string()]);
+    }
+}
+
+#[tokio::test]
+async fn dropped_send_future_loses_nothing_it_accepted() {
+    let mut options = Options::new(SocketType::Push);
+    options.sndhwm = 1;
+    let push = Socket::with_options(SocketType::Push, options);
+    let pull = Socket::new(SocketType::Pull);
+    let ep = pull.bind("tcp://127.0.0.1:*").await.unwrap();
+    push.connect(&ep.to_string()).await.unwrap();
+    let mut sent = Vec::new();
+    for i in 0..200 {
+        // Some of these time out while waiting at the mark; those were not
+        // queued. Everything that returned Ok must arrive, in order.
+        if let Ok(Ok(())) = timeout(Duration::from_micros(50), push.send(i.to_string())).await {
+            sent.push(i.to_string());
+        }
+    }
+    for expected in sent {
+        assert_eq!(text(&recv(&pull).await), [expected]);
+    }
+}
+
+#[tokio::test]
+async fn monitor_reports_the_life_of_a_connection() {
+    let pull = Socket::new(SocketType::Pull);
+    let mut monitor = pull.monitor();
+    let ep = pull.bind("tcp://127.0.0.1:*").await.unwrap();
+    let push = Socket::new(SocketType::Push);
+    push.connect(&ep.to_string()).await.unwrap();
+    push.send("x").await.unwrap();
+    recv(&pull).await;
+    drop(push);
+    let mut seen = Vec::new();
+    while let Ok(Some(event)) = timeout(WAIT, monitor.next()).await {
+        let done = matches!(event, MonitorEvent::Disconnected { .. });
+        seen.push(event);
+        if done {
+            break;
+        }
+    }
+    assert!(
+        matches!(seen[0], MonitorEvent::Listening { .. }),
+        "{seen:?}"
+    );
+    assert!(matches!(seen[1], MonitorEvent::Accepted { .. }), "{seen:?}");
+    assert!(
+        matches!(
+            seen[2],
+            MonitorEvent::HandshakeSucceeded {
+                peer_socket_type: Some(SocketType::Push),
+                ..
+            }
+        ),
+        "{seen:?}"
+    );
+    assert!(
+        matches!(seen[3], MonitorEvent::Disconnected { .. }),
+        "{seen:?}"
+    );
+}
+
+#[tokio::test]
+async fn incompatible_socket_types_fail_the_handshake_without_retry() {
+    let a = Socket::new(SocketType::Push);
+    let mut monitor = a.monitor();
+    let ep = a.bind("tcp://127.0.0.1:*").await.unwrap();
+    let b = Socket::new(SocketType::Push);
+    let mut b_monitor = b.monitor();
+    b.connect(&ep.to_string()).await.unwrap();
+    loop {
+        match timeout(WAIT, monitor.next()).await.unwrap().unwrap() {
+            MonitorEvent::HandshakeFailed {
+                reason,
+                protocol_error,
+                ..
+            } => {
+                assert!(reason.contains("incompatible"), "{reason}");
+                assert!(protocol_error);
+                break;
+            }
+            _ => continue,
+        }
+    }
+    loop {
+        match timeout(WAIT, b_monitor.next()).await.unwrap().unwrap() {
+            MonitorEvent::Closed { reason, .. } => {
+                assert!(reason.contains("not reconnecting"), "{reason}");
+                break;
+            }
+            MonitorEvent::ReconnectScheduled { .. } => {
+                panic!("must not retry after a protocol error")
+            }
+            _ => continue,
+        }
+    }
+}
+
+#[tokio::test]
+async fn reconnects_after_the_listener_comes_back() {
+    let pull = Socket::new(SocketType::Pull);
+    let ep = pull.bind("tcp://127.0.0.1:*").await.unwrap();
+    let push = Socket::new(SocketType::Push);
+    push.connect(&ep.to_string()).await.unwrap();
+    push.send("one").await.unwrap();
+    assert_eq!(text(&recv(&pull).await), ["one"]);
+    pull.close().await;
+    // Queued while the peer is away; delivered after it returns.
+    push.send("two").await.unwrap();
+    let pull = Socket::new(SocketType::Pull);
+    pull.bind(&ep.to_string()).await.unwrap();
+    assert_eq!(text(&recv(&pull).await), ["two"]);
+}
