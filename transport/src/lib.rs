@@ -25,6 +25,7 @@ mod kind;
 mod listener;
 mod monitor;
 mod options;
+pub mod proxy;
 mod socket;
 mod stream;
 mod subscriptions;

@@ -8,7 +8,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use thiserror::Error;
@@ -45,8 +45,11 @@ type RecvFuture = Pin<Box<dyn Future<Output = Result<Message>> + Send>>;
 pub struct Socket {
     core: Arc<Core>,
     handle: Arc<Handle>,
-    sending: Option<SendFuture>,
-    receiving: Option<RecvFuture>,
+    // The Sink and Stream futures of this handle. Only touched through
+    // `&mut self` (`get_mut`, no locking); the Mutex just makes a `&Socket`
+    // shareable between threads, which a bare `dyn Future + Send` is not.
+    sending: Mutex<Option<SendFuture>>,
+    receiving: Mutex<Option<RecvFuture>>,
 }
 
 /// Closes the socket when the last [`Socket`] clone goes.
@@ -78,8 +81,8 @@ impl Clone for Socket {
         Socket {
             core: self.core.clone(),
             handle: self.handle.clone(),
-            sending: None,
-            receiving: None,
+            sending: Mutex::new(None),
+            receiving: Mutex::new(None),
         }
     }
 }
@@ -105,8 +108,8 @@ impl Socket {
         Socket {
             handle: Arc::new(Handle(core.clone())),
             core,
-            sending: None,
-            receiving: None,
+            sending: Mutex::new(None),
+            receiving: Mutex::new(None),
         }
     }
 
@@ -304,11 +307,12 @@ impl futures_sink::Sink<Message> for Socket {
     type Error = Error;
 
     fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
-        match self.sending.as_mut() {
+        let slot = self.sending.get_mut().unwrap_or_else(|p| p.into_inner());
+        match slot.as_mut() {
             None => Poll::Ready(Ok(())),
             Some(sending) => {
                 let result = std::task::ready!(sending.as_mut().poll(cx));
-                self.sending = None;
+                *slot = None;
                 Poll::Ready(result)
             }
         }
@@ -316,7 +320,8 @@ impl futures_sink::Sink<Message> for Socket {
 
     fn start_send(mut self: Pin<&mut Self>, message: Message) -> Result<()> {
         let core = self.core.clone();
-        self.sending = Some(Box::pin(async move { send_on(&core, message).await }));
+        let slot = self.sending.get_mut().unwrap_or_else(|p| p.into_inner());
+        *slot = Some(Box::pin(async move { send_on(&core, message).await }));
         Ok(())
     }
 
@@ -335,14 +340,26 @@ impl futures_core::Stream for Socket {
     /// Ends (`None`) when the socket is closed.
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Message>>> {
         let core = self.core.clone();
-        let receiving = self
-            .receiving
-            .get_or_insert_with(|| Box::pin(async move { recv_on(&core).await }));
+        let slot = self.receiving.get_mut().unwrap_or_else(|p| p.into_inner());
+        let receiving = slot.get_or_insert_with(|| Box::pin(async move { recv_on(&core).await }));
         let result = std::task::ready!(receiving.as_mut().poll(cx));
-        self.receiving = None;
+        *slot = None;
         match result {
             Err(Error::Closed) => Poll::Ready(None),
             other => Poll::Ready(Some(other)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shareable<T: Send + Sync + 'static>() {}
+
+    #[test]
+    fn socket_handles_cross_threads() {
+        shareable::<Socket>();
+        shareable::<crate::Monitor>();
     }
 }

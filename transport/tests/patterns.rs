@@ -353,3 +353,88 @@ async fn reconnects_after_the_listener_comes_back() {
     pull.bind(&ep.to_string()).await.unwrap();
     assert_eq!(text(&recv(&pull).await), ["two"]);
 }
+
+#[tokio::test]
+async fn xsub_xpub_proxy_carries_subscriptions_and_data() {
+    use zmtp_transport::proxy::Proxy;
+    let frontend = Socket::new(SocketType::Xsub);
+    let front_ep = frontend
+        .bind("tcp://127.0.0.1:*")
+        .await
+        .unwrap()
+        .to_string();
+    let backend = Socket::new(SocketType::Xpub);
+    let back_ep = backend.bind("tcp://127.0.0.1:*").await.unwrap().to_string();
+    let capture = Socket::new(SocketType::Pull);
+    let capture_ep = capture
+        .bind("inproc://proxy-capture")
+        .await
+        .unwrap()
+        .to_string();
+    let capture_push = Socket::new(SocketType::Push);
+    capture_push.connect(&capture_ep).await.unwrap();
+    let (handle, task) = Proxy::new(frontend, backend, Some(capture_push)).spawn();
+
+    let publisher = Socket::new(SocketType::Pub);
+    publisher.connect(&front_ep).await.unwrap();
+    let sub = Socket::new(SocketType::Sub);
+    sub.subscribe("t").unwrap();
+    sub.connect(&back_ep).await.unwrap();
+
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        publisher.send(msg(&["t.1", "x"])).await.unwrap();
+        if timeout(Duration::from_millis(20), sub.recv()).await.is_ok() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "nothing came through the proxy"
+        );
+    }
+    // The subscription went upstream (captured as \x01t) and data came down.
+    assert_eq!(recv(&capture).await.frames()[0][..], b"\x01t"[..]);
+    let stats = handle.statistics();
+    assert!(
+        stats.backend.messages_in >= 1 && stats.frontend.messages_in >= 1,
+        "{stats:?}"
+    );
+
+    handle.pause();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    while timeout(Duration::from_millis(50), sub.recv()).await.is_ok() {}
+    publisher.send(msg(&["t.paused"])).await.unwrap();
+    assert!(
+        timeout(Duration::from_millis(200), sub.recv())
+            .await
+            .is_err(),
+        "paused proxy forwarded"
+    );
+    handle.resume();
+    assert_eq!(text(&recv(&sub).await), ["t.paused"]);
+    handle.terminate();
+    timeout(WAIT, task).await.unwrap().unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn sink_and_stream_interfaces() {
+    use futures_util::{SinkExt, StreamExt};
+    let pull = Socket::new(SocketType::Pull);
+    let mut push = Socket::new(SocketType::Push);
+    join(&pull, &push, "inproc").await;
+    let mut stream = pull.clone();
+    for i in 0..10 {
+        push.feed(Message::from(i.to_string())).await.unwrap();
+    }
+    push.flush().await.unwrap();
+    for i in 0..10 {
+        let m = timeout(WAIT, stream.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(text(&m), [i.to_string()]);
+    }
+    pull.close().await;
+    assert!(timeout(WAIT, stream.next()).await.unwrap().is_none());
+}
