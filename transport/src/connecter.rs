@@ -64,12 +64,25 @@ async fn open(core: &Core, endpoint: &Endpoint) -> io::Result<Stream> {
     }
 }
 
+/// Resolves when the endpoint should stop trying: the socket closed and
+/// nothing waits to be delivered, or the linger time ran out.
+async fn stop_signal(core: &Core, rx: &mpsc::Receiver<Outbound>) {
+    core.closing.cancelled().await;
+    if rx.is_empty() {
+        return;
+    }
+    match core.options.linger {
+        Some(linger) => tokio::time::sleep(linger).await,
+        None => std::future::pending().await,
+    }
+}
+
 async fn run(core: Arc<Core>, endpoint: Endpoint, pipe: PipeId, mut rx: mpsc::Receiver<Outbound>) {
     let mut attempt = 0u32;
     let final_reason = loop {
         let opened = tokio::select! {
             opened = open(&core, &endpoint) => opened,
-            _ = core.closing.cancelled() => break "socket closed".to_string(),
+            _ = stop_signal(&core, &rx) => break "socket closed".to_string(),
         };
         let reason = match opened {
             Ok(stream) => {
@@ -116,7 +129,7 @@ async fn run(core: Arc<Core>, endpoint: Endpoint, pipe: PipeId, mut rx: mpsc::Re
         });
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
-            _ = core.closing.cancelled() => break "socket closed".to_string(),
+            _ = stop_signal(&core, &rx) => break "socket closed".to_string(),
         }
     };
     core.detach(pipe);

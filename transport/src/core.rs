@@ -242,7 +242,16 @@ impl Core {
     ) -> Result<Ready, String> {
         let mut state = self.state();
         if state.closed {
-            return Err("socket is closing".into());
+            // A connecting link may still finish its handshake while the
+            // socket lingers, to deliver what was queued for it; an
+            // accepted one has nothing queued and is refused.
+            return match entry {
+                None => Ok(Ready {
+                    replay_seq: state.subscription_seq,
+                    ..Ready::default()
+                }),
+                Some(_) => Err("socket is closing".into()),
+            };
         }
         if self.socket_type == SocketType::Pair && state.pipes.iter().any(|p| p.ready && p.id != id)
         {

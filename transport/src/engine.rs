@@ -196,7 +196,7 @@ impl Engine<'_> {
             progress |= self.pull(cx, out_rx);
             progress |= self.write(cx);
             progress |= self.timers(cx);
-            self.watch_closing(cx);
+            self.watch_closing(cx, !out_rx.is_empty());
             if self.draining && !self.conn.transmit().has_remaining() && self.end.is_none() {
                 self.end = Some(EngineEnd::PipeClosed);
             }
@@ -375,15 +375,24 @@ impl Engine<'_> {
         true
     }
 
-    /// A link still in its handshake has no pipe to tell it the socket
-    /// closed; the socket's closing signal does.
-    fn watch_closing(&mut self, cx: &mut Context<'_>) {
+    /// A link still in its handshake does not read its pipe, so the pipe
+    /// closing cannot tell it the socket closed; the closing signal does.
+    /// It ends at once unless messages wait for it and linger allows
+    /// finishing the handshake to deliver them.
+    fn watch_closing(&mut self, cx: &mut Context<'_>, queued: bool) {
         if self.closing_seen || self.handshake_done {
             return;
         }
-        if self.closing.as_mut().poll(cx).is_ready() {
-            self.closing_seen = true;
-            self.finish(EngineEnd::PipeClosed);
+        if self.closing.as_mut().poll(cx).is_pending() {
+            return;
+        }
+        self.closing_seen = true;
+        match self.link.core.options.linger {
+            Some(linger) if queued && !linger.is_zero() => {
+                self.linger_at = Some(Instant::now() + linger)
+            }
+            None if queued => {}
+            _ => self.finish(EngineEnd::PipeClosed),
         }
     }
 

@@ -438,3 +438,114 @@ async fn sink_and_stream_interfaces() {
     pull.close().await;
     assert!(timeout(WAIT, stream.next()).await.unwrap().is_none());
 }
+
+#[tokio::test]
+async fn close_lingers_until_queued_messages_are_written() {
+    let pull = Socket::new(SocketType::Pull);
+    let ep = pull.bind("tcp://127.0.0.1:*").await.unwrap().to_string();
+    let push = Socket::new(SocketType::Push);
+    push.connect(&ep).await.unwrap();
+    for i in 0..500 {
+        push.send(vec![i as u8; 1000]).await.unwrap();
+    }
+    timeout(WAIT, push.close()).await.expect("linger finished");
+    for i in 0..500 {
+        assert_eq!(recv(&pull).await.frames()[0][0], i as u8);
+    }
+}
+
+#[tokio::test]
+async fn linger_zero_discards_on_close() {
+    let mut options = Options::new(SocketType::Push);
+    options.linger = Some(Duration::ZERO);
+    let push = Socket::with_options(SocketType::Push, options);
+    // Never connects: with linger 0, close returns at once.
+    push.connect("tcp://127.0.0.1:9").await.unwrap();
+    push.send("lost").await.unwrap();
+    timeout(Duration::from_secs(2), push.close())
+        .await
+        .expect("close is immediate");
+}
+
+#[tokio::test]
+async fn subscriptions_are_replayed_after_reconnect() {
+    let publisher = Socket::new(SocketType::Pub);
+    let ep = publisher
+        .bind("tcp://127.0.0.1:*")
+        .await
+        .unwrap()
+        .to_string();
+    let sub = Socket::new(SocketType::Sub);
+    sub.subscribe("news").unwrap();
+    sub.connect(&ep).await.unwrap();
+    publish_until_received(&publisher, &sub).await;
+    publisher.close().await;
+    let publisher = Socket::new(SocketType::Pub);
+    publisher.bind(&ep).await.unwrap();
+    // The SUB never subscribed again by hand; its replay did it.
+    publish_until_received(&publisher, &sub).await;
+}
+
+async fn publish_until_received(publisher: &Socket, sub: &Socket) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        publisher.send("news!").await.unwrap();
+        if timeout(Duration::from_millis(20), sub.recv()).await.is_ok() {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no delivery");
+    }
+}
+
+#[tokio::test]
+async fn xpub_verbose_reports_duplicate_subscriptions() {
+    for verbose in [false, true] {
+        let mut options = Options::new(SocketType::Xpub);
+        options.xpub_verbose = verbose;
+        let xpub = Socket::with_options(SocketType::Xpub, options);
+        let ep = xpub.bind("tcp://127.0.0.1:*").await.unwrap().to_string();
+        let (a, b) = (Socket::new(SocketType::Sub), Socket::new(SocketType::Sub));
+        a.subscribe("dup").unwrap();
+        b.subscribe("dup").unwrap();
+        a.connect(&ep).await.unwrap();
+        assert_eq!(recv(&xpub).await.frames()[0][..], b"\x01dup"[..]);
+        b.connect(&ep).await.unwrap();
+        let second = timeout(Duration::from_millis(300), xpub.recv()).await;
+        assert_eq!(second.is_ok(), verbose, "verbose={verbose}");
+    }
+}
+
+#[tokio::test]
+async fn router_ignores_a_duplicate_identity_unless_handover() {
+    for handover in [false, true] {
+        let mut options = Options::new(SocketType::Router);
+        options.router_handover = handover;
+        let router = Socket::with_options(SocketType::Router, options);
+        let ep = router.bind("tcp://127.0.0.1:*").await.unwrap().to_string();
+        let dealer = |ep: String| async move {
+            let mut options = Options::new(SocketType::Dealer);
+            options.routing_id = "same".into();
+            let d = Socket::with_options(SocketType::Dealer, options);
+            d.connect(&ep).await.unwrap();
+            d
+        };
+        let first = dealer(ep.clone()).await;
+        first.send("first").await.unwrap();
+        assert_eq!(text(&recv(&router).await), ["same", "first"]);
+        let second = dealer(ep.clone()).await;
+        second.send("second").await.unwrap();
+        let got = timeout(Duration::from_millis(500), router.recv()).await;
+        if handover {
+            assert_eq!(text(&got.unwrap().unwrap()), ["same", "second"]);
+            router
+                .send(msg(&["same", "to the newcomer"]))
+                .await
+                .unwrap();
+            assert_eq!(text(&recv(&second).await), ["to the newcomer"]);
+        } else {
+            assert!(got.is_err(), "a duplicate id without handover is refused");
+            router.send(msg(&["same", "to the first"])).await.unwrap();
+            assert_eq!(text(&recv(&first).await), ["to the first"]);
+        }
+    }
+}
