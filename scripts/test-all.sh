@@ -16,4 +16,6 @@ fi
 "$python" -c 'import zmq; print("== pyzmq", zmq.__version__, "with libzmq", zmq.zmq_version())'
 
 export ZMTP_REQUIRE_PYZMQ=1
+# `cargo test` does not build cdylibs; the C ABI test links against one.
+cargo build --workspace --locked
 cargo test --workspace --locked "$@"

@@ -13,7 +13,7 @@ use std::collections::VecDeque;
 use std::io::{self, BufRead, BufReader, IoSlice, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -63,12 +63,24 @@ pub fn hex_line(m: &Message) -> String {
 pub struct Peer {
     child: Child,
     stdout: BufReader<ChildStdout>,
+    /// Piped only for [`Peer::spawn_interactive`].
+    stdin: Option<ChildStdin>,
 }
 
 impl Peer {
     /// Runs `tests/peers/<script>` with `args`. Returns `None` (the test
     /// should return early) when pyzmq is missing and not required.
     pub fn spawn(script: &str, args: &[&str]) -> Option<Peer> {
+        Self::start(script, args, false)
+    }
+
+    /// Like [`Peer::spawn`], with the peer's stdin piped so the test can
+    /// signal it with [`Peer::tell`].
+    pub fn spawn_interactive(script: &str, args: &[&str]) -> Option<Peer> {
+        Self::start(script, args, true)
+    }
+
+    fn start(script: &str, args: &[&str], interactive: bool) -> Option<Peer> {
         let Some(python) = python_with_pyzmq() else {
             assert!(
                 !pyzmq_required(),
@@ -85,12 +97,34 @@ impl Peer {
         let mut child = Command::new(python)
             .arg(path)
             .args(args)
+            .stdin(if interactive {
+                Stdio::piped()
+            } else {
+                Stdio::inherit()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start the pyzmq peer");
         let stdout = BufReader::new(child.stdout.take().unwrap());
-        Some(Peer { child, stdout })
+        let stdin = child.stdin.take();
+        Some(Peer {
+            child,
+            stdout,
+            stdin,
+        })
+    }
+
+    /// Writes one line to the peer's stdin (peers started with
+    /// [`Peer::spawn_interactive`] only).
+    pub fn tell(&mut self, line: &str) {
+        let stdin = self
+            .stdin
+            .as_mut()
+            .expect("the peer was not started with spawn_interactive");
+        writeln!(stdin, "{line}")
+            .and_then(|()| stdin.flush())
+            .expect("write to the peer's stdin");
     }
 
     /// The next line the peer printed, without its newline.
@@ -111,13 +145,22 @@ impl Peer {
 
     /// Waits for the peer to exit and asserts it succeeded.
     pub fn finish(mut self) {
+        drop(self.stdin.take());
         let status = self.child.wait().expect("wait for the peer");
         assert!(status.success(), "pyzmq peer failed: {status}");
+    }
+
+    /// Kills the peer at once (SIGKILL, no clean shutdown: its sockets are
+    /// closed by the kernel) and reaps it.
+    pub fn kill(&mut self) {
+        self.child.kill().expect("kill the peer");
+        self.child.wait().expect("reap the peer");
     }
 }
 
 impl Drop for Peer {
     fn drop(&mut self) {
+        drop(self.stdin.take());
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

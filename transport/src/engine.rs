@@ -159,7 +159,55 @@ pub(crate) async fn run(
         linger_at: None,
         end: None,
     };
-    std::future::poll_fn(|cx| engine.poll(cx, out_rx)).await
+    let outcome = std::future::poll_fn(|cx| engine.poll(cx, out_rx)).await;
+    let Engine {
+        stream,
+        pending,
+        routing_id,
+        ..
+    } = engine;
+    // The connection closes now: the peer sees the link end when it ends,
+    // not when the application gets round to reading.
+    drop(stream);
+    // What the peer sent before the link ended still reaches the
+    // application, followed by the link notice if asked for. A task of its
+    // own does it, so neither the bookkeeping, the monitor event, a
+    // reconnect nor `close` waits for the application to make room.
+    if !core.is_closing() {
+        let mut rest: Vec<Message> = pending.into();
+        if outcome.handshake_done && core.options.link_notify {
+            rest.extend(core.admit(routing_id.as_ref(), link_notice(false)));
+        }
+        if !rest.is_empty() {
+            let pipe = link.pipe;
+            let owner = core.clone();
+            core.track(tokio::spawn(async move {
+                for message in rest {
+                    tokio::select! {
+                        sent = owner.inbound_tx.send(Inbound { pipe, message }) => {
+                            if sent.is_err() {
+                                break;
+                            }
+                        }
+                        () = owner.closing.cancelled() => break,
+                    }
+                }
+            }));
+        }
+    }
+    outcome
+}
+
+/// The message `link_notify` delivers when a link comes up or goes down:
+/// an empty frame, then `01` (up) or `00` (down); ROUTER puts the peer's
+/// routing id in front.
+pub(crate) fn link_notice(up: bool) -> Message {
+    [
+        Bytes::new(),
+        Bytes::from_static(if up { b"\x01" } else { b"\x00" }),
+    ]
+    .into_iter()
+    .collect()
 }
 
 struct Engine<'a> {
@@ -397,13 +445,26 @@ impl Engine<'_> {
     }
 
     fn process_events(&mut self) {
-        while let Some(event) = self.conn.poll_event() {
+        // Once the link is ending, later events (messages from a refused
+        // peer, say) must not reach the socket.
+        while self.end.is_none() {
+            let Some(event) = self.conn.poll_event() else {
+                break;
+            };
             match event {
                 Event::HandshakeSucceeded(info) => self.on_handshake(&info),
                 Event::Message(message) => self.on_message(message),
                 Event::Subscribe(topic) => self.on_subscription(true, topic),
                 Event::Cancel(topic) => self.on_subscription(false, topic),
                 Event::Closed(reason) => self.finish(EngineEnd::Protocol(reason)),
+                // Only server mechanisms ask, and the socket layer has no
+                // authenticator yet: accept, as a libzmq server without a
+                // ZAP handler does.
+                Event::AuthenticationRequested(_) => {
+                    let _ = self
+                        .conn
+                        .authenticate(zmtp::AuthReply::accept(), Instant::now());
+                }
             }
         }
     }
@@ -422,6 +483,10 @@ impl Engine<'_> {
                 self.replay_seq = ready.replay_seq;
                 self.routing_id = ready.routing_id;
                 self.handshake_done = true;
+                if link.core.options.link_notify {
+                    let notice = link.core.admit(self.routing_id.as_ref(), link_notice(true));
+                    self.pending.extend(notice);
+                }
                 self.guard = None;
                 link.core.monitor.emit(MonitorEvent::HandshakeSucceeded {
                     endpoint: link.endpoint.clone(),

@@ -112,6 +112,7 @@ impl Side {
             identity: (!identity.is_empty()).then_some(identity),
             metadata: Metadata::for_socket(peer.socket_type, &peer.options.routing_id),
             user_id: None,
+            auth_metadata: Metadata::new(),
         };
         let ready = core
             .pipe_ready(pipe, Some(PipeEntry::new(pipe, tx, true)), &info)
@@ -145,6 +146,7 @@ impl Side {
 
 /// Moves one direction's items until either socket drops its pipe.
 async fn forward(mut from: Source, to: Sink) {
+    notify_link(&to, true).await;
     for topic in std::mem::take(&mut from.replay) {
         subscription(&to, true, topic).await;
     }
@@ -177,10 +179,32 @@ async fn forward(mut from: Source, to: Sink) {
         }
     }
     // One side is gone: take the link down on both.
+    notify_link(&to, false).await;
     let notices = from.core.pipe_down(from.pipe, true);
     engine::deliver_notices(&from.core, from.pipe, notices);
     let notices = to.core.pipe_down(to.pipe, true);
     engine::deliver_notices(&to.core, to.pipe, notices);
+}
+
+/// `link_notify`: tells the receiving socket the link came up or went down,
+/// in line with the link's messages.
+async fn notify_link(to: &Sink, up: bool) {
+    if !to.core.options.link_notify || to.core.is_closing() {
+        return;
+    }
+    if let Some(message) = to
+        .core
+        .admit(to.routing_id.as_ref(), engine::link_notice(up))
+    {
+        let _ = to
+            .core
+            .inbound_tx
+            .send(Inbound {
+                pipe: to.pipe,
+                message,
+            })
+            .await;
+    }
 }
 
 async fn subscription(to: &Sink, subscribe: bool, topic: Bytes) {

@@ -67,6 +67,12 @@ pub struct Options {
     pub xpub_nodrop: bool,
     /// `ZMQ_REQ_RELAXED`: REQ may send again without waiting for a reply.
     pub req_relaxed: bool,
+    /// Deliver a notice in the message stream when a link comes up or goes
+    /// down: `["", "\x01"]` / `["", "\x00"]`, with the routing id in front
+    /// on a ROUTER. Like libzmq's draft `ZMQ_ROUTER_NOTIFY`, generalised to
+    /// every type and telling up from down. Because the notice travels with
+    /// the messages, everything a link delivered comes before its "down".
+    pub link_notify: bool,
 }
 
 impl Options {
@@ -96,6 +102,7 @@ impl Options {
             xpub_verboser: false,
             xpub_nodrop: false,
             req_relaxed: false,
+            link_notify: false,
         }
     }
 

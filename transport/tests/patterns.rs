@@ -549,3 +549,39 @@ async fn router_ignores_a_duplicate_identity_unless_handover() {
         }
     }
 }
+
+#[tokio::test]
+async fn link_notify_frames_a_links_messages() {
+    for t in TRANSPORTS {
+        let mut options = Options::new(SocketType::Router);
+        options.link_notify = true;
+        let router = Socket::with_options(SocketType::Router, options);
+        let mut options = Options::new(SocketType::Dealer);
+        options.routing_id = "peer".into();
+        options.link_notify = true;
+        let dealer = Socket::with_options(SocketType::Dealer, options);
+        join(&router, &dealer, t).await;
+        assert_eq!(
+            recv(&router).await.frames(),
+            msg(&["peer", "", "\x01"]).frames(),
+            "{t}"
+        );
+        assert_eq!(
+            recv(&dealer).await.frames(),
+            msg(&["", "\x01"]).frames(),
+            "{t}"
+        );
+        for i in 0..50 {
+            dealer.send(i.to_string()).await.unwrap();
+        }
+        dealer.close().await;
+        for i in 0..50 {
+            assert_eq!(text(&recv(&router).await), ["peer", &i.to_string()], "{t}");
+        }
+        assert_eq!(
+            recv(&router).await.frames(),
+            msg(&["peer", "", "\x00"]).frames(),
+            "{t}"
+        );
+    }
+}

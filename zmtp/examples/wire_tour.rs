@@ -140,6 +140,9 @@ fn cross(
 fn report(name: &str, conn: &mut Connection) {
     while let Some(event) = conn.poll_event() {
         match event {
+            Event::AuthenticationRequested(request) => {
+                println!("   {name}: the server asks about {request:?}")
+            }
             Event::HandshakeSucceeded(peer) => println!(
                 "   {name}: handshake done; peer is {} speaking ZMTP {}, identity {:?}",
                 peer.socket_type.map_or("?".into(), |t| t.to_string()),

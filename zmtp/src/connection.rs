@@ -14,6 +14,11 @@
 //! - write what [`Connection::transmit`] holds, as one vectored write;
 //! - sleep until [`Connection::poll_timeout`], then [`Connection::handle_timeout`].
 //!
+//! A server mechanism (PLAIN, CURVE) may stop the handshake to ask about the
+//! peer: the driver then sees [`Event::AuthenticationRequested`], asks its
+//! authenticator (ZAP or a callback, as slowly as it likes; the handshake
+//! timeout keeps running) and answers with [`Connection::authenticate`].
+//!
 //! Our greeting is queued whole at creation, so it leaves in one piece before
 //! we read anything; the mechanism starts once the peer's greeting is in.
 
@@ -30,7 +35,7 @@ use crate::event::{CloseReason, Event, PeerInfo};
 use crate::frame::{Frame, FrameDecoder, FrameHeader};
 use crate::greeting::{Greeting, Version};
 use crate::heartbeat::{Due, Expired, Heartbeat};
-use crate::mechanism::{Cipher, Handshake, Mechanism, MechanismError, Progress};
+use crate::mechanism::{AuthReply, Cipher, Handshake, Mechanism, MechanismError, Progress};
 use crate::message::Message;
 use crate::metadata::Metadata;
 use crate::out_queue::OutQueue;
@@ -71,6 +76,17 @@ pub enum SendError {
     Cipher(#[from] MechanismError),
 }
 
+/// Why [`Connection::authenticate`] refused a reply.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum AuthenticateError {
+    /// No [`Event::AuthenticationRequested`] is waiting for an answer.
+    #[error("no authentication request is pending")]
+    NotRequested,
+    /// The connection closed meanwhile (a handshake timeout, say).
+    #[error("the connection is closed")]
+    Closed,
+}
+
 /// One ZMTP connection: bytes and time in; bytes, events and deadlines out.
 #[derive(Debug)]
 pub struct Connection {
@@ -83,6 +99,7 @@ pub struct Connection {
     handshake_decoder: FrameDecoder,
     peer_version: Version,
     cipher: Option<Box<dyn Cipher>>,
+    auth_pending: bool,
     out: OutQueue,
     events: VecDeque<Event>,
     partial: Message,
@@ -116,6 +133,7 @@ impl Connection {
             handshake_decoder: FrameDecoder::new(Some(HANDSHAKE_FRAME_MAX)),
             peer_version: Version::V3_1,
             cipher: None,
+            auth_pending: false,
             out,
             events: VecDeque::new(),
             partial: Message::new(),
@@ -139,6 +157,32 @@ impl Connection {
     /// Whether the connection has ended.
     pub fn is_closed(&self) -> bool {
         self.state == State::Closed
+    }
+
+    /// Whether the handshake waits for [`Connection::authenticate`].
+    pub fn is_awaiting_authentication(&self) -> bool {
+        self.auth_pending && self.state == State::Handshake
+    }
+
+    /// Answers the pending [`Event::AuthenticationRequested`] and resumes
+    /// the handshake. A refusal makes the mechanism close the connection
+    /// (after queueing an ERROR for 400 and 500); see
+    /// [`AuthStatus`](crate::AuthStatus).
+    pub fn authenticate(
+        &mut self,
+        reply: AuthReply,
+        now: Instant,
+    ) -> Result<(), AuthenticateError> {
+        if self.state == State::Closed {
+            return Err(AuthenticateError::Closed);
+        }
+        if !self.is_awaiting_authentication() {
+            return Err(AuthenticateError::NotRequested);
+        }
+        self.auth_pending = false;
+        let progress = self.mechanism.on_auth_reply(reply, self.out.tail());
+        self.on_progress(progress, now);
+        Ok(())
     }
 
     /// Our socket type.
@@ -346,6 +390,11 @@ impl Connection {
         match progress {
             Err(e) => self.close(e.into()),
             Ok(Progress::Continue) => {}
+            Ok(Progress::Authenticate(request)) => {
+                self.auth_pending = true;
+                self.events
+                    .push_back(Event::AuthenticationRequested(Box::new(request)));
+            }
             Ok(Progress::Complete(handshake)) => self.complete_handshake(handshake, now),
         }
     }
@@ -384,6 +433,7 @@ impl Connection {
                 .cloned(),
             metadata: handshake.peer_metadata,
             user_id: handshake.user_id,
+            auth_metadata: handshake.auth_metadata,
         };
         self.events
             .push_back(Event::HandshakeSucceeded(Box::new(info)));
@@ -414,8 +464,8 @@ impl Connection {
         let command = match RawCommand::decode(&frame.body) {
             Ok(c) => c,
             Err(source) => {
-                let mechanism = self.mechanism.name();
-                return self.close(MechanismError::Malformed { mechanism, source }.into());
+                let error = self.mechanism.on_undecodable(&frame.body, source);
+                return self.close(error.into());
             }
         };
         let progress = self.mechanism.on_command(command, self.out.tail());

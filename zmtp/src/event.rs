@@ -6,7 +6,7 @@ use thiserror::Error;
 use crate::command::CommandError;
 use crate::frame::FrameTooLarge;
 use crate::greeting::{GreetingError, MechanismName, Version};
-use crate::mechanism::MechanismError;
+use crate::mechanism::{AuthRequest, MechanismError};
 use crate::message::Message;
 use crate::metadata::Metadata;
 use crate::socket_type::{SocketType, UnknownSocketType};
@@ -14,6 +14,10 @@ use crate::socket_type::{SocketType, UnknownSocketType};
 /// Something that happened on a connection.
 #[derive(Debug)]
 pub enum Event {
+    /// A server mechanism needs a decision about the peer's credentials
+    /// before the handshake can go on: answer with
+    /// [`Connection::authenticate`](crate::Connection::authenticate).
+    AuthenticationRequested(Box<AuthRequest>),
     /// The handshake is complete; messages may flow both ways.
     HandshakeSucceeded(Box<PeerInfo>),
     /// A whole message arrived.
@@ -43,6 +47,9 @@ pub struct PeerInfo {
     pub metadata: Metadata,
     /// The user id an authenticator assigned, if any.
     pub user_id: Option<Bytes>,
+    /// The properties the authenticator attached (a ZAP reply's metadata);
+    /// empty when nobody was asked.
+    pub auth_metadata: Metadata,
 }
 
 /// Why a connection ended.

@@ -14,7 +14,9 @@
 //! - [`Metadata`]: property lists, strict to parse, case-insensitive to read.
 //! - [`z85`]: the printable key encoding of RFC 32.
 //! - [`SocketType`]: the eleven types and which pairs may talk.
-//! - [`mechanism`]: the security mechanism abstraction and NULL.
+//! - [`mechanism`]: the security mechanisms NULL, PLAIN and CURVE, and the
+//!   [`AuthRequest`]/[`AuthReply`] hook through which servers ask the
+//!   application about a peer.
 //!
 //! # Example: two connections talking through memory
 //!
@@ -66,14 +68,21 @@ mod out_queue;
 pub mod socket_type;
 pub mod z85;
 
+#[cfg(test)]
+mod testing;
+
 pub use command::{Command, CommandError, RawCommand};
 pub use config::{Config, HeartbeatConfig};
-pub use connection::{Connection, HANDSHAKE_FRAME_MAX, SendError, State};
+pub use connection::{AuthenticateError, Connection, HANDSHAKE_FRAME_MAX, SendError, State};
 pub use decode::Decoded;
 pub use event::{CloseReason, Event, PeerInfo};
 pub use frame::{Frame, FrameDecoder, FrameHeader, FrameTooLarge};
 pub use greeting::{Greeting, GreetingError, MechanismName, Version};
-pub use mechanism::{Cipher, Mechanism, MechanismError};
+pub use mechanism::{
+    AuthReply, AuthRequest, AuthStatus, Cipher, Credentials, CurveClient, CurveError, CurveKeyPair,
+    CurvePublicKey, CurveSecretKey, CurveServer, Mechanism, MechanismError, PlainClient,
+    PlainServer,
+};
 pub use message::Message;
 pub use metadata::{Metadata, MetadataError};
 pub use out_queue::OutQueue;

@@ -502,6 +502,7 @@ fn pair(a: SocketType, b: SocketType) -> (Connection, Connection) {
 /// A readable summary of an event, for comparing event streams.
 fn describe(e: &Event) -> String {
     match e {
+        Event::AuthenticationRequested(r) => format!("auth {r:?}"),
         Event::HandshakeSucceeded(info) => format!("up {:?} {:?}", info.socket_type, info.identity),
         Event::Message(m) => format!("msg {:?}", m.frames()),
         Event::Subscribe(t) => format!("sub {t:?}"),

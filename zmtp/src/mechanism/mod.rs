@@ -9,14 +9,34 @@
 //! [`Cipher`] that seals outgoing frames and opens incoming ones; NULL and
 //! PLAIN hand back none, and frames then pass through untouched.
 //!
+//! Server mechanisms that authenticate their peer (PLAIN, CURVE) stop
+//! half-way with [`Progress::Authenticate`]; the connection resumes them
+//! with [`Mechanism::on_auth_reply`] once the application has decided (the
+//! flow and the status codes: [`AuthRequest`], [`AuthReply`]).
+//!
+//! | mechanism | client | server |
+//! |---|---|---|
+//! | NULL | [`Null`] | [`Null`] |
+//! | PLAIN (RFC 24) | [`PlainClient`] | [`PlainServer`] |
+//! | CURVE (RFC 25/26) | [`CurveClient`] | [`CurveServer`] |
+//!
 //! [`Connection`]: crate::Connection
 
+mod auth;
+pub mod curve;
 mod null;
+mod plain;
 
 use std::fmt;
 
 use bytes::{Bytes, BytesMut};
 use thiserror::Error;
+
+pub use auth::{AuthReply, AuthRequest, AuthStatus, Credentials};
+pub use curve::{
+    CurveClient, CurveError, CurveKeyPair, CurvePublicKey, CurveSecretKey, CurveServer,
+};
+pub use plain::{PlainClient, PlainServer};
 
 use crate::command::{CommandError, RawCommand};
 use crate::frame::Frame;
@@ -30,6 +50,9 @@ pub use null::Null;
 pub enum Progress {
     /// The handshake goes on; more commands are expected.
     Continue,
+    /// The handshake waits for the application to accept or refuse the
+    /// peer; resume it with [`Mechanism::on_auth_reply`].
+    Authenticate(AuthRequest),
     /// The handshake is over: messages may flow.
     Complete(Handshake),
 }
@@ -41,6 +64,9 @@ pub struct Handshake {
     pub peer_metadata: Metadata,
     /// The user id an authenticator assigned to the peer, if any.
     pub user_id: Option<Bytes>,
+    /// The properties the authenticator attached to the peer (empty when
+    /// nobody was asked).
+    pub auth_metadata: Metadata,
     /// The traffic protection to apply from now on; `None` for clear text.
     pub cipher: Option<Box<dyn Cipher>>,
 }
@@ -89,6 +115,47 @@ pub enum MechanismError {
         /// Which check failed.
         reason: &'static str,
     },
+    /// The server's answer to our credentials could not be decoded. A
+    /// client takes this as a refusal: libzmq's PLAIN server sends its
+    /// ERROR malformed (`5e 52 52 4f 52 ...`, ZMTP-NOTES §3.3).
+    #[error("{mechanism} handshake: authentication failed: {detail}")]
+    AuthenticationFailed {
+        /// The mechanism in use.
+        mechanism: MechanismName,
+        /// What arrived instead of a readable answer.
+        detail: String,
+    },
+    /// Our authenticator refused the peer (ZAP status 300, 400 or 500).
+    #[error("{mechanism} handshake: peer refused by the authenticator with status {status}")]
+    Rejected {
+        /// The mechanism in use.
+        mechanism: MechanismName,
+        /// The authenticator's status.
+        status: AuthStatus,
+    },
+    /// An authentication reply was handed to a mechanism that asked for none.
+    #[error("{mechanism} handshake: no authentication was requested")]
+    UnexpectedAuthReply {
+        /// The mechanism in use.
+        mechanism: MechanismName,
+    },
+    /// A CURVE check failed.
+    #[error("CURVE: {0}")]
+    Curve(#[from] CurveError),
+}
+
+impl MechanismError {
+    /// Whether the handshake failed on authentication: the peer sent ERROR
+    /// (libzmq does only for refused credentials), its answer to our
+    /// credentials was unreadable, or our authenticator refused it.
+    pub fn is_authentication_failure(&self) -> bool {
+        matches!(
+            self,
+            MechanismError::PeerError { .. }
+                | MechanismError::AuthenticationFailed { .. }
+                | MechanismError::Rejected { .. }
+        )
+    }
 }
 
 /// One side of a security handshake.
@@ -109,6 +176,31 @@ pub trait Mechanism: Send + fmt::Debug {
         command: RawCommand,
         out: &mut BytesMut,
     ) -> Result<Progress, MechanismError>;
+
+    /// Resumes a handshake that returned [`Progress::Authenticate`] with the
+    /// application's decision. Mechanisms that never ask keep the default,
+    /// which refuses the call.
+    fn on_auth_reply(
+        &mut self,
+        reply: AuthReply,
+        out: &mut BytesMut,
+    ) -> Result<Progress, MechanismError> {
+        let _ = (reply, out);
+        Err(MechanismError::UnexpectedAuthReply {
+            mechanism: self.name(),
+        })
+    }
+
+    /// Names the fault when a handshake frame's body is not even a command
+    /// (`name-len name data`). The default calls it malformed; a PLAIN
+    /// client calls it an authentication failure.
+    fn on_undecodable(&mut self, body: &Bytes, source: CommandError) -> MechanismError {
+        let _ = body;
+        MechanismError::Malformed {
+            mechanism: self.name(),
+            source,
+        }
+    }
 }
 
 /// Traffic protection after the handshake (CURVE's MESSAGE boxes).

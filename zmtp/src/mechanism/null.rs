@@ -60,6 +60,7 @@ impl Mechanism for Null {
             Command::Ready(peer_metadata) if self.ready_sent => Ok(Progress::Complete(Handshake {
                 peer_metadata,
                 user_id: None,
+                auth_metadata: Metadata::new(),
                 cipher: None,
             })),
             Command::Error { reason } => Err(MechanismError::PeerError {

@@ -1,0 +1,541 @@
+//! Shared harness of the `plain` and `curve` targets: a security mechanism
+//! under fuzzed input, one side alone or both sides through memory.
+//!
+//! Byte 0 picks the scenario: `b % 3 == 0` the client alone, `1` the server
+//! alone, `2` a client/server pair. The rest is interpreted by the scenario.
+//!
+//! **Alone.** A genuine peer connection plays the first `k` handshake round
+//! trips (byte 1 bits 0-1), so the fuzzed bytes land at every step: right
+//! after the greeting (k = 0), after HELLO or WELCOME, or once Active. Then
+//! the remaining input is the peer's stream, fed in chunks (byte 1 bits 2-7).
+//! The side's authentication requests get the status of byte 1 bits 2-3
+//! (200 most often). Checked: events come in a valid order (at most one
+//! request, from servers only and before the handshake; at most one
+//! handshake; traffic only after it; nothing after Closed); and everything
+//! the side writes is a well-formed stream: our greeting, then whole frames,
+//! handshake commands with the COMMAND flag, and under a sealing mechanism
+//! only MESSAGE commands with outer flags 0x00/0x02 afterwards.
+//!
+//! **Pair.** A client and a server of a compatible pair of types (byte 1),
+//! no handshake timeout, heartbeats on or off. Each later byte is an
+//! operation: either side sends a message of fuzzed shape, the client
+//! subscribes or cancels, in-flight bytes move in fuzzed pieces, the clock
+//! advances (after a full flush, by at most one heartbeat interval), or (when
+//! the mechanism authenticates traffic) one in-flight byte is flipped.
+//! Checked: the server's request names the client's credentials; every
+//! message and subscription that arrives is the next one sent, intact, even
+//! after a flipped byte (CURVE must never deliver a forgery); and with no
+//! flip and an accepting authenticator, both sides end Active with
+//! everything delivered.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, Bytes, BytesMut};
+use zmtp::mechanism::Mechanism;
+use zmtp::{
+    AuthReply, AuthStatus, Config, Connection, Credentials, Decoded, Event, FrameDecoder, Greeting,
+    HeartbeatConfig, Message, SendError, SocketType,
+};
+
+/// What a target supplies: its mechanisms and what they reveal.
+pub struct Setup {
+    /// A fresh client mechanism, deterministic.
+    pub client: fn() -> Box<dyn Mechanism>,
+    /// A fresh server mechanism, deterministic.
+    pub server: fn() -> Box<dyn Mechanism>,
+    /// What the server's authentication request must name.
+    pub credentials: fn() -> Credentials,
+    /// Whether traffic is sealed (MESSAGE) and authenticated.
+    pub sealed: bool,
+}
+
+pub fn run(data: &[u8], setup: &Setup) {
+    let [first, rest @ ..] = data else {
+        return;
+    };
+    match first % 3 {
+        0 => alone(false, rest, setup),
+        1 => alone(true, rest, setup),
+        _ => pair(rest, setup),
+    }
+}
+
+fn status_of(bits: u8) -> AuthStatus {
+    match bits & 3 {
+        0 | 1 => AuthStatus::Success,
+        2 => AuthStatus::AuthenticationFailure,
+        _ => [AuthStatus::TemporaryFailure, AuthStatus::InternalError][usize::from(bits >> 2 & 1)],
+    }
+}
+
+fn config(socket_type: SocketType) -> Config {
+    let mut c = Config::new(socket_type);
+    c.handshake_timeout = None;
+    c
+}
+
+fn take(conn: &mut Connection) -> BytesMut {
+    let out = conn.transmit();
+    BytesMut::from(out.copy_to_bytes(out.remaining()).as_ref())
+}
+
+// ---------------------------------------------------------------------------
+// One side alone.
+
+fn alone(server_side: bool, data: &[u8], setup: &Setup) {
+    let [knobs, wire @ ..] = data else {
+        return;
+    };
+    let round_trips = knobs & 3;
+    let status = status_of(knobs >> 2);
+    let chunk = usize::from(knobs >> 2) * 3 + 1;
+    let now = Instant::now();
+    let (mut side, mut peer) = if server_side {
+        (
+            Connection::new(config(SocketType::Router), (setup.server)(), now),
+            Connection::new(config(SocketType::Dealer), (setup.client)(), now),
+        )
+    } else {
+        (
+            Connection::new(config(SocketType::Dealer), (setup.client)(), now),
+            Connection::new(config(SocketType::Router), (setup.server)(), now),
+        )
+    };
+    let mut check = Checker::new(server_side, setup.sealed);
+    let mut side_in = BytesMut::new();
+    let mut peer_in = BytesMut::new();
+
+    // The peer's greeting always arrives; then k genuine round trips.
+    let mut first = take(&mut peer);
+    side_in.extend_from_slice(&first.split_to(64.min(first.len())));
+    let mut pending_from_peer = first;
+    side.handle_input(&mut side_in, now);
+    check.drain(&mut side, status, now);
+    for _ in 0..round_trips {
+        check.collect(&mut side);
+        peer_in.extend_from_slice(&check.unsent.split());
+        peer.handle_input(&mut peer_in, now);
+        while let Some(event) = peer.poll_event() {
+            if let Event::AuthenticationRequested(_) = event {
+                let _ = peer.authenticate(AuthReply::accept(), now);
+            }
+        }
+        pending_from_peer.extend_from_slice(&take(&mut peer));
+        side_in.extend_from_slice(&pending_from_peer.split());
+        side.handle_input(&mut side_in, now);
+        check.drain(&mut side, status, now);
+    }
+
+    // Now the fuzzed peer bytes, in chunks.
+    for piece in wire.chunks(chunk) {
+        side_in.extend_from_slice(piece);
+        side.handle_input(&mut side_in, now);
+        check.drain(&mut side, status, now);
+    }
+    side.handle_timeout(now + Duration::from_secs(3600));
+    check.drain(&mut side, status, now);
+    check.finish();
+}
+
+/// Checks one side's events and everything it writes.
+struct Checker {
+    server_side: bool,
+    sealed: bool,
+    requested: bool,
+    handshake_done: bool,
+    closed: bool,
+    /// Everything the side wrote.
+    out: BytesMut,
+    /// What it wrote that the genuine peer has not read yet.
+    unsent: BytesMut,
+}
+
+impl Checker {
+    fn new(server_side: bool, sealed: bool) -> Self {
+        Checker {
+            server_side,
+            sealed,
+            requested: false,
+            handshake_done: false,
+            closed: false,
+            out: BytesMut::new(),
+            unsent: BytesMut::new(),
+        }
+    }
+
+    fn collect(&mut self, conn: &mut Connection) {
+        let out = take(conn);
+        self.out.extend_from_slice(&out);
+        self.unsent.extend_from_slice(&out);
+    }
+
+    fn drain(&mut self, conn: &mut Connection, status: AuthStatus, now: Instant) {
+        while let Some(event) = conn.poll_event() {
+            assert!(!self.closed, "event after Closed: {event:?}");
+            match event {
+                Event::AuthenticationRequested(_) => {
+                    assert!(self.server_side, "a client asked to authenticate");
+                    assert!(!self.requested && !self.handshake_done);
+                    assert!(conn.is_awaiting_authentication());
+                    self.requested = true;
+                    conn.authenticate(AuthReply::with_status(status), now)
+                        .expect("a pending request takes a reply");
+                    assert!(!conn.is_awaiting_authentication());
+                }
+                Event::HandshakeSucceeded(info) => {
+                    assert!(!self.handshake_done, "second handshake");
+                    assert!(!self.server_side || (self.requested && status.is_success()));
+                    self.handshake_done = true;
+                    assert!(conn.is_active());
+                    let _ = info;
+                }
+                Event::Message(_) | Event::Subscribe(_) | Event::Cancel(_) => {
+                    assert!(self.handshake_done, "traffic before the handshake");
+                }
+                Event::Closed(reason) => {
+                    self.closed = true;
+                    assert!(conn.is_closed());
+                    let _ = reason.to_string();
+                }
+            }
+        }
+        self.collect(conn);
+    }
+
+    /// Our output: a greeting, then whole well-formed frames.
+    fn finish(self) {
+        let mut out = self.out;
+        assert!(out.len() >= 64, "our greeting is always sent");
+        let greeting = out.split_to(64);
+        assert!(matches!(
+            Greeting::decode(&greeting),
+            Ok(Decoded::Complete { .. })
+        ));
+        let mut active = false;
+        while !out.is_empty() {
+            let frame = match FrameDecoder::default().decode(&mut out) {
+                Ok(Decoded::Complete { value, .. }) => value,
+                other => panic!("we wrote a broken frame: {other:?}"),
+            };
+            assert!(!frame.more || !frame.command, "a command with MORE");
+            if self.sealed && frame.body.starts_with(b"\x07MESSAGE") {
+                assert!(!frame.more && !frame.command, "MESSAGE outer flags");
+                assert!(frame.body.len() >= 33);
+                active = true;
+                continue;
+            }
+            assert!(frame.command, "clear data frame: {frame:?}");
+            let name_len = usize::from(frame.body[0]);
+            let name = &frame.body[1..1 + name_len];
+            if !self.sealed {
+                // PLAIN's and NULL's commands decode; data may follow READY.
+                assert!(zmtp::Command::decode(&frame.body).is_ok());
+            } else {
+                assert!(!active, "a bare command after MESSAGEs: {name:?}");
+                assert!(
+                    matches!(
+                        name,
+                        b"HELLO" | b"WELCOME" | b"INITIATE" | b"READY" | b"ERROR"
+                    ),
+                    "{name:?}"
+                );
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// A pair through memory.
+
+/// What a side must report next.
+#[derive(Debug, PartialEq)]
+enum Expected {
+    Message(Message),
+    Subscribe(Bytes),
+    Cancel(Bytes),
+}
+
+struct Side {
+    name: &'static str,
+    conn: Connection,
+    inbound: BytesMut,
+    /// Bytes taken from this side's queue, not yet delivered to the peer.
+    in_flight: BytesMut,
+    expected: VecDeque<Expected>,
+    handshake_done: bool,
+    requested: bool,
+}
+
+impl Side {
+    fn new(name: &'static str, conn: Connection) -> Self {
+        Side {
+            name,
+            conn,
+            inbound: BytesMut::new(),
+            in_flight: BytesMut::new(),
+            expected: VecDeque::new(),
+            handshake_done: false,
+            requested: false,
+        }
+    }
+}
+
+struct Run<'a> {
+    setup: &'a Setup,
+    status: AuthStatus,
+    now: Instant,
+    /// A byte was flipped or the authenticator refused: closes are allowed.
+    disturbed: bool,
+}
+
+fn pair(data: &[u8], setup: &Setup) {
+    let [knobs, ops @ ..] = data else {
+        return;
+    };
+    let (client_type, server_type) = [
+        (SocketType::Dealer, SocketType::Router),
+        (SocketType::Sub, SocketType::Xpub),
+        (SocketType::Req, SocketType::Rep),
+        (SocketType::Pair, SocketType::Pair),
+    ][usize::from(knobs & 3)];
+    let heartbeats = knobs & 4 != 0;
+    let status = status_of(knobs >> 3);
+    let interval = Duration::from_millis(100);
+    let config = |t| {
+        let mut c = config(t);
+        if heartbeats {
+            c.heartbeat = HeartbeatConfig {
+                interval: Some(interval),
+                ttl: interval * 3,
+                timeout: None,
+            };
+        }
+        c
+    };
+    let now = Instant::now();
+    let mut client = Side::new(
+        "client",
+        Connection::new(config(client_type), (setup.client)(), now),
+    );
+    let mut server = Side::new(
+        "server",
+        Connection::new(config(server_type), (setup.server)(), now),
+    );
+    let mut run = Run {
+        setup,
+        status,
+        now,
+        disturbed: !status.is_success(),
+    };
+    let mut ops = ops.iter().copied();
+    let mut seq = 0u32;
+    while let Some(op) = ops.next() {
+        let arg = ops.next().unwrap_or(0);
+        match op % 8 {
+            0 => run.send_message(&mut client, &mut server, arg, &mut ops, &mut seq),
+            1 => run.send_message(&mut server, &mut client, arg, &mut ops, &mut seq),
+            2 if client_type == SocketType::Sub => run.subscription(&mut client, &mut server, arg),
+            3 => {
+                run.pump(&mut client, &mut server, usize::from(arg) * 7 + 1);
+            }
+            4 => {
+                run.pump(&mut server, &mut client, usize::from(arg) * 7 + 1);
+            }
+            5 if setup.sealed => {
+                let target = if arg & 1 == 0 {
+                    &mut client
+                } else {
+                    &mut server
+                };
+                run.flip(target, arg, ops.next().unwrap_or(1));
+            }
+            6 => {
+                run.flush(&mut client, &mut server);
+                run.now += if heartbeats {
+                    interval * u32::from(arg) / 255
+                } else {
+                    Duration::from_secs(u64::from(arg))
+                };
+                client.conn.handle_timeout(run.now);
+                server.conn.handle_timeout(run.now);
+                run.drain(&mut client);
+                run.drain(&mut server);
+            }
+            _ => run.flush(&mut client, &mut server),
+        }
+    }
+    run.flush(&mut client, &mut server);
+    if !run.disturbed {
+        for side in [&client, &server] {
+            assert!(
+                side.conn.is_active(),
+                "{} is {:?}",
+                side.name,
+                side.conn.state()
+            );
+            assert!(
+                side.expected.is_empty(),
+                "{} never got {:?}",
+                side.name,
+                side.expected
+            );
+            assert!(
+                side.inbound.is_empty(),
+                "{} kept a partial frame",
+                side.name
+            );
+        }
+    } else if !status.is_success() && server.requested {
+        // Refused: the server is closed; the client too if told with ERROR,
+        // unless a flipped byte got in the way.
+        assert!(server.conn.is_closed());
+    }
+}
+
+impl Run<'_> {
+    fn send_message(
+        &mut self,
+        from: &mut Side,
+        to: &mut Side,
+        shape: u8,
+        ops: &mut impl Iterator<Item = u8>,
+        seq: &mut u32,
+    ) {
+        let mut message = Message::new();
+        for f in 0..usize::from(shape % 4) {
+            *seq = seq.wrapping_add(1);
+            let len = frame_len(ops.next().unwrap_or(0));
+            message.push(
+                (0..len)
+                    .map(|i| (*seq as usize * 7 + f * 13 + i) as u8)
+                    .collect::<Vec<u8>>(),
+            );
+        }
+        let result = from.conn.send(&message);
+        match result {
+            Ok(()) => {
+                assert!(!message.is_empty());
+                to.expected
+                    .push_back(expect_for(to.conn.socket_type(), message));
+            }
+            Err(SendError::EmptyMessage) => assert!(message.is_empty()),
+            Err(SendError::NotReady) => assert!(!from.conn.is_active()),
+            Err(SendError::Closed) => assert!(self.disturbed && from.conn.is_closed()),
+            Err(e) => panic!("{}: send failed: {e}", from.name),
+        }
+        self.drain(from);
+    }
+
+    fn subscription(&mut self, from: &mut Side, to: &mut Side, arg: u8) {
+        let topic = Bytes::from(vec![b'a' + arg % 26; usize::from(arg >> 3)]);
+        let subscribe = arg & 4 == 0;
+        let result = if subscribe {
+            from.conn.send_subscribe(&topic)
+        } else {
+            from.conn.send_cancel(&topic)
+        };
+        if result.is_ok() {
+            to.expected.push_back(if subscribe {
+                Expected::Subscribe(topic)
+            } else {
+                Expected::Cancel(topic)
+            });
+        }
+    }
+
+    /// Flips one in-flight byte from `from`.
+    fn flip(&mut self, from: &mut Side, at: u8, with: u8) {
+        from.in_flight.extend_from_slice(&take(&mut from.conn));
+        if from.in_flight.is_empty() {
+            return;
+        }
+        let i = usize::from(at) * 37 % from.in_flight.len();
+        from.in_flight[i] ^= with | 1;
+        self.disturbed = true;
+    }
+
+    /// Moves up to `max` bytes from `from` to `to`.
+    fn pump(&mut self, from: &mut Side, to: &mut Side, max: usize) -> usize {
+        from.in_flight.extend_from_slice(&take(&mut from.conn));
+        let n = max.min(from.in_flight.len());
+        if n > 0 {
+            to.inbound.extend_from_slice(&from.in_flight.split_to(n));
+            to.conn.handle_input(&mut to.inbound, self.now);
+        }
+        self.drain(to);
+        n
+    }
+
+    fn flush(&mut self, a: &mut Side, b: &mut Side) {
+        while self.pump(a, b, usize::MAX) + self.pump(b, a, usize::MAX) > 0 {}
+        self.drain(a);
+        self.drain(b);
+    }
+
+    fn drain(&mut self, side: &mut Side) {
+        while let Some(event) = side.conn.poll_event() {
+            let got = match event {
+                Event::AuthenticationRequested(request) => {
+                    assert_eq!(side.name, "server");
+                    assert!(!side.requested && !side.handshake_done);
+                    side.requested = true;
+                    if !self.disturbed {
+                        assert_eq!(request.credentials, (self.setup.credentials)());
+                    }
+                    side.conn
+                        .authenticate(AuthReply::with_status(self.status), self.now)
+                        .expect("pending");
+                    continue;
+                }
+                Event::HandshakeSucceeded(_) => {
+                    assert!(!side.handshake_done, "{}: second handshake", side.name);
+                    side.handshake_done = true;
+                    continue;
+                }
+                Event::Closed(reason) => {
+                    assert!(self.disturbed, "{} closed: {reason}", side.name);
+                    continue;
+                }
+                Event::Message(m) => Expected::Message(m),
+                Event::Subscribe(t) => Expected::Subscribe(t),
+                Event::Cancel(t) => Expected::Cancel(t),
+            };
+            assert!(
+                side.handshake_done,
+                "{}: {got:?} before handshake",
+                side.name
+            );
+            let want = side.expected.pop_front();
+            assert_eq!(
+                Some(&got),
+                want.as_ref(),
+                "{} received out of order",
+                side.name
+            );
+        }
+    }
+}
+
+/// What a receiver of `socket_type` reports for a data message.
+fn expect_for(socket_type: SocketType, message: Message) -> Expected {
+    if socket_type.is_publisher() {
+        let first = message.frames()[0].clone();
+        match first.first() {
+            Some(1) => return Expected::Subscribe(first.slice(1..)),
+            Some(0) => return Expected::Cancel(first.slice(1..)),
+            _ => {}
+        }
+    }
+    Expected::Message(message)
+}
+
+/// Frame sizes: mostly small, some around the 255/256 header boundary.
+fn frame_len(b: u8) -> usize {
+    match b {
+        0..=199 => usize::from(b),
+        200..=249 => 200 + usize::from(b - 200) * 2,
+        250..=254 => 1000 * usize::from(b - 249),
+        255 => 9000,
+    }
+}

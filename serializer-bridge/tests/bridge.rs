@@ -1,0 +1,307 @@
+//! Two or three peer managers in one process, over tcp and ipc: epochs,
+//! ordering, acknowledgement, back-pressure and hand-back.
+
+#![allow(clippy::unwrap_used)]
+
+use std::time::{Duration, Instant};
+
+use serializer_bridge::{
+    BridgeConfig, CacheEpoch, Caps, Chunk, Event, MessageType, PeerConfig, PeerId, PeerManager,
+    WriteRefused,
+};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn listener(node: &str, endpoint: &str) -> PeerManager {
+    let mut config = BridgeConfig::new(node);
+    config.listen.push(endpoint.into());
+    PeerManager::start(config).unwrap()
+}
+
+fn connector(node: &str, peer: &str, endpoint: &str, caps: Option<Caps>) -> PeerManager {
+    let mut config = BridgeConfig::new(node);
+    config.peers.push(PeerConfig {
+        name: peer.into(),
+        endpoint: endpoint.into(),
+    });
+    if let Some(caps) = caps {
+        config.caps = caps;
+    }
+    PeerManager::start(config).unwrap()
+}
+
+/// Waits for an event matching `want`, returning it; other events are
+/// passed to `other`.
+fn wait_for(m: &PeerManager, what: &str, mut want: impl FnMut(&Event) -> bool) -> Event {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let event = m
+            .wait_event(left)
+            .unwrap_or_else(|| panic!("no {what} within {WAIT:?}"));
+        if want(&event) {
+            return event;
+        }
+    }
+}
+
+fn peer_up(m: &PeerManager) -> (PeerId, CacheEpoch) {
+    match wait_for(m, "PeerUp", |e| matches!(e, Event::PeerUp { .. })) {
+        Event::PeerUp { peer, epoch, .. } => (peer, epoch),
+        _ => unreachable!(),
+    }
+}
+
+#[test]
+fn chunks_flow_both_ways_in_order_over_tcp_and_ipc() {
+    for (i, endpoint) in ["tcp://127.0.0.1:*", "ipc://@bridge-test-order"]
+        .into_iter()
+        .enumerate()
+    {
+        let manager = listener("manager", endpoint);
+        let ep = manager.bound_endpoints()[0].to_string();
+        let worker = connector(&format!("worker-{i}"), "manager", &ep, None);
+        let (to_manager, epoch_w) = peer_up(&worker);
+        let (to_worker, epoch_m) = peer_up(&manager);
+        assert_eq!(epoch_w, epoch_m, "both sides agree the epoch");
+        assert_eq!(manager.peers()[0].1, format!("worker-{i}"));
+
+        for n in 0..2000u32 {
+            worker
+                .write(to_manager, Chunk::serial(epoch_w, n.to_be_bytes().to_vec()))
+                .unwrap();
+            manager
+                .write(
+                    to_worker,
+                    Chunk::new(epoch_m, MessageType::LogWrite, n.to_be_bytes().to_vec()),
+                )
+                .unwrap();
+        }
+        for (m, from, kind) in [
+            (&manager, to_worker, MessageType::Serial),
+            (&worker, to_manager, MessageType::LogWrite),
+        ] {
+            let mut next = 0u32;
+            while next < 2000 {
+                match wait_for(m, "chunk", |e| matches!(e, Event::Chunk { .. })) {
+                    Event::Chunk { peer, chunk } => {
+                        assert_eq!(peer, from);
+                        assert_eq!(chunk.kind, kind);
+                        assert_eq!(chunk.epoch, epoch_w);
+                        assert_eq!(chunk.data[..], next.to_be_bytes());
+                        next += 1;
+                    }
+                    _ => unreachable!(),
+                }
+            }
+        }
+        // Everything read was acknowledged: nothing pending on either side.
+        let deadline = Instant::now() + WAIT;
+        while worker.can_write(to_manager) || manager.can_write(to_worker) {
+            assert!(Instant::now() < deadline, "acks never arrived");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let stats = worker.stats(to_manager).unwrap();
+        assert_eq!(
+            (stats.chunks_out, stats.chunks_in, stats.pending),
+            (2000, 2000, 0)
+        );
+    }
+}
+
+#[test]
+fn a_dropped_link_hands_back_and_reconnects_in_a_new_epoch() {
+    let manager = listener("manager", "tcp://127.0.0.1:*");
+    let ep = manager.bound_endpoints()[0].to_string();
+    let worker = connector("worker", "manager", &ep, None);
+    let (to_manager, first) = peer_up(&worker);
+    let (to_worker, _) = peer_up(&manager);
+
+    // The manager stops reading: chunks stay unacknowledged.
+    for n in 0..100u8 {
+        worker
+            .write(to_manager, Chunk::serial(first, vec![n]))
+            .unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    drop(manager);
+
+    let Event::PeerDown {
+        epoch,
+        unsent,
+        unconfirmed,
+        ..
+    } = wait_for(&worker, "PeerDown", |e| matches!(e, Event::PeerDown { .. }))
+    else {
+        unreachable!()
+    };
+    assert_eq!(epoch, first);
+    let mut back: Vec<u8> = unconfirmed
+        .iter()
+        .chain(&unsent)
+        .map(|c| c.data[0])
+        .collect();
+    back.sort_unstable();
+    assert_eq!(
+        back,
+        (0..100).collect::<Vec<u8>>(),
+        "every unacknowledged chunk came back"
+    );
+    // Writing into the ended epoch is refused, with the chunk handed back.
+    let (why, chunk) = worker
+        .write(to_manager, Chunk::serial(first, "late"))
+        .unwrap_err();
+    assert_eq!(why, WriteRefused::PeerDown);
+    assert_eq!(&chunk.data[..], b"late");
+
+    // The manager comes back on the same endpoint: a new, higher epoch.
+    let manager = listener("manager", &ep);
+    let (again, second) = peer_up(&worker);
+    assert_eq!(again, to_manager, "the peer id is stable");
+    assert!(second > first, "{second} after {first}");
+    let (_, second_m) = peer_up(&manager);
+    assert_eq!(second_m, second);
+    let _ = to_worker;
+    let (why, _) = worker
+        .write(to_manager, Chunk::serial(first, "stale"))
+        .unwrap_err();
+    assert!(matches!(why, WriteRefused::StaleEpoch { .. }));
+    worker
+        .write(to_manager, Chunk::serial(second, "fresh"))
+        .unwrap();
+    let Event::Chunk { chunk, .. } =
+        wait_for(&manager, "chunk", |e| matches!(e, Event::Chunk { .. }))
+    else {
+        unreachable!()
+    };
+    assert_eq!(&chunk.data[..], b"fresh");
+}
+
+#[test]
+fn a_stalled_peer_fills_up_and_refuses_while_others_flow() {
+    let caps = Caps {
+        soft_chunks: 100,
+        hard_chunks: 200,
+        soft_bytes: 1 << 30,
+        hard_bytes: 1 << 30,
+    };
+    let slow = listener("slow", "tcp://127.0.0.1:*");
+    let fast = listener("fast", "tcp://127.0.0.1:*");
+    let mut config = BridgeConfig::new("worker");
+    config.caps = caps;
+    for (name, m) in [("slow", &slow), ("fast", &fast)] {
+        config.peers.push(PeerConfig {
+            name: name.into(),
+            endpoint: m.bound_endpoints()[0].to_string(),
+        });
+    }
+    let worker = PeerManager::start(config).unwrap();
+    let mut ups = Vec::new();
+    while ups.len() < 2 {
+        ups.push(peer_up(&worker));
+    }
+    let to = |name: &str| worker.peer_id(name).unwrap();
+    let epoch_of = |id: PeerId| ups.iter().find(|(p, _)| *p == id).unwrap().1;
+    let (slow_id, fast_id) = (to("slow"), to("fast"));
+
+    // Nobody reads at "slow": after 200 pending, writes are refused.
+    let mut accepted = 0;
+    let refused = loop {
+        match worker.write(slow_id, Chunk::serial(epoch_of(slow_id), vec![0u8; 64])) {
+            Ok(()) => accepted += 1,
+            Err((why, _)) => break why,
+        }
+    };
+    assert_eq!(accepted, 200);
+    assert!(matches!(refused, WriteRefused::Full { pending: 200, .. }));
+    assert!(worker.is_filling_up(slow_id));
+    wait_for(
+        &worker,
+        "FillingUp",
+        |e| matches!(e, Event::FillingUp { peer } if *peer == slow_id),
+    );
+
+    // "fast" is unaffected: rounds of 50 (a quarter of the hard cap) go
+    // through while "slow" stays stuck.
+    for n in 0..1000u32 {
+        worker
+            .write(
+                fast_id,
+                Chunk::serial(epoch_of(fast_id), n.to_be_bytes().to_vec()),
+            )
+            .unwrap();
+        if n % 50 == 49 {
+            let mut got = 0;
+            while got < 50 {
+                if let Event::Chunk { .. } =
+                    wait_for(&fast, "chunk", |e| matches!(e, Event::Chunk { .. }))
+                {
+                    got += 1;
+                }
+            }
+        }
+    }
+    let deadline = Instant::now() + WAIT;
+    while worker.can_write(fast_id) {
+        assert!(Instant::now() < deadline, "fast peer never drained");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(worker.is_filling_up(slow_id), "slow is still stuck");
+
+    // "slow" reads everything: acks drain the queue.
+    let mut read = 0;
+    while read < 200 {
+        if let Event::Chunk { .. } = wait_for(&slow, "chunk", |e| matches!(e, Event::Chunk { .. }))
+        {
+            read += 1;
+        }
+    }
+    wait_for(
+        &worker,
+        "Drained",
+        |e| matches!(e, Event::Drained { peer } if *peer == slow_id),
+    );
+    assert!(!worker.is_filling_up(slow_id));
+}
+
+#[test]
+fn a_wrong_version_hello_is_refused_with_a_reason() {
+    use serializer_bridge::wire::{Hello, Wire};
+    use zmtp_transport::{Options, Socket, SocketType};
+    let manager = listener("manager", "tcp://127.0.0.1:*");
+    let ep = manager.bound_endpoints()[0].to_string();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut options = Options::new(SocketType::Dealer);
+        options.routing_id = "rogue".into();
+        let dealer = Socket::with_options(SocketType::Dealer, options);
+        dealer.connect(&ep).await.unwrap();
+        let hello = Hello {
+            version: 99,
+            capabilities: 0,
+            cache_size: 0,
+            epoch: CacheEpoch(1),
+            node: "rogue".into(),
+        };
+        dealer.send(Wire::Hello(hello).encode()).await.unwrap();
+        let reply = tokio::time::timeout(WAIT, dealer.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        let Wire::Refuse(reason) = Wire::decode(&reply).unwrap() else {
+            panic!("expected REFUSE")
+        };
+        assert!(reason.contains("version 99"), "{reason}");
+        dealer.send("garbage").await.unwrap();
+        let reply = tokio::time::timeout(WAIT, dealer.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(matches!(Wire::decode(&reply), Ok(Wire::Refuse(r)) if r.contains("malformed")));
+    });
+    let refused = wait_for(&manager, "Refused", |e| matches!(e, Event::Refused { .. }));
+    assert!(matches!(refused, Event::Refused { node, .. } if node == "rogue"));
+}
