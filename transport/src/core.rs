@@ -40,11 +40,39 @@ pub(crate) enum Outbound {
     Cancel { topic: Bytes, seq: u64 },
 }
 
-/// A message a link hands the socket, with the pipe it came from.
+/// A message a link hands the socket, with the pipe it came from and what
+/// the handshake established about the sender.
 #[derive(Debug)]
 pub(crate) struct Inbound {
     pub(crate) pipe: PipeId,
     pub(crate) message: Message,
+    pub(crate) peer: Option<Arc<PeerMetadata>>,
+}
+
+/// What the handshake established about a message's sender: libzmq's
+/// message properties (`zmq_msg_gets`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerMetadata {
+    /// The peer's address (libzmq's `Peer-Address`).
+    pub address: String,
+    /// The user id the authenticator gave it (libzmq's `User-Id`).
+    pub user_id: Option<Bytes>,
+    /// The peer's handshake properties followed by the authenticator's.
+    pub properties: zmtp::Metadata,
+}
+
+impl PeerMetadata {
+    /// A property by name, ignoring ASCII case; also answers
+    /// `Peer-Address` and `User-Id` as libzmq does.
+    pub fn get(&self, name: &str) -> Option<Bytes> {
+        if name.eq_ignore_ascii_case("Peer-Address") {
+            return Some(Bytes::copy_from_slice(self.address.as_bytes()));
+        }
+        if name.eq_ignore_ascii_case("User-Id") {
+            return self.user_id.clone();
+        }
+        self.properties.get(name).cloned()
+    }
 }
 
 /// The socket's view of one pipe.

@@ -28,11 +28,12 @@ use tokio::io::AsyncWrite;
 use tokio::sync::mpsc;
 use tokio::time::Sleep;
 use tokio_util::sync::{PollSender, WaitForCancellationFutureOwned};
-use zmtp::{CloseReason, Connection, Event, Message, PeerInfo, mechanism::Null};
+use zmtp::{CloseReason, Connection, Event, Message, PeerInfo};
 
-use crate::core::{Core, Inbound, Outbound, PipeEntry, PipeId};
+use crate::core::{Core, Inbound, Outbound, PeerMetadata, PipeEntry, PipeId};
 use crate::endpoint::Endpoint;
 use crate::monitor::MonitorEvent;
+use crate::security::{self, ZapRequest};
 use crate::stream::Stream;
 
 /// Bytes read per system call at least.
@@ -93,6 +94,11 @@ pub(crate) enum EngineEnd {
 }
 
 impl EngineEnd {
+    /// Whether the peer's credentials were refused, or ours by the peer.
+    pub(crate) fn is_authentication_failure(&self) -> bool {
+        matches!(self, EngineEnd::Protocol(zmtp::CloseReason::Mechanism(e)) if e.is_authentication_failure())
+    }
+
     /// Whether a connecting socket should give up rather than retry.
     pub(crate) fn is_protocol_error(&self) -> bool {
         match self {
@@ -141,7 +147,7 @@ pub(crate) async fn run(
     let mut engine = Engine {
         link,
         stream,
-        conn: Connection::new(config, Box::new(Null::new()), Instant::now()),
+        conn: Connection::new(config, core.options.security.mechanism(), Instant::now()),
         read_buf: BytesMut::with_capacity(READ_CHUNK),
         timer: Box::pin(tokio::time::sleep_until(tokio::time::Instant::now())),
         timer_at: None,
@@ -153,6 +159,7 @@ pub(crate) async fn run(
         slot: Some(slot),
         guard,
         routing_id: None,
+        peer_metadata: None,
         replay_seq: 0,
         handshake_done: false,
         draining: false,
@@ -164,6 +171,7 @@ pub(crate) async fn run(
         stream,
         pending,
         routing_id,
+        peer_metadata: peer,
         ..
     } = engine;
     // The connection closes now: the peer sees the link end when it ends,
@@ -184,7 +192,7 @@ pub(crate) async fn run(
             core.track(tokio::spawn(async move {
                 for message in rest {
                     tokio::select! {
-                        sent = owner.inbound_tx.send(Inbound { pipe, message }) => {
+                        sent = owner.inbound_tx.send(Inbound { pipe, message, peer: peer.clone() }) => {
                             if sent.is_err() {
                                 break;
                             }
@@ -225,6 +233,7 @@ struct Engine<'a> {
     slot: Option<PipeSlot>,
     guard: Option<HandshakeGuard>,
     routing_id: Option<Bytes>,
+    peer_metadata: Option<Arc<PeerMetadata>>,
     replay_seq: u64,
     handshake_done: bool,
     draining: bool,
@@ -272,7 +281,12 @@ impl Engine<'_> {
                 Poll::Ready(Ok(())) => {
                     if let Some(message) = self.pending.pop_front() {
                         let pipe = self.link.pipe;
-                        let _ = self.inbound.send_item(Inbound { pipe, message });
+                        let peer = self.peer_metadata.clone();
+                        let _ = self.inbound.send_item(Inbound {
+                            pipe,
+                            message,
+                            peer,
+                        });
                     }
                     progress = true;
                 }
@@ -457,16 +471,27 @@ impl Engine<'_> {
                 Event::Subscribe(topic) => self.on_subscription(true, topic),
                 Event::Cancel(topic) => self.on_subscription(false, topic),
                 Event::Closed(reason) => self.finish(EngineEnd::Protocol(reason)),
-                // Only server mechanisms ask, and the socket layer has no
-                // authenticator yet: accept, as a libzmq server without a
-                // ZAP handler does.
-                Event::AuthenticationRequested(_) => {
-                    let _ = self
-                        .conn
-                        .authenticate(zmtp::AuthReply::accept(), Instant::now());
-                }
+                Event::AuthenticationRequested(request) => self.on_auth_request(&request),
             }
         }
+    }
+
+    /// A server mechanism asks about the peer's credentials.
+    fn on_auth_request(&mut self, request: &zmtp::AuthRequest) {
+        let core = &self.link.core;
+        let reply = match &core.options.authenticator {
+            Some(authenticator) => authenticator.authenticate(&ZapRequest {
+                domain: core.options.zap_domain.clone(),
+                address: self.link.peer.clone(),
+                identity: core.options.routing_id.clone(),
+                mechanism: request.mechanism,
+                credentials: request.credentials.clone(),
+            }),
+            None => security::default_reply(request.mechanism),
+        };
+        // The reply queues WELCOME, READY or ERROR; the next write sends it
+        // and the events it causes are taken by the caller's loop.
+        let _ = self.conn.authenticate(reply, Instant::now());
     }
 
     fn on_handshake(&mut self, info: &PeerInfo) {
@@ -482,6 +507,15 @@ impl Engine<'_> {
                 }
                 self.replay_seq = ready.replay_seq;
                 self.routing_id = ready.routing_id;
+                let mut properties = info.metadata.clone();
+                for p in info.auth_metadata.iter() {
+                    properties.push(p.name.clone(), p.value.clone());
+                }
+                self.peer_metadata = Some(Arc::new(PeerMetadata {
+                    address: link.peer.clone(),
+                    user_id: info.user_id.clone(),
+                    properties,
+                }));
                 self.handshake_done = true;
                 if link.core.options.link_notify {
                     let notice = link.core.admit(self.routing_id.as_ref(), link_notice(true));
@@ -532,6 +566,7 @@ pub(crate) fn report(link: &LinkInfo, outcome: &Outcome) {
             peer,
             reason,
             protocol_error: outcome.end.is_protocol_error(),
+            authentication_failure: outcome.end.is_authentication_failure(),
         }
     };
     link.core.monitor.emit(event);
@@ -541,7 +576,15 @@ pub(crate) fn report(link: &LinkInfo, outcome: &Outcome) {
 /// notices when a subscriber leaves) to the inbound queue without waiting.
 pub(crate) fn deliver_notices(core: &Core, pipe: PipeId, notices: Vec<Message>) {
     for message in notices {
-        if core.inbound_tx.try_send(Inbound { pipe, message }).is_err() {
+        if core
+            .inbound_tx
+            .try_send(Inbound {
+                pipe,
+                message,
+                peer: None,
+            })
+            .is_err()
+        {
             Core::count(&core.stats.dropped_inbound);
         }
     }

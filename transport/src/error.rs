@@ -60,6 +60,9 @@ pub enum Error {
     /// routing id).
     #[error("link refused: {0}")]
     Refused(String),
+    /// The socket's options are inconsistent.
+    #[error("invalid socket options: {0}")]
+    Options(String),
     /// The name is already bound by another socket.
     #[error("address in use: {0}")]
     AddressInUse(String),

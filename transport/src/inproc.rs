@@ -160,6 +160,7 @@ async fn forward(mut from: Source, to: Sink) {
                     .core
                     .inbound_tx
                     .send(Inbound {
+                        peer: None,
                         pipe: to.pipe,
                         message,
                     })
@@ -200,6 +201,7 @@ async fn notify_link(to: &Sink, up: bool) {
             .core
             .inbound_tx
             .send(Inbound {
+                peer: None,
                 pipe: to.pipe,
                 message,
             })
@@ -213,6 +215,7 @@ async fn subscription(to: &Sink, subscribe: bool, topic: Bytes) {
             .core
             .inbound_tx
             .send(Inbound {
+                peer: None,
                 pipe: to.pipe,
                 message: notice,
             })

@@ -18,7 +18,9 @@ use bytes::Bytes;
 use tokio::sync::mpsc::error::TrySendError;
 use zmtp::{Message, SocketType};
 
-use crate::core::{Core, Inbound, Outbound, State};
+use std::sync::Arc;
+
+use crate::core::{Core, Inbound, Outbound, PeerMetadata, State};
 use crate::error::{Error, Result};
 
 /// The outcome of one attempt to send.
@@ -265,8 +267,15 @@ pub(crate) fn check_recv(core: &Core) -> Result<()> {
 
 /// Applies the socket's receive rules to one inbound message; `None` means
 /// it is dropped (and counted).
-pub(crate) fn accept(core: &Core, inbound: Inbound) -> Option<Message> {
-    let Inbound { pipe, mut message } = inbound;
+pub(crate) fn accept(
+    core: &Core,
+    inbound: Inbound,
+) -> Option<(Message, Option<Arc<PeerMetadata>>)> {
+    let Inbound {
+        pipe,
+        mut message,
+        peer,
+    } = inbound;
     let accepted = match core.socket_type {
         SocketType::Sub => {
             let first = message.first().map(|f| &f[..]).unwrap_or_default();
@@ -302,5 +311,5 @@ pub(crate) fn accept(core: &Core, inbound: Inbound) -> Option<Message> {
         Some(_) => Core::count(&core.stats.received),
         None => Core::count(&core.stats.dropped_inbound),
     }
-    accepted
+    accepted.map(|m| (m, peer))
 }

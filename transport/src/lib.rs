@@ -26,15 +26,22 @@ mod listener;
 mod monitor;
 mod options;
 pub mod proxy;
+mod security;
 mod socket;
 mod stream;
 mod subscriptions;
 
-pub use crate::core::SocketStats;
+pub use crate::core::{PeerMetadata, SocketStats};
 pub use endpoint::{Endpoint, EndpointError, Host, IpcAddr, Port};
 pub use error::{Error, Result};
 pub use monitor::{Monitor, MonitorEvent};
 pub use options::Options;
+pub use security::{
+    Authenticator, CurveAllowList, PlainPasswords, Security, SharedAuthenticator, ZapRequest,
+};
 pub use socket::{Socket, TrySendError};
 pub use zmtp;
-pub use zmtp::{HeartbeatConfig, Message, SocketType};
+pub use zmtp::{
+    AuthReply, AuthStatus, Credentials, CurveKeyPair, CurvePublicKey, CurveSecretKey,
+    HeartbeatConfig, Message, SocketType,
+};

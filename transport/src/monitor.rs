@@ -81,6 +81,9 @@ pub enum MonitorEvent {
         /// A protocol error (as opposed to a timeout or a dropped link):
         /// a connecting socket does not retry after one, as libzmq.
         protocol_error: bool,
+        /// The credentials were refused (libzmq's
+        /// `ZMQ_EVENT_HANDSHAKE_FAILED_AUTH`).
+        authentication_failure: bool,
     },
     /// An established connection ended.
     Disconnected {

@@ -8,8 +8,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use zmtp::{HeartbeatConfig, SocketType};
 
+use crate::security::{Security, SharedAuthenticator};
+
 /// Options of one socket.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Options {
     /// `ZMQ_SNDHWM`: messages queued per peer for sending (default 1000;
     /// 0 means no limit). What happens at the mark depends on the type:
@@ -73,6 +75,14 @@ pub struct Options {
     /// every type and telling up from down. Because the notice travels with
     /// the messages, everything a link delivered comes before its "down".
     pub link_notify: bool,
+    /// The security mechanism of every link, and our role in it
+    /// (`ZMQ_PLAIN_SERVER`, `ZMQ_CURVE_SERVERKEY`, ...). Default NULL.
+    pub security: Security,
+    /// Who decides about peers when we are a server (a ZAP handler). See
+    /// [`Security`] for what happens without one.
+    pub authenticator: Option<SharedAuthenticator>,
+    /// `ZMQ_ZAP_DOMAIN`, passed to the authenticator.
+    pub zap_domain: String,
 }
 
 impl Options {
@@ -103,6 +113,9 @@ impl Options {
             xpub_nodrop: false,
             req_relaxed: false,
             link_notify: false,
+            security: Security::Null,
+            authenticator: None,
+            zap_domain: String::new(),
         }
     }
 

@@ -15,7 +15,7 @@ use thiserror::Error;
 use zmtp::{Message, SocketType};
 
 use crate::connecter;
-use crate::core::{Core, SocketStats};
+use crate::core::{Core, PeerMetadata, SocketStats};
 use crate::endpoint::Endpoint;
 use crate::error::{Error, Result};
 use crate::inproc;
@@ -163,10 +163,13 @@ impl Socket {
 
     fn check_open(&self) -> Result<()> {
         if self.core.is_closing() {
-            Err(Error::Closed)
-        } else {
-            Ok(())
+            return Err(Error::Closed);
         }
+        self.core
+            .options
+            .security
+            .validate()
+            .map_err(Error::Options)
     }
 
     /// Sends a message, waiting at the high-water mark where the socket
@@ -195,6 +198,13 @@ impl Socket {
     /// Receives the next message. Cancel-safe: a dropped `recv` loses
     /// nothing.
     pub async fn recv(&self) -> Result<Message> {
+        recv_on(&self.core).await.map(|(m, _)| m)
+    }
+
+    /// Receives the next message with what the handshake established about
+    /// its sender (address, `User-Id`, properties); `None` for inproc and
+    /// socket-made notices.
+    pub async fn recv_with_metadata(&self) -> Result<(Message, Option<Arc<PeerMetadata>>)> {
         recv_on(&self.core).await
     }
 
@@ -207,7 +217,7 @@ impl Socket {
         loop {
             match rx.try_recv() {
                 Ok(inbound) => {
-                    if let Some(message) = kind::accept(&self.core, inbound) {
+                    if let Some((message, _)) = kind::accept(&self.core, inbound) {
                         return Ok(message);
                     }
                 }
@@ -285,7 +295,7 @@ async fn send_on(core: &Arc<Core>, mut message: Message) -> Result<()> {
     }
 }
 
-async fn recv_on(core: &Arc<Core>) -> Result<Message> {
+async fn recv_on(core: &Arc<Core>) -> Result<(Message, Option<Arc<PeerMetadata>>)> {
     kind::check_recv(core)?;
     let mut rx = core.inbound_rx.lock().await;
     loop {
@@ -297,8 +307,8 @@ async fn recv_on(core: &Arc<Core>) -> Result<Message> {
         let Some(inbound) = inbound else {
             return Err(Error::Closed);
         };
-        if let Some(message) = kind::accept(core, inbound) {
-            return Ok(message);
+        if let Some(accepted) = kind::accept(core, inbound) {
+            return Ok(accepted);
         }
     }
 }
@@ -341,7 +351,8 @@ impl futures_core::Stream for Socket {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Message>>> {
         let core = self.core.clone();
         let slot = self.receiving.get_mut().unwrap_or_else(|p| p.into_inner());
-        let receiving = slot.get_or_insert_with(|| Box::pin(async move { recv_on(&core).await }));
+        let receiving = slot
+            .get_or_insert_with(|| Box::pin(async move { recv_on(&core).await.map(|(m, _)| m) }));
         let result = std::task::ready!(receiving.as_mut().poll(cx));
         *slot = None;
         match result {
