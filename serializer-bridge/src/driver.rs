@@ -21,7 +21,7 @@ use crate::chunk::Chunk;
 use crate::epoch::CacheEpoch;
 use crate::event::{Event, PeerId};
 use crate::manager::{Shared, State};
-use crate::peer::{Link, Route};
+use crate::peer::{Link, Route, Window};
 use crate::wire::{Hello, PROTOCOL_VERSION, Wire};
 
 /// Which socket a message came from.
@@ -223,7 +223,7 @@ impl Driver {
         let epoch = hello
             .epoch
             .max(CacheEpoch::next_after(p.epoch, p.peer_epoch));
-        let up = p.start_epoch(epoch);
+        let up = p.start_epoch(epoch, Window::of(&hello));
         p.open_links = p.open_links.max(1);
         let welcome = Wire::Welcome(self.hello(epoch));
         self.shared.emit(state, ended.into_iter().chain([up]));
@@ -258,7 +258,7 @@ impl Driver {
                         .shared
                         .emit(state, [Event::Refused { node: name, reason }]);
                 }
-                let up = p.start_epoch(welcome.epoch);
+                let up = p.start_epoch(welcome.epoch, Window::of(&welcome));
                 self.shared.emit(state, [up]);
             }
             Wire::Chunk {
@@ -376,6 +376,8 @@ impl Driver {
             version: PROTOCOL_VERSION,
             capabilities: config.capabilities,
             cache_size: config.cache_size,
+            window_chunks: u32::try_from(config.caps.hard_chunks).unwrap_or(u32::MAX),
+            window_bytes: config.caps.hard_bytes as u64,
             epoch,
             node: config.node.clone(),
         }

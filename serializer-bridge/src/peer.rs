@@ -93,6 +93,22 @@ pub enum WriteRefused {
     Closed,
 }
 
+/// How much the peer lets us have unacknowledged (from its hello).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Window {
+    pub(crate) chunks: usize,
+    pub(crate) bytes: usize,
+}
+
+impl Window {
+    pub(crate) fn of(hello: &crate::wire::Hello) -> Self {
+        Window {
+            chunks: hello.window_chunks as usize,
+            bytes: usize::try_from(hello.window_bytes).unwrap_or(usize::MAX),
+        }
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct Peer {
     pub(crate) id: PeerId,
@@ -107,6 +123,8 @@ pub(crate) struct Peer {
     pub(crate) peer_epoch: CacheEpoch,
     outbox: VecDeque<Chunk>,
     in_flight: VecDeque<(u64, Chunk)>,
+    in_flight_bytes: usize,
+    window: Window,
     next_seq: u64,
     pending_bytes: usize,
     filling_up: bool,
@@ -133,6 +151,11 @@ impl Peer {
             peer_epoch: CacheEpoch(0),
             outbox: VecDeque::new(),
             in_flight: VecDeque::new(),
+            in_flight_bytes: 0,
+            window: Window {
+                chunks: 0,
+                bytes: 0,
+            },
             next_seq: 1,
             pending_bytes: 0,
             filling_up: false,
@@ -194,11 +217,20 @@ impl Peer {
     }
 
     /// The next chunk to put on the wire, numbered; it moves to in-flight.
+    /// None when nothing waits or the peer's window is full (one chunk
+    /// larger than the byte window still goes when nothing is in flight).
     pub(crate) fn next_wire(&mut self) -> Option<Wire> {
         if self.link != Link::Up {
             return None;
         }
+        let next_len = self.outbox.front()?.len();
+        let window_full = self.in_flight.len() >= self.window.chunks
+            || (!self.in_flight.is_empty() && self.in_flight_bytes + next_len > self.window.bytes);
+        if window_full {
+            return None;
+        }
         let chunk = self.outbox.pop_front()?;
+        self.in_flight_bytes += chunk.len();
         let seq = self.next_seq;
         self.next_seq += 1;
         let wire = Wire::Chunk {
@@ -214,6 +246,7 @@ impl Peer {
     /// The socket would not take the last [`Peer::next_wire`]: put it back.
     pub(crate) fn unsend(&mut self) {
         if let Some((_, chunk)) = self.in_flight.pop_back() {
+            self.in_flight_bytes -= chunk.len();
             self.next_seq -= 1;
             self.outbox.push_front(chunk);
         }
@@ -237,6 +270,7 @@ impl Peer {
         while self.in_flight.front().is_some_and(|(s, _)| *s <= seq) {
             if let Some((_, chunk)) = self.in_flight.pop_front() {
                 self.pending_bytes -= chunk.len();
+                self.in_flight_bytes -= chunk.len();
             }
         }
         self.update_pending_stats();
@@ -296,9 +330,10 @@ impl Peer {
         })
     }
 
-    /// Starts `epoch`: empty queues, counters from 1.
-    pub(crate) fn start_epoch(&mut self, epoch: CacheEpoch) -> Event {
+    /// Starts `epoch`: empty queues, counters from 1, the peer's window.
+    pub(crate) fn start_epoch(&mut self, epoch: CacheEpoch, window: Window) -> Event {
         self.link = Link::Up;
+        self.window = window;
         self.epoch = epoch;
         self.peer_epoch = self.peer_epoch.max(epoch);
         self.next_seq = 1;
@@ -324,6 +359,7 @@ impl Peer {
         let unsent: Vec<Chunk> = self.outbox.drain(..).collect();
         let unconfirmed: Vec<Chunk> = self.in_flight.drain(..).map(|(_, c)| c).collect();
         self.pending_bytes = 0;
+        self.in_flight_bytes = 0;
         self.update_pending_stats();
         let mut events = vec![Event::PeerDown {
             peer: self.id,
@@ -364,7 +400,13 @@ mod tests {
 
     fn up_peer() -> Peer {
         let mut p = Peer::new(PeerId(0), "w1".into(), Route::Accepted);
-        p.start_epoch(CacheEpoch(1));
+        p.start_epoch(
+            CacheEpoch(1),
+            Window {
+                chunks: 4,
+                bytes: 1 << 20,
+            },
+        );
         p
     }
 
@@ -412,6 +454,7 @@ mod tests {
             assert!(p.next_wire().is_some());
             p.sent();
         }
+        assert!(p.next_wire().is_none(), "the peer's window of 4 is full");
         assert!(
             !p.on_ack(CacheEpoch(1), 2, &c),
             "still above half the soft cap"

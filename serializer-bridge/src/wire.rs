@@ -1,7 +1,8 @@
 //! The bridge's own messages on a link, each one ZMTP multipart message.
 //!
 //! ```text
-//! HELLO    'H' | version u16, capabilities u32, cache size u32, epoch u64, node name
+//! HELLO    'H' | version u16, capabilities u32, cache size u32,
+//!                window chunks u32, window bytes u64, epoch u64, node name
 //! WELCOME  'W' | the same fields: the epoch both sides now use
 //! CHUNK    'C' | epoch u64, sequence u64, cluster message type u8 | payload
 //! ACK      'A' | epoch u64, sequence u64 (everything up to it arrived)
@@ -33,6 +34,11 @@ pub struct Hello {
     pub capabilities: u32,
     /// Entries in the sender's serialization cache.
     pub cache_size: u32,
+    /// Most unacknowledged chunks the sender accepts from us.
+    pub window_chunks: u32,
+    /// Most unacknowledged bytes the sender accepts from us (a single
+    /// larger chunk still goes when nothing else is in flight).
+    pub window_bytes: u64,
     /// The epoch proposed (HELLO) or agreed (WELCOME).
     pub epoch: CacheEpoch,
     /// The sender's node name, its stable peer id.
@@ -100,7 +106,7 @@ pub enum WireError {
     MessageType(#[from] MessageTypeError),
 }
 
-const HELLO_FIXED: usize = 2 + 4 + 4 + 8;
+const HELLO_FIXED: usize = 2 + 4 + 4 + 4 + 8 + 8;
 
 impl Wire {
     /// Encodes as a ZMTP message.
@@ -117,6 +123,8 @@ impl Wire {
                 header.put_u16(h.version);
                 header.put_u32(h.capabilities);
                 header.put_u32(h.cache_size);
+                header.put_u32(h.window_chunks);
+                header.put_u64(h.window_bytes);
                 header.put_u64(h.epoch.0);
                 header.put_slice(h.node.as_bytes());
                 m.push(header.freeze());
@@ -227,19 +235,23 @@ fn decode_hello(header: &Bytes) -> Result<Hello, WireError> {
         return Err(WireError::HeaderLength {
             kind: "HELLO",
             len: header.len(),
-            expected: "18 to 273",
+            expected: "30 to 285",
         });
     }
     let mut h = &header[..];
     let version = h.get_u16();
     let capabilities = h.get_u32();
     let cache_size = h.get_u32();
+    let window_chunks = h.get_u32();
+    let window_bytes = h.get_u64();
     let epoch = CacheEpoch(h.get_u64());
     let node = std::str::from_utf8(h).map_err(|_| WireError::Text("HELLO node name"))?;
     Ok(Hello {
         version,
         capabilities,
         cache_size,
+        window_chunks,
+        window_bytes,
         epoch,
         node: node.to_owned(),
     })
@@ -255,6 +267,8 @@ mod tests {
             version: PROTOCOL_VERSION,
             capabilities: 0b1101,
             cache_size: 3000,
+            window_chunks: 1024,
+            window_bytes: 1 << 20,
             epoch: CacheEpoch(7),
             node: "worker-1".into(),
         }

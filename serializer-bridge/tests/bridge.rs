@@ -283,6 +283,8 @@ fn a_wrong_version_hello_is_refused_with_a_reason() {
             version: 99,
             capabilities: 0,
             cache_size: 0,
+            window_chunks: 16,
+            window_bytes: 1 << 20,
             epoch: CacheEpoch(1),
             node: "rogue".into(),
         };
