@@ -5,48 +5,50 @@
 //! (unless `immediate` is set, in which case round-robin skips it while it
 //! is down). A protocol error (incompatible socket type, ERROR received,
 //! failed security) ends the endpoint for good, as in libzmq; any other end
-//! (refused, reset, timeout) schedules a reconnect.
+//! (refused, reset, timeout) schedules a reconnect. Over `tls://`, a
+//! certificate refused by either side counts as failed security.
 
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use tokio::net::{TcpStream, UnixStream};
 use tokio::sync::mpsc;
 
 use crate::core::{Core, Outbound, PipeEntry, PipeId};
 use crate::endpoint::{Endpoint, IpcAddr};
-use crate::engine::{self, EngineEnd, LinkInfo, PipeSlot};
-use crate::error::{Error, Result};
+use crate::engine::{self, EngineEnd, LinkInfo, Outcome, PipeSlot};
+use crate::error::Result;
 use crate::inproc;
 use crate::listener::{abstract_addr, configure_tcp};
 use crate::monitor::MonitorEvent;
 use crate::stream::Stream;
+use crate::tls::{self, TlsClient, TlsError};
 
 /// Starts connecting to `endpoint` in the background.
 pub(crate) fn connect(core: &Arc<Core>, endpoint: Endpoint) -> Result<()> {
     endpoint.check_connectable()?;
-    match &endpoint {
+    let tls = match &endpoint {
         Endpoint::Inproc(name) => return inproc::connect(core, name),
-        Endpoint::Tls { .. } => {
-            return Err(Error::Unsupported {
-                socket_type: core.socket_type,
-                operation: "the tls:// transport (not built yet)",
-            });
+        // Settings are checked now, so that bad ones fail the call.
+        Endpoint::Tls { host, .. } => {
+            let config = core.options.tls.as_ref().ok_or(TlsError::NotConfigured)?;
+            Some(config.connector(host)?)
         }
-        Endpoint::Tcp { .. } | Endpoint::Ipc(_) => {}
-    }
+        Endpoint::Tcp { .. } | Endpoint::Ipc(_) => None,
+    };
     let pipe = core.new_pipe_id();
     let (tx, rx) = core.new_pipe();
     core.attach(PipeEntry::new(pipe, tx, !core.options.immediate));
-    let task = tokio::spawn(run(core.clone(), endpoint, pipe, rx));
+    let task = tokio::spawn(run(core.clone(), endpoint, tls, pipe, rx));
     core.track(task);
     Ok(())
 }
 
 async fn open(core: &Core, endpoint: &Endpoint) -> io::Result<Stream> {
     match endpoint {
-        Endpoint::Tcp { host, port } => {
+        Endpoint::Tcp { host, port } | Endpoint::Tls { host, port } => {
             let stream = TcpStream::connect((host.bind_text(), port.number())).await?;
             configure_tcp(core, &stream);
             Ok(Stream::Tcp(stream))
@@ -57,10 +59,31 @@ async fn open(core: &Core, endpoint: &Endpoint) -> io::Result<Stream> {
             std_stream.set_nonblocking(true)?;
             Ok(Stream::Unix(UnixStream::from_std(std_stream)?))
         }
-        Endpoint::Inproc(_) | Endpoint::Tls { .. } => Err(io::Error::new(
+        Endpoint::Inproc(_) => Err(io::Error::new(
             io::ErrorKind::Unsupported,
             "not a stream transport",
         )),
+    }
+}
+
+/// Runs the TLS client handshake on a `tls://` endpoint's stream (others
+/// pass through), within the handshake timeout counted from `started`.
+async fn secure(
+    core: &Arc<Core>,
+    tls: Option<&TlsClient>,
+    stream: Stream,
+    started: Instant,
+    rx: &mpsc::Receiver<Outbound>,
+) -> Result<Stream, EngineEnd> {
+    match (tls, stream) {
+        (Some(client), Stream::Tcp(tcp)) => {
+            let deadline = core.options.handshake_ivl.map(|t| started + t);
+            tokio::select! {
+                secured = tls::connect(core, client, tcp, deadline) => secured,
+                _ = stop_signal(core, rx) => Err(EngineEnd::PipeClosed),
+            }
+        }
+        (_, stream) => Ok(stream),
     }
 }
 
@@ -77,7 +100,13 @@ async fn stop_signal(core: &Core, rx: &mpsc::Receiver<Outbound>) {
     }
 }
 
-async fn run(core: Arc<Core>, endpoint: Endpoint, pipe: PipeId, mut rx: mpsc::Receiver<Outbound>) {
+async fn run(
+    core: Arc<Core>,
+    endpoint: Endpoint,
+    tls: Option<TlsClient>,
+    pipe: PipeId,
+    mut rx: mpsc::Receiver<Outbound>,
+) {
     let mut attempt = 0u32;
     let final_reason = loop {
         let opened = tokio::select! {
@@ -86,6 +115,7 @@ async fn run(core: Arc<Core>, endpoint: Endpoint, pipe: PipeId, mut rx: mpsc::Re
         };
         let reason = match opened {
             Ok(stream) => {
+                let started = Instant::now();
                 let peer = stream.peer();
                 core.monitor.emit(MonitorEvent::Connected {
                     endpoint: endpoint.clone(),
@@ -97,7 +127,16 @@ async fn run(core: Arc<Core>, endpoint: Endpoint, pipe: PipeId, mut rx: mpsc::Re
                     endpoint: endpoint.clone(),
                     peer,
                 };
-                let outcome = engine::run(stream, &link, &mut rx, PipeSlot::Attached, None).await;
+                let outcome = match secure(&core, tls.as_ref(), stream, started, &rx).await {
+                    Ok(stream) => {
+                        let slot = PipeSlot::Attached;
+                        engine::run(stream, &link, &mut rx, slot, None, started).await
+                    }
+                    Err(end) => Outcome {
+                        end,
+                        handshake_done: false,
+                    },
+                };
                 let notices = core.pipe_down(pipe, false);
                 engine::deliver_notices(&core, pipe, notices);
                 engine::report(&link, &outcome);

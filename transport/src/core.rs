@@ -59,6 +59,9 @@ pub struct PeerMetadata {
     pub user_id: Option<Bytes>,
     /// The peer's handshake properties followed by the authenticator's.
     pub properties: zmtp::Metadata,
+    /// Over `tls://`: the identity in the peer's certificate, if it
+    /// presented one.
+    pub tls_peer: Option<Arc<crate::tls::TlsPeer>>,
 }
 
 impl PeerMetadata {

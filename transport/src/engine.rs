@@ -10,7 +10,8 @@
 //! 3. pulls queued outbound messages in batches, while the output buffer is
 //!    below its high mark;
 //! 4. writes the output with vectored writes: many small messages per
-//!    system call, large bodies by reference;
+//!    system call, large bodies by reference; and flushes once the output
+//!    is empty (TLS keeps sealed records in a buffer of its own);
 //! 5. fires the connection's timers (handshake timeout, heartbeats) and the
 //!    linger deadline.
 
@@ -33,8 +34,10 @@ use zmtp::{CloseReason, Connection, Event, Message, PeerInfo};
 use crate::core::{Core, Inbound, Outbound, PeerMetadata, PipeEntry, PipeId};
 use crate::endpoint::Endpoint;
 use crate::monitor::MonitorEvent;
-use crate::security::{self, ZapRequest};
+use crate::null_auth::NullServer;
+use crate::security::{self, Security, ZapRequest};
 use crate::stream::Stream;
+use crate::tls::{self, TlsPeer};
 
 /// Bytes read per system call at least.
 const READ_CHUNK: usize = 64 * 1024;
@@ -91,12 +94,31 @@ pub(crate) enum EngineEnd {
     PipeClosed,
     /// The socket refused the peer after its handshake.
     Rejected(String),
+    /// TLS failed: a certificate refused, a bad record, an alert.
+    Tls(rustls::Error),
 }
 
 impl EngineEnd {
     /// Whether the peer's credentials were refused, or ours by the peer.
     pub(crate) fn is_authentication_failure(&self) -> bool {
-        matches!(self, EngineEnd::Protocol(zmtp::CloseReason::Mechanism(e)) if e.is_authentication_failure())
+        match self {
+            EngineEnd::Protocol(zmtp::CloseReason::Mechanism(e)) => e.is_authentication_failure(),
+            EngineEnd::Tls(e) => tls::is_certificate_refusal(e),
+            _ => false,
+        }
+    }
+
+    /// A stream error: TLS errors (which rustls hands through `io::Error`)
+    /// are told apart, and a TLS peer that closed without `close_notify`
+    /// has simply closed (ZMTP framing shows any truncation).
+    pub(crate) fn from_io(e: io::Error) -> Self {
+        if let Some(tls) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+            return EngineEnd::Tls(tls.clone());
+        }
+        if e.kind() == io::ErrorKind::UnexpectedEof {
+            return EngineEnd::PeerClosed;
+        }
+        EngineEnd::Io(e)
     }
 
     /// Whether a connecting socket should give up rather than retry.
@@ -104,6 +126,9 @@ impl EngineEnd {
         match self {
             EngineEnd::Protocol(reason) => reason.is_protocol_error(),
             EngineEnd::Rejected(_) => true,
+            // A refused certificate will be refused again; other TLS
+            // trouble may pass.
+            EngineEnd::Tls(e) => tls::is_certificate_refusal(e),
             _ => false,
         }
     }
@@ -115,6 +140,7 @@ impl EngineEnd {
             EngineEnd::Io(e) => format!("i/o error: {e}"),
             EngineEnd::PipeClosed => "socket closed".into(),
             EngineEnd::Rejected(why) => format!("refused: {why}"),
+            EngineEnd::Tls(e) => format!("TLS: {e}"),
         }
     }
 }
@@ -134,21 +160,35 @@ pub(crate) struct LinkInfo {
     pub(crate) peer: String,
 }
 
-/// Runs one link until it ends.
+/// Runs one link until it ends. `started` is when the link began (before
+/// any TLS handshake): the handshake timeout counts from it.
 pub(crate) async fn run(
     stream: Stream,
     link: &LinkInfo,
     out_rx: &mut mpsc::Receiver<Outbound>,
     slot: PipeSlot,
     guard: Option<HandshakeGuard>,
+    started: Instant,
 ) -> Outcome {
     let core = &link.core;
     let config = core.options.connection_config(core.socket_type);
+    let accepted = matches!(slot, PipeSlot::Pending(_));
+    // A NULL server with an authenticator asks it, as libzmq's NULL
+    // mechanism asks a ZAP handler; NULL itself has no roles.
+    let mechanism = match &core.options.security {
+        Security::Null if accepted && core.options.authenticator.is_some() => {
+            Box::new(NullServer::new())
+        }
+        security => security.mechanism(),
+    };
+    let tls_peer = stream.tls_peer();
     let mut engine = Engine {
         link,
         stream,
-        conn: Connection::new(config, core.options.security.mechanism(), Instant::now()),
+        conn: Connection::new(config, mechanism, started),
         read_buf: BytesMut::with_capacity(READ_CHUNK),
+        unflushed: false,
+        tls_peer,
         timer: Box::pin(tokio::time::sleep_until(tokio::time::Instant::now())),
         timer_at: None,
         closing: Box::pin(core.closing.clone().cancelled_owned()),
@@ -168,7 +208,7 @@ pub(crate) async fn run(
     };
     let outcome = std::future::poll_fn(|cx| engine.poll(cx, out_rx)).await;
     let Engine {
-        stream,
+        mut stream,
         pending,
         routing_id,
         peer_metadata: peer,
@@ -176,6 +216,11 @@ pub(crate) async fn run(
     } = engine;
     // The connection closes now: the peer sees the link end when it ends,
     // not when the application gets round to reading.
+    std::future::poll_fn(|cx| {
+        stream.try_close_notify(cx);
+        Poll::Ready(())
+    })
+    .await;
     drop(stream);
     // What the peer sent before the link ended still reaches the
     // application, followed by the link notice if asked for. A task of its
@@ -223,6 +268,10 @@ struct Engine<'a> {
     stream: Stream,
     conn: Connection,
     read_buf: BytesMut,
+    /// Written since the last flush (TLS may hold it back).
+    unflushed: bool,
+    /// The peer's TLS certificate identity, on a TLS link that has one.
+    tls_peer: Option<Arc<TlsPeer>>,
     timer: Pin<Box<Sleep>>,
     timer_at: Option<Instant>,
     closing: Pin<Box<WaitForCancellationFutureOwned>>,
@@ -254,7 +303,11 @@ impl Engine<'_> {
             progress |= self.write(cx);
             progress |= self.timers(cx);
             self.watch_closing(cx, !out_rx.is_empty());
-            if self.draining && !self.conn.transmit().has_remaining() && self.end.is_none() {
+            if self.draining
+                && !self.conn.transmit().has_remaining()
+                && !self.unflushed
+                && self.end.is_none()
+            {
                 self.end = Some(EngineEnd::PipeClosed);
             }
             if let Some(end) = self.end.take() {
@@ -318,7 +371,7 @@ impl Engine<'_> {
                 true
             }
             Poll::Ready(Err(e)) => {
-                self.finish(EngineEnd::Io(e));
+                self.finish(EngineEnd::from_io(e));
                 true
             }
             Poll::Pending => false,
@@ -396,13 +449,26 @@ impl Engine<'_> {
                 }
                 Poll::Ready(Ok(written)) => {
                     self.conn.transmit().advance(written);
+                    self.unflushed = true;
                     progress = true;
                 }
                 Poll::Ready(Err(e)) => {
-                    self.finish(EngineEnd::Io(e));
+                    self.finish(EngineEnd::from_io(e));
                     return true;
                 }
                 Poll::Pending => break,
+            }
+        }
+        // Flushing waits for the stream, like a write, and registers the
+        // wake-up when it cannot finish now.
+        if self.unflushed && !self.conn.transmit().has_remaining() {
+            match Pin::new(&mut self.stream).poll_flush(cx) {
+                Poll::Ready(Ok(())) => self.unflushed = false,
+                Poll::Ready(Err(e)) => {
+                    self.finish(EngineEnd::from_io(e));
+                    return true;
+                }
+                Poll::Pending => {}
             }
         }
         progress
@@ -486,6 +552,7 @@ impl Engine<'_> {
                 identity: core.options.routing_id.clone(),
                 mechanism: request.mechanism,
                 credentials: request.credentials.clone(),
+                tls_peer: self.tls_peer.clone(),
             }),
             None => security::default_reply(request.mechanism),
         };
@@ -515,6 +582,7 @@ impl Engine<'_> {
                     address: link.peer.clone(),
                     user_id: info.user_id.clone(),
                     properties,
+                    tls_peer: self.tls_peer.clone(),
                 }));
                 self.handshake_done = true;
                 if link.core.options.link_notify {

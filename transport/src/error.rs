@@ -5,6 +5,7 @@ use std::io;
 use thiserror::Error;
 
 use crate::endpoint::EndpointError;
+use crate::tls::TlsError;
 
 /// Why a socket operation failed.
 #[derive(Debug, Error)]
@@ -66,6 +67,16 @@ pub enum Error {
     /// The name is already bound by another socket.
     #[error("address in use: {0}")]
     AddressInUse(String),
+    /// The TLS settings cannot serve this `tls://` bind or connect.
+    /// (Boxed: it is rare, and large.)
+    #[error("TLS: {0}")]
+    Tls(Box<TlsError>),
+}
+
+impl From<TlsError> for Error {
+    fn from(e: TlsError) -> Self {
+        Error::Tls(Box::new(e))
+    }
 }
 
 impl Error {

@@ -4,7 +4,8 @@
 //! - [`Socket`]: all eleven classic socket types with libzmq's semantics,
 //!   async `send`/`recv`, `Sink`/`Stream`, many tasks per socket.
 //! - Transports: `tcp://`, `ipc://` (paths and Linux `@abstract` names),
-//!   `inproc://` (in-process, no encoding).
+//!   `inproc://` (in-process, no encoding), `tls://` (ZMTP inside TLS 1.3,
+//!   with rustls; see [`TlsConfig`] for the mapping).
 //! - [`Options`]: libzmq's option names and defaults (high-water marks,
 //!   linger, reconnect backoff, heartbeats, handshake timeout, ...).
 //! - [`Monitor`]: connection events as a stream.
@@ -13,7 +14,7 @@
 //! Layout: `core` holds a socket's pipes and routing state; `kind` the
 //! per-type rules; `engine` drives one connection; `listener` and
 //! `connecter` own bound and connected endpoints; `inproc` joins sockets in
-//! memory.
+//! memory; `tls` holds the TLS settings and handshakes.
 
 mod connecter;
 mod core;
@@ -24,12 +25,14 @@ mod inproc;
 mod kind;
 mod listener;
 mod monitor;
+mod null_auth;
 mod options;
 pub mod proxy;
 mod security;
 mod socket;
 mod stream;
 mod subscriptions;
+mod tls;
 
 pub use crate::core::{PeerMetadata, SocketStats};
 pub use endpoint::{Endpoint, EndpointError, Host, IpcAddr, Port};
@@ -40,6 +43,7 @@ pub use security::{
     Authenticator, CurveAllowList, PlainPasswords, Security, SharedAuthenticator, ZapRequest,
 };
 pub use socket::{Socket, TrySendError};
+pub use tls::{TlsConfig, TlsError, TlsIdentity, TlsPeer, TlsRoots};
 pub use zmtp;
 pub use zmtp::{
     AuthReply, AuthStatus, Credentials, CurveKeyPair, CurvePublicKey, CurveSecretKey,

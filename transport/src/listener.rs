@@ -1,31 +1,44 @@
-//! Bound endpoints: accept connections and run an engine for each.
+//! Bound endpoints: accept connections and run an engine for each (after
+//! the TLS handshake, on `tls://`).
 
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::net::{TcpListener, TcpStream, UnixListener};
+use tokio_rustls::TlsAcceptor;
 
 use crate::core::Core;
 use crate::endpoint::{Endpoint, IpcAddr};
-use crate::engine::{self, HandshakeGuard, LinkInfo, PipeSlot};
+use crate::engine::{self, EngineEnd, HandshakeGuard, LinkInfo, Outcome, PipeSlot};
 use crate::error::{Error, Result};
 use crate::inproc;
 use crate::monitor::MonitorEvent;
 use crate::stream::Stream;
+use crate::tls::{self, TlsError};
 
-/// A listening socket of either kind.
+/// A listening socket of any kind.
 enum Listener {
     Tcp(TcpListener),
     Unix(UnixListener),
+    /// TCP whose connections start with a TLS server handshake.
+    Tls(TcpListener, TlsAcceptor),
 }
 
 impl Listener {
+    /// The next connection; TLS ones still as TCP, their handshake to do.
     async fn accept(&self) -> io::Result<Stream> {
         match self {
-            Listener::Tcp(l) => Ok(Stream::Tcp(l.accept().await?.0)),
+            Listener::Tcp(l) | Listener::Tls(l, _) => Ok(Stream::Tcp(l.accept().await?.0)),
             Listener::Unix(l) => Ok(Stream::Unix(l.accept().await?.0)),
+        }
+    }
+
+    fn tls(&self) -> Option<&TlsAcceptor> {
+        match self {
+            Listener::Tls(_, acceptor) => Some(acceptor),
+            _ => None,
         }
     }
 }
@@ -35,23 +48,21 @@ impl Listener {
 pub(crate) async fn bind(core: &Arc<Core>, endpoint: &Endpoint) -> Result<Endpoint> {
     let (listener, bound) = match endpoint {
         Endpoint::Tcp { host, port } => {
-            let addr = format!("{}:{}", host.bind_text(), port.number());
-            let listener = TcpListener::bind(&addr)
-                .await
-                .map_err(|e| bind_error(endpoint, e))?;
-            let local = listener.local_addr().map_err(|e| bind_error(endpoint, e))?;
-            (Listener::Tcp(listener), endpoint.with_bound_addr(local))
+            let (listener, bound) = bind_tcp(endpoint, host, *port).await?;
+            (Listener::Tcp(listener), bound)
+        }
+        Endpoint::Tls { host, port } => {
+            // Settings first: a bad certificate is reported before any port
+            // is taken.
+            let tls = core.options.tls.as_ref().ok_or(TlsError::NotConfigured)?;
+            let acceptor = tls.acceptor()?;
+            let (listener, bound) = bind_tcp(endpoint, host, *port).await?;
+            (Listener::Tls(listener, acceptor), bound)
         }
         Endpoint::Ipc(addr) => (Listener::Unix(bind_ipc(endpoint, addr)?), endpoint.clone()),
         Endpoint::Inproc(name) => {
             inproc::bind(core, name)?;
             return Ok(endpoint.clone());
-        }
-        Endpoint::Tls { .. } => {
-            return Err(Error::Unsupported {
-                socket_type: core.socket_type,
-                operation: "the tls:// transport (not built yet)",
-            });
         }
     };
     core.monitor.emit(MonitorEvent::Listening {
@@ -60,6 +71,19 @@ pub(crate) async fn bind(core: &Arc<Core>, endpoint: &Endpoint) -> Result<Endpoi
     let task = tokio::spawn(accept_loop(core.clone(), listener, bound.clone()));
     core.track(task);
     Ok(bound)
+}
+
+async fn bind_tcp(
+    endpoint: &Endpoint,
+    host: &crate::Host,
+    port: crate::Port,
+) -> Result<(TcpListener, Endpoint)> {
+    let addr = format!("{}:{}", host.bind_text(), port.number());
+    let listener = TcpListener::bind(&addr)
+        .await
+        .map_err(|e| bind_error(endpoint, e))?;
+    let local = listener.local_addr().map_err(|e| bind_error(endpoint, e))?;
+    Ok((listener, endpoint.with_bound_addr(local)))
 }
 
 fn bind_error(endpoint: &Endpoint, e: io::Error) -> Error {
@@ -151,7 +175,15 @@ async fn accept_loop(core: Arc<Core>, listener: Listener, endpoint: Endpoint) {
             endpoint: endpoint.clone(),
             peer: peer.clone(),
         });
-        let task = tokio::spawn(serve(core.clone(), stream, endpoint.clone(), peer, guard));
+        let tls = listener.tls().cloned();
+        let task = tokio::spawn(serve(
+            core.clone(),
+            stream,
+            tls,
+            endpoint.clone(),
+            peer,
+            guard,
+        ));
         core.track(task);
     }
     if let Endpoint::Ipc(IpcAddr::Path(path)) = &endpoint {
@@ -166,19 +198,43 @@ async fn accept_loop(core: Arc<Core>, listener: Listener, endpoint: Endpoint) {
 async fn serve(
     core: Arc<Core>,
     stream: Stream,
+    tls: Option<TlsAcceptor>,
     endpoint: Endpoint,
     peer: String,
     guard: HandshakeGuard,
 ) {
+    let started = Instant::now();
     let pipe = core.new_pipe_id();
-    let (tx, mut rx) = core.new_pipe();
     let link = LinkInfo {
         core,
         pipe,
         endpoint,
         peer,
     };
-    let outcome = engine::run(stream, &link, &mut rx, PipeSlot::Pending(tx), Some(guard)).await;
+    let core = &link.core;
+    let stream = match (tls, stream) {
+        (Some(acceptor), Stream::Tcp(tcp)) => {
+            let deadline = core.options.handshake_ivl.map(|t| started + t);
+            let secured = tokio::select! {
+                secured = tls::accept(core, &acceptor, tcp, deadline) => secured,
+                () = core.closing.cancelled() => Err(EngineEnd::PipeClosed),
+            };
+            match secured {
+                Ok(stream) => stream,
+                Err(end) => {
+                    let outcome = Outcome {
+                        end,
+                        handshake_done: false,
+                    };
+                    return engine::report(&link, &outcome);
+                }
+            }
+        }
+        (_, stream) => stream,
+    };
+    let (tx, mut rx) = core.new_pipe();
+    let slot = PipeSlot::Pending(tx);
+    let outcome = engine::run(stream, &link, &mut rx, slot, Some(guard), started).await;
     let notices = link.core.pipe_down(pipe, true);
     engine::deliver_notices(&link.core, pipe, notices);
     engine::report(&link, &outcome);

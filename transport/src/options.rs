@@ -9,6 +9,7 @@ use bytes::Bytes;
 use zmtp::{HeartbeatConfig, SocketType};
 
 use crate::security::{Security, SharedAuthenticator};
+use crate::tls::TlsConfig;
 
 /// Options of one socket.
 #[derive(Debug, Clone)]
@@ -83,6 +84,10 @@ pub struct Options {
     pub authenticator: Option<SharedAuthenticator>,
     /// `ZMQ_ZAP_DOMAIN`, passed to the authenticator.
     pub zap_domain: String,
+    /// Certificates and trust roots for `tls://` endpoints (not a libzmq
+    /// option; see [`TlsConfig`]). `None`: binding or connecting `tls://`
+    /// fails.
+    pub tls: Option<TlsConfig>,
 }
 
 impl Options {
@@ -116,6 +121,7 @@ impl Options {
             security: Security::Null,
             authenticator: None,
             zap_domain: String::new(),
+            tls: None,
         }
     }
 

@@ -7,7 +7,9 @@
 //!   (encryption without authentication);
 //! - a PLAIN server with no authenticator refuses every client (libzmq
 //!   rejects all when no ZAP handler is bound), with status 400;
-//! - NULL servers consult the authenticator only when one is set.
+//! - NULL servers consult the authenticator only when one is set (the
+//!   accepting side of a link asks it before answering READY; see
+//!   `null_auth`); over `tls://` it then sees the client's certificate.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -15,6 +17,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use zmtp::mechanism::Null;
+
+use crate::tls::TlsPeer;
 use zmtp::{
     AuthReply, Credentials, CurveClient, CurveKeyPair, CurvePublicKey, CurveServer, Mechanism,
     MechanismName, PlainClient, PlainServer,
@@ -125,6 +129,9 @@ pub struct ZapRequest {
     pub mechanism: MechanismName,
     /// What the peer presented.
     pub credentials: Credentials,
+    /// Over `tls://`: the identity in the peer's verified certificate
+    /// (servers see one when they require client certificates).
+    pub tls_peer: Option<Arc<TlsPeer>>,
 }
 
 /// Decides whether a peer may connect (ZAP semantics). Reply 200 to

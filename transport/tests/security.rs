@@ -183,3 +183,41 @@ async fn mechanism_mismatch_fails_the_handshake() {
         }
     }
 }
+
+#[tokio::test]
+async fn null_server_with_an_authenticator_asks_it() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    // The first peer is let in under a user id; the others are refused.
+    let seen = AtomicUsize::new(0);
+    let mut options = Options::new(SocketType::Pull);
+    options.zap_domain = "cluster".into();
+    options.authenticator = Some(Arc::new(move |request: &zmtp_transport::ZapRequest| {
+        assert_eq!(request.domain, "cluster");
+        assert!(request.tls_peer.is_none());
+        if seen.fetch_add(1, Ordering::SeqCst) == 0 {
+            zmtp_transport::AuthReply::accept_as("first")
+        } else {
+            zmtp_transport::AuthReply::deny()
+        }
+    }));
+    let pull = Socket::with_options(SocketType::Pull, options);
+    let mut pull_monitor = pull.monitor();
+    let ep = pull.bind("tcp://127.0.0.1:*").await.unwrap().to_string();
+
+    let first = Socket::new(SocketType::Push);
+    first.connect(&ep).await.unwrap();
+    first.send("in").await.unwrap();
+    let (m, peer) = timeout(WAIT, pull.recv_with_metadata())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&m.frames()[0][..], b"in");
+    assert_eq!(peer.unwrap().user_id.as_deref(), Some(&b"first"[..]));
+
+    // A plain NULL client hears ERROR 400 and gives up.
+    let second = Socket::new(SocketType::Push);
+    let mut second_monitor = second.monitor();
+    second.connect(&ep).await.unwrap();
+    assert!(failed_auth(&mut pull_monitor).await.contains("400"));
+    assert!(failed_auth(&mut second_monitor).await.contains("400"));
+}
