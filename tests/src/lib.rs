@@ -59,6 +59,52 @@ pub fn hex_line(m: &Message) -> String {
         .join("|")
 }
 
+/// Frames longer than this are printed by the peer scripts as
+/// `big:LEN:CRC32` (see [`show_line`]).
+pub const SHOW_LIMIT: usize = 4096;
+
+/// `n` bytes counting 0..250 over and over: the prime period catches a
+/// frame shifted by any multiple of 256. Mirrors `pattern` in
+/// `tests/peers/secure_peer.py`.
+pub fn pattern(n: usize) -> Bytes {
+    (0..n).map(|i| (i % 251) as u8).collect::<Vec<u8>>().into()
+}
+
+/// CRC-32 (IEEE, as Python's `zlib.crc32`).
+pub fn crc32(data: &[u8]) -> u32 {
+    let table: Vec<u32> = (0..256u32)
+        .map(|mut c| {
+            for _ in 0..8 {
+                c = if c & 1 == 1 {
+                    0xedb8_8320 ^ (c >> 1)
+                } else {
+                    c >> 1
+                };
+            }
+            c
+        })
+        .collect();
+    !data.iter().fold(!0u32, |c, &b| {
+        table[((c ^ u32::from(b)) & 0xff) as usize] ^ (c >> 8)
+    })
+}
+
+/// A message as `tests/peers/secure_peer.py` prints it: [`hex_line`], with
+/// each frame over [`SHOW_LIMIT`] bytes as `big:LEN:CRC32`.
+pub fn show_line(m: &Message) -> String {
+    m.frames()
+        .iter()
+        .map(|f| {
+            if f.len() > SHOW_LIMIT {
+                format!("big:{}:{:08x}", f.len(), crc32(f))
+            } else {
+                f.iter().map(|b| format!("{b:02x}")).collect()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("|")
+}
+
 /// A pyzmq peer process; killed when dropped.
 pub struct Peer {
     child: Child,
