@@ -14,7 +14,6 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use tokio::net::{TcpStream, UnixStream};
-use tokio::sync::mpsc;
 
 use crate::core::{Core, Outbound, PipeEntry, PipeId};
 use crate::endpoint::{Endpoint, IpcAddr};
@@ -23,6 +22,7 @@ use crate::error::Result;
 use crate::inproc;
 use crate::listener::{abstract_addr, configure_tcp};
 use crate::monitor::MonitorEvent;
+use crate::queue::PipeRx;
 use crate::stream::Stream;
 use crate::tls::{self, TlsClient, TlsError};
 
@@ -73,7 +73,7 @@ async fn secure(
     tls: Option<&TlsClient>,
     stream: Stream,
     started: Instant,
-    rx: &mpsc::Receiver<Outbound>,
+    rx: &PipeRx<Outbound>,
 ) -> Result<Stream, EngineEnd> {
     match (tls, stream) {
         (Some(client), Stream::Tcp(tcp)) => {
@@ -89,7 +89,7 @@ async fn secure(
 
 /// Resolves when the endpoint should stop trying: the socket closed and
 /// nothing waits to be delivered, or the linger time ran out.
-async fn stop_signal(core: &Core, rx: &mpsc::Receiver<Outbound>) {
+async fn stop_signal(core: &Core, rx: &PipeRx<Outbound>) {
     core.closing.cancelled().await;
     if rx.is_empty() {
         return;
@@ -105,7 +105,7 @@ async fn run(
     endpoint: Endpoint,
     tls: Option<TlsClient>,
     pipe: PipeId,
-    mut rx: mpsc::Receiver<Outbound>,
+    mut rx: PipeRx<Outbound>,
 ) {
     let mut attempt = 0u32;
     let final_reason = loop {

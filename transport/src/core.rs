@@ -17,13 +17,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::{BufMut, Bytes, BytesMut};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use zmtp::{Message, PeerInfo, SocketType};
 
 use crate::monitor::MonitorHub;
 use crate::options::Options;
+use crate::queue::{self, PipeRx, PipeTx, Queue};
 use crate::subscriptions::SubscriptionSet;
 
 /// Identifies one pipe within its socket.
@@ -82,7 +83,7 @@ impl PeerMetadata {
 #[derive(Debug)]
 pub(crate) struct PipeEntry {
     pub(crate) id: PipeId,
-    pub(crate) tx: mpsc::Sender<Outbound>,
+    pub(crate) tx: PipeTx<Outbound>,
     /// The handshake is complete.
     pub(crate) ready: bool,
     /// Round-robin and fan-out may use it (ready, or connecting without
@@ -95,7 +96,7 @@ pub(crate) struct PipeEntry {
 }
 
 impl PipeEntry {
-    pub(crate) fn new(id: PipeId, tx: mpsc::Sender<Outbound>, usable: bool) -> Self {
+    pub(crate) fn new(id: PipeId, tx: PipeTx<Outbound>, usable: bool) -> Self {
         PipeEntry {
             id,
             tx,
@@ -189,8 +190,8 @@ pub(crate) struct Core {
     pub(crate) socket_type: SocketType,
     pub(crate) options: Options,
     state: Mutex<State>,
-    pub(crate) inbound_tx: mpsc::Sender<Inbound>,
-    pub(crate) inbound_rx: tokio::sync::Mutex<mpsc::Receiver<Inbound>>,
+    /// Messages from every link, for `recv` (capacity `rcvhwm`).
+    pub(crate) inbound: Queue<Inbound>,
     /// Signalled when a pipe gains room or a peer arrives.
     pub(crate) send_ready: Notify,
     pub(crate) monitor: MonitorHub,
@@ -204,13 +205,12 @@ pub(crate) struct Core {
 
 impl Core {
     pub(crate) fn new(socket_type: SocketType, options: Options) -> Arc<Self> {
-        let (inbound_tx, inbound_rx) = mpsc::channel(Options::capacity(options.rcvhwm));
+        let inbound = Queue::new(Options::capacity(options.rcvhwm));
         Arc::new(Core {
             socket_type,
             options,
             state: Mutex::new(State::default()),
-            inbound_tx,
-            inbound_rx: tokio::sync::Mutex::new(inbound_rx),
+            inbound,
             send_ready: Notify::new(),
             monitor: MonitorHub::default(),
             stats: Stats::default(),
@@ -232,8 +232,8 @@ impl Core {
         self.next_pipe.fetch_add(1, Ordering::Relaxed)
     }
 
-    pub(crate) fn new_pipe(&self) -> (mpsc::Sender<Outbound>, mpsc::Receiver<Outbound>) {
-        mpsc::channel(Options::capacity(self.options.sndhwm))
+    pub(crate) fn new_pipe(&self) -> (PipeTx<Outbound>, PipeRx<Outbound>) {
+        queue::pipe(Options::capacity(self.options.sndhwm))
     }
 
     pub(crate) fn is_closing(&self) -> bool {
@@ -445,6 +445,8 @@ impl Core {
         // knows it is lingering rather than being dropped.
         self.closing.cancel();
         drop(pipes);
+        // `recv` still gets what is queued, then `Closed`.
+        self.inbound.close();
         self.send_ready.notify_waiters();
     }
 

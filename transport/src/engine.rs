@@ -26,15 +26,15 @@ use std::time::Instant;
 
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::AsyncWrite;
-use tokio::sync::mpsc;
 use tokio::time::Sleep;
-use tokio_util::sync::{PollSender, WaitForCancellationFutureOwned};
+use tokio_util::sync::WaitForCancellationFutureOwned;
 use zmtp::{CloseReason, Connection, Event, Message, PeerInfo};
 
 use crate::core::{Core, Inbound, Outbound, PeerMetadata, PipeEntry, PipeId};
 use crate::endpoint::Endpoint;
 use crate::monitor::MonitorEvent;
 use crate::null_auth::NullServer;
+use crate::queue::{PipeRx, PipeTx};
 use crate::security::{self, Security, ZapRequest};
 use crate::stream::Stream;
 use crate::tls::{self, TlsPeer};
@@ -56,7 +56,7 @@ pub(crate) enum PipeSlot {
     /// A connecting link: the pipe is attached to the socket already.
     Attached,
     /// An accepted link: the pipe joins the socket when the handshake ends.
-    Pending(mpsc::Sender<Outbound>),
+    Pending(PipeTx<Outbound>),
 }
 
 /// Counts a listener's links that are still in their handshake.
@@ -165,7 +165,7 @@ pub(crate) struct LinkInfo {
 pub(crate) async fn run(
     stream: Stream,
     link: &LinkInfo,
-    out_rx: &mut mpsc::Receiver<Outbound>,
+    out_rx: &mut PipeRx<Outbound>,
     slot: PipeSlot,
     guard: Option<HandshakeGuard>,
     started: Instant,
@@ -193,7 +193,6 @@ pub(crate) async fn run(
         timer_at: None,
         closing: Box::pin(core.closing.clone().cancelled_owned()),
         closing_seen: false,
-        inbound: PollSender::new(core.inbound_tx.clone()),
         pending: VecDeque::new(),
         batch: Vec::with_capacity(BATCH),
         slot: Some(slot),
@@ -227,18 +226,22 @@ pub(crate) async fn run(
     // own does it, so neither the bookkeeping, the monitor event, a
     // reconnect nor `close` waits for the application to make room.
     if !core.is_closing() {
-        let mut rest: Vec<Message> = pending.into();
+        let mut rest: Vec<Inbound> = pending.into();
         if outcome.handshake_done && core.options.link_notify {
-            rest.extend(core.admit(routing_id.as_ref(), link_notice(false)));
+            let notice = core.admit(routing_id.as_ref(), link_notice(false));
+            rest.extend(notice.map(|message| Inbound {
+                pipe: link.pipe,
+                message,
+                peer: peer.clone(),
+            }));
         }
         if !rest.is_empty() {
-            let pipe = link.pipe;
             let owner = core.clone();
             core.track(tokio::spawn(async move {
-                for message in rest {
+                for item in rest {
                     tokio::select! {
-                        sent = owner.inbound_tx.send(Inbound { pipe, message, peer: peer.clone() }) => {
-                            if sent.is_err() {
+                        pushed = owner.inbound.push(item) => {
+                            if pushed.is_err() {
                                 break;
                             }
                         }
@@ -276,8 +279,8 @@ struct Engine<'a> {
     timer_at: Option<Instant>,
     closing: Pin<Box<WaitForCancellationFutureOwned>>,
     closing_seen: bool,
-    inbound: PollSender<Inbound>,
-    pending: VecDeque<Message>,
+    /// Received, not yet in the socket's inbound queue.
+    pending: VecDeque<Inbound>,
     batch: Vec<Outbound>,
     slot: Option<PipeSlot>,
     guard: Option<HandshakeGuard>,
@@ -291,11 +294,7 @@ struct Engine<'a> {
 }
 
 impl Engine<'_> {
-    fn poll(
-        &mut self,
-        cx: &mut Context<'_>,
-        out_rx: &mut mpsc::Receiver<Outbound>,
-    ) -> Poll<Outcome> {
+    fn poll(&mut self, cx: &mut Context<'_>, out_rx: &mut PipeRx<Outbound>) -> Poll<Outcome> {
         loop {
             let mut progress = self.deliver(cx);
             progress |= self.read(cx);
@@ -326,31 +325,26 @@ impl Engine<'_> {
         self.end.get_or_insert(end);
     }
 
-    /// Step 1: received messages into the socket's inbound queue.
+    /// Step 1: received messages into the socket's inbound queue, as many
+    /// as fit, in one go.
     fn deliver(&mut self, cx: &mut Context<'_>) -> bool {
-        let mut progress = false;
-        while !self.pending.is_empty() {
-            match self.inbound.poll_reserve(cx) {
-                Poll::Ready(Ok(())) => {
-                    if let Some(message) = self.pending.pop_front() {
-                        let pipe = self.link.pipe;
-                        let peer = self.peer_metadata.clone();
-                        let _ = self.inbound.send_item(Inbound {
-                            pipe,
-                            message,
-                            peer,
-                        });
-                    }
-                    progress = true;
-                }
-                Poll::Ready(Err(_)) => {
-                    self.finish(EngineEnd::PipeClosed);
-                    break;
-                }
-                Poll::Pending => break,
-            }
+        if self.pending.is_empty() {
+            return false;
         }
-        progress
+        let inbound = &self.link.core.inbound;
+        let moved = inbound.push_batch(&mut self.pending);
+        if self.pending.is_empty() {
+            return true;
+        }
+        match inbound.poll_room(cx) {
+            Poll::Ready(false) => {
+                self.finish(EngineEnd::PipeClosed);
+                true
+            }
+            // Room appeared since the push: go round again.
+            Poll::Ready(true) => true,
+            Poll::Pending => moved > 0,
+        }
     }
 
     /// Step 2: read and decode, unless the socket is not keeping up.
@@ -379,7 +373,7 @@ impl Engine<'_> {
     }
 
     /// Step 3: queued messages into the connection's output.
-    fn pull(&mut self, cx: &mut Context<'_>, out_rx: &mut mpsc::Receiver<Outbound>) -> bool {
+    fn pull(&mut self, cx: &mut Context<'_>, out_rx: &mut PipeRx<Outbound>) -> bool {
         if !self.handshake_done || self.draining || self.end.is_some() {
             return false;
         }
@@ -586,8 +580,11 @@ impl Engine<'_> {
                 }));
                 self.handshake_done = true;
                 if link.core.options.link_notify {
-                    let notice = link.core.admit(self.routing_id.as_ref(), link_notice(true));
-                    self.pending.extend(notice);
+                    if let Some(notice) =
+                        link.core.admit(self.routing_id.as_ref(), link_notice(true))
+                    {
+                        self.queue(notice);
+                    }
                 }
                 self.guard = None;
                 link.core.monitor.emit(MonitorEvent::HandshakeSucceeded {
@@ -600,9 +597,18 @@ impl Engine<'_> {
         }
     }
 
+    /// Queues a message for the socket, tagged with this link.
+    fn queue(&mut self, message: Message) {
+        self.pending.push_back(Inbound {
+            pipe: self.link.pipe,
+            message,
+            peer: self.peer_metadata.clone(),
+        });
+    }
+
     fn on_message(&mut self, message: Message) {
         if let Some(message) = self.link.core.admit(self.routing_id.as_ref(), message) {
-            self.pending.push_back(message);
+            self.queue(message);
         }
     }
 
@@ -612,7 +618,7 @@ impl Engine<'_> {
             .core
             .on_subscription(self.link.pipe, subscribe, topic)
         {
-            self.pending.push_back(notice);
+            self.queue(notice);
         }
     }
 }
@@ -644,15 +650,12 @@ pub(crate) fn report(link: &LinkInfo, outcome: &Outcome) {
 /// notices when a subscriber leaves) to the inbound queue without waiting.
 pub(crate) fn deliver_notices(core: &Core, pipe: PipeId, notices: Vec<Message>) {
     for message in notices {
-        if core
-            .inbound_tx
-            .try_send(Inbound {
-                pipe,
-                message,
-                peer: None,
-            })
-            .is_err()
-        {
+        let item = Inbound {
+            pipe,
+            message,
+            peer: None,
+        };
+        if core.inbound.try_push(item).is_err() {
             Core::count(&core.stats.dropped_inbound);
         }
     }

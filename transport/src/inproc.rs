@@ -11,12 +11,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex, Weak};
 
 use bytes::Bytes;
-use tokio::sync::mpsc;
 use zmtp::{Metadata, PeerInfo, Version};
 
 use crate::core::{Core, Inbound, Outbound, PipeEntry, PipeId};
 use crate::engine;
 use crate::error::{Error, Result};
+use crate::queue::PipeRx;
 
 /// Bound inproc names, process-wide.
 static BOUND: LazyLock<Mutex<HashMap<String, Weak<Core>>>> = LazyLock::new(Default::default);
@@ -77,7 +77,7 @@ pub(crate) fn connect(core: &Arc<Core>, name: &str) -> Result<()> {
 struct Side {
     core: Arc<Core>,
     pipe: PipeId,
-    rx: mpsc::Receiver<Outbound>,
+    rx: PipeRx<Outbound>,
     routing_id: Option<Bytes>,
     replay: Vec<Bytes>,
     replay_seq: u64,
@@ -87,7 +87,7 @@ struct Side {
 struct Source {
     core: Arc<Core>,
     pipe: PipeId,
-    rx: mpsc::Receiver<Outbound>,
+    rx: PipeRx<Outbound>,
     /// The subscriptions the source socket held when the link formed.
     replay: Vec<Bytes>,
     replay_seq: u64,
@@ -158,8 +158,8 @@ async fn forward(mut from: Source, to: Sink) {
                 };
                 if to
                     .core
-                    .inbound_tx
-                    .send(Inbound {
+                    .inbound
+                    .push(Inbound {
                         peer: None,
                         pipe: to.pipe,
                         message,
@@ -199,8 +199,8 @@ async fn notify_link(to: &Sink, up: bool) {
     {
         let _ = to
             .core
-            .inbound_tx
-            .send(Inbound {
+            .inbound
+            .push(Inbound {
                 peer: None,
                 pipe: to.pipe,
                 message,
@@ -213,8 +213,8 @@ async fn subscription(to: &Sink, subscribe: bool, topic: Bytes) {
     if let Some(notice) = to.core.on_subscription(to.pipe, subscribe, topic) {
         let _ = to
             .core
-            .inbound_tx
-            .send(Inbound {
+            .inbound
+            .push(Inbound {
                 peer: None,
                 pipe: to.pipe,
                 message: notice,

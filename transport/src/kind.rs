@@ -15,13 +15,13 @@
 use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
-use tokio::sync::mpsc::error::TrySendError;
 use zmtp::{Message, SocketType};
 
 use std::sync::Arc;
 
 use crate::core::{Core, Inbound, Outbound, PeerMetadata, State};
 use crate::error::{Error, Result};
+use crate::queue::PipeTx;
 
 /// The outcome of one attempt to send.
 pub(crate) enum Attempt {
@@ -63,14 +63,14 @@ pub(crate) fn try_send(core: &Core, message: Message) -> Result<Attempt> {
 }
 
 /// Offers a message to one pipe, handing it back if the pipe cannot take it.
-fn offer(tx: &tokio::sync::mpsc::Sender<Outbound>, message: Message) -> Result<(), Message> {
+fn offer(tx: &PipeTx<Outbound>, message: Message) -> Result<(), Message> {
     match tx.try_send(Outbound::Message(message)) {
         Ok(()) => Ok(()),
-        Err(
-            TrySendError::Full(Outbound::Message(m)) | TrySendError::Closed(Outbound::Message(m)),
-        ) => Err(m),
-        // Only messages are offered, so only messages come back.
-        Err(_) => Err(Message::new()),
+        Err(e) => match e.into_inner() {
+            Outbound::Message(m) => Err(m),
+            // Only messages are offered, so only messages come back.
+            _ => Err(Message::new()),
+        },
     }
 }
 
@@ -172,7 +172,7 @@ fn publish(core: &Core, state: &mut State, message: Message) -> Attempt {
             .pipes
             .iter()
             .filter(matching)
-            .any(|p| p.tx.capacity() == 0)
+            .any(|p| !p.tx.has_room())
     {
         return Attempt::Wait(message);
     }

@@ -28,6 +28,7 @@ mod monitor;
 mod null_auth;
 mod options;
 pub mod proxy;
+mod queue;
 mod security;
 mod socket;
 mod stream;

@@ -211,18 +211,15 @@ impl Socket {
     /// Receives a message if one is waiting.
     pub fn try_recv(&self) -> Result<Message> {
         kind::check_recv(&self.core)?;
-        let Ok(mut rx) = self.core.inbound_rx.try_lock() else {
-            return Err(Error::WouldBlock);
-        };
         loop {
-            match rx.try_recv() {
-                Ok(inbound) => {
+            match self.core.inbound.try_pop() {
+                Some(inbound) => {
                     if let Some((message, _)) = kind::accept(&self.core, inbound) {
                         return Ok(message);
                     }
                 }
-                Err(_) if self.core.is_closing() => return Err(Error::Closed),
-                Err(_) => return Err(Error::WouldBlock),
+                None if self.core.is_closing() => return Err(Error::Closed),
+                None => return Err(Error::WouldBlock),
             }
         }
     }
@@ -282,7 +279,12 @@ impl Socket {
     }
 }
 
-async fn send_on(core: &Arc<Core>, mut message: Message) -> Result<()> {
+async fn send_on(core: &Arc<Core>, message: Message) -> Result<()> {
+    // The common case queues at once, without touching the wait list.
+    let mut message = match kind::try_send(core, message)? {
+        Attempt::Done => return Ok(()),
+        Attempt::Wait(m) => m,
+    };
     loop {
         let notified = core.send_ready.notified();
         tokio::pin!(notified);
@@ -297,14 +299,9 @@ async fn send_on(core: &Arc<Core>, mut message: Message) -> Result<()> {
 
 async fn recv_on(core: &Arc<Core>) -> Result<(Message, Option<Arc<PeerMetadata>>)> {
     kind::check_recv(core)?;
-    let mut rx = core.inbound_rx.lock().await;
     loop {
-        let inbound = tokio::select! {
-            biased;
-            inbound = rx.recv() => inbound,
-            _ = core.closing.cancelled() => None,
-        };
-        let Some(inbound) = inbound else {
+        // The inbound queue closes with the socket, after what it holds.
+        let Some(inbound) = std::future::poll_fn(|cx| core.inbound.poll_pop(cx)).await else {
             return Err(Error::Closed);
         };
         if let Some(accepted) = kind::accept(core, inbound) {

@@ -1,0 +1,378 @@
+//! A bounded queue that moves items in batches: the pipes between a socket
+//! and its links.
+//!
+//! A general-purpose channel costs a semaphore operation and a wake-up per
+//! item. Here one lock moves a whole batch: a link's engine drains every
+//! queued message with one [`Queue::poll_drain`] and hands a read buffer's
+//! worth of received messages over with one [`Queue::push_batch`]. Waiters
+//! are woken only when something they wait for changes: consumers when the
+//! queue stops being empty, producers when it stops being full.
+//!
+//! Any number of producers and consumers may use one queue. Closing it
+//! wakes everyone; consumers still get what was queued before the close.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+
+/// Why an item could not be pushed; the item comes back.
+#[derive(Debug)]
+pub(crate) enum PushError<T> {
+    /// The queue is at its capacity.
+    Full(T),
+    /// The queue is closed.
+    Closed(T),
+}
+
+impl<T> PushError<T> {
+    pub(crate) fn into_inner(self) -> T {
+        match self {
+            PushError::Full(t) | PushError::Closed(t) => t,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Inner<T> {
+    items: VecDeque<T>,
+    closed: bool,
+    consumers: Vec<Waker>,
+    producers: Vec<Waker>,
+}
+
+/// A bounded multi-producer, multi-consumer queue with batch operations.
+#[derive(Debug)]
+pub(crate) struct Queue<T> {
+    inner: Mutex<Inner<T>>,
+    capacity: usize,
+}
+
+fn register(list: &mut Vec<Waker>, waker: &Waker) {
+    if !list.iter().any(|w| w.will_wake(waker)) {
+        list.push(waker.clone());
+    }
+}
+
+fn wake_all(list: Vec<Waker>) {
+    for waker in list {
+        waker.wake();
+    }
+}
+
+impl<T> Queue<T> {
+    /// A queue holding at most `capacity` items (at least 1).
+    pub(crate) fn new(capacity: usize) -> Self {
+        Queue {
+            inner: Mutex::new(Inner {
+                items: VecDeque::new(),
+                closed: false,
+                consumers: Vec::new(),
+                producers: Vec::new(),
+            }),
+            capacity: capacity.max(1),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner<T>> {
+        // Nothing here panics while holding the lock; tolerate poison anyway.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Queues one item, or hands it back.
+    pub(crate) fn try_push(&self, item: T) -> Result<(), PushError<T>> {
+        let mut inner = self.lock();
+        if inner.closed {
+            return Err(PushError::Closed(item));
+        }
+        if inner.items.len() >= self.capacity {
+            return Err(PushError::Full(item));
+        }
+        let was_empty = inner.items.is_empty();
+        inner.items.push_back(item);
+        let wake = if was_empty {
+            std::mem::take(&mut inner.consumers)
+        } else {
+            Vec::new()
+        };
+        drop(inner);
+        wake_all(wake);
+        Ok(())
+    }
+
+    /// Moves as many items from the front of `items` as there is room for;
+    /// returns how many moved. On a closed queue nothing moves.
+    pub(crate) fn push_batch(&self, items: &mut VecDeque<T>) -> usize {
+        let mut inner = self.lock();
+        if inner.closed {
+            return 0;
+        }
+        let room = self.capacity.saturating_sub(inner.items.len());
+        let n = room.min(items.len());
+        if n == 0 {
+            return 0;
+        }
+        let was_empty = inner.items.is_empty();
+        inner.items.extend(items.drain(..n));
+        let wake = if was_empty {
+            std::mem::take(&mut inner.consumers)
+        } else {
+            Vec::new()
+        };
+        drop(inner);
+        wake_all(wake);
+        n
+    }
+
+    /// Ready(true) when there is room, Ready(false) when closed; otherwise
+    /// the task is woken when room appears.
+    pub(crate) fn poll_room(&self, cx: &mut Context<'_>) -> Poll<bool> {
+        let mut inner = self.lock();
+        if inner.closed {
+            return Poll::Ready(false);
+        }
+        if inner.items.len() < self.capacity {
+            return Poll::Ready(true);
+        }
+        register(&mut inner.producers, cx.waker());
+        Poll::Pending
+    }
+
+    /// Waits for room, then pushes; the item comes back if the queue closes.
+    pub(crate) async fn push(&self, item: T) -> Result<(), T> {
+        let mut item = Some(item);
+        std::future::poll_fn(|cx| {
+            let Some(it) = item.take() else {
+                return Poll::Ready(Ok(()));
+            };
+            match self.try_push(it) {
+                Ok(()) => Poll::Ready(Ok(())),
+                Err(PushError::Closed(it)) => Poll::Ready(Err(it)),
+                Err(PushError::Full(it)) => match self.poll_room(cx) {
+                    Poll::Ready(false) => Poll::Ready(Err(it)),
+                    _ => {
+                        // Room may have appeared between the two locks; the
+                        // waker is registered either way, so try again on wake.
+                        item = Some(it);
+                        if self.has_room() {
+                            cx.waker().wake_by_ref();
+                        }
+                        Poll::Pending
+                    }
+                },
+            }
+        })
+        .await
+    }
+
+    /// Takes the front item if there is one.
+    pub(crate) fn try_pop(&self) -> Option<T> {
+        let mut inner = self.lock();
+        let item = inner.items.pop_front()?;
+        let wake = self.after_take(&mut inner, 1);
+        drop(inner);
+        wake_all(wake);
+        Some(item)
+    }
+
+    /// Ready(Some) with the front item, Ready(None) once closed and empty;
+    /// otherwise the task is woken when an item arrives.
+    pub(crate) fn poll_pop(&self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        let mut inner = self.lock();
+        if let Some(item) = inner.items.pop_front() {
+            let wake = self.after_take(&mut inner, 1);
+            drop(inner);
+            wake_all(wake);
+            return Poll::Ready(Some(item));
+        }
+        if inner.closed {
+            return Poll::Ready(None);
+        }
+        register(&mut inner.consumers, cx.waker());
+        Poll::Pending
+    }
+
+    /// Moves up to `max` items into `out`: Ready(n > 0), Ready(0) once
+    /// closed and empty, or Pending (woken when items arrive).
+    pub(crate) fn poll_drain(
+        &self,
+        cx: &mut Context<'_>,
+        out: &mut Vec<T>,
+        max: usize,
+    ) -> Poll<usize> {
+        let mut inner = self.lock();
+        let n = max.min(inner.items.len());
+        if n > 0 {
+            out.extend(inner.items.drain(..n));
+            let wake = self.after_take(&mut inner, n);
+            drop(inner);
+            wake_all(wake);
+            return Poll::Ready(n);
+        }
+        if inner.closed {
+            return Poll::Ready(0);
+        }
+        register(&mut inner.consumers, cx.waker());
+        Poll::Pending
+    }
+
+    /// Producers to wake after `n` items left a queue that was full.
+    fn after_take(&self, inner: &mut Inner<T>, n: usize) -> Vec<Waker> {
+        if inner.items.len() + n >= self.capacity && !inner.producers.is_empty() {
+            std::mem::take(&mut inner.producers)
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// Refuses further pushes and wakes everyone. Items already queued can
+    /// still be taken.
+    pub(crate) fn close(&self) {
+        let mut inner = self.lock();
+        inner.closed = true;
+        let mut wake = std::mem::take(&mut inner.consumers);
+        wake.append(&mut inner.producers);
+        drop(inner);
+        wake_all(wake);
+    }
+
+    /// Items queued now.
+    pub(crate) fn len(&self) -> usize {
+        self.lock().items.len()
+    }
+
+    /// Whether nothing is queued.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.lock().items.is_empty()
+    }
+
+    /// Whether one more item fits.
+    pub(crate) fn has_room(&self) -> bool {
+        let inner = self.lock();
+        !inner.closed && inner.items.len() < self.capacity
+    }
+}
+
+/// The sending end of a one-owner pipe: dropping it closes the pipe.
+#[derive(Debug)]
+pub(crate) struct PipeTx<T>(Arc<Queue<T>>);
+
+/// The receiving end of a pipe: dropping it closes the pipe, so senders
+/// see `Closed` rather than filling a queue nobody reads.
+#[derive(Debug)]
+pub(crate) struct PipeRx<T>(Arc<Queue<T>>);
+
+/// A pipe of `capacity` items.
+pub(crate) fn pipe<T>(capacity: usize) -> (PipeTx<T>, PipeRx<T>) {
+    let queue = Arc::new(Queue::new(capacity));
+    (PipeTx(queue.clone()), PipeRx(queue))
+}
+
+impl<T> PipeTx<T> {
+    /// Queues one item, or hands it back.
+    pub(crate) fn try_send(&self, item: T) -> Result<(), PushError<T>> {
+        self.0.try_push(item)
+    }
+
+    /// Whether one more item fits.
+    pub(crate) fn has_room(&self) -> bool {
+        self.0.has_room()
+    }
+}
+
+impl<T> Drop for PipeTx<T> {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
+impl<T> PipeRx<T> {
+    /// Moves up to `max` items into `out` (see [`Queue::poll_drain`]).
+    pub(crate) fn poll_recv_many(
+        &self,
+        cx: &mut Context<'_>,
+        out: &mut Vec<T>,
+        max: usize,
+    ) -> Poll<usize> {
+        self.0.poll_drain(cx, out, max)
+    }
+
+    /// The next item; `None` once the sender is gone and nothing is left.
+    pub(crate) async fn recv(&self) -> Option<T> {
+        std::future::poll_fn(|cx| self.0.poll_pop(cx)).await
+    }
+
+    /// Items waiting.
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether nothing waits.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl<T> Drop for PipeRx<T> {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::Wake;
+
+    struct Counter(AtomicUsize);
+
+    impl Wake for Counter {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn waker() -> (Waker, Arc<Counter>) {
+        let counter = Arc::new(Counter(AtomicUsize::new(0)));
+        (Waker::from(counter.clone()), counter)
+    }
+
+    #[test]
+    fn bounded_with_items_handed_back() {
+        let q = Queue::new(2);
+        q.try_push(1).unwrap();
+        q.try_push(2).unwrap();
+        assert!(matches!(q.try_push(3), Err(PushError::Full(3))));
+        let mut batch: VecDeque<i32> = (4..10).collect();
+        assert_eq!(q.push_batch(&mut batch), 0);
+        assert_eq!(q.try_pop(), Some(1));
+        assert_eq!(q.push_batch(&mut batch), 1);
+        assert_eq!(batch.front(), Some(&5));
+        q.close();
+        assert!(matches!(q.try_push(9), Err(PushError::Closed(9))));
+        assert_eq!(q.try_pop(), Some(2));
+        assert_eq!(q.try_pop(), Some(4));
+        assert_eq!(q.try_pop(), None);
+    }
+
+    #[test]
+    fn consumers_woken_when_items_arrive_producers_when_room_appears() {
+        let q = Queue::new(1);
+        let (consumer, woken) = waker();
+        let mut cx = Context::from_waker(&consumer);
+        let mut out = Vec::new();
+        assert!(q.poll_drain(&mut cx, &mut out, 10).is_pending());
+        q.try_push(1).unwrap();
+        assert_eq!(woken.0.load(Ordering::SeqCst), 1);
+
+        let (producer, room) = waker();
+        let mut cx = Context::from_waker(&producer);
+        assert!(q.poll_room(&mut cx).is_pending());
+        assert_eq!(q.poll_drain(&mut cx, &mut out, 10), Poll::Ready(1));
+        assert_eq!(room.0.load(Ordering::SeqCst), 1);
+        assert_eq!(out, [1]);
+        q.close();
+        assert_eq!(q.poll_drain(&mut cx, &mut out, 10), Poll::Ready(0));
+        assert!(matches!(q.poll_pop(&mut cx), Poll::Ready(None)));
+    }
+}
