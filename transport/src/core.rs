@@ -194,6 +194,8 @@ pub(crate) struct Core {
     pub(crate) inbound: Queue<Inbound>,
     /// Signalled when a pipe gains room or a peer arrives.
     pub(crate) send_ready: Notify,
+    /// Senders waiting on `send_ready`; engines skip the signal when none.
+    pub(crate) send_waiters: std::sync::atomic::AtomicUsize,
     pub(crate) monitor: MonitorHub,
     pub(crate) stats: Stats,
     next_pipe: AtomicU64,
@@ -212,6 +214,7 @@ impl Core {
             state: Mutex::new(State::default()),
             inbound,
             send_ready: Notify::new(),
+            send_waiters: std::sync::atomic::AtomicUsize::new(0),
             monitor: MonitorHub::default(),
             stats: Stats::default(),
             next_pipe: AtomicU64::new(1),

@@ -390,7 +390,10 @@ impl Engine<'_> {
                         self.encode(item);
                     }
                     self.batch = batch;
-                    self.link.core.send_ready.notify_waiters();
+                    let core = &self.link.core;
+                    if core.send_waiters.load(Ordering::Acquire) > 0 {
+                        core.send_ready.notify_waiters();
+                    }
                     progress = true;
                 }
                 Poll::Pending => break,

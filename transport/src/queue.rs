@@ -53,8 +53,11 @@ fn register(list: &mut Vec<Waker>, waker: &Waker) {
     }
 }
 
-fn wake_all(list: Vec<Waker>) {
-    for waker in list {
+/// Wakes and forgets every waiter. Done under the queue's lock: waking a
+/// task only schedules it, and keeping the list's allocation avoids one per
+/// wake-up.
+fn wake_all(list: &mut Vec<Waker>) {
+    for waker in list.drain(..) {
         waker.wake();
     }
 }
@@ -89,13 +92,9 @@ impl<T> Queue<T> {
         }
         let was_empty = inner.items.is_empty();
         inner.items.push_back(item);
-        let wake = if was_empty {
-            std::mem::take(&mut inner.consumers)
-        } else {
-            Vec::new()
-        };
-        drop(inner);
-        wake_all(wake);
+        if was_empty {
+            wake_all(&mut inner.consumers);
+        }
         Ok(())
     }
 
@@ -113,13 +112,9 @@ impl<T> Queue<T> {
         }
         let was_empty = inner.items.is_empty();
         inner.items.extend(items.drain(..n));
-        let wake = if was_empty {
-            std::mem::take(&mut inner.consumers)
-        } else {
-            Vec::new()
-        };
-        drop(inner);
-        wake_all(wake);
+        if was_empty {
+            wake_all(&mut inner.consumers);
+        }
         n
     }
 
@@ -168,9 +163,7 @@ impl<T> Queue<T> {
     pub(crate) fn try_pop(&self) -> Option<T> {
         let mut inner = self.lock();
         let item = inner.items.pop_front()?;
-        let wake = self.after_take(&mut inner, 1);
-        drop(inner);
-        wake_all(wake);
+        self.after_take(&mut inner, 1);
         Some(item)
     }
 
@@ -179,9 +172,7 @@ impl<T> Queue<T> {
     pub(crate) fn poll_pop(&self, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let mut inner = self.lock();
         if let Some(item) = inner.items.pop_front() {
-            let wake = self.after_take(&mut inner, 1);
-            drop(inner);
-            wake_all(wake);
+            self.after_take(&mut inner, 1);
             return Poll::Ready(Some(item));
         }
         if inner.closed {
@@ -203,9 +194,7 @@ impl<T> Queue<T> {
         let n = max.min(inner.items.len());
         if n > 0 {
             out.extend(inner.items.drain(..n));
-            let wake = self.after_take(&mut inner, n);
-            drop(inner);
-            wake_all(wake);
+            self.after_take(&mut inner, n);
             return Poll::Ready(n);
         }
         if inner.closed {
@@ -215,12 +204,10 @@ impl<T> Queue<T> {
         Poll::Pending
     }
 
-    /// Producers to wake after `n` items left a queue that was full.
-    fn after_take(&self, inner: &mut Inner<T>, n: usize) -> Vec<Waker> {
-        if inner.items.len() + n >= self.capacity && !inner.producers.is_empty() {
-            std::mem::take(&mut inner.producers)
-        } else {
-            Vec::new()
+    /// Wakes producers after `n` items left a queue that was full.
+    fn after_take(&self, inner: &mut Inner<T>, n: usize) {
+        if inner.items.len() + n >= self.capacity {
+            wake_all(&mut inner.producers);
         }
     }
 
@@ -229,10 +216,8 @@ impl<T> Queue<T> {
     pub(crate) fn close(&self) {
         let mut inner = self.lock();
         inner.closed = true;
-        let mut wake = std::mem::take(&mut inner.consumers);
-        wake.append(&mut inner.producers);
-        drop(inner);
-        wake_all(wake);
+        wake_all(&mut inner.consumers);
+        wake_all(&mut inner.producers);
     }
 
     /// Items queued now.

@@ -285,6 +285,8 @@ async fn send_on(core: &Arc<Core>, message: Message) -> Result<()> {
         Attempt::Done => return Ok(()),
         Attempt::Wait(m) => m,
     };
+    // Counted while waiting, so engines signal only when someone listens.
+    let _waiting = WaitGuard::enter(&core.send_waiters);
     loop {
         let notified = core.send_ready.notified();
         tokio::pin!(notified);
@@ -294,6 +296,22 @@ async fn send_on(core: &Arc<Core>, message: Message) -> Result<()> {
             Attempt::Wait(m) => message = m,
         }
         notified.await;
+    }
+}
+
+/// Counts a sender waiting for room, until dropped (also on cancel).
+struct WaitGuard<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl<'a> WaitGuard<'a> {
+    fn enter(count: &'a std::sync::atomic::AtomicUsize) -> Self {
+        count.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        WaitGuard(count)
+    }
+}
+
+impl Drop for WaitGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
     }
 }
 
