@@ -1,66 +1,213 @@
-//! The `zmtp` command-line tool.
+//! The `zmtp` command-line tool: ZeroMQ sockets from the shell, libzmq-style
+//! benchmarks and the serializer bridge's cluster demo.
 //!
-//! Today it offers `keygen`-free basics only: `zmtp z85-encode HEX` and
-//! `zmtp z85-decode TEXT` for working with keys by hand. The subcommands of
-//! the design (recv, send, proxy, keygen, bench, cluster-demo) arrive with
-//! the socket layer.
+//! Each subcommand lives in its own file; this one parses the command line
+//! (clap, derive), runs the subcommand on a tokio runtime where it needs one,
+//! and turns every failure into one line on stderr and a non-zero exit:
+//!
+//! | exit | meaning |
+//! |---|---|
+//! | 0 | done (`recv -n` got its messages, `send` handed everything to the kernel, ...) |
+//! | 1 | a runtime error (bad endpoint, address in use, bad key, a peer refused us, a failed cluster-demo check) |
+//! | 2 | the command line does not parse |
+//! | 130 | interrupted by Ctrl-C (`recv`, `send`, `monitor`, `bench`) |
+//!
+//! `cluster-demo` runs without a tokio runtime of its own: every
+//! `PeerManager` brings its own, and one may not be started inside another.
+
+mod bench;
+mod cluster_demo;
+mod common;
+mod error;
+mod format;
+mod keygen;
+mod monitor;
+mod progress;
+mod proxy;
+mod recv;
+mod security;
+mod send;
 
 use std::process::ExitCode;
 
+use clap::{Parser, Subcommand};
+
+use crate::error::CliError;
+
+/// ZeroMQ (ZMTP 3.1) from the command line, in pure Rust.
+#[derive(Debug, Parser)]
+#[command(name = "zmtp", version, propagate_version = true)]
+#[command(after_help = "Run `zmtp <COMMAND> --help` for a command's options and an example.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Receive messages and print one line per message.
+    Recv(recv::RecvArgs),
+    /// Send messages given as arguments or read from stdin, one per line.
+    Send(send::SendArgs),
+    /// Forward messages between a frontend and a backend socket.
+    Proxy(proxy::ProxyArgs),
+    /// Generate a CURVE key pair and print it in Z85.
+    Keygen(keygen::KeygenArgs),
+    /// Bind or connect a socket and print its monitor events.
+    Monitor(monitor::MonitorArgs),
+    /// Throughput and latency tests with libzmq's perf-tool arguments and output.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+    /// A local cluster on the serializer bridge under load, with a worker
+    /// killed and restarted, verified chunk by chunk.
+    ClusterDemo(cluster_demo::ClusterDemoArgs),
+    /// Encode hex bytes (a multiple of 4) as Z85.
+    Z85Encode(keygen::Z85EncodeArgs),
+    /// Decode Z85 text to hex bytes.
+    Z85Decode(keygen::Z85DecodeArgs),
+}
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match run(&args) {
-        Ok(line) => {
-            println!("{line}");
-            ExitCode::SUCCESS
-        }
-        Err(message) => {
-            eprintln!("zmtp: {message}");
+    install_panic_hook();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(&e),
+    };
+    match run(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => e.report(),
+    }
+}
+
+fn run(command: Command) -> Result<(), CliError> {
+    match command {
+        Command::Keygen(args) => keygen::run(&args),
+        Command::Z85Encode(args) => keygen::z85_encode(&args),
+        Command::Z85Decode(args) => keygen::z85_decode(&args),
+        Command::ClusterDemo(args) => cluster_demo::run(&args),
+        Command::Recv(args) => on_runtime(recv::run(args)),
+        Command::Send(args) => on_runtime(send::run(args)),
+        Command::Proxy(args) => on_runtime(proxy::run(args)),
+        Command::Monitor(args) => on_runtime(monitor::run(args)),
+        Command::Bench(command) => on_runtime(bench::run(command)),
+    }
+}
+
+/// Runs a socket command on a two-thread runtime (the machine size we plan
+/// for), then leaves without waiting for stray tasks: whatever had to be
+/// delivered was waited for by the command itself (`Socket::close`).
+fn on_runtime(
+    command: impl std::future::Future<Output = Result<(), CliError>>,
+) -> Result<(), CliError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::new(format!("starting the runtime: {e}")))?;
+    let result = runtime.block_on(command);
+    runtime.shutdown_background();
+    result
+}
+
+/// clap's errors become one line (`--help` and `--version` print as usual).
+fn usage_error(e: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        let _ = e.print();
+        return if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
             ExitCode::from(2)
-        }
+        } else {
+            ExitCode::SUCCESS
+        };
     }
+    // The message is the text up to the usage block, its lines joined.
+    let text = e.to_string();
+    let line = text
+        .lines()
+        .map(str::trim)
+        .take_while(|l| {
+            !l.starts_with("Usage:")
+                && !l.starts_with("tip:")
+                && !l.starts_with("For more information")
+        })
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let line = line.strip_prefix("error: ").unwrap_or(&line);
+    eprintln!("zmtp: {line} (see --help)");
+    ExitCode::from(2)
 }
 
-fn run(args: &[String]) -> Result<String, String> {
-    match args {
-        [cmd, hex] if cmd == "z85-encode" => {
-            let bytes = parse_hex(hex)?;
-            zmtp::z85::encode(&bytes).map_err(|e| e.to_string())
-        }
-        [cmd, text] if cmd == "z85-decode" => {
-            let bytes = zmtp::z85::decode(text).map_err(|e| e.to_string())?;
-            Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
-        }
-        _ => Err("usage: zmtp z85-encode HEX | zmtp z85-decode TEXT".into()),
-    }
-}
-
-fn parse_hex(hex: &str) -> Result<Vec<u8>, String> {
-    if hex.len() % 2 != 0 || !hex.is_ascii() {
-        return Err(format!("not hex: {hex:?}"));
-    }
-    (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).map_err(|_| format!("not hex: {hex:?}")))
-        .collect()
+/// A bug must still end in one line on stderr, not a backtrace.
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let what = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "panic".to_owned());
+        let place = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!("zmtp: internal error{place}: {}", what.replace('\n', " "));
+    }));
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::CommandFactory;
 
     #[test]
-    fn z85_round_trip_through_the_cli() {
-        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(
-            run(&args(&["z85-encode", "864fd26fb559f75b"])).unwrap(),
-            "HelloWorld"
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn the_contract_flags_parse() {
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(std::iter::once("zmtp").chain(args.iter().copied()))
+        };
+        assert!(
+            parse(&[
+                "recv",
+                "-t",
+                "sub",
+                "--connect",
+                "tcp://127.0.0.1:1",
+                "-n",
+                "3",
+                "--subscribe",
+                "a",
+                "--format",
+                "json"
+            ])
+            .is_ok()
         );
-        assert_eq!(
-            run(&args(&["z85-decode", "HelloWorld"])).unwrap(),
-            "864fd26fb559f75b"
+        assert!(parse(&["send", "-t", "PUSH", "--bind", "ipc://@x", "a|b", "c"]).is_ok());
+        assert!(
+            parse(&[
+                "proxy",
+                "--frontend",
+                "XSUB@tcp://*:1",
+                "--backend",
+                "XPUB@tcp://*:2"
+            ])
+            .is_ok()
         );
-        assert!(run(&args(&["z85-encode", "86x"])).is_err());
-        assert!(run(&args(&[])).is_err());
+        assert!(parse(&["bench", "local-thr", "tcp://127.0.0.1:5555", "64", "1000"]).is_ok());
+        assert!(parse(&["keygen"]).is_ok());
+        assert!(
+            parse(&["recv", "-t", "PULL"]).is_err(),
+            "an endpoint is required"
+        );
+        assert!(parse(&["recv", "-t", "NOPE", "--bind", "tcp://*:1"]).is_err());
     }
 }

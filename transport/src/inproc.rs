@@ -151,6 +151,15 @@ async fn forward(mut from: Source, to: Sink) {
         subscription(&to, true, topic).await;
     }
     while let Some(item) = from.rx.recv().await {
+        // Room in the pipe: a sender waiting at the high-water mark may go.
+        if from
+            .core
+            .send_waiters
+            .load(std::sync::atomic::Ordering::Acquire)
+            > 0
+        {
+            from.core.send_ready.notify_waiters();
+        }
         match item {
             Outbound::Message(message) => {
                 let Some(message) = to.core.admit(to.routing_id.as_ref(), message) else {

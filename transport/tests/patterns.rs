@@ -585,3 +585,21 @@ async fn link_notify_frames_a_links_messages() {
         );
     }
 }
+
+#[tokio::test]
+async fn inproc_sender_at_the_mark_resumes_when_the_pipe_drains() {
+    let mut options = Options::new(SocketType::Push);
+    options.sndhwm = 10;
+    let push = Socket::with_options(SocketType::Push, options);
+    let pull = Socket::new(SocketType::Pull);
+    join(&pull, &push, "inproc").await;
+    let sender = tokio::spawn(async move {
+        for i in 0..5000u32 {
+            push.send(i.to_be_bytes().to_vec()).await.unwrap();
+        }
+    });
+    for i in 0..5000u32 {
+        assert_eq!(recv(&pull).await.frames()[0][..], i.to_be_bytes());
+    }
+    timeout(WAIT, sender).await.unwrap().unwrap();
+}

@@ -1,0 +1,133 @@
+//! Security flags (`SECURITY` in the design's command-line contract):
+//! CURVE and PLAIN, turned into the socket's [`Options`] in one place so
+//! every socket command takes them the same way.
+//!
+//! - CURVE server: `--curve-server --curve-secret KEY` (any client key is
+//!   accepted, as by libzmq without a ZAP handler);
+//! - CURVE client: `--curve-serverkey KEY --curve-secret KEY
+//!   [--curve-public KEY]` (the public key, if given, must match);
+//! - PLAIN server: `--plain-server --plain-user U --plain-password P` (that
+//!   user alone is accepted);
+//! - PLAIN client: `--plain-user U --plain-password P`.
+//!
+//! TLS options for `tls://` endpoints are not offered yet.
+
+use clap::Args;
+use std::sync::Arc;
+
+use zmtp::{CurveKeyPair, CurvePublicKey, CurveSecretKey};
+use zmtp_transport::{Options, PlainPasswords, Security};
+
+use crate::error::CliError;
+
+/// `--curve-server --curve-secret KEY`, `--curve-serverkey KEY
+/// --curve-secret KEY --curve-public KEY`, `--plain-server`,
+/// `--plain-user U --plain-password P`.
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Security")]
+pub struct SecurityArgs {
+    /// Act as CURVE server (needs --curve-secret).
+    #[arg(long)]
+    pub curve_server: bool,
+    /// Our CURVE secret key, 40 Z85 characters.
+    #[arg(long, value_name = "KEY")]
+    pub curve_secret: Option<String>,
+    /// Our CURVE public key, 40 Z85 characters (client).
+    #[arg(long, value_name = "KEY")]
+    pub curve_public: Option<String>,
+    /// The server's CURVE public key, 40 Z85 characters (client).
+    #[arg(long, value_name = "KEY")]
+    pub curve_serverkey: Option<String>,
+    /// Act as PLAIN server.
+    #[arg(long)]
+    pub plain_server: bool,
+    /// PLAIN user name (client).
+    #[arg(long, value_name = "USER")]
+    pub plain_user: Option<String>,
+    /// PLAIN password (client).
+    #[arg(long, value_name = "PASSWORD")]
+    pub plain_password: Option<String>,
+}
+
+impl SecurityArgs {
+    /// Whether any security flag was given.
+    fn any(&self) -> bool {
+        self.curve_server
+            || self.curve_secret.is_some()
+            || self.curve_public.is_some()
+            || self.curve_serverkey.is_some()
+            || self.plain_server
+            || self.plain_user.is_some()
+            || self.plain_password.is_some()
+    }
+
+    /// Checks the flags and puts the mechanism (and, for a PLAIN server,
+    /// the password check) into `options`.
+    pub fn apply(&self, options: &mut Options) -> Result<(), CliError> {
+        if !self.any() {
+            return Ok(());
+        }
+        let secret = match &self.curve_secret {
+            Some(key) => Some(
+                CurveSecretKey::from_z85(key)
+                    .map_err(|e| CliError::new(format!("bad --curve-secret: {e}")))?,
+            ),
+            None => None,
+        };
+        let public_key =
+            |flag: &str, key: &Option<String>| -> Result<Option<CurvePublicKey>, CliError> {
+                key.as_deref()
+                    .map(|k| {
+                        CurvePublicKey::from_z85(k)
+                            .map_err(|e| CliError::new(format!("bad {flag}: {e}")))
+                    })
+                    .transpose()
+            };
+        let public = public_key("--curve-public", &self.curve_public)?;
+        let server_key = public_key("--curve-serverkey", &self.curve_serverkey)?;
+        let plain = self.plain_server || self.plain_user.is_some() || self.plain_password.is_some();
+        let curve =
+            self.curve_server || secret.is_some() || server_key.is_some() || public.is_some();
+        if plain && curve {
+            return Err(CliError::new("choose PLAIN or CURVE, not both"));
+        }
+        options.security = if self.curve_server {
+            let secret =
+                secret.ok_or_else(|| CliError::new("--curve-server needs --curve-secret"))?;
+            Security::CurveServer {
+                keys: CurveKeyPair::from_secret(secret),
+            }
+        } else if curve {
+            let (Some(secret), Some(server_key)) = (secret, server_key) else {
+                return Err(CliError::new(
+                    "a CURVE client needs --curve-serverkey and --curve-secret",
+                ));
+            };
+            let keys = CurveKeyPair::from_secret(secret);
+            if public.is_some_and(|p| p != *keys.public()) {
+                return Err(CliError::new(
+                    "--curve-public does not match --curve-secret",
+                ));
+            }
+            Security::CurveClient { keys, server_key }
+        } else {
+            let (Some(user), Some(password)) = (&self.plain_user, &self.plain_password) else {
+                return Err(CliError::new(
+                    "PLAIN needs --plain-user and --plain-password",
+                ));
+            };
+            if self.plain_server {
+                options.authenticator = Some(Arc::new(
+                    PlainPasswords::new().with(user.clone(), password.clone()),
+                ));
+                Security::PlainServer
+            } else {
+                Security::PlainClient {
+                    username: user.clone(),
+                    password: password.clone(),
+                }
+            }
+        };
+        Ok(())
+    }
+}

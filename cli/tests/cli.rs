@@ -1,0 +1,780 @@
+//! The built `zmtp` binary, driven as a user would: pairs of processes over
+//! tcp and ipc, every output format, keygen, the benchmarks, the cluster
+//! demo and the error paths.
+//!
+//! Servers bind `tcp://127.0.0.1:*` and announce the port on stderr
+//! (`listening on ...`), which the tests read back; nothing here depends on
+//! a fixed port. Every child is killed if a test fails or times out.
+
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_zmtp");
+const WAIT: Duration = Duration::from_secs(30);
+
+/// A running `zmtp`, its stdout collected and its stderr streamed.
+struct Zmtp {
+    child: Child,
+    stdout: Arc<Mutex<Vec<u8>>>,
+    stdout_done: mpsc::Receiver<()>,
+    stderr_lines: mpsc::Receiver<String>,
+    stderr: Arc<Mutex<Vec<String>>>,
+}
+
+struct Finished {
+    status: ExitStatus,
+    stdout: String,
+    stderr: Vec<String>,
+}
+
+fn zmtp(args: &[&str]) -> Zmtp {
+    zmtp_with_stdin(args, None)
+}
+
+fn zmtp_with_stdin(args: &[&str], stdin: Option<&[u8]>) -> Zmtp {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(input) = stdin {
+        let mut pipe = child.stdin.take().unwrap();
+        let input = input.to_vec();
+        std::thread::spawn(move || {
+            let _ = pipe.write_all(&input);
+        });
+    }
+    let stdout = Arc::new(Mutex::new(Vec::new()));
+    let (done_tx, stdout_done) = mpsc::channel();
+    {
+        let mut pipe = child.stdout.take().unwrap();
+        let stdout = stdout.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = pipe.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                stdout.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+            let _ = done_tx.send(());
+        });
+    }
+    let (line_tx, stderr_lines) = mpsc::channel();
+    let stderr = Arc::new(Mutex::new(Vec::new()));
+    {
+        let pipe = child.stderr.take().unwrap();
+        let stderr = stderr.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines() {
+                let Ok(line) = line else { break };
+                stderr.lock().unwrap().push(line.clone());
+                let _ = line_tx.send(line);
+            }
+        });
+    }
+    Zmtp {
+        child,
+        stdout,
+        stdout_done,
+        stderr_lines,
+        stderr,
+    }
+}
+
+impl Zmtp {
+    /// The endpoint from the `listening on ...` line.
+    fn listening(&self) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.stderr_lines.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some(ep) = line.strip_prefix("listening on ") {
+                        return ep.to_owned();
+                    }
+                }
+                Err(_) => panic!(
+                    "no `listening on` line; stderr: {:?}",
+                    self.stderr.lock().unwrap()
+                ),
+            }
+        }
+    }
+
+    /// Waits for the exit (killing the child after `WAIT`).
+    fn finish(mut self) -> Finished {
+        let deadline = Instant::now() + WAIT;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!(
+                    "zmtp did not exit within {WAIT:?}; stdout {:?}, stderr {:?}",
+                    String::from_utf8_lossy(&self.stdout.lock().unwrap()),
+                    self.stderr.lock().unwrap()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let _ = self.stdout_done.recv_timeout(Duration::from_secs(5));
+        // Let the stderr reader take the last lines.
+        std::thread::sleep(Duration::from_millis(20));
+        let stdout = String::from_utf8_lossy(&self.stdout.lock().unwrap()).into_owned();
+        let stderr = self.stderr.lock().unwrap().clone();
+        Finished {
+            status,
+            stdout,
+            stderr,
+        }
+    }
+
+    fn stdout_now(&self) -> String {
+        String::from_utf8_lossy(&self.stdout.lock().unwrap()).into_owned()
+    }
+}
+
+impl Drop for Zmtp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn run(args: &[&str]) -> Finished {
+    zmtp(args).finish()
+}
+
+fn ok(f: &Finished) {
+    assert!(
+        f.status.success(),
+        "exit {:?}; stdout {:?}; stderr {:?}",
+        f.status,
+        f.stdout,
+        f.stderr
+    );
+}
+
+fn lines(s: &str) -> Vec<&str> {
+    s.lines().collect()
+}
+
+fn ipc_path(name: &str) -> String {
+    let path = std::env::temp_dir().join(format!("zmtp-cli-{name}-{}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    format!("ipc://{}", path.display())
+}
+
+#[test]
+fn keygen_prints_a_public_and_a_secret_key_in_z85() {
+    let f = run(&["keygen"]);
+    ok(&f);
+    let out = lines(&f.stdout);
+    assert_eq!(out.len(), 2, "{out:?}");
+    let z85 = |line: &str, prefix: &str| {
+        let key = line
+            .strip_prefix(prefix)
+            .unwrap_or_else(|| panic!("{line:?}"));
+        assert_eq!(key.len(), 40, "{key:?}");
+        assert!(key.bytes().all(|b| b.is_ascii_graphic()), "{key:?}");
+        key.to_owned()
+    };
+    let public = z85(out[0], "public: ");
+    let secret = z85(out[1], "secret: ");
+    assert_ne!(public, secret);
+    assert_ne!(run(&["keygen"]).stdout, f.stdout, "fresh keys every time");
+    // The keys decode as 32 bytes each.
+    let decoded = run(&["z85-decode", &public]);
+    ok(&decoded);
+    assert_eq!(decoded.stdout.trim().len(), 64);
+}
+
+#[test]
+fn send_to_recv_over_tcp_in_text_with_multipart_messages() {
+    let recv = zmtp(&[
+        "recv",
+        "-t",
+        "PULL",
+        "--bind",
+        "tcp://127.0.0.1:*",
+        "-n",
+        "3",
+    ]);
+    let ep = recv.listening();
+    let send = run(&[
+        "send",
+        "-t",
+        "push",
+        "--connect",
+        &ep,
+        "hello|world",
+        "bye",
+        "a||c",
+    ]);
+    ok(&send);
+    let f = recv.finish();
+    ok(&f);
+    assert_eq!(lines(&f.stdout), ["hello|world", "bye", "a||c"]);
+    assert!(
+        f.stderr.iter().all(|l| l.starts_with("listening on")),
+        "{:?}",
+        f.stderr
+    );
+}
+
+#[test]
+fn stdin_lines_over_ipc_print_as_hex() {
+    let ep = ipc_path("hex");
+    let recv = zmtp(&[
+        "recv", "-t", "PULL", "--bind", &ep, "-n", "3", "--format", "hex",
+    ]);
+    // recv binds before it prints anything; give it a moment, then send
+    // (a connecting PUSH retries until the path exists anyway).
+    let send = zmtp_with_stdin(
+        &["send", "-t", "PUSH", "--connect", &ep],
+        Some(b"one\r\ntwo|2\n\xff\x00\n"),
+    )
+    .finish();
+    ok(&send);
+    let f = recv.finish();
+    ok(&f);
+    assert_eq!(lines(&f.stdout), ["6f6e65", "74776f|32", "ff00"]);
+}
+
+#[test]
+fn router_prints_the_routing_id_first_and_json_marks_binary_frames() {
+    let recv = zmtp(&[
+        "recv",
+        "-t",
+        "ROUTER",
+        "--bind",
+        "tcp://127.0.0.1:*",
+        "-n",
+        "2",
+        "--format",
+        "json",
+    ]);
+    let ep = recv.listening();
+    let send = zmtp_with_stdin(
+        &[
+            "send",
+            "-t",
+            "DEALER",
+            "--routing-id",
+            "alice",
+            "--connect",
+            &ep,
+        ],
+        Some(&["quote \"é\"|\x01\n".as_bytes(), b"bin|\xff\xfe\n"].concat()),
+    )
+    .finish();
+    ok(&send);
+    let f = recv.finish();
+    ok(&f);
+    assert_eq!(
+        lines(&f.stdout),
+        [
+            r#"["alice","quote \"é\"","\u0001"]"#,
+            r#"["alice","bin",{"hex":"fffe"}]"#
+        ]
+    );
+}
+
+#[test]
+fn req_gets_the_rep_echo_and_prints_it() {
+    let ep = ipc_path("rep");
+    let recv = zmtp(&["recv", "-t", "REP", "--bind", &ep, "-n", "2"]);
+    let send = run(&[
+        "send",
+        "-t",
+        "REQ",
+        "--connect",
+        &ep,
+        "ping|1",
+        "pong",
+        "--format",
+        "json",
+    ]);
+    ok(&send);
+    assert_eq!(lines(&send.stdout), [r#"["ping","1"]"#, r#"["pong"]"#]);
+    let f = recv.finish();
+    ok(&f);
+    assert_eq!(lines(&f.stdout), ["ping|1", "pong"]);
+}
+
+#[test]
+fn pub_waits_for_the_subscriber_and_sub_filters_by_prefix() {
+    let recv = zmtp(&[
+        "recv",
+        "-t",
+        "SUB",
+        "--bind",
+        "tcp://127.0.0.1:*",
+        "--subscribe",
+        "weather",
+        "-n",
+        "2",
+        "--frame-separator",
+        " / ",
+    ]);
+    let ep = recv.listening();
+    let send = run(&[
+        "send",
+        "-t",
+        "PUB",
+        "--connect",
+        &ep,
+        // Generous for a loaded CI machine; the default is 200 ms.
+        "--settle",
+        "1000",
+        "weather|sunny",
+        "sports|tennis",
+        "weather|rain",
+    ]);
+    ok(&send);
+    let f = recv.finish();
+    ok(&f);
+    assert_eq!(lines(&f.stdout), ["weather / sunny", "weather / rain"]);
+}
+
+#[test]
+fn count_repeats_every_message() {
+    let recv = zmtp(&[
+        "recv",
+        "-t",
+        "PAIR",
+        "--bind",
+        "tcp://127.0.0.1:*",
+        "-n",
+        "4",
+    ]);
+    let ep = recv.listening();
+    ok(&run(&[
+        "send",
+        "-t",
+        "PAIR",
+        "--connect",
+        &ep,
+        "-n",
+        "2",
+        "x",
+        "y",
+    ]));
+    let f = recv.finish();
+    ok(&f);
+    assert_eq!(lines(&f.stdout), ["x", "y", "x", "y"]);
+}
+
+#[test]
+fn proxy_forwards_between_its_sides() {
+    let proxy = zmtp(&[
+        "proxy",
+        "--frontend",
+        "PULL@tcp://127.0.0.1:*",
+        "--backend",
+        "PUSH@tcp://127.0.0.1:*",
+    ]);
+    let front = proxy.listening();
+    let back = proxy.listening();
+    let recv = zmtp(&["recv", "-t", "PULL", "--connect", &back, "-n", "2"]);
+    ok(&run(&[
+        "send",
+        "-t",
+        "PUSH",
+        "--connect",
+        &front,
+        "one|1",
+        "two",
+    ]));
+    let f = recv.finish();
+    ok(&f);
+    assert_eq!(lines(&f.stdout), ["one|1", "two"]);
+    drop(proxy);
+}
+
+#[test]
+fn monitor_prints_the_life_of_a_link() {
+    let monitor = zmtp(&[
+        "monitor",
+        "-t",
+        "PULL",
+        "--bind",
+        "tcp://127.0.0.1:*",
+        "--messages",
+    ]);
+    let ep = monitor.listening();
+    ok(&run(&["send", "-t", "PUSH", "--connect", &ep, "hi"]));
+    // Events and messages come from two streams: wait for both.
+    let deadline = Instant::now() + WAIT;
+    let out = loop {
+        let out = monitor.stdout_now();
+        if out.contains("message hi\n") && out.contains("disconnected ") {
+            break out;
+        }
+        assert!(Instant::now() < deadline, "monitor printed only {out:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    drop(monitor);
+    let out = lines(&out);
+    assert!(
+        out[0].starts_with(&format!("listening endpoint={ep}")),
+        "{out:?}"
+    );
+    for want in ["accepted ", "handshake-succeeded ", "disconnected "] {
+        assert!(
+            out.iter().any(|l| l.starts_with(want)),
+            "no {want:?} in {out:?}"
+        );
+    }
+    assert!(out.iter().any(|l| l.contains("peer-type=PUSH")), "{out:?}");
+
+    // -n COUNT: exit 0 after that many events.
+    let f = run(&[
+        "monitor",
+        "-t",
+        "PULL",
+        "--bind",
+        "tcp://127.0.0.1:*",
+        "-n",
+        "1",
+    ]);
+    ok(&f);
+    assert_eq!(lines(&f.stdout).len(), 1, "{:?}", f.stdout);
+    assert!(f.stdout.starts_with("listening endpoint=tcp://127.0.0.1:"));
+}
+
+fn number_after(line: &str, prefix: &str) -> f64 {
+    let rest = line
+        .strip_prefix(prefix)
+        .unwrap_or_else(|| panic!("{line:?} does not start with {prefix:?}"));
+    rest.split_whitespace().next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn bench_throughput_over_tcp_prints_libzmq_lines() {
+    let local = zmtp(&["bench", "local-thr", "tcp://127.0.0.1:*", "100", "5000"]);
+    let ep = local.listening();
+    let remote = run(&["bench", "remote-thr", &ep, "100", "5000"]);
+    ok(&remote);
+    assert_eq!(remote.stdout, "");
+    let f = local.finish();
+    ok(&f);
+    let out = lines(&f.stdout);
+    assert_eq!(out.len(), 4, "{out:?}");
+    assert_eq!(out[0], "message size: 100 [B]");
+    assert_eq!(out[1], "message count: 5000");
+    assert!(
+        out[2].ends_with(" [msg/s]") && number_after(out[2], "mean throughput: ") > 0.0,
+        "{out:?}"
+    );
+    assert!(
+        out[3].ends_with(" [Mb/s]") && number_after(out[3], "mean throughput: ") > 0.0,
+        "{out:?}"
+    );
+}
+
+#[test]
+fn bench_latency_over_ipc_prints_libzmq_lines() {
+    let ep = ipc_path("lat");
+    let local = zmtp(&["bench", "local-lat", &ep, "32", "300"]);
+    let remote = run(&["bench", "remote-lat", &ep, "32", "300"]);
+    ok(&remote);
+    let out = lines(&remote.stdout);
+    assert_eq!(out.len(), 3, "{out:?}");
+    assert_eq!(out[0], "message size: 32 [B]");
+    assert_eq!(out[1], "roundtrip count: 300");
+    assert!(
+        out[2].ends_with(" [us]") && number_after(out[2], "average latency: ") > 0.0,
+        "{out:?}"
+    );
+    ok(&local.finish());
+}
+
+#[test]
+fn bench_inproc_runs_both_sides_in_one_process() {
+    // More messages than the high-water mark, so the sender waits for room.
+    let thr = run(&["bench", "inproc-thr", "64", "5000"]);
+    ok(&thr);
+    assert_eq!(lines(&thr.stdout)[1], "message count: 5000");
+    let lat = run(&["bench", "inproc-lat", "64", "200"]);
+    ok(&lat);
+    assert!(
+        lines(&lat.stdout)[2].starts_with("average latency: "),
+        "{:?}",
+        lat.stdout
+    );
+    let same = run(&["bench", "local-thr", "inproc://zmtp-cli-test", "8", "100"]);
+    ok(&same);
+    assert_eq!(lines(&same.stdout)[1], "message count: 100");
+    let refused = run(&["bench", "remote-thr", "inproc://zmtp-cli-test", "8", "100"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert_eq!(refused.stderr.len(), 1, "{:?}", refused.stderr);
+}
+
+#[test]
+fn cluster_demo_short_run_verifies_every_chunk() {
+    let f = run(&[
+        "cluster-demo",
+        "--workers",
+        "2",
+        "--seconds",
+        "5",
+        "--rate",
+        "400",
+        "--broadcast-rate",
+        "100",
+        "--kill-at",
+        "2",
+        "--hang",
+        "0.3",
+        "--down-for",
+        "1",
+        "--logger-period",
+        "2",
+        "--logger-stall",
+        "1",
+        "--soft-cap",
+        "200",
+        "--hard-cap",
+        "1000",
+        "--report-every",
+        "1",
+    ]);
+    ok(&f);
+    let out = &f.stdout;
+    for want in [
+        "KILL worker-2",
+        "RESTART worker-2",
+        "manager: worker-2 up, epoch 2",
+        "FillingUp",
+        "Drained",
+        "worker-2 (run 2) -> manager",
+        "PASS: every chunk written and not handed back arrived exactly once and in order",
+    ] {
+        assert!(out.contains(want), "no {want:?} in:\n{out}");
+    }
+    assert!(!out.contains("FAIL"), "{out}");
+}
+
+/// One line on stderr starting `zmtp: `, and the given exit code.
+fn fails_with_one_line(f: &Finished, code: i32, containing: &str) {
+    assert_eq!(
+        f.status.code(),
+        Some(code),
+        "stdout {:?} stderr {:?}",
+        f.stdout,
+        f.stderr
+    );
+    assert_eq!(f.stderr.len(), 1, "{:?}", f.stderr);
+    assert!(f.stderr[0].starts_with("zmtp: "), "{:?}", f.stderr);
+    assert!(
+        f.stderr[0].contains(containing),
+        "{:?} lacks {containing:?}",
+        f.stderr
+    );
+    assert!(!f.stderr[0].contains("panicked"), "{:?}", f.stderr);
+}
+
+#[test]
+fn errors_are_one_line_and_a_non_zero_exit() {
+    fails_with_one_line(
+        &run(&["recv", "-t", "PULL", "--bind", "nonsense"]),
+        1,
+        "nonsense",
+    );
+    fails_with_one_line(
+        &run(&["send", "-t", "PUSH", "--connect", "udp://1.2.3.4:5", "x"]),
+        1,
+        "udp",
+    );
+    fails_with_one_line(
+        &run(&["recv", "-t", "PULL", "--bind", "tcp://127.0.0.1:99999"]),
+        1,
+        "99999",
+    );
+    fails_with_one_line(
+        &run(&["recv", "-t", "PUB", "--bind", "tcp://127.0.0.1:*"]),
+        1,
+        "cannot receive",
+    );
+    fails_with_one_line(
+        &run(&["recv", "-t", "FOO", "--bind", "tcp://127.0.0.1:*"]),
+        2,
+        "unknown socket type",
+    );
+    fails_with_one_line(&run(&["recv", "-t", "PULL"]), 2, "--bind");
+    fails_with_one_line(
+        &run(&["bench", "local-thr", "tcp://127.0.0.1:1", "x", "1"]),
+        2,
+        "invalid value",
+    );
+    fails_with_one_line(
+        &run(&[
+            "recv",
+            "-t",
+            "PULL",
+            "--bind",
+            "tcp://127.0.0.1:*",
+            "--curve-secret",
+            "not-a-key",
+        ]),
+        1,
+        "--curve-secret",
+    );
+    fails_with_one_line(&run(&["z85-decode", "abc"]), 1, "z85");
+
+    // Address in use.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let ep = format!("tcp://{}", taken.local_addr().unwrap());
+    fails_with_one_line(&run(&["recv", "-t", "PULL", "--bind", &ep]), 1, "in use");
+
+    // A peer that refuses our socket type: no endless retry, one line.
+    let pull = zmtp(&[
+        "recv",
+        "-t",
+        "PULL",
+        "--bind",
+        "tcp://127.0.0.1:*",
+        "-n",
+        "1",
+    ]);
+    let ep = pull.listening();
+    fails_with_one_line(
+        &run(&["send", "-t", "PUB", "--connect", &ep, "x"]),
+        1,
+        "incompatible",
+    );
+    assert_eq!(pull.stdout_now(), "");
+}
+
+#[test]
+fn every_subcommand_has_help_with_an_example() {
+    for sub in [
+        &["recv"][..],
+        &["send"],
+        &["proxy"],
+        &["keygen"],
+        &["monitor"],
+        &["cluster-demo"],
+        &["bench", "local-thr"],
+        &["bench", "remote-thr"],
+        &["bench", "local-lat"],
+        &["bench", "remote-lat"],
+        &["bench", "inproc-thr"],
+        &["bench", "inproc-lat"],
+    ] {
+        let mut args = sub.to_vec();
+        args.push("--help");
+        let f = run(&args);
+        ok(&f);
+        assert!(f.stdout.contains("Usage: zmtp"), "{sub:?}: {}", f.stdout);
+        assert!(
+            f.stdout.contains("Example"),
+            "{sub:?} has no example: {}",
+            f.stdout
+        );
+    }
+    let f = run(&["bench", "--help"]);
+    ok(&f);
+    assert!(f.stdout.contains("local-thr"));
+}
+
+fn key_of(keygen: &Finished, which: &str) -> String {
+    lines(&keygen.stdout)
+        .iter()
+        .find_map(|l| l.strip_prefix(which))
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn curve_and_plain_between_two_zmtp_processes() {
+    let server = run(&["keygen"]);
+    let client = run(&["keygen"]);
+    let (server_public, server_secret) = (key_of(&server, "public: "), key_of(&server, "secret: "));
+    let client_secret = key_of(&client, "secret: ");
+    let recv = zmtp(&[
+        "recv",
+        "-t",
+        "PULL",
+        "--bind",
+        "tcp://127.0.0.1:*",
+        "-n",
+        "1",
+        "--curve-server",
+        "--curve-secret",
+        &server_secret,
+    ]);
+    let ep = recv.listening();
+    ok(&run(&[
+        "send",
+        "-t",
+        "PUSH",
+        "--connect",
+        &ep,
+        "--curve-serverkey",
+        &server_public,
+        "--curve-secret",
+        &client_secret,
+        "sealed",
+    ]));
+    let f = recv.finish();
+    ok(&f);
+    assert_eq!(lines(&f.stdout), ["sealed"]);
+
+    let recv = zmtp(&[
+        "recv",
+        "-t",
+        "PULL",
+        "--bind",
+        "tcp://127.0.0.1:*",
+        "-n",
+        "1",
+        "--plain-server",
+        "--plain-user",
+        "admin",
+        "--plain-password",
+        "secret",
+    ]);
+    let ep = recv.listening();
+    ok(&run(&[
+        "send",
+        "-t",
+        "PUSH",
+        "--connect",
+        &ep,
+        "--plain-user",
+        "admin",
+        "--plain-password",
+        "secret",
+        "in clear",
+    ]));
+    let f = recv.finish();
+    ok(&f);
+    assert_eq!(lines(&f.stdout), ["in clear"]);
+
+    let bad = run(&[
+        "send",
+        "-t",
+        "PUSH",
+        "--connect",
+        &ep,
+        "--curve-serverkey",
+        "short",
+    ]);
+    fails_with_one_line(&bad, 1, "bad --curve-serverkey");
+}
