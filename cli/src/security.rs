@@ -10,13 +10,17 @@
 //!   user alone is accepted);
 //! - PLAIN client: `--plain-user U --plain-password P`.
 //!
-//! TLS options for `tls://` endpoints are not offered yet.
+//! - TLS (`tls://` endpoints): `--tls-cert FILE --tls-key FILE` (our
+//!   certificate), `--tls-ca FILE` (servers we trust), `--tls-client-ca
+//!   FILE` (mutual TLS on a bound socket), `--tls-server-name NAME`.
 
 use clap::Args;
 use std::sync::Arc;
 
 use zmtp::{CurveKeyPair, CurvePublicKey, CurveSecretKey};
-use zmtp_transport::{Options, PlainPasswords, Security};
+use zmtp_transport::{
+    Options, PlainPasswords, Security, TlsConfig, TlsError, TlsIdentity, TlsRoots,
+};
 
 use crate::error::CliError;
 
@@ -47,9 +51,54 @@ pub struct SecurityArgs {
     /// PLAIN password (client).
     #[arg(long, value_name = "PASSWORD")]
     pub plain_password: Option<String>,
+    /// tls:// endpoints: our certificate chain, PEM (a bound socket's
+    /// server certificate, or a client certificate for mutual TLS).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<String>,
+    /// tls:// endpoints: the private key of --tls-cert, PEM.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<String>,
+    /// tls:// endpoints: CA certificates a server we connect to must chain to.
+    #[arg(long, value_name = "FILE")]
+    pub tls_ca: Option<String>,
+    /// tls:// endpoints: require client certificates chaining to these CAs
+    /// (mutual TLS, bound sockets).
+    #[arg(long, value_name = "FILE")]
+    pub tls_client_ca: Option<String>,
+    /// tls:// endpoints: check the server certificate against this name
+    /// instead of the endpoint's host.
+    #[arg(long, value_name = "NAME")]
+    pub tls_server_name: Option<String>,
 }
 
 impl SecurityArgs {
+    /// The TLS settings, if any TLS flag was given.
+    fn apply_tls(&self, options: &mut Options) -> Result<(), CliError> {
+        let tls_error = |e: TlsError| CliError::new(format!("TLS: {e}"));
+        let mut tls = TlsConfig::default();
+        let mut any = false;
+        if let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) {
+            tls = tls.with_identity(TlsIdentity::from_pem_files(cert, key).map_err(tls_error)?);
+            any = true;
+        }
+        if let Some(ca) = &self.tls_ca {
+            tls = tls.trust_servers(TlsRoots::from_pem_file(ca).map_err(tls_error)?);
+            any = true;
+        }
+        if let Some(ca) = &self.tls_client_ca {
+            tls = tls.require_client_certs(TlsRoots::from_pem_file(ca).map_err(tls_error)?);
+            any = true;
+        }
+        if let Some(name) = &self.tls_server_name {
+            tls = tls.with_server_name(name.clone());
+            any = true;
+        }
+        if any {
+            options.tls = Some(tls);
+        }
+        Ok(())
+    }
+
     /// Whether any security flag was given.
     fn any(&self) -> bool {
         self.curve_server
@@ -62,8 +111,9 @@ impl SecurityArgs {
     }
 
     /// Checks the flags and puts the mechanism (and, for a PLAIN server,
-    /// the password check) into `options`.
+    /// the password check) and the TLS settings into `options`.
     pub fn apply(&self, options: &mut Options) -> Result<(), CliError> {
+        self.apply_tls(options)?;
         if !self.any() {
             return Ok(());
         }

@@ -778,3 +778,55 @@ fn curve_and_plain_between_two_zmtp_processes() {
     ]);
     fails_with_one_line(&bad, 1, "bad --curve-serverkey");
 }
+
+/// PEM files for a CA and one certificate for 127.0.0.1, in `dir`.
+fn write_tls_files(dir: &std::path::Path) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_key = KeyPair::generate().unwrap();
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let params = CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let cert = params.signed_by(&key, &issuer).unwrap();
+    std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
+    std::fs::write(dir.join("server.pem"), cert.pem()).unwrap();
+    std::fs::write(dir.join("server.key"), key.serialize_pem()).unwrap();
+}
+
+#[test]
+fn tls_between_two_zmtp_processes() {
+    let dir = std::env::temp_dir().join(format!("zmtp-cli-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    write_tls_files(&dir);
+    let path = |name: &str| dir.join(name).to_string_lossy().into_owned();
+    let recv = zmtp(&[
+        "recv",
+        "-t",
+        "PULL",
+        "--bind",
+        "tls://127.0.0.1:*",
+        "-n",
+        "1",
+        "--tls-cert",
+        &path("server.pem"),
+        "--tls-key",
+        &path("server.key"),
+    ]);
+    let ep = recv.listening();
+    ok(&run(&[
+        "send",
+        "-t",
+        "PUSH",
+        "--connect",
+        &ep,
+        "--tls-ca",
+        &path("ca.pem"),
+        "over tls",
+    ]));
+    let f = recv.finish();
+    ok(&f);
+    assert_eq!(lines(&f.stdout), ["over tls"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
