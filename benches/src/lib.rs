@@ -1,6 +1,9 @@
 //! Shared helpers for the benchmarks in `benches/benches/`.
 //!
-//! Run them with `cargo bench -p zmtp-benches`.
+//! Run them with `cargo bench -p zmtp-benches`. The whole-system comparison
+//! with libzmq is `benches/compare.sh` (one markdown table), which runs the
+//! `zmtp-perf` binary of this package against a small C probe built on
+//! libzmq (`benches/probe/`, never built by cargo).
 
 use std::time::Instant;
 

@@ -1,0 +1,237 @@
+#!/usr/bin/env bash
+# zmtp-rs against libzmq, whole system, in one run: one markdown table.
+#
+#   benches/compare.sh            (from anywhere; 2 to 3 minutes on 2 cores)
+#
+# Needs a C compiler and libzmq's headers (Debian/Ubuntu:
+# `apt-get install -y libzmq3-dev`). libzmq enters only here: the probe
+# benches/probe/zmq_probe.c is built with `cc -O2 ... -lzmq` into
+# target/compare/, never by cargo. Ours is `zmtp-perf` (benches/src/bin),
+# built --release. Both have libzmq's perf-tool modes and output lines.
+#
+# Every row runs libzmq and ours alternately, A B A B ..., ROUNDS times each,
+# and reports the median of each side; the runs themselves are listed under
+# the table. Throughput is timed by the receiver from its first message to
+# its last (libzmq's local_thr); latency is half the mean REQ/REP round trip
+# (libzmq's remote_lat), with the median and 99th percentile round trip.
+#
+# Settings (environment):
+#   ROUNDS=5    runs per side and row
+#   SCALE=1     multiplies every message count (0.2 for a quick look)
+#   ROWS=...    only rows whose name contains this (e.g. ROWS=tcp)
+#   OURS=path   a zmtp-perf binary to use instead of building this tree's
+#               (to set a patched build against the same libzmq runs)
+#   LIMIT=30    seconds any single run may take
+#   ZMTP_PERF_RUNTIME, ZMTP_PERF_API, ZMTP_PERF_PAYLOAD: see zmtp_perf.rs
+#
+# The table goes to stdout, progress to stderr. Run it on a quiet machine
+# and quote the load averages it prints with the figures.
+
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+OUT=$TARGET/compare
+ROUNDS=${ROUNDS:-5}
+SCALE=${SCALE:-1}
+ROWS=${ROWS:-}
+# Seconds any single run may take. A run that hangs counts as failed (NA in
+# the run list, left out of the median): libzmq 4.3.4's PULL over ipc://
+# now and then stops a few hundred messages short of COUNT (one run in five
+# to twenty of 3 M here) although its PUSH side reports all sent.
+LIMIT=${LIMIT:-30}
+
+mkdir -p "$OUT"
+LIBZMQ=$OUT/zmq_probe
+
+echo "building the libzmq probe and zmtp-perf ..." >&2
+cc -O2 -Wall -Wextra -o "$LIBZMQ" benches/probe/zmq_probe.c -lzmq -lpthread
+if [ -z "${OURS:-}" ]; then
+    OURS=$TARGET/release/zmtp-perf
+    OURS_LABEL="zmtp-rs $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo "?")"
+    cargo build --quiet --release -p zmtp-benches --bin zmtp-perf
+else
+    OURS_LABEL="zmtp-rs from $OURS"
+fi
+
+# Every run gets an endpoint of its own: a port below the kernel's ephemeral
+# range (which other connections draw from) that nothing uses, or a fresh
+# socket file.
+read -r EPHEMERAL_LOW _ </proc/sys/net/ipv4/ip_local_port_range
+PORT=$((10000 + RANDOM % (EPHEMERAL_LOW - 12000)))
+next_port() {
+    PORT=$((PORT + 1))
+    while ss -Htan "sport = :$PORT" | grep -q .; do PORT=$((PORT + 1)); done
+}
+endpoint() { # TRANSPORT SERIAL
+    case $1 in
+    tcp) echo "tcp://127.0.0.1:$2" ;;
+    ipc) echo "ipc://$OUT/perf-$$-$2.sock" ;;
+    esac
+}
+
+# Waits until something listens on EP while PID (the binding side) lives, so
+# the connecting side's first attempt succeeds (a failed connect retries
+# only after 100 ms, which would land in the latency figure).
+wait_listening() {
+    local ep=$1 pid=$2 i
+    for ((i = 0; i < 1000; i++)); do
+        kill -0 "$pid" 2>/dev/null || return 1
+        case $ep in
+        tcp://*) ss -Hltn "sport = :${ep##*:}" | grep -q . && return 0 ;;
+        ipc://*) [ -S "${ep#ipc://}" ] && return 0 ;;
+        esac
+        sleep 0.005
+    done
+    echo "compare.sh: nothing listens on $ep" >&2
+    return 1
+}
+
+# One measured run. TOOL KIND TRANSPORT SIZE COUNT SERIAL; prints the
+# figures ("msg/s" for thr, "avg p50 p99" in us for lat) or "NA" if it
+# failed.
+measure() {
+    local tool=$1 kind=$2 transport=$3 size=$4 count=$5 serial=$6
+    local local_out=$OUT/local.out remote_out=$OUT/remote.out ep pid remote i ok=1
+    rm -f "$local_out" "$remote_out"
+    if [ "$transport" = inproc ]; then
+        timeout $LIMIT "$tool" inproc_thr "$size" "$count" >"$local_out" 2>&1 || ok=0
+    else
+        ep=$(endpoint "$transport" "$serial")
+        timeout $LIMIT "$tool" "local_$kind" "$ep" "$size" "$count" >"$local_out" 2>&1 &
+        pid=$!
+        if wait_listening "$ep" "$pid"; then
+            timeout $LIMIT "$tool" "remote_$kind" "$ep" "$size" "$count" >"$remote_out" 2>&1 &
+            remote=$!
+            wait "$pid" || ok=0
+            # The remote side ends right after the local one (a sender once
+            # its last message is written); do not wait on one whose peer
+            # failed.
+            for ((i = 0; i < 500; i++)); do
+                kill -0 "$remote" 2>/dev/null || break
+                sleep 0.01
+            done
+            kill "$remote" 2>/dev/null || true
+            wait "$remote" || ok=0
+        else
+            ok=0
+            kill "$pid" 2>/dev/null || true
+            wait "$pid" || true
+        fi
+        if [ "$transport" = ipc ]; then rm -f "${ep#ipc://}"; fi
+    fi
+    if [ $ok = 0 ]; then
+        echo "compare.sh: $tool $kind $transport $size $count failed:" >&2
+        cat "$local_out" "$remote_out" >&2 2>/dev/null || true
+        echo NA
+    elif [ "$kind" = thr ]; then
+        awk '/msg\/s/ { print $3 }' "$local_out"
+    else
+        awk '/average latency/ { a = $3 } /p50 roundtrip/ { p = $3 }
+             /p99 roundtrip/ { q = $3 } END { print a, p, q }' "$remote_out"
+    fi
+}
+
+# Median of the numbers on stdin, one per line (NA skipped).
+median() {
+    grep -v NA | sort -g | awk '{ v[NR] = $1 } END {
+        if (NR == 0) { print "NA"; exit }
+        print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+group() { # a number with thousands separators
+    awk -v n="$1" 'BEGIN {
+        if (n == "NA") { print "n/a"; exit }
+        s = sprintf("%.0f", n); out = ""
+        while (length(s) > 3) { out = "," substr(s, length(s) - 2) out; s = substr(s, 1, length(s) - 3) }
+        print s out }'
+}
+
+# Median of field F over the "avg p50 p99" runs given.
+lat() { printf '%s\n' "${@:2}" | awk -v f="$1" '{ print ($0 == "NA") ? "NA" : $f }' | median; }
+
+calc() { awk "BEGIN { if (\"$*\" ~ /NA/) print \"NA\"; else printf \"%.${PREC:-2}f\", $* }"; }
+
+count_of() { awk -v c="$1" -v s="$SCALE" 'BEGIN { n = int(c * s); print (n < 1) ? 1 : n }'; }
+
+# name | kind | transport | size | count (sized for about a second a run)
+ROW_SPECS=(
+    "PUSH/PULL tcp 16 B|thr|tcp|16|3000000"
+    "PUSH/PULL tcp 64 B|thr|tcp|64|3000000"
+    "PUSH/PULL tcp 256 B|thr|tcp|256|2000000"
+    "PUSH/PULL tcp 1 KiB|thr|tcp|1024|1000000"
+    "PUSH/PULL tcp 64 KiB|thr|tcp|65536|40000"
+    "PUSH/PULL tcp 1 MiB|thr|tcp|1048576|2000"
+    "PUSH/PULL ipc 64 B|thr|ipc|64|3000000"
+    "PUSH/PULL inproc 64 B|thr|inproc|64|2000000"
+    "REQ/REP tcp 64 B latency|lat|tcp|64|20000"
+)
+
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+STARTED=$(date +%s)
+TABLE=()
+RAW=()
+for spec in "${ROW_SPECS[@]}"; do
+    IFS='|' read -r name kind transport size count <<<"$spec"
+    [[ -n "$ROWS" && "$name" != *"$ROWS"* ]] && continue
+    count=$(count_of "$count")
+    echo "$name: $count messages, $ROUNDS rounds (load $(cut -d' ' -f1 /proc/loadavg)) ..." >&2
+    zmq_runs=()
+    our_runs=()
+    for ((r = 0; r < ROUNDS; r++)); do
+        next_port
+        zmq_runs+=("$(measure "$LIBZMQ" "$kind" "$transport" "$size" "$count" $PORT)")
+        next_port
+        our_runs+=("$(measure "$OURS" "$kind" "$transport" "$size" "$count" $PORT)")
+    done
+    RAW+=("| $name | $(
+        IFS=';'
+        echo "${zmq_runs[*]}"
+    ) | $(
+        IFS=';'
+        echo "${our_runs[*]}"
+    ) |")
+    if [ "$kind" = thr ]; then
+        zmq=$(printf '%s\n' "${zmq_runs[@]}" | median)
+        ours=$(printf '%s\n' "${our_runs[@]}" | median)
+        zmq_mb=$(PREC=1 calc "$zmq * $size / 1e6")
+        our_mb=$(PREC=1 calc "$ours * $size / 1e6")
+        ratio=$(calc "$ours / $zmq")
+        TABLE+=("| $name | $(group "$zmq") | $(group "$ours") | $zmq_mb | $our_mb | – | – | **$ratio** |")
+    else
+        zmq_avg=$(lat 1 "${zmq_runs[@]}") zmq_p50=$(lat 2 "${zmq_runs[@]}") zmq_p99=$(lat 3 "${zmq_runs[@]}")
+        our_avg=$(lat 1 "${our_runs[@]}") our_p50=$(lat 2 "${our_runs[@]}") our_p99=$(lat 3 "${our_runs[@]}")
+        zmq_lat="$(PREC=1 calc "$zmq_avg") / $(PREC=1 calc "$zmq_p50") / $(PREC=1 calc "$zmq_p99")"
+        our_lat="$(PREC=1 calc "$our_avg") / $(PREC=1 calc "$our_p50") / $(PREC=1 calc "$our_p99")"
+        # Round trips per second, from the mean round trip (2 x latency).
+        zmq_rate=$(PREC=0 calc "1e6 / (2 * $zmq_avg)")
+        our_rate=$(PREC=0 calc "1e6 / (2 * $our_avg)")
+        ratio=$(calc "$zmq_avg / $our_avg")
+        TABLE+=("| $name | $(group "$zmq_rate") rt/s | $(group "$our_rate") rt/s | – | – | $zmq_lat | $our_lat | **$ratio** |")
+    fi
+done
+LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
+
+cat <<EOF
+libzmq $(pkg-config --modversion libzmq 2>/dev/null || echo "?") vs $OURS_LABEL \
+(runtime ${ZMTP_PERF_RUNTIME:-current_thread}); $(nproc) cores, $(uname -r);
+median of $ROUNDS alternating runs per side; load average $LOAD_START at the start, $LOAD_END at the end; $(($(date +%s) - STARTED)) s.
+
+| row | libzmq msg/s | ours msg/s | libzmq MB/s | ours MB/s | libzmq latency avg / p50 rt / p99 rt (µs) | ours latency avg / p50 rt / p99 rt (µs) | ours / libzmq |
+|---|---:|---:|---:|---:|---:|---:|---:|
+EOF
+printf '%s\n' "${TABLE[@]}"
+cat <<EOF
+
+ours / libzmq: throughput ratio (above 1: we are faster); for REQ/REP the
+ratio of round-trip rates, libzmq's mean latency over ours. Latency "avg" is
+half the mean round trip (libzmq's remote_lat); p50/p99 are of whole round
+trips. MB/s is 10^6 bytes of payload per second.
+
+Runs (msg/s, or avg p50 p99 in µs), in the order taken:
+
+| row | libzmq | ours |
+|---|---|---|
+EOF
+printf '%s\n' "${RAW[@]}"

@@ -1,0 +1,284 @@
+/*
+ * zmq_probe: libzmq's perf tools (local_thr, remote_thr, local_lat,
+ * remote_lat, inproc_thr) in one program, with the same arguments and
+ * output lines as `zmtp-perf`, so benches/compare.sh can run libzmq and
+ * zmtp-rs side by side in one session.
+ *
+ * This is the only place libzmq enters the workspace: it is built by
+ * benches/compare.sh with `cc -O2 ... -lzmq` (Debian: libzmq3-dev), never by
+ * cargo.
+ *
+ *   zmq_probe local_thr  EP SIZE COUNT   bind PULL, time COUNT messages
+ *   zmq_probe remote_thr EP SIZE COUNT   connect PUSH, send COUNT messages
+ *   zmq_probe local_lat  EP SIZE COUNT   bind REP, echo COUNT messages
+ *   zmq_probe remote_lat EP SIZE COUNT   connect REQ, COUNT round trips
+ *   zmq_probe inproc_thr SIZE COUNT      both throughput ends, inproc://
+ *
+ * As in libzmq's tools, the throughput clock starts at the first message
+ * received and stops at the last, and the latency is half the mean round
+ * trip. remote_lat also prints the median and 99th percentile of the round
+ * trips, which libzmq's remote_lat does not.
+ */
+
+#define _POSIX_C_SOURCE 200809L
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zmq.h>
+
+static void die(const char *what)
+{
+    fprintf(stderr, "zmq_probe: %s: %s\n", what, zmq_strerror(zmq_errno()));
+    exit(1);
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+    return (x > y) - (x < y);
+}
+
+/* The q-th quantile (0..1) of sorted values, nearest rank. */
+static uint64_t quantile(const uint64_t *sorted, size_t n, double q)
+{
+    size_t rank = (size_t) (q * (double) n + 0.999999);
+    if (rank < 1)
+        rank = 1;
+    if (rank > n)
+        rank = n;
+    return sorted[rank - 1];
+}
+
+static void print_throughput(size_t size, unsigned long count, uint64_t elapsed_ns)
+{
+    double secs = (double) elapsed_ns / 1e9;
+    if (secs <= 0)
+        secs = 1e-9;
+    double msgs = (double) count / secs;
+    double mbits = msgs * (double) size * 8.0 / 1e6;
+    printf("message size: %zu [B]\n", size);
+    printf("message count: %lu\n", count);
+    printf("mean throughput: %.0f [msg/s]\n", msgs);
+    printf("mean throughput: %.3f [Mb/s]\n", mbits);
+    fflush(stdout);
+}
+
+/* Receives COUNT messages of SIZE bytes on S, timed from the first. */
+static void receive_timed(void *s, size_t size, unsigned long count)
+{
+    zmq_msg_t msg;
+    if (zmq_msg_init(&msg) != 0)
+        die("zmq_msg_init");
+    if (zmq_msg_recv(&msg, s, 0) < 0)
+        die("zmq_msg_recv");
+    if (zmq_msg_size(&msg) != size) {
+        fprintf(stderr, "zmq_probe: message of bad size\n");
+        exit(1);
+    }
+    uint64_t start = now_ns();
+    for (unsigned long i = 1; i < count; i++) {
+        if (zmq_msg_recv(&msg, s, 0) < 0)
+            die("zmq_msg_recv");
+        if (zmq_msg_size(&msg) != size) {
+            fprintf(stderr, "zmq_probe: message of bad size\n");
+            exit(1);
+        }
+    }
+    uint64_t elapsed = now_ns() - start;
+    zmq_msg_close(&msg);
+    print_throughput(size, count, elapsed);
+}
+
+/* Sends COUNT messages of SIZE bytes on S, one fresh message each (as
+ * libzmq's remote_thr does). */
+static void send_all(void *s, size_t size, unsigned long count)
+{
+    for (unsigned long i = 0; i < count; i++) {
+        zmq_msg_t msg;
+        if (zmq_msg_init_size(&msg, size) != 0)
+            die("zmq_msg_init_size");
+        if (zmq_msg_send(&msg, s, 0) < 0)
+            die("zmq_msg_send");
+    }
+}
+
+static void *open_socket(void *ctx, int type, const char *endpoint, int bind)
+{
+    void *s = zmq_socket(ctx, type);
+    if (!s)
+        die("zmq_socket");
+    if ((bind ? zmq_bind(s, endpoint) : zmq_connect(s, endpoint)) != 0)
+        die(bind ? "zmq_bind" : "zmq_connect");
+    return s;
+}
+
+static void close_all(void *ctx, void *s)
+{
+    if (zmq_close(s) != 0)
+        die("zmq_close");
+    if (zmq_ctx_term(ctx) != 0)
+        die("zmq_ctx_term");
+}
+
+static int local_thr(const char *ep, size_t size, unsigned long count)
+{
+    void *ctx = zmq_ctx_new();
+    void *s = open_socket(ctx, ZMQ_PULL, ep, 1);
+    receive_timed(s, size, count);
+    close_all(ctx, s);
+    return 0;
+}
+
+static int remote_thr(const char *ep, size_t size, unsigned long count)
+{
+    void *ctx = zmq_ctx_new();
+    void *s = open_socket(ctx, ZMQ_PUSH, ep, 0);
+    send_all(s, size, count);
+    /* Default linger: zmq_ctx_term waits until everything is delivered. */
+    close_all(ctx, s);
+    return 0;
+}
+
+static int local_lat(const char *ep, size_t size, unsigned long count)
+{
+    void *ctx = zmq_ctx_new();
+    void *s = open_socket(ctx, ZMQ_REP, ep, 1);
+    zmq_msg_t msg;
+    zmq_msg_init(&msg);
+    for (unsigned long i = 0; i < count; i++) {
+        if (zmq_msg_recv(&msg, s, 0) < 0)
+            die("zmq_msg_recv");
+        if (zmq_msg_size(&msg) != size) {
+            fprintf(stderr, "zmq_probe: message of bad size\n");
+            return 1;
+        }
+        if (zmq_msg_send(&msg, s, 0) < 0)
+            die("zmq_msg_send");
+    }
+    zmq_msg_close(&msg);
+    close_all(ctx, s);
+    return 0;
+}
+
+static int remote_lat(const char *ep, size_t size, unsigned long count)
+{
+    void *ctx = zmq_ctx_new();
+    void *s = open_socket(ctx, ZMQ_REQ, ep, 0);
+    uint64_t *rtt = malloc(count * sizeof *rtt);
+    if (!rtt) {
+        fprintf(stderr, "zmq_probe: out of memory\n");
+        return 1;
+    }
+    zmq_msg_t msg;
+    zmq_msg_init_size(&msg, size);
+    memset(zmq_msg_data(&msg), 0, size);
+    uint64_t start = now_ns();
+    for (unsigned long i = 0; i < count; i++) {
+        uint64_t t0 = now_ns();
+        if (zmq_msg_send(&msg, s, 0) < 0)
+            die("zmq_msg_send");
+        if (zmq_msg_recv(&msg, s, 0) < 0)
+            die("zmq_msg_recv");
+        rtt[i] = now_ns() - t0;
+        if (zmq_msg_size(&msg) != size) {
+            fprintf(stderr, "zmq_probe: message of bad size\n");
+            return 1;
+        }
+    }
+    uint64_t elapsed = now_ns() - start;
+    zmq_msg_close(&msg);
+    qsort(rtt, count, sizeof *rtt, cmp_u64);
+    printf("message size: %zu [B]\n", size);
+    printf("roundtrip count: %lu\n", count);
+    printf("average latency: %.3f [us]\n", (double) elapsed / 1e3 / (double) count / 2.0);
+    printf("p50 roundtrip: %.3f [us]\n", (double) quantile(rtt, count, 0.50) / 1e3);
+    printf("p99 roundtrip: %.3f [us]\n", (double) quantile(rtt, count, 0.99) / 1e3);
+    fflush(stdout);
+    free(rtt);
+    close_all(ctx, s);
+    return 0;
+}
+
+struct sender_args {
+    void *ctx;
+    size_t size;
+    unsigned long count;
+};
+
+static void *inproc_sender(void *arg)
+{
+    struct sender_args *a = arg;
+    void *s = zmq_socket(a->ctx, ZMQ_PUSH);
+    if (!s)
+        die("zmq_socket");
+    if (zmq_connect(s, "inproc://thr_test") != 0)
+        die("zmq_connect");
+    send_all(s, a->size, a->count);
+    if (zmq_close(s) != 0)
+        die("zmq_close");
+    return NULL;
+}
+
+static int inproc_thr(size_t size, unsigned long count)
+{
+    void *ctx = zmq_ctx_new();
+    void *s = open_socket(ctx, ZMQ_PULL, "inproc://thr_test", 1);
+    struct sender_args args = {ctx, size, count};
+    pthread_t sender;
+    if (pthread_create(&sender, NULL, inproc_sender, &args) != 0) {
+        fprintf(stderr, "zmq_probe: pthread_create failed\n");
+        return 1;
+    }
+    receive_timed(s, size, count);
+    pthread_join(sender, NULL);
+    close_all(ctx, s);
+    return 0;
+}
+
+static int usage(void)
+{
+    fprintf(stderr,
+            "usage: zmq_probe local_thr|remote_thr|local_lat|remote_lat EP SIZE COUNT\n"
+            "       zmq_probe inproc_thr SIZE COUNT\n");
+    return 2;
+}
+
+static int parse(const char *text, unsigned long *out)
+{
+    char *end;
+    *out = strtoul(text, &end, 10);
+    return *text != '\0' && *end == '\0';
+}
+
+int main(int argc, char **argv)
+{
+    unsigned long size, count;
+    if (argc == 4 && strcmp(argv[1], "inproc_thr") == 0) {
+        if (!parse(argv[2], &size) || !parse(argv[3], &count) || count == 0)
+            return usage();
+        return inproc_thr(size, count);
+    }
+    if (argc != 5 || !parse(argv[3], &size) || !parse(argv[4], &count) || count == 0)
+        return usage();
+    const char *mode = argv[1], *ep = argv[2];
+    if (strcmp(mode, "local_thr") == 0)
+        return local_thr(ep, size, count);
+    if (strcmp(mode, "remote_thr") == 0)
+        return remote_thr(ep, size, count);
+    if (strcmp(mode, "local_lat") == 0)
+        return local_lat(ep, size, count);
+    if (strcmp(mode, "remote_lat") == 0)
+        return remote_lat(ep, size, count);
+    return usage();
+}
