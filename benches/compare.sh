@@ -97,6 +97,19 @@ measure() {
     rm -f "$local_out" "$remote_out"
     if [ "$transport" = inproc ]; then
         timeout $LIMIT "$tool" inproc_thr "$size" "$count" >"$local_out" 2>&1 || ok=0
+    elif [ "$kind" = mem ]; then
+        # The receiver never reads; the sender reports and the receiver is
+        # then killed.
+        ep=$(endpoint "$transport" "$serial")
+        timeout $LIMIT "$tool" local_mem "$ep" "$size" "$count" >"$local_out" 2>&1 &
+        pid=$!
+        if wait_listening "$ep" "$pid"; then
+            timeout $LIMIT "$tool" remote_mem "$ep" "$size" "$count" >"$remote_out" 2>&1 || ok=0
+        else
+            ok=0
+        fi
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
     else
         ep=$(endpoint "$transport" "$serial")
         timeout $LIMIT "$tool" "local_$kind" "$ep" "$size" "$count" >"$local_out" 2>&1 &
@@ -127,6 +140,8 @@ measure() {
         echo NA
     elif [ "$kind" = thr ]; then
         awk '/msg\/s/ { print $3 }' "$local_out"
+    elif [ "$kind" = mem ]; then
+        awk '/sender memory/ { print $3 }' "$remote_out"
     else
         awk '/average latency/ { a = $3 } /p50 roundtrip/ { p = $3 }
              /p99 roundtrip/ { q = $3 } END { print a, p, q }' "$remote_out"
@@ -156,6 +171,8 @@ calc() { awk "BEGIN { if (\"$*\" ~ /NA/) print \"NA\"; else printf \"%.${PREC:-2
 count_of() { awk -v c="$1" -v s="$SCALE" 'BEGIN { n = int(c * s); print (n < 1) ? 1 : n }'; }
 
 # name | kind | transport | size | count (sized for about a second a run)
+# | security (curve: PERF_CURVE=1, both tools then use CURVE with fixed
+# benchmark keys; libzmq's CURVE is libsodium's)
 ROW_SPECS=(
     "PUSH/PULL tcp 16 B|thr|tcp|16|3000000"
     "PUSH/PULL tcp 64 B|thr|tcp|64|3000000"
@@ -166,6 +183,9 @@ ROW_SPECS=(
     "PUSH/PULL ipc 64 B|thr|ipc|64|3000000"
     "PUSH/PULL inproc 64 B|thr|inproc|64|2000000"
     "REQ/REP tcp 64 B latency|lat|tcp|64|20000"
+    "CURVE PUSH/PULL tcp 64 B|thr|tcp|64|300000|curve"
+    "CURVE PUSH/PULL tcp 64 KiB|thr|tcp|65536|10000|curve"
+    "PUSH to a stalled PULL, 64 KiB: sender memory|mem|tcp|65536|100000"
 )
 
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -173,7 +193,8 @@ STARTED=$(date +%s)
 TABLE=()
 RAW=()
 for spec in "${ROW_SPECS[@]}"; do
-    IFS='|' read -r name kind transport size count <<<"$spec"
+    IFS='|' read -r name kind transport size count security <<<"$spec"
+    if [ "${security:-}" = curve ]; then export PERF_CURVE=1; else unset PERF_CURVE; fi
     [[ -n "$ROWS" && "$name" != *"$ROWS"* ]] && continue
     count=$(count_of "$count")
     echo "$name: $count messages, $ROUNDS rounds (load $(cut -d' ' -f1 /proc/loadavg)) ..." >&2
@@ -192,7 +213,14 @@ for spec in "${ROW_SPECS[@]}"; do
         IFS=';'
         echo "${our_runs[*]}"
     ) |")
-    if [ "$kind" = thr ]; then
+    if [ "$kind" = mem ]; then
+        zmq=$(printf '%s\n' "${zmq_runs[@]}" | median)
+        ours=$(printf '%s\n' "${our_runs[@]}" | median)
+        zmq_mb=$(PREC=1 calc "$zmq / 1e6")
+        our_mb=$(PREC=1 calc "$ours / 1e6")
+        ratio=$(calc "$ours / $zmq")
+        TABLE+=("| $name | – | – | $zmq_mb MB | $our_mb MB | – | – | **$ratio** (HWM x size: $(PREC=1 calc "1000 * $size / 1e6") MB) |")
+    elif [ "$kind" = thr ]; then
         zmq=$(printf '%s\n' "${zmq_runs[@]}" | median)
         ours=$(printf '%s\n' "${our_runs[@]}" | median)
         zmq_mb=$(PREC=1 calc "$zmq * $size / 1e6")
@@ -225,11 +253,14 @@ printf '%s\n' "${TABLE[@]}"
 cat <<EOF
 
 ours / libzmq: throughput ratio (above 1: we are faster); for REQ/REP the
-ratio of round-trip rates, libzmq's mean latency over ours. Latency "avg" is
+ratio of round-trip rates, libzmq's mean latency over ours; for the memory
+row, how much the sender's resident memory grew while it queued messages
+for a receiver that never reads (default high-water marks of 1000), ours
+over libzmq's (below 1: we hold less). Latency "avg" is
 half the mean round trip (libzmq's remote_lat); p50/p99 are of whole round
 trips. MB/s is 10^6 bytes of payload per second.
 
-Runs (msg/s, or avg p50 p99 in µs), in the order taken:
+Runs (msg/s, avg p50 p99 in µs, or bytes of sender memory), in the order taken:
 
 | row | libzmq | ours |
 |---|---|---|

@@ -13,6 +13,9 @@
  *   zmq_probe local_lat  EP SIZE COUNT   bind REP, echo COUNT messages
  *   zmq_probe remote_lat EP SIZE COUNT   connect REQ, COUNT round trips
  *   zmq_probe inproc_thr SIZE COUNT      both throughput ends, inproc://
+ *   zmq_probe local_mem  EP SIZE COUNT   bind PULL, never read
+ *   zmq_probe remote_mem EP SIZE COUNT   connect PUSH, queue until blocked,
+ *                                        report the memory that took
  *
  * As in libzmq's tools, the throughput clock starts at the first message
  * received and stops at the last, and the latency is half the mean round
@@ -28,6 +31,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <errno.h>
+#include <unistd.h>
 #include <zmq.h>
 
 static void die(const char *what)
@@ -113,11 +118,47 @@ static void send_all(void *s, size_t size, unsigned long count)
     }
 }
 
+/*
+ * With PERF_CURVE=1 in the environment the binding side is a CURVE server
+ * and the connecting side its client, with these benchmark-only keys (the
+ * same in zmtp_perf.rs; public keys are derived from the secrets).
+ */
+static const char CURVE_SERVER_SECRET[] = "mM-3H:3RpF^*)oy+}mmI83mR@o6#c({IL)Gro>H2";
+static const char CURVE_CLIENT_SECRET[] = ">[oi5t}vO$:W^i=?yUE#jfaTZO1&WbOR1*:HoBQ>";
+
+static void set_text(void *s, int option, const char *value)
+{
+    if (zmq_setsockopt(s, option, value, strlen(value)) != 0)
+        die("zmq_setsockopt");
+}
+
+static void use_curve(void *s, int bind)
+{
+    char public_key[41];
+    if (bind) {
+        int one = 1;
+        if (zmq_setsockopt(s, ZMQ_CURVE_SERVER, &one, sizeof one) != 0)
+            die("zmq_setsockopt");
+        set_text(s, ZMQ_CURVE_SECRETKEY, CURVE_SERVER_SECRET);
+        return;
+    }
+    if (zmq_curve_public(public_key, CURVE_SERVER_SECRET) != 0)
+        die("zmq_curve_public");
+    set_text(s, ZMQ_CURVE_SERVERKEY, public_key);
+    if (zmq_curve_public(public_key, CURVE_CLIENT_SECRET) != 0)
+        die("zmq_curve_public");
+    set_text(s, ZMQ_CURVE_PUBLICKEY, public_key);
+    set_text(s, ZMQ_CURVE_SECRETKEY, CURVE_CLIENT_SECRET);
+}
+
 static void *open_socket(void *ctx, int type, const char *endpoint, int bind)
 {
+    const char *curve = getenv("PERF_CURVE");
     void *s = zmq_socket(ctx, type);
     if (!s)
         die("zmq_socket");
+    if (curve && strcmp(curve, "1") == 0)
+        use_curve(s, bind);
     if ((bind ? zmq_bind(s, endpoint) : zmq_connect(s, endpoint)) != 0)
         die(bind ? "zmq_bind" : "zmq_connect");
     return s;
@@ -246,10 +287,72 @@ static int inproc_thr(size_t size, unsigned long count)
     return 0;
 }
 
+/* Resident set size of this process, in bytes (0 if unknown). */
+static long rss_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    long pages = 0, resident = 0;
+    if (!f)
+        return 0;
+    if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
+        resident = 0;
+    fclose(f);
+    return resident * sysconf(_SC_PAGESIZE);
+}
+
+/* A PULL that never reads: the stalled receiver of the memory row. */
+static int local_mem(const char *ep)
+{
+    void *ctx = zmq_ctx_new();
+    void *s = open_socket(ctx, ZMQ_PULL, ep, 1);
+    (void) s;
+    sleep(120); /* compare.sh kills it once the sender has reported */
+    return 0;
+}
+
+/*
+ * A PUSH facing that stalled PULL: queues fresh SIZE-byte messages without
+ * blocking until nothing more goes for half a second (COUNT at most), then
+ * reports how many it queued and how much its resident memory grew.
+ */
+static int remote_mem(const char *ep, size_t size, unsigned long count)
+{
+    void *ctx = zmq_ctx_new();
+    void *s = open_socket(ctx, ZMQ_PUSH, ep, 0);
+    long before = rss_bytes();
+    unsigned long queued = 0;
+    int idle = 0;
+    while (queued < count && idle < 50) {
+        zmq_msg_t msg;
+        if (zmq_msg_init_size(&msg, size) != 0)
+            die("zmq_msg_init_size");
+        memset(zmq_msg_data(&msg), 1, size);
+        if (zmq_msg_send(&msg, s, ZMQ_DONTWAIT) >= 0) {
+            queued++;
+            idle = 0;
+            continue;
+        }
+        zmq_msg_close(&msg);
+        if (zmq_errno() != EAGAIN)
+            die("zmq_msg_send");
+        idle++;
+        struct timespec pause = {0, 10000000};
+        nanosleep(&pause, NULL);
+    }
+    printf("message size: %zu [B]\n", size);
+    printf("queued: %lu [msg]\n", queued);
+    printf("sender memory: %ld [B]\n", rss_bytes() - before);
+    fflush(stdout);
+    int zero = 0;
+    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+    close_all(ctx, s);
+    return 0;
+}
+
 static int usage(void)
 {
     fprintf(stderr,
-            "usage: zmq_probe local_thr|remote_thr|local_lat|remote_lat EP SIZE COUNT\n"
+            "usage: zmq_probe local_thr|remote_thr|local_lat|remote_lat|local_mem|remote_mem EP SIZE COUNT\n"
             "       zmq_probe inproc_thr SIZE COUNT\n");
     return 2;
 }
@@ -280,5 +383,9 @@ int main(int argc, char **argv)
         return local_lat(ep, size, count);
     if (strcmp(mode, "remote_lat") == 0)
         return remote_lat(ep, size, count);
+    if (strcmp(mode, "local_mem") == 0)
+        return local_mem(ep);
+    if (strcmp(mode, "remote_mem") == 0)
+        return remote_mem(ep, size, count);
     return usage();
 }

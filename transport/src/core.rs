@@ -24,6 +24,7 @@ use zmtp::{Message, PeerInfo, SocketType};
 
 use crate::monitor::MonitorHub;
 use crate::options::Options;
+use crate::peers::PeerDirectory;
 use crate::queue::{self, PipeRx, PipeTx, Queue};
 use crate::subscriptions::SubscriptionSet;
 
@@ -41,13 +42,14 @@ pub(crate) enum Outbound {
     Cancel { topic: Bytes, seq: u64 },
 }
 
-/// A message a link hands the socket, with the pipe it came from and what
-/// the handshake established about the sender.
+/// A message a link hands the socket, with the pipe it came from.
 #[derive(Debug)]
 pub(crate) struct Inbound {
     pub(crate) pipe: PipeId,
     pub(crate) message: Message,
-    pub(crate) peer: Option<Arc<PeerMetadata>>,
+    /// From a peer whose metadata is in [`Core::peers`] (not inproc, not a
+    /// notice the socket made).
+    pub(crate) from_peer: bool,
 }
 
 /// What the handshake established about a message's sender: libzmq's
@@ -130,6 +132,8 @@ pub(crate) struct State {
     /// envelope.
     pub(crate) rep_pending: Option<(PipeId, Vec<Bytes>)>,
     pub(crate) closed: bool,
+    /// Messages accepted for sending.
+    pub(crate) sent: u64,
 }
 
 impl State {
@@ -143,10 +147,15 @@ impl State {
 }
 
 /// Counters, readable at any time through [`SocketStats`].
+///
+/// Messages sent are counted in [`State::sent`] and messages received are
+/// those taken off the inbound queue less [`Stats::rejected`]: counts kept
+/// under locks the paths take anyway, rather than an atomic per message.
 #[derive(Debug, Default)]
 pub(crate) struct Stats {
-    pub(crate) sent: AtomicU64,
-    pub(crate) received: AtomicU64,
+    /// Inbound messages taken off the queue and then discarded by the
+    /// socket's rules (also counted in `dropped_inbound`).
+    pub(crate) rejected: AtomicU64,
     pub(crate) dropped_hwm: AtomicU64,
     pub(crate) dropped_unroutable: AtomicU64,
     pub(crate) dropped_inbound: AtomicU64,
@@ -192,6 +201,8 @@ pub(crate) struct Core {
     state: Mutex<State>,
     /// Messages from every link, for `recv` (capacity `rcvhwm`).
     pub(crate) inbound: Queue<Inbound>,
+    /// The metadata of the peers messages in `inbound` came from.
+    pub(crate) peers: PeerDirectory,
     /// Signalled when a pipe gains room or a peer arrives.
     pub(crate) send_ready: Notify,
     /// Senders waiting on `send_ready`; engines skip the signal when none.
@@ -213,6 +224,7 @@ impl Core {
             options,
             state: Mutex::new(State::default()),
             inbound,
+            peers: PeerDirectory::default(),
             send_ready: Notify::new(),
             send_waiters: std::sync::atomic::AtomicUsize::new(0),
             monitor: MonitorHub::default(),
@@ -415,6 +427,7 @@ impl Core {
 
     /// What the application should see of a message a peer sent: PUB
     /// drops it, ROUTER puts the peer's routing id in front.
+    #[inline]
     pub(crate) fn admit(
         &self,
         routing_id: Option<&Bytes>,
@@ -454,16 +467,30 @@ impl Core {
     }
 
     pub(crate) fn snapshot(&self) -> SocketStats {
-        let peers = self.state().pipes.iter().filter(|p| p.ready).count();
+        let (peers, sent) = {
+            let state = self.state();
+            (state.pipes.iter().filter(|p| p.ready).count(), state.sent)
+        };
         let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
         SocketStats {
-            sent: load(&self.stats.sent),
-            received: load(&self.stats.received),
+            sent,
+            received: self
+                .inbound
+                .taken()
+                .saturating_sub(load(&self.stats.rejected)),
             dropped_hwm: load(&self.stats.dropped_hwm),
             dropped_unroutable: load(&self.stats.dropped_unroutable),
             dropped_inbound: load(&self.stats.dropped_inbound),
             peers,
         }
+    }
+
+    /// The link on `pipe` ended and has queued its last message: its
+    /// metadata may go once the application has taken that message.
+    pub(crate) fn retire_peer(&self, pipe: PipeId) {
+        let end = self.inbound.end_position();
+        let taken = self.inbound.taken();
+        self.peers.retire(pipe, end, taken);
     }
 
     pub(crate) fn count(counter: &AtomicU64) {

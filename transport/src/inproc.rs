@@ -7,7 +7,7 @@
 //! subscriptions replayed), and one small task per direction moves messages
 //! from one socket's pipe to the other's inbound queue.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, LazyLock, Mutex, Weak};
 
 use bytes::Bytes;
@@ -17,6 +17,9 @@ use crate::core::{Core, Inbound, Outbound, PipeEntry, PipeId};
 use crate::engine;
 use crate::error::{Error, Result};
 use crate::queue::PipeRx;
+
+/// Items moved per batch.
+const BATCH: usize = 256;
 
 /// Bound inproc names, process-wide.
 static BOUND: LazyLock<Mutex<HashMap<String, Weak<Core>>>> = LazyLock::new(Default::default);
@@ -150,7 +153,15 @@ async fn forward(mut from: Source, to: Sink) {
     for topic in std::mem::take(&mut from.replay) {
         subscription(&to, true, topic).await;
     }
-    while let Some(item) = from.rx.recv().await {
+    // In batches, as an engine does: one lock to take what the pipe holds,
+    // one to hand it over, rather than two per message.
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut ready = VecDeque::with_capacity(BATCH);
+    'link: loop {
+        let n = std::future::poll_fn(|cx| from.rx.poll_recv_many(cx, &mut batch, BATCH)).await;
+        if n == 0 {
+            break;
+        }
         // Room in the pipe: a sender waiting at the high-water mark may go.
         if from
             .core
@@ -160,32 +171,35 @@ async fn forward(mut from: Source, to: Sink) {
         {
             from.core.send_ready.notify_waiters();
         }
-        match item {
-            Outbound::Message(message) => {
-                let Some(message) = to.core.admit(to.routing_id.as_ref(), message) else {
-                    continue;
-                };
-                if to
-                    .core
-                    .inbound
-                    .push(Inbound {
-                        peer: None,
-                        pipe: to.pipe,
-                        message,
-                    })
-                    .await
-                    .is_err()
-                {
-                    break;
+        for item in batch.drain(..) {
+            match item {
+                Outbound::Message(message) => {
+                    if let Some(message) = to.core.admit(to.routing_id.as_ref(), message) {
+                        ready.push_back(Inbound {
+                            from_peer: false,
+                            pipe: to.pipe,
+                            message,
+                        });
+                    }
                 }
+                // Notices keep their place among the messages.
+                Outbound::Subscribe { topic, seq } if seq > from.replay_seq => {
+                    if !hand_over(&to, &mut ready).await {
+                        break 'link;
+                    }
+                    subscription(&to, true, topic).await
+                }
+                Outbound::Cancel { topic, seq } if seq > from.replay_seq => {
+                    if !hand_over(&to, &mut ready).await {
+                        break 'link;
+                    }
+                    subscription(&to, false, topic).await
+                }
+                Outbound::Subscribe { .. } | Outbound::Cancel { .. } => {}
             }
-            Outbound::Subscribe { topic, seq } if seq > from.replay_seq => {
-                subscription(&to, true, topic).await
-            }
-            Outbound::Cancel { topic, seq } if seq > from.replay_seq => {
-                subscription(&to, false, topic).await
-            }
-            Outbound::Subscribe { .. } | Outbound::Cancel { .. } => {}
+        }
+        if !hand_over(&to, &mut ready).await {
+            break;
         }
     }
     // One side is gone: take the link down on both.
@@ -194,6 +208,21 @@ async fn forward(mut from: Source, to: Sink) {
     engine::deliver_notices(&from.core, from.pipe, notices);
     let notices = to.core.pipe_down(to.pipe, true);
     engine::deliver_notices(&to.core, to.pipe, notices);
+}
+
+/// Moves every item of `ready` into the receiving socket's inbound queue,
+/// as many at a time as fit; false if that socket closed.
+async fn hand_over(to: &Sink, ready: &mut VecDeque<Inbound>) -> bool {
+    let inbound = &to.core.inbound;
+    loop {
+        inbound.push_batch(ready);
+        if ready.is_empty() {
+            return true;
+        }
+        if !std::future::poll_fn(|cx| inbound.poll_room(cx)).await {
+            return false;
+        }
+    }
 }
 
 /// `link_notify`: tells the receiving socket the link came up or went down,
@@ -210,7 +239,7 @@ async fn notify_link(to: &Sink, up: bool) {
             .core
             .inbound
             .push(Inbound {
-                peer: None,
+                from_peer: false,
                 pipe: to.pipe,
                 message,
             })
@@ -224,7 +253,7 @@ async fn subscription(to: &Sink, subscribe: bool, topic: Bytes) {
             .core
             .inbound
             .push(Inbound {
-                peer: None,
+                from_peer: false,
                 pipe: to.pipe,
                 message: notice,
             })

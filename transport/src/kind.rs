@@ -17,9 +17,7 @@ use std::sync::atomic::Ordering;
 use bytes::Bytes;
 use zmtp::{Message, SocketType};
 
-use std::sync::Arc;
-
-use crate::core::{Core, Inbound, Outbound, PeerMetadata, State};
+use crate::core::{Core, Outbound, PipeId, State};
 use crate::error::{Error, Result};
 use crate::queue::PipeTx;
 
@@ -57,7 +55,7 @@ pub(crate) fn try_send(core: &Core, message: Message) -> Result<Attempt> {
         }
     };
     if matches!(attempt, Attempt::Done) {
-        Core::count(&core.stats.sent);
+        state.sent += 1;
     }
     Ok(attempt)
 }
@@ -77,15 +75,20 @@ fn offer(tx: &PipeTx<Outbound>, message: Message) -> Result<(), Message> {
 /// Gives the message to the next usable pipe with room, in turn.
 fn round_robin(state: &mut State, mut message: Message) -> Result<u64, Message> {
     let n = state.pipes.len();
-    for k in 0..n {
-        let i = (state.next + k) % n;
+    // No `%` per send: `next` stays below `n` (pipes may have gone since).
+    let mut i = if state.next < n { state.next } else { 0 };
+    for _ in 0..n {
         let pipe = &state.pipes[i];
+        i += 1;
+        if i == n {
+            i = 0;
+        }
         if !pipe.usable {
             continue;
         }
         match offer(&pipe.tx, message) {
             Ok(()) => {
-                state.next = (i + 1) % n;
+                state.next = i;
                 return Ok(pipe.id);
             }
             Err(m) => message = m,
@@ -267,15 +270,7 @@ pub(crate) fn check_recv(core: &Core) -> Result<()> {
 
 /// Applies the socket's receive rules to one inbound message; `None` means
 /// it is dropped (and counted).
-pub(crate) fn accept(
-    core: &Core,
-    inbound: Inbound,
-) -> Option<(Message, Option<Arc<PeerMetadata>>)> {
-    let Inbound {
-        pipe,
-        mut message,
-        peer,
-    } = inbound;
+pub(crate) fn accept(core: &Core, pipe: PipeId, mut message: Message) -> Option<Message> {
     let accepted = match core.socket_type {
         SocketType::Sub => {
             let first = message.first().map(|f| &f[..]).unwrap_or_default();
@@ -307,9 +302,9 @@ pub(crate) fn accept(
         }
         _ => Some(message),
     };
-    match &accepted {
-        Some(_) => Core::count(&core.stats.received),
-        None => Core::count(&core.stats.dropped_inbound),
+    if accepted.is_none() {
+        Core::count(&core.stats.rejected);
+        Core::count(&core.stats.dropped_inbound);
     }
-    accepted.map(|m| (m, peer))
+    accepted
 }

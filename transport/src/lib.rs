@@ -27,6 +27,7 @@ mod listener;
 mod monitor;
 mod null_auth;
 mod options;
+mod peers;
 pub mod proxy;
 mod queue;
 mod security;

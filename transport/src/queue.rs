@@ -38,6 +38,9 @@ struct Inner<T> {
     closed: bool,
     consumers: Vec<Waker>,
     producers: Vec<Waker>,
+    /// Items taken off the queue so far (a count kept under the lock, so
+    /// it costs no atomic operation of its own).
+    taken: u64,
 }
 
 /// A bounded multi-producer, multi-consumer queue with batch operations.
@@ -71,6 +74,7 @@ impl<T> Queue<T> {
                 closed: false,
                 consumers: Vec::new(),
                 producers: Vec::new(),
+                taken: 0,
             }),
             capacity: capacity.max(1),
         }
@@ -111,7 +115,14 @@ impl<T> Queue<T> {
             return 0;
         }
         let was_empty = inner.items.is_empty();
-        inner.items.extend(items.drain(..n));
+        if was_empty && n == items.len() {
+            // A consumer keeping up finds the queue empty each time: hand
+            // over the whole batch by swapping buffers instead of moving
+            // every item (the caller gets the emptied buffer back).
+            std::mem::swap(&mut inner.items, items);
+        } else {
+            inner.items.extend(items.drain(..n));
+        }
         if was_empty {
             wake_all(&mut inner.consumers);
         }
@@ -167,6 +178,32 @@ impl<T> Queue<T> {
         Some(item)
     }
 
+    /// As [`Queue::poll_pop`], with `f` applied to the item before the
+    /// queue's lock is released.
+    pub(crate) fn poll_pop_map<R>(
+        &self,
+        cx: &mut Context<'_>,
+        f: impl FnOnce(T) -> R,
+    ) -> Poll<Option<R>> {
+        let mut inner = self.lock();
+        if let Some(item) = inner.items.pop_front() {
+            self.after_take(&mut inner, 1);
+            return Poll::Ready(Some(f(item)));
+        }
+        if inner.closed {
+            return Poll::Ready(None);
+        }
+        register(&mut inner.consumers, cx.waker());
+        Poll::Pending
+    }
+
+    /// Items taken so far and items waiting: the position the next pushed
+    /// item will have.
+    pub(crate) fn end_position(&self) -> u64 {
+        let inner = self.lock();
+        inner.taken + inner.items.len() as u64
+    }
+
     /// Ready(Some) with the front item, Ready(None) once closed and empty;
     /// otherwise the task is woken when an item arrives.
     pub(crate) fn poll_pop(&self, cx: &mut Context<'_>) -> Poll<Option<T>> {
@@ -204,8 +241,14 @@ impl<T> Queue<T> {
         Poll::Pending
     }
 
-    /// Wakes producers after `n` items left a queue that was full.
+    /// How many items have been taken off the queue.
+    pub(crate) fn taken(&self) -> u64 {
+        self.lock().taken
+    }
+
+    /// Counts `n` items taken and wakes producers if the queue was full.
     fn after_take(&self, inner: &mut Inner<T>, n: usize) {
+        inner.taken += n as u64;
         if inner.items.len() + n >= self.capacity {
             wake_all(&mut inner.producers);
         }
@@ -279,11 +322,6 @@ impl<T> PipeRx<T> {
         max: usize,
     ) -> Poll<usize> {
         self.0.poll_drain(cx, out, max)
-    }
-
-    /// The next item; `None` once the sender is gone and nothing is left.
-    pub(crate) async fn recv(&self) -> Option<T> {
-        std::future::poll_fn(|cx| self.0.poll_pop(cx)).await
     }
 
     /// Items waiting.

@@ -175,8 +175,18 @@ impl Socket {
     /// Sends a message, waiting at the high-water mark where the socket
     /// type waits (PUSH, DEALER, REQ, PAIR). Cancel-safe: if the future is
     /// dropped, the message was either queued whole or not at all.
-    pub async fn send(&self, message: impl Into<Message>) -> Result<()> {
-        send_on(&self.core, message.into()).await
+    pub fn send(
+        &self,
+        message: impl Into<Message>,
+    ) -> impl Future<Output = Result<()>> + Send + '_ {
+        // A future of its own rather than an `async fn`: one is built per
+        // message, and the common case, room in a pipe, needs no state
+        // machine around `try_send`.
+        Sending {
+            core: &self.core,
+            message: Some(message.into()),
+            waiting: None,
+        }
     }
 
     /// Sends without waiting; at the high-water mark the message comes back
@@ -197,8 +207,13 @@ impl Socket {
 
     /// Receives the next message. Cancel-safe: a dropped `recv` loses
     /// nothing.
-    pub async fn recv(&self) -> Result<Message> {
-        recv_on(&self.core).await.map(|(m, _)| m)
+    pub fn recv(&self) -> impl Future<Output = Result<Message>> + Send + '_ {
+        // A future of its own rather than an `async fn`: one is built per
+        // message, and this one is two words with no state machine.
+        Recv {
+            core: &self.core,
+            checked: false,
+        }
     }
 
     /// Receives the next message with what the handshake established about
@@ -214,7 +229,7 @@ impl Socket {
         loop {
             match self.core.inbound.try_pop() {
                 Some(inbound) => {
-                    if let Some((message, _)) = kind::accept(&self.core, inbound) {
+                    if let Some(message) = kind::accept(&self.core, inbound.pipe, inbound.message) {
                         return Ok(message);
                     }
                 }
@@ -279,12 +294,54 @@ impl Socket {
     }
 }
 
+/// [`Socket::send`]'s future.
+struct Sending<'a> {
+    core: &'a Arc<Core>,
+    /// The message, until the first poll offers it.
+    message: Option<Message>,
+    /// At the high-water mark: the wait for room, boxed because it is rare
+    /// and large (a `Notified` inside).
+    waiting: Option<Pin<Box<dyn Future<Output = Result<()>> + Send + 'a>>>,
+}
+
+impl Future for Sending<'_> {
+    type Output = Result<()>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        let this = self.get_mut();
+        if let Some(waiting) = this.waiting.as_mut() {
+            return waiting.as_mut().poll(cx);
+        }
+        let Some(message) = this.message.take() else {
+            // Polled again after it finished: nothing left to send.
+            return Poll::Ready(Ok(()));
+        };
+        match kind::try_send(this.core, message)? {
+            Attempt::Done => Poll::Ready(Ok(())),
+            Attempt::Wait(message) => {
+                let waiting = this
+                    .waiting
+                    .insert(Box::pin(wait_to_send(this.core, message)));
+                waiting.as_mut().poll(cx)
+            }
+        }
+    }
+}
+
 async fn send_on(core: &Arc<Core>, message: Message) -> Result<()> {
-    // The common case queues at once, without touching the wait list.
-    let mut message = match kind::try_send(core, message)? {
+    // The common case queues at once, without touching the wait list. The
+    // waiting part is boxed: every send builds (and moves) this future, and
+    // with a `Notified` inside it would be 344 bytes instead of ~100.
+    // (Boxed in a statement of its own: a temporary in the `.await`
+    // expression would keep its unboxed space in this future.)
+    let waiting = match kind::try_send(core, message)? {
         Attempt::Done => return Ok(()),
-        Attempt::Wait(m) => m,
+        Attempt::Wait(m) => Box::pin(wait_to_send(core, m)),
     };
+    waiting.await
+}
+
+async fn wait_to_send(core: &Arc<Core>, mut message: Message) -> Result<()> {
     // Counted while waiting, so engines signal only when someone listens.
     let _waiting = WaitGuard::enter(&core.send_waiters);
     loop {
@@ -315,15 +372,54 @@ impl Drop for WaitGuard<'_> {
     }
 }
 
+/// [`Socket::recv`]'s future.
+struct Recv<'a> {
+    core: &'a Core,
+    /// The socket type's receive rules were checked (on the first poll).
+    checked: bool,
+}
+
+impl Future for Recv<'_> {
+    type Output = Result<Message>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<Message>> {
+        let this = self.get_mut();
+        let core = this.core;
+        if !this.checked {
+            kind::check_recv(core)?;
+            this.checked = true;
+        }
+        loop {
+            // The inbound queue closes with the socket, after what it holds.
+            let Some(inbound) = std::task::ready!(core.inbound.poll_pop(cx)) else {
+                return Poll::Ready(Err(Error::Closed));
+            };
+            if let Some(message) = kind::accept(core, inbound.pipe, inbound.message) {
+                return Poll::Ready(Ok(message));
+            }
+        }
+    }
+}
+
 async fn recv_on(core: &Arc<Core>) -> Result<(Message, Option<Arc<PeerMetadata>>)> {
     kind::check_recv(core)?;
     loop {
         // The inbound queue closes with the socket, after what it holds.
-        let Some(inbound) = std::future::poll_fn(|cx| core.inbound.poll_pop(cx)).await else {
+        // The peer is looked up as the message is taken (see `peers`).
+        let taken = std::future::poll_fn(|cx| {
+            core.inbound.poll_pop_map(cx, |inbound| {
+                let peer = inbound
+                    .from_peer
+                    .then(|| core.peers.lookup(inbound.pipe))
+                    .flatten();
+                (inbound, peer)
+            })
+        });
+        let Some((inbound, peer)) = taken.await else {
             return Err(Error::Closed);
         };
-        if let Some(accepted) = kind::accept(core, inbound) {
-            return Ok(accepted);
+        if let Some(message) = kind::accept(core, inbound.pipe, inbound.message) {
+            return Ok((message, peer));
         }
     }
 }

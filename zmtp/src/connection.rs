@@ -502,6 +502,15 @@ impl Connection {
     }
 
     fn on_data(&mut self, frame: Frame) {
+        if !frame.more && self.partial.is_empty() {
+            // A single-frame message, the common case: straight out.
+            let size = frame.body.len() as u64;
+            if let Some(max) = self.max_message_size.filter(|&max| size > max) {
+                return self.close(CloseReason::MessageTooLarge { size, max });
+            }
+            let event = self.classify(Message::from(frame.body));
+            return self.events.push_back(event);
+        }
         self.partial_size += frame.body.len() as u64;
         if let Some(max) = self.max_message_size.filter(|&max| self.partial_size > max) {
             let size = self.partial_size;
@@ -518,6 +527,7 @@ impl Connection {
 
     /// Publishers read `0x01topic` / `0x00topic` messages as subscriptions
     /// (the ZMTP 3.0 form, which libzmq accepts from any version).
+    #[inline]
     fn classify(&self, message: Message) -> Event {
         if self.socket_type.is_publisher() {
             if let Some(first) = message.first() {

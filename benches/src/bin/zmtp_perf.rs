@@ -8,6 +8,9 @@
 //! zmtp-perf local_lat  EP SIZE COUNT   bind REP, echo COUNT messages
 //! zmtp-perf remote_lat EP SIZE COUNT   connect REQ, COUNT round trips
 //! zmtp-perf inproc_thr SIZE COUNT      both throughput ends, inproc://
+//! zmtp-perf local_mem  EP SIZE COUNT   bind PULL, never read
+//! zmtp-perf remote_mem EP SIZE COUNT   connect PUSH, queue until blocked,
+//!                                      report the memory that took
 //! ```
 //!
 //! As in libzmq's tools the throughput clock starts at the first message
@@ -33,15 +36,20 @@
 //!   newly zeroed allocation per message: `calloc`, which for large sizes
 //!   costs a memset or page faults that libzmq's `malloc` does not) or
 //!   `shared` (one `Bytes` cloned for every message: no allocation at all).
+//! - `PERF_CURVE=1` (read by `zmq_probe` too): the binding side is a CURVE
+//!   server and the connecting side its client, with fixed benchmark keys.
 
 use std::collections::VecDeque;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use bytes::Bytes;
-use zmtp_transport::{Error, Message, Socket, SocketType, TrySendError};
+use zmtp_transport::{
+    CurveKeyPair, CurveSecretKey, Error, Message, Options, Security, Socket, SocketType,
+    TrySendError,
+};
 
-const USAGE: &str = "usage: zmtp-perf local_thr|remote_thr|local_lat|remote_lat EP SIZE COUNT\n       \
+const USAGE: &str = "usage: zmtp-perf local_thr|remote_thr|local_lat|remote_lat|local_mem|remote_mem EP SIZE COUNT\n       \
                      zmtp-perf inproc_thr SIZE COUNT";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +58,8 @@ enum Mode {
     RemoteThr,
     LocalLat,
     RemoteLat,
+    LocalMem,
+    RemoteMem,
     InprocThr,
 }
 
@@ -121,6 +131,8 @@ fn parse(args: &[String]) -> Result<Run, String> {
                 "remote_thr" => Mode::RemoteThr,
                 "local_lat" => Mode::LocalLat,
                 "remote_lat" => Mode::RemoteLat,
+                "local_mem" => Mode::LocalMem,
+                "remote_mem" => Mode::RemoteMem,
                 other => return Err(format!("unknown mode {other:?}")),
             };
             (mode, endpoint.clone(), size, count)
@@ -209,6 +221,15 @@ async fn execute(run: Run) -> Result<(), String> {
             remote_lat(&req, &run).await?;
             req.close().await;
         }
+        Mode::LocalMem => {
+            // A PULL that never reads; compare.sh kills it.
+            let _pull = bound(SocketType::Pull, &run.endpoint).await?;
+            tokio::time::sleep(std::time::Duration::from_secs(120)).await;
+        }
+        Mode::RemoteMem => {
+            let push = connected(SocketType::Push, &run.endpoint).await?;
+            remote_mem(&push, &run).await?;
+        }
         Mode::InprocThr => {
             let pull = bound(SocketType::Pull, &run.endpoint).await?;
             let push = connected(SocketType::Push, &run.endpoint).await?;
@@ -226,8 +247,33 @@ async fn execute(run: Run) -> Result<(), String> {
     Ok(())
 }
 
+/// Benchmark-only CURVE keys, the same as in `zmq_probe.c` (public keys are
+/// derived from these secrets).
+const CURVE_SERVER_SECRET: &str = "mM-3H:3RpF^*)oy+}mmI83mR@o6#c({IL)Gro>H2";
+const CURVE_CLIENT_SECRET: &str = ">[oi5t}vO$:W^i=?yUE#jfaTZO1&WbOR1*:HoBQ>";
+
+/// The socket's options: with `PERF_CURVE=1` the binding side is a CURVE
+/// server and the connecting side its client.
+fn options(socket_type: SocketType, bind: bool) -> Result<Options, String> {
+    let mut options = Options::new(socket_type);
+    if std::env::var("PERF_CURVE").as_deref() != Ok("1") {
+        return Ok(options);
+    }
+    let secret = |z85: &str| CurveSecretKey::from_z85(z85).map_err(|e| e.to_string());
+    let server = CurveKeyPair::from_secret(secret(CURVE_SERVER_SECRET)?);
+    options.security = if bind {
+        Security::CurveServer { keys: server }
+    } else {
+        Security::CurveClient {
+            keys: CurveKeyPair::from_secret(secret(CURVE_CLIENT_SECRET)?),
+            server_key: *server.public(),
+        }
+    };
+    Ok(options)
+}
+
 async fn bound(socket_type: SocketType, endpoint: &str) -> Result<Socket, String> {
-    let socket = Socket::new(socket_type);
+    let socket = Socket::with_options(socket_type, options(socket_type, true)?);
     socket
         .bind(endpoint)
         .await
@@ -236,7 +282,7 @@ async fn bound(socket_type: SocketType, endpoint: &str) -> Result<Socket, String
 }
 
 async fn connected(socket_type: SocketType, endpoint: &str) -> Result<Socket, String> {
-    let socket = Socket::new(socket_type);
+    let socket = Socket::with_options(socket_type, options(socket_type, false)?);
     socket
         .connect(endpoint)
         .await
@@ -376,6 +422,47 @@ async fn local_lat(rep: &Socket, run: &Run) -> Result<(), String> {
 }
 
 /// libzmq's remote_lat, with the median and 99th percentile round trip.
+/// A PUSH facing a PULL that never reads: queues fresh messages without
+/// waiting until nothing more goes for half a second (COUNT at most), then
+/// reports how many it queued and how much its resident memory grew.
+async fn remote_mem(push: &Socket, run: &Run) -> Result<(), String> {
+    let before = rss_bytes();
+    let mut queued = 0u64;
+    let mut idle = 0;
+    while queued < run.count && idle < 50 {
+        // Written, so every page is really there (as the C probe's memset).
+        match push.try_send(vec![1u8; run.size]) {
+            Ok(()) => {
+                queued += 1;
+                idle = 0;
+            }
+            Err(TrySendError {
+                error: Error::WouldBlock,
+                ..
+            }) => {
+                idle += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            Err(e) => return Err(e.error.to_string()),
+        }
+    }
+    println!("message size: {} [B]", run.size);
+    println!("queued: {queued} [msg]");
+    println!("sender memory: {} [B]", rss_bytes() - before);
+    Ok(())
+}
+
+/// This process's resident set size in bytes (0 if unknown).
+fn rss_bytes() -> i64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: i64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    pages * 4096
+}
+
 async fn remote_lat(req: &Socket, run: &Run) -> Result<(), String> {
     let payload = Bytes::from(vec![0u8; run.size]);
     let mut round_trips = Vec::with_capacity(usize::try_from(run.count).unwrap_or(0));
