@@ -32,6 +32,7 @@ use zmtp::{CloseReason, Connection, Event, Message, PeerInfo};
 
 use crate::core::{Core, Inbound, Outbound, PeerMetadata, PipeEntry, PipeId};
 use crate::endpoint::Endpoint;
+use crate::kind;
 use crate::monitor::MonitorEvent;
 use crate::null_auth::NullServer;
 use crate::queue::{PipeRx, PipeTx};
@@ -688,6 +689,12 @@ impl Engine<'_> {
 
     #[inline]
     fn on_message(&mut self, message: Message) {
+        // Most socket types take messages as they come; only ROUTER and PUB
+        // need `admit`'s rules, and the call costs a move of the message
+        // in and out.
+        if kind::admits_as_is(self.link.core.socket_type) {
+            return self.queue(message);
+        }
         if let Some(message) = self.link.core.admit(self.routing_id.as_ref(), message) {
             self.queue(message);
         }

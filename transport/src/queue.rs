@@ -102,6 +102,22 @@ impl<T> Queue<T> {
         Ok(())
     }
 
+    /// Queues the item `make` builds if there is room, calling it only
+    /// then: the caller's value moves once, straight into the queue.
+    /// `false` if the queue is full or closed.
+    pub(crate) fn try_push_with(&self, make: impl FnOnce() -> T) -> bool {
+        let mut inner = self.lock();
+        if inner.closed || inner.items.len() >= self.capacity {
+            return false;
+        }
+        let was_empty = inner.items.is_empty();
+        inner.items.push_back(make());
+        if was_empty {
+            wake_all(&mut inner.consumers);
+        }
+        true
+    }
+
     /// Moves as many items from the front of `items` as there is room for;
     /// returns how many moved. On a closed queue nothing moves.
     pub(crate) fn push_batch(&self, items: &mut VecDeque<T>) -> usize {
@@ -299,6 +315,12 @@ impl<T> PipeTx<T> {
     /// Queues one item, or hands it back.
     pub(crate) fn try_send(&self, item: T) -> Result<(), PushError<T>> {
         self.0.try_push(item)
+    }
+
+    /// Queues what `make` builds if there is room (see
+    /// [`Queue::try_push_with`]).
+    pub(crate) fn try_send_with(&self, make: impl FnOnce() -> T) -> bool {
+        self.0.try_push_with(make)
     }
 
     /// Whether one more item fits.

@@ -386,7 +386,9 @@ impl Future for Recv<'_> {
         let this = self.get_mut();
         let core = this.core;
         if !this.checked {
-            kind::check_recv(core)?;
+            if !kind::accepts_as_is(core.socket_type) {
+                kind::check_recv(core)?;
+            }
             this.checked = true;
         }
         loop {
@@ -394,6 +396,9 @@ impl Future for Recv<'_> {
             let Some(inbound) = std::task::ready!(core.inbound.poll_pop(cx)) else {
                 return Poll::Ready(Err(Error::Closed));
             };
+            if kind::accepts_as_is(core.socket_type) {
+                return Poll::Ready(Ok(inbound.message));
+            }
             if let Some(message) = kind::accept(core, inbound.pipe, inbound.message) {
                 return Poll::Ready(Ok(message));
             }

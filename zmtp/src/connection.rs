@@ -508,7 +508,12 @@ impl Connection {
             if let Some(max) = self.max_message_size.filter(|&max| size > max) {
                 return self.close(CloseReason::MessageTooLarge { size, max });
             }
-            let event = self.classify(Message::from(frame.body));
+            let message = Message::from(frame.body);
+            let event = if self.socket_type.is_publisher() {
+                self.classify(message)
+            } else {
+                Event::Message(message)
+            };
             return self.events.push_back(event);
         }
         self.partial_size += frame.body.len() as u64;

@@ -421,7 +421,6 @@ async fn local_lat(rep: &Socket, run: &Run) -> Result<(), String> {
     Ok(())
 }
 
-/// libzmq's remote_lat, with the median and 99th percentile round trip.
 /// A PUSH facing a PULL that never reads: queues fresh messages without
 /// waiting until nothing more goes for half a second (COUNT at most), then
 /// reports how many it queued and how much its resident memory grew.
@@ -463,6 +462,7 @@ fn rss_bytes() -> i64 {
     pages * 4096
 }
 
+/// libzmq's remote_lat, with the median and 99th percentile round trip.
 async fn remote_lat(req: &Socket, run: &Run) -> Result<(), String> {
     let payload = Bytes::from(vec![0u8; run.size]);
     let mut round_trips = Vec::with_capacity(usize::try_from(run.count).unwrap_or(0));
