@@ -156,6 +156,11 @@ pub(crate) struct Stats {
     /// Inbound messages taken off the queue and then discarded by the
     /// socket's rules (also counted in `dropped_inbound`).
     pub(crate) rejected: AtomicU64,
+    /// Messages [`crate::Sender`]s sent, reported in batches.
+    pub(crate) sent_by_handles: AtomicU64,
+    /// Messages [`crate::Receiver`]s took off the inbound queue but have
+    /// not handed out yet.
+    pub(crate) held_by_handles: AtomicU64,
     pub(crate) dropped_hwm: AtomicU64,
     pub(crate) dropped_unroutable: AtomicU64,
     pub(crate) dropped_inbound: AtomicU64,
@@ -207,6 +212,10 @@ pub(crate) struct Core {
     pub(crate) send_ready: Notify,
     /// Senders waiting on `send_ready`; engines skip the signal when none.
     pub(crate) send_waiters: std::sync::atomic::AtomicUsize,
+    /// Bumped, under the state lock, whenever the pipes round-robin may use
+    /// change (or the socket closes): a [`crate::Sender`] keeps a copy of
+    /// them and compares this instead of taking the lock for every message.
+    pub(crate) pipes_version: AtomicU64,
     pub(crate) monitor: MonitorHub,
     pub(crate) stats: Stats,
     next_pipe: AtomicU64,
@@ -227,6 +236,7 @@ impl Core {
             peers: PeerDirectory::default(),
             send_ready: Notify::new(),
             send_waiters: std::sync::atomic::AtomicUsize::new(0),
+            pipes_version: AtomicU64::new(0),
             monitor: MonitorHub::default(),
             stats: Stats::default(),
             next_pipe: AtomicU64::new(1),
@@ -266,6 +276,12 @@ impl Core {
         std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
+    /// Records, under the state lock (`_state` proves it is held), that the
+    /// pipes changed.
+    pub(crate) fn pipes_changed(&self, _state: &mut State) {
+        self.pipes_version.fetch_add(1, Ordering::Release);
+    }
+
     /// Adds a pipe (a connecting link's, before its handshake).
     pub(crate) fn attach(&self, entry: PipeEntry) {
         let mut state = self.state();
@@ -273,6 +289,7 @@ impl Core {
             return;
         }
         state.pipes.push(entry);
+        self.pipes_changed(&mut state);
         drop(state);
         self.send_ready.notify_waiters();
     }
@@ -322,6 +339,7 @@ impl Core {
             replay: state.subscriptions.topics().cloned().collect(),
             replay_seq: state.subscription_seq,
         };
+        self.pipes_changed(&mut state);
         drop(state);
         self.send_ready.notify_waiters();
         Ok(ready)
@@ -345,6 +363,7 @@ impl Core {
                 }
                 // Handover: the old link loses its pipe, which ends it.
                 state.pipes.retain(|p| p.id != holder);
+                self.pipes_changed(state);
             }
         }
         state.routes.insert(wanted.clone(), id);
@@ -380,12 +399,15 @@ impl Core {
         if detach {
             state.pipes.retain(|p| p.id != id);
         }
+        self.pipes_changed(&mut state);
         notices
     }
 
     /// Removes a pipe without further ado (a connecter that gives up).
     pub(crate) fn detach(&self, id: PipeId) {
-        self.state().pipes.retain(|p| p.id != id);
+        let mut state = self.state();
+        state.pipes.retain(|p| p.id != id);
+        self.pipes_changed(&mut state);
     }
 
     /// A peer subscribed or cancelled (PUB, XPUB). Returns the notice an
@@ -455,6 +477,7 @@ impl Core {
             let mut state = self.state();
             state.closed = true;
             state.routes.clear();
+            self.pipes_changed(&mut state);
             std::mem::take(&mut state.pipes)
         };
         // Cancel before the pipes go, so an engine that sees its pipe close
@@ -473,11 +496,12 @@ impl Core {
         };
         let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
         SocketStats {
-            sent,
+            sent: sent + load(&self.stats.sent_by_handles),
             received: self
                 .inbound
                 .taken()
-                .saturating_sub(load(&self.stats.rejected)),
+                .saturating_sub(load(&self.stats.rejected))
+                .saturating_sub(load(&self.stats.held_by_handles)),
             dropped_hwm: load(&self.stats.dropped_hwm),
             dropped_unroutable: load(&self.stats.dropped_unroutable),
             dropped_inbound: load(&self.stats.dropped_inbound),

@@ -47,8 +47,9 @@ const READ_CHUNK: usize = 64 * 1024;
 const MAX_RESERVE: usize = 4 * 1024 * 1024;
 /// Stop pulling messages from the pipe once this much output is waiting.
 const WRITE_HIGH: usize = 256 * 1024;
-/// Messages pulled from the pipe per batch.
-const BATCH: usize = 256;
+/// Messages pulled from the pipe per batch, at most (a default pipe of 1000
+/// small messages goes in one swap).
+const BATCH: usize = 1024;
 /// Retired read buffers kept for reuse, at most this many ...
 const SPARE_BUFFERS: usize = 16;
 /// ... holding at most this many bytes.
@@ -205,8 +206,7 @@ pub(crate) async fn run(
         closing: Box::pin(core.closing.clone().cancelled_owned()),
         closing_seen: false,
         pending: VecDeque::new(),
-        batch: Vec::with_capacity(BATCH),
-        last_size: 0,
+        batch: VecDeque::with_capacity(BATCH),
         slot: Some(slot),
         guard,
         routing_id: None,
@@ -301,9 +301,7 @@ struct Engine<'a> {
     closing_seen: bool,
     /// Received, not yet in the socket's inbound queue.
     pending: VecDeque<Inbound>,
-    batch: Vec<Outbound>,
-    /// The size of the last message encoded, to size the next batch.
-    last_size: usize,
+    batch: VecDeque<Outbound>,
     slot: Option<PipeSlot>,
     guard: Option<HandshakeGuard>,
     routing_id: Option<Bytes>,
@@ -448,18 +446,22 @@ impl Engine<'_> {
         }
         let mut progress = false;
         while self.conn.transmit().remaining() < WRITE_HIGH {
-            // As many messages as are likely to fit under WRITE_HIGH: a
-            // batch of 256 large messages taken off the pipe would let the
-            // sender queue that many more than its high-water mark.
-            let max = (WRITE_HIGH / self.last_size.max(1)).clamp(1, BATCH);
-            match out_rx.poll_recv_many(cx, &mut self.batch, max) {
+            // No more than fits under WRITE_HIGH: every message taken off
+            // the pipe lets the sender queue one more, so a batch of large
+            // messages would hold well beyond the high-water mark.
+            let budget = WRITE_HIGH - self.conn.transmit().remaining();
+            let polled = out_rx.poll_take(cx, &mut self.batch, BATCH, budget, |item| match item {
+                Outbound::Message(m) => m.size(),
+                Outbound::Subscribe { topic, .. } | Outbound::Cancel { topic, .. } => topic.len(),
+            });
+            match polled {
                 Poll::Ready(0) => {
                     self.start_draining();
                     return true;
                 }
                 Poll::Ready(_) => {
                     let mut batch = std::mem::take(&mut self.batch);
-                    for item in batch.drain(..) {
+                    while let Some(item) = batch.pop_front() {
                         self.encode(item);
                     }
                     self.batch = batch;
@@ -479,10 +481,7 @@ impl Engine<'_> {
         // Errors here mean the connection is closing; its Closed event
         // carries the reason.
         let _ = match item {
-            Outbound::Message(m) => {
-                self.last_size = m.size();
-                self.conn.send(&m)
-            }
+            Outbound::Message(m) => self.conn.send(&m),
             Outbound::Subscribe { topic, seq } if seq > self.replay_seq => {
                 self.conn.send_subscribe(&topic)
             }

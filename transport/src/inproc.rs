@@ -16,6 +16,7 @@ use zmtp::{Metadata, PeerInfo, Version};
 use crate::core::{Core, Inbound, Outbound, PipeEntry, PipeId};
 use crate::engine;
 use crate::error::{Error, Result};
+use crate::kind;
 use crate::queue::PipeRx;
 
 /// Items moved per batch.
@@ -155,6 +156,7 @@ async fn forward(mut from: Source, to: Sink) {
     }
     // In batches, as an engine does: one lock to take what the pipe holds,
     // one to hand it over, rather than two per message.
+    let admits_as_is = kind::admits_as_is(to.core.socket_type);
     let mut batch = Vec::with_capacity(BATCH);
     let mut ready = VecDeque::with_capacity(BATCH);
     'link: loop {
@@ -174,7 +176,12 @@ async fn forward(mut from: Source, to: Sink) {
         for item in batch.drain(..) {
             match item {
                 Outbound::Message(message) => {
-                    if let Some(message) = to.core.admit(to.routing_id.as_ref(), message) {
+                    let admitted = if admits_as_is {
+                        Some(message)
+                    } else {
+                        to.core.admit(to.routing_id.as_ref(), message)
+                    };
+                    if let Some(message) = admitted {
                         ready.push_back(Inbound {
                             from_peer: false,
                             pipe: to.pipe,

@@ -30,7 +30,9 @@ mod options;
 mod peers;
 pub mod proxy;
 mod queue;
+mod receiver;
 mod security;
+mod sender;
 mod socket;
 mod stream;
 mod subscriptions;
@@ -41,9 +43,11 @@ pub use endpoint::{Endpoint, EndpointError, Host, IpcAddr, Port};
 pub use error::{Error, Result};
 pub use monitor::{Monitor, MonitorEvent};
 pub use options::Options;
+pub use receiver::Receiver;
 pub use security::{
     Authenticator, CurveAllowList, PlainPasswords, Security, SharedAuthenticator, ZapRequest,
 };
+pub use sender::Sender;
 pub use socket::{Socket, TrySendError};
 pub use tls::{TlsConfig, TlsError, TlsIdentity, TlsPeer, TlsRoots};
 pub use zmtp;

@@ -257,6 +257,83 @@ impl<T> Queue<T> {
         Poll::Pending
     }
 
+    /// Moves items from the front into `out` until `max` moved or their
+    /// `weight`s add up to `budget` (at least one moves): Ready(n > 0),
+    /// Ready(0) once closed and empty, or Pending (woken when items arrive).
+    /// When everything queued goes and `out` is empty, the two buffers are
+    /// swapped instead of moving items.
+    pub(crate) fn poll_take(
+        &self,
+        cx: &mut Context<'_>,
+        out: &mut VecDeque<T>,
+        max: usize,
+        budget: usize,
+        weight: impl Fn(&T) -> usize,
+    ) -> Poll<usize> {
+        let mut inner = self.lock();
+        let mut n = 0;
+        let mut total = 0;
+        for item in inner.items.iter() {
+            if n == max || (n > 0 && total >= budget) {
+                break;
+            }
+            total += weight(item);
+            n += 1;
+        }
+        if n > 0 {
+            if out.is_empty() && n == inner.items.len() {
+                std::mem::swap(&mut inner.items, out);
+            } else {
+                out.extend(inner.items.drain(..n));
+            }
+            self.after_take(&mut inner, n);
+            return Poll::Ready(n);
+        }
+        if inner.closed {
+            return Poll::Ready(0);
+        }
+        register(&mut inner.consumers, cx.waker());
+        Poll::Pending
+    }
+
+    /// Moves every queued item into `out` (which should be empty: the two
+    /// buffers are swapped, whatever their length): Ready(true) if items
+    /// moved, Ready(false) once closed and empty, or Pending (woken when
+    /// items arrive).
+    pub(crate) fn poll_take_all(&self, cx: &mut Context<'_>, out: &mut VecDeque<T>) -> Poll<bool> {
+        let mut inner = self.lock();
+        let n = inner.items.len();
+        if n > 0 {
+            std::mem::swap(&mut inner.items, out);
+            self.after_take(&mut inner, n);
+            return Poll::Ready(true);
+        }
+        if inner.closed {
+            return Poll::Ready(false);
+        }
+        register(&mut inner.consumers, cx.waker());
+        Poll::Pending
+    }
+
+    /// Puts items taken with [`Queue::poll_take_all`] and not used back in
+    /// front, in order, whatever the capacity (they were in the queue
+    /// before) and even if it has closed since.
+    pub(crate) fn give_back(&self, items: &mut VecDeque<T>) {
+        if items.is_empty() {
+            return;
+        }
+        let mut inner = self.lock();
+        let n = items.len() as u64;
+        inner.taken = inner.taken.saturating_sub(n);
+        let was_empty = inner.items.is_empty();
+        while let Some(item) = items.pop_back() {
+            inner.items.push_front(item);
+        }
+        if was_empty {
+            wake_all(&mut inner.consumers);
+        }
+    }
+
     /// How many items have been taken off the queue.
     pub(crate) fn taken(&self) -> u64 {
         self.lock().taken
@@ -317,6 +394,12 @@ impl<T> PipeTx<T> {
         self.0.try_push(item)
     }
 
+    /// The queue itself, for a holder that pushes without owning the pipe
+    /// (its closing stays with this `PipeTx`).
+    pub(crate) fn queue(&self) -> &Arc<Queue<T>> {
+        &self.0
+    }
+
     /// Queues what `make` builds if there is room (see
     /// [`Queue::try_push_with`]).
     pub(crate) fn try_send_with(&self, make: impl FnOnce() -> T) -> bool {
@@ -344,6 +427,19 @@ impl<T> PipeRx<T> {
         max: usize,
     ) -> Poll<usize> {
         self.0.poll_drain(cx, out, max)
+    }
+
+    /// Moves items into `out` by count and weight (see
+    /// [`Queue::poll_take`]).
+    pub(crate) fn poll_take(
+        &self,
+        cx: &mut Context<'_>,
+        out: &mut VecDeque<T>,
+        max: usize,
+        budget: usize,
+        weight: impl Fn(&T) -> usize,
+    ) -> Poll<usize> {
+        self.0.poll_take(cx, out, max, budget, weight)
     }
 
     /// Items waiting.

@@ -172,6 +172,11 @@ impl Socket {
             .map_err(Error::Options)
     }
 
+    /// The shared core, for the socket's other handles.
+    pub(crate) fn core(&self) -> &Arc<Core> {
+        &self.core
+    }
+
     /// Sends a message, waiting at the high-water mark where the socket
     /// type waits (PUSH, DEALER, REQ, PAIR). Cancel-safe: if the future is
     /// dropped, the message was either queued whole or not at all.
@@ -357,10 +362,10 @@ async fn wait_to_send(core: &Arc<Core>, mut message: Message) -> Result<()> {
 }
 
 /// Counts a sender waiting for room, until dropped (also on cancel).
-struct WaitGuard<'a>(&'a std::sync::atomic::AtomicUsize);
+pub(crate) struct WaitGuard<'a>(&'a std::sync::atomic::AtomicUsize);
 
 impl<'a> WaitGuard<'a> {
-    fn enter(count: &'a std::sync::atomic::AtomicUsize) -> Self {
+    pub(crate) fn enter(count: &'a std::sync::atomic::AtomicUsize) -> Self {
         count.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         WaitGuard(count)
     }

@@ -29,9 +29,13 @@
 //!   a task switch, across threads it may be a futex wake-up and cache
 //!   lines moving between cores, and with both ends of a test on 2 cores,
 //!   extra workers only compete for them.
-//! - `ZMTP_PERF_API=async` (default: `send().await`, `recv().await`) or
-//!   `try` (`try_send`/`try_recv` first, the async call only when they
-//!   would block).
+//! - `ZMTP_PERF_API=handles` (default: the throughput modes send through a
+//!   [`zmtp_transport::Sender`] and receive through a
+//!   [`zmtp_transport::Receiver`], the socket's ends for one task, as a
+//!   libzmq socket belongs to one thread), `async` (`Socket::send().await`,
+//!   `Socket::recv().await` on the shared handle) or `try` (`try_send` /
+//!   `try_recv` first, the async call only when they would block). The
+//!   latency modes use the socket's own calls in every setting.
 //! - `ZMTP_PERF_PAYLOAD=recycled` (default, see [`Bodies`]), `fresh` (a
 //!   newly zeroed allocation per message: `calloc`, which for large sizes
 //!   costs a memset or page faults that libzmq's `malloc` does not) or
@@ -68,6 +72,7 @@ enum Mode {
 enum Api {
     Async,
     Try,
+    Handles,
 }
 
 #[derive(Debug, Clone)]
@@ -145,9 +150,14 @@ fn parse(args: &[String]) -> Result<Run, String> {
         return Err("COUNT must be at least 1".into());
     }
     let api = match std::env::var("ZMTP_PERF_API").as_deref() {
-        Err(_) | Ok("async") => Api::Async,
+        Err(_) | Ok("handles") => Api::Handles,
+        Ok("async") => Api::Async,
         Ok("try") => Api::Try,
-        Ok(other) => return Err(format!("ZMTP_PERF_API={other:?}: use async or try")),
+        Ok(other) => {
+            return Err(format!(
+                "ZMTP_PERF_API={other:?}: use handles, async or try"
+            ));
+        }
     };
     let payload = match std::env::var("ZMTP_PERF_PAYLOAD").as_deref() {
         Err(_) | Ok("recycled") => Payload::Recycled,
@@ -332,7 +342,15 @@ fn check_size(message: &Message, size: usize) -> Result<(), String> {
 async fn local_thr(pull: &Socket, run: &Run) -> Result<(), String> {
     check_size(&recv(pull, run).await?, run.size)?;
     let start = Instant::now();
-    if run.api == Api::Async {
+    if run.api == Api::Handles {
+        // The socket's receiving end for one task, as a libzmq socket
+        // belongs to one thread.
+        let mut receiver = pull.receiver();
+        for _ in 1..run.count {
+            let message = receiver.recv().await.map_err(|e| e.to_string())?;
+            check_size(&message, run.size)?;
+        }
+    } else if run.api == Api::Async {
         // The plain call in the loop, as an application writes it (no
         // helper future around it).
         for _ in 1..run.count {
@@ -394,13 +412,16 @@ async fn remote_thr(push: Socket, run: &Run) -> Result<(), String> {
     let shared = Bytes::from(vec![0u8; run.size]);
     let mut bodies = Bodies::new(run.size);
     let plain = run.api == Api::Async;
+    let mut sender = push.sender();
     for _ in 0..run.count {
         let body = match run.payload {
             Payload::Recycled => bodies.next(),
             Payload::Fresh => Bytes::from(vec![0u8; run.size]),
             Payload::Shared => shared.clone(),
         };
-        if plain {
+        if run.api == Api::Handles {
+            sender.send(body).await.map_err(|e| e.to_string())?;
+        } else if plain {
             // The plain call, as an application writes it.
             push.send(body).await.map_err(|e| e.to_string())?;
         } else {
