@@ -20,7 +20,7 @@ use crate::kind;
 use crate::queue::PipeRx;
 
 /// Items moved per batch.
-const BATCH: usize = 256;
+const BATCH: usize = 1024;
 
 /// Bound inproc names, process-wide.
 static BOUND: LazyLock<Mutex<HashMap<String, Weak<Core>>>> = LazyLock::new(Default::default);
@@ -157,10 +157,14 @@ async fn forward(mut from: Source, to: Sink) {
     // In batches, as an engine does: one lock to take what the pipe holds,
     // one to hand it over, rather than two per message.
     let admits_as_is = kind::admits_as_is(to.core.socket_type);
-    let mut batch = Vec::with_capacity(BATCH);
+    let mut batch = VecDeque::with_capacity(BATCH);
     let mut ready = VecDeque::with_capacity(BATCH);
     'link: loop {
-        let n = std::future::poll_fn(|cx| from.rx.poll_recv_many(cx, &mut batch, BATCH)).await;
+        // Whole pipes at a time when they fit (a swap of buffers); the
+        // receiving socket's queue bounds what is in flight.
+        let n =
+            std::future::poll_fn(|cx| from.rx.poll_take(cx, &mut batch, BATCH, usize::MAX, |_| 0))
+                .await;
         if n == 0 {
             break;
         }
@@ -173,7 +177,7 @@ async fn forward(mut from: Source, to: Sink) {
         {
             from.core.send_ready.notify_waiters();
         }
-        for item in batch.drain(..) {
+        while let Some(item) = batch.pop_front() {
             match item {
                 Outbound::Message(message) => {
                     let admitted = if admits_as_is {

@@ -3,7 +3,7 @@
 //!
 //! A general-purpose channel costs a semaphore operation and a wake-up per
 //! item. Here one lock moves a whole batch: a link's engine drains every
-//! queued message with one [`Queue::poll_drain`] and hands a read buffer's
+//! queued message with one [`Queue::poll_take`] and hands a read buffer's
 //! worth of received messages over with one [`Queue::push_batch`]. Waiters
 //! are woken only when something they wait for changes: consumers when the
 //! queue stops being empty, producers when it stops being full.
@@ -235,28 +235,6 @@ impl<T> Queue<T> {
         Poll::Pending
     }
 
-    /// Moves up to `max` items into `out`: Ready(n > 0), Ready(0) once
-    /// closed and empty, or Pending (woken when items arrive).
-    pub(crate) fn poll_drain(
-        &self,
-        cx: &mut Context<'_>,
-        out: &mut Vec<T>,
-        max: usize,
-    ) -> Poll<usize> {
-        let mut inner = self.lock();
-        let n = max.min(inner.items.len());
-        if n > 0 {
-            out.extend(inner.items.drain(..n));
-            self.after_take(&mut inner, n);
-            return Poll::Ready(n);
-        }
-        if inner.closed {
-            return Poll::Ready(0);
-        }
-        register(&mut inner.consumers, cx.waker());
-        Poll::Pending
-    }
-
     /// Moves items from the front into `out` until `max` moved or their
     /// `weight`s add up to `budget` (at least one moves): Ready(n > 0),
     /// Ready(0) once closed and empty, or Pending (woken when items arrive).
@@ -419,16 +397,6 @@ impl<T> Drop for PipeTx<T> {
 }
 
 impl<T> PipeRx<T> {
-    /// Moves up to `max` items into `out` (see [`Queue::poll_drain`]).
-    pub(crate) fn poll_recv_many(
-        &self,
-        cx: &mut Context<'_>,
-        out: &mut Vec<T>,
-        max: usize,
-    ) -> Poll<usize> {
-        self.0.poll_drain(cx, out, max)
-    }
-
     /// Moves items into `out` by count and weight (see
     /// [`Queue::poll_take`]).
     pub(crate) fn poll_take(
@@ -497,23 +465,95 @@ mod tests {
     }
 
     #[test]
+    fn take_stops_at_the_count_or_the_weight_and_swaps_whole_queues() {
+        let q = Queue::new(100);
+        for i in 1..=10u32 {
+            q.try_push(i).unwrap();
+        }
+        let (waker, _) = waker();
+        let mut cx = Context::from_waker(&waker);
+        let mut out = VecDeque::new();
+        // Count first: 3 items.
+        assert_eq!(
+            q.poll_take(&mut cx, &mut out, 3, usize::MAX, |_| 0),
+            Poll::Ready(3)
+        );
+        assert_eq!(out, [1, 2, 3]);
+        // Weight: items are taken until their weights reach the budget
+        // (4 + 5 = 9 < 10, then 6 brings it to 15).
+        out.clear();
+        let weight = |i: &u32| *i as usize;
+        assert_eq!(
+            q.poll_take(&mut cx, &mut out, 100, 10, weight),
+            Poll::Ready(3)
+        );
+        assert_eq!(out, [4, 5, 6]);
+        // At least one item moves, whatever its weight.
+        out.clear();
+        assert_eq!(
+            q.poll_take(&mut cx, &mut out, 100, 1, |_| 1000),
+            Poll::Ready(1)
+        );
+        assert_eq!(out, [7]);
+        // The rest fits: taken whole.
+        out.clear();
+        assert_eq!(
+            q.poll_take(&mut cx, &mut out, 100, usize::MAX, weight),
+            Poll::Ready(3)
+        );
+        assert_eq!(out, [8, 9, 10]);
+        assert_eq!(q.taken(), 10);
+    }
+
+    #[test]
+    fn what_is_given_back_comes_first_and_counts_as_never_taken() {
+        let q = Queue::new(3);
+        for i in 1..=3u32 {
+            q.try_push(i).unwrap();
+        }
+        let (waker, _) = waker();
+        let mut cx = Context::from_waker(&waker);
+        let mut held = VecDeque::new();
+        assert_eq!(q.poll_take_all(&mut cx, &mut held), Poll::Ready(true));
+        assert_eq!(held.pop_front(), Some(1));
+        q.try_push(4).unwrap();
+        q.give_back(&mut held);
+        assert!(held.is_empty());
+        assert_eq!(q.taken(), 1);
+        assert_eq!(q.try_pop(), Some(2));
+        assert_eq!(q.try_pop(), Some(3));
+        assert_eq!(q.try_pop(), Some(4));
+        q.close();
+        assert_eq!(q.poll_take_all(&mut cx, &mut held), Poll::Ready(false));
+    }
+
+    #[test]
     fn consumers_woken_when_items_arrive_producers_when_room_appears() {
         let q = Queue::new(1);
         let (consumer, woken) = waker();
         let mut cx = Context::from_waker(&consumer);
-        let mut out = Vec::new();
-        assert!(q.poll_drain(&mut cx, &mut out, 10).is_pending());
+        let mut out = VecDeque::new();
+        assert!(
+            q.poll_take(&mut cx, &mut out, 10, usize::MAX, |_| 0)
+                .is_pending()
+        );
         q.try_push(1).unwrap();
         assert_eq!(woken.0.load(Ordering::SeqCst), 1);
 
         let (producer, room) = waker();
         let mut cx = Context::from_waker(&producer);
         assert!(q.poll_room(&mut cx).is_pending());
-        assert_eq!(q.poll_drain(&mut cx, &mut out, 10), Poll::Ready(1));
+        assert_eq!(
+            q.poll_take(&mut cx, &mut out, 10, usize::MAX, |_| 0),
+            Poll::Ready(1)
+        );
         assert_eq!(room.0.load(Ordering::SeqCst), 1);
         assert_eq!(out, [1]);
         q.close();
-        assert_eq!(q.poll_drain(&mut cx, &mut out, 10), Poll::Ready(0));
+        assert_eq!(
+            q.poll_take(&mut cx, &mut out, 10, usize::MAX, |_| 0),
+            Poll::Ready(0)
+        );
         assert!(matches!(q.poll_pop(&mut cx), Poll::Ready(None)));
     }
 }
