@@ -32,7 +32,7 @@ use crate::command::{Command, RawCommand};
 use crate::config::Config;
 use crate::decode::Decoded;
 use crate::event::{CloseReason, Event, PeerInfo};
-use crate::frame::{Frame, FrameDecoder, FrameHeader};
+use crate::frame::{Frame, FrameDecoder};
 use crate::greeting::{Greeting, Version};
 use crate::heartbeat::{Due, Expired, Heartbeat};
 use crate::mechanism::{AuthReply, Cipher, Handshake, Mechanism, MechanismError, Progress};
@@ -341,10 +341,7 @@ impl Connection {
     fn write_frame(&mut self, more: bool, command: bool, body: &Bytes) -> Result<(), SendError> {
         match &mut self.cipher {
             Some(cipher) => cipher.seal(more, command, body, self.out.tail())?,
-            None => {
-                FrameHeader::encode(more, command, body.len(), self.out.tail());
-                self.out.put_body(body);
-            }
+            None => self.out.put_frame(more, command, body),
         }
         Ok(())
     }

@@ -11,6 +11,8 @@ use std::io::IoSlice;
 
 use bytes::{Buf, Bytes, BytesMut};
 
+use crate::frame::{COMMAND, FrameHeader, MORE, SHORT_MAX};
+
 /// Bodies at least this large are queued by reference instead of copied.
 pub const ZERO_COPY_MIN: usize = 8 * 1024;
 
@@ -67,13 +69,24 @@ impl OutQueue {
         self.segments.push_back(body);
     }
 
-    /// Appends a body: copied when small, queued by reference when large.
-    pub(crate) fn put_body(&mut self, body: &Bytes) {
-        if body.len() >= ZERO_COPY_MIN {
-            self.push_shared(body.clone());
-        } else {
-            self.tail.extend_from_slice(body);
+    /// Appends a data or command frame, header and body, without a cipher.
+    pub(crate) fn put_frame(&mut self, more: bool, command: bool, body: &Bytes) {
+        let len = body.len();
+        if len >= ZERO_COPY_MIN {
+            FrameHeader::encode(more, command, len, self.tail());
+            return self.push_shared(body.clone());
         }
+        // One capacity check for header and body; the short header is
+        // written as one slice.
+        let tail = self.tail();
+        tail.reserve(FrameHeader::encoded_len(len) + len);
+        if len <= SHORT_MAX {
+            let flags = if more { MORE } else { 0 } | if command { COMMAND } else { 0 };
+            tail.extend_from_slice(&[flags, len as u8]);
+        } else {
+            FrameHeader::encode(more, command, len, tail);
+        }
+        tail.extend_from_slice(body);
     }
 
     /// Whether nothing is waiting to be written.
@@ -156,14 +169,15 @@ mod tests {
     fn preserves_order_across_segments() {
         let mut q = OutQueue::new();
         q.tail().extend_from_slice(b"head");
-        q.put_body(&Bytes::from(vec![b'x'; ZERO_COPY_MIN]));
-        q.tail().extend_from_slice(b"tail");
-        assert_eq!(q.remaining(), 8 + ZERO_COPY_MIN);
+        q.put_frame(true, false, &Bytes::from(vec![b'x'; ZERO_COPY_MIN]));
+        q.put_frame(false, false, &Bytes::from_static(b"tail"));
+        assert_eq!(q.remaining(), 4 + 9 + ZERO_COPY_MIN + 2 + 4);
         let mut slices = [IoSlice::new(&[]); 8];
         assert_eq!(q.chunks_vectored(&mut slices), 3);
         let mut expected = b"head".to_vec();
+        expected.extend_from_slice(&[0x03, 0, 0, 0, 0, 0, 0, 0x20, 0]);
         expected.extend(vec![b'x'; ZERO_COPY_MIN]);
-        expected.extend_from_slice(b"tail");
+        expected.extend_from_slice(b"\x00\x04tail");
         assert_eq!(drain(&mut q, 1000), expected);
         assert!(q.is_empty());
     }
@@ -172,7 +186,10 @@ mod tests {
     fn large_bodies_are_shared_not_copied() {
         let body = Bytes::from(vec![1u8; 100_000]);
         let mut q = OutQueue::new();
-        q.put_body(&body);
+        q.put_frame(false, false, &body);
+        // The 9-byte header, then the body itself.
+        assert_eq!(q.chunk().len(), 9);
+        q.advance(9);
         assert_eq!(q.chunk().as_ptr(), body.as_ptr());
     }
 }
