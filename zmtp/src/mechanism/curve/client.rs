@@ -21,6 +21,7 @@ use super::keys::{CurveKeyPair, CurvePublicKey};
 use super::message::CurveCipher;
 use super::nonce::{self, NonceCounter};
 use super::random::{self, OsRandom, RandomSource};
+use super::salsa::SessionBox;
 use super::{
     BOX_OVERHEAD, BoxKind, COOKIE_LEN, CurveError, HELLO_LEN, KEY_LEN, READY_MIN_LEN, WELCOME_LEN,
     open_box, seal_into,
@@ -60,7 +61,7 @@ struct AwaitWelcome {
 /// INITIATE is out.
 struct AwaitReady {
     /// c' with S': INITIATE, READY and every MESSAGE.
-    session: SalsaBox,
+    session: SessionBox,
     nonces: NonceCounter,
 }
 
@@ -151,10 +152,7 @@ impl CurveClient {
             .split_first_chunk::<KEY_LEN>()
             .ok_or(CurveError::BoxOpen(BoxKind::Welcome))?;
         let server_transient = CurvePublicKey::from_bytes(*server_transient);
-        let session = SalsaBox::new(
-            &server_transient.to_box_key(),
-            &step.transient.secret().to_box_key(),
-        );
+        let session = SessionBox::new(&server_transient, step.transient.secret());
 
         // The vouch: C' and S, boxed from our long-term key to S'.
         let vouch_suffix = random::array::<16>(self.random.as_mut()).map_err(CurveError::from)?;
@@ -240,7 +238,7 @@ impl CurveClient {
             user_id: None,
             auth_metadata: Metadata::new(),
             cipher: Some(Box::new(CurveCipher::client(
-                step.session,
+                &step.session,
                 step.nonces,
                 counter,
             ))),

@@ -16,11 +16,10 @@
 use std::fmt;
 
 use bytes::{BufMut, BytesMut};
-use crypto_box::SalsaBox;
-use crypto_box::aead::AeadInPlace;
 
 use super::keys::{CurvePublicKey, CurveSecretKey};
 use super::nonce::{self, NonceCounter, NonceWatermark};
+use super::salsa::{MessageKey, SessionBox};
 use super::{BOX_OVERHEAD, BoxKind, CurveError, MESSAGE_MIN_LEN};
 use crate::frame::{Frame, FrameHeader};
 use crate::mechanism::{Cipher, MechanismError};
@@ -35,9 +34,10 @@ const INNER_COMMAND: u8 = 0x02;
 
 /// Seals and opens MESSAGE commands with the connection's session key.
 pub struct CurveCipher {
-    session: SalsaBox,
-    send_prefix: &'static [u8; 16],
-    receive_prefix: &'static [u8; 16],
+    /// The session key with our MESSAGE nonce prefix.
+    send_key: MessageKey,
+    /// The session key with the peer's MESSAGE nonce prefix.
+    receive_key: MessageKey,
     pub(super) sent: NonceCounter,
     received: NonceWatermark,
 }
@@ -46,22 +46,20 @@ impl CurveCipher {
     /// The client's cipher once READY is in. `next_nonce` is the client's
     /// next short nonce (3 after a handshake) and `peer_nonce` the last one
     /// the server used (READY's, 1).
-    pub(super) fn client(session: SalsaBox, sent: NonceCounter, peer_nonce: u64) -> Self {
+    pub(super) fn client(session: &SessionBox, sent: NonceCounter, peer_nonce: u64) -> Self {
         CurveCipher {
-            session,
-            send_prefix: nonce::MESSAGE_FROM_CLIENT,
-            receive_prefix: nonce::MESSAGE_FROM_SERVER,
+            send_key: session.message_key(nonce::MESSAGE_FROM_CLIENT),
+            receive_key: session.message_key(nonce::MESSAGE_FROM_SERVER),
             sent,
             received: NonceWatermark::new(peer_nonce),
         }
     }
 
     /// The server's cipher once READY is out.
-    pub(super) fn server(session: SalsaBox, sent: NonceCounter, peer_nonce: u64) -> Self {
+    pub(super) fn server(session: &SessionBox, sent: NonceCounter, peer_nonce: u64) -> Self {
         CurveCipher {
-            session,
-            send_prefix: nonce::MESSAGE_FROM_SERVER,
-            receive_prefix: nonce::MESSAGE_FROM_CLIENT,
+            send_key: session.message_key(nonce::MESSAGE_FROM_SERVER),
+            receive_key: session.message_key(nonce::MESSAGE_FROM_CLIENT),
             sent,
             received: NonceWatermark::new(peer_nonce),
         }
@@ -75,11 +73,8 @@ impl CurveCipher {
         client_transient: &CurveSecretKey,
         server_transient: &CurvePublicKey,
     ) -> Self {
-        let session = SalsaBox::new(
-            &server_transient.to_box_key(),
-            &client_transient.to_box_key(),
-        );
-        Self::client(session, NonceCounter::starting_at(3), 1)
+        let session = SessionBox::new(server_transient, client_transient);
+        Self::client(&session, NonceCounter::starting_at(3), 1)
     }
 
     /// The server-side counterpart of [`CurveCipher::for_client`] (next
@@ -88,11 +83,8 @@ impl CurveCipher {
         server_transient: &CurveSecretKey,
         client_transient: &CurvePublicKey,
     ) -> Self {
-        let session = SalsaBox::new(
-            &client_transient.to_box_key(),
-            &server_transient.to_box_key(),
-        );
-        Self::server(session, NonceCounter::starting_at(2), 2)
+        let session = SessionBox::new(client_transient, server_transient);
+        Self::server(&session, NonceCounter::starting_at(2), 2)
     }
 
     fn open_message(&mut self, frame: Frame) -> Result<Frame, CurveError> {
@@ -114,10 +106,9 @@ impl CurveCipher {
         let (tag, ciphertext) = sealed
             .split_first_chunk::<BOX_OVERHEAD>()
             .ok_or(CurveError::BoxOpen(BoxKind::Message))?;
-        let nonce = nonce::short(self.receive_prefix, counter);
         let mut plain = BytesMut::from(ciphertext);
-        self.session
-            .decrypt_in_place_detached((&nonce).into(), b"", &mut plain, tag.into())
+        self.receive_key
+            .open(&counter.to_be_bytes(), &mut plain, tag)
             .map_err(|_| CurveError::BoxOpen(BoxKind::Message))?;
         self.received.raise(counter);
         let plain = plain.freeze();
@@ -165,8 +156,9 @@ impl Cipher for CurveCipher {
         }
         out.put_u8(flags);
         out.put_slice(body);
-        let nonce = nonce::short(self.send_prefix, counter);
-        super::seal_tail(&self.session, &nonce, out, tag_at, BoxKind::Message)?;
+        let (head, plaintext) = out.split_at_mut(tag_at + BOX_OVERHEAD);
+        let tag = self.send_key.seal(&counter.to_be_bytes(), plaintext);
+        head[tag_at..].copy_from_slice(&tag);
         Ok(())
     }
 

@@ -22,8 +22,11 @@
 //! least 30, MESSAGE at least 33. Each side has one short-nonce counter
 //! starting at 1 (client HELLO 1, INITIATE 2, messages from 3; server READY
 //! 1, messages from 2); received MESSAGE nonces must strictly increase.
-//! Every shared key is computed once per connection (`SalsaBox` holds the
-//! `crypto_box_beforenm` result), and secrets are wiped when dropped.
+//! Every shared key is computed once per connection (`SalsaBox`, or our
+//! own `SessionBox` for the session key, holds the `crypto_box_beforenm`
+//! result), and secrets are wiped when dropped. MESSAGE boxes, the hot
+//! path, use `salsa` (a lane-parallel XSalsa20 keystream) rather than the
+//! one-block-at-a-time `salsa20` crate.
 
 mod client;
 mod cookie;
@@ -31,12 +34,12 @@ mod keys;
 mod message;
 mod nonce;
 mod random;
+mod salsa;
 mod server;
 #[cfg(test)]
 mod tests;
 
 use bytes::{BufMut, BytesMut};
-use crypto_box::SalsaBox;
 use crypto_box::aead::consts::{U16, U24};
 use crypto_box::aead::{AeadCore, AeadInPlace};
 use subtle::ConstantTimeEq;
@@ -163,7 +166,7 @@ impl<T: AeadInPlace + AeadCore<NonceSize = U24, TagSize = U16>> NaclBox for T {}
 
 /// Appends `Box[plaintext]`, tag first (libsodium's `_easy` layout).
 fn seal_into(
-    session: &SalsaBox,
+    session: &impl NaclBox,
     nonce: &[u8; 24],
     plaintext: &[u8],
     out: &mut BytesMut,

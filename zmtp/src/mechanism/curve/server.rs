@@ -25,6 +25,7 @@ use super::keys::{CurveKeyPair, CurvePublicKey};
 use super::message::CurveCipher;
 use super::nonce::{self, NonceCounter};
 use super::random::{self, OsRandom, RandomSource};
+use super::salsa::SessionBox;
 use super::{
     BOX_OVERHEAD, BoxKind, COOKIE_LEN, CurveError, HELLO_LEN, INITIATE_MIN_LEN, KEY_LEN,
     WELCOME_LEN, ct_eq, open_box, seal_into,
@@ -69,7 +70,7 @@ struct AwaitInitiate {
 struct Authenticating {
     local: Metadata,
     /// s' with C': READY and every MESSAGE.
-    session: SalsaBox,
+    session: SessionBox,
     /// INITIATE's nonce, the last the client used.
     peer_nonce: u64,
     peer_metadata: Metadata,
@@ -191,10 +192,7 @@ impl CurveServer {
             .verify(cookie, &step.client_transient, step.transient.secret())?;
         drop(step.cookie_key);
 
-        let session = SalsaBox::new(
-            &step.client_transient.to_box_key(),
-            &step.transient.secret().to_box_key(),
-        );
+        let session = SessionBox::new(&step.client_transient, step.transient.secret());
         let peer_nonce = u64::from_be_bytes(*counter);
         let inside = open_box(
             &session,
@@ -277,7 +275,7 @@ impl CurveServer {
             user_id: (!reply.user_id.is_empty()).then_some(reply.user_id),
             auth_metadata: reply.metadata,
             cipher: Some(Box::new(CurveCipher::server(
-                step.session,
+                &step.session,
                 nonces,
                 step.peer_nonce,
             ))),
