@@ -27,6 +27,9 @@ use crate::mechanism::{Cipher, MechanismError};
 /// The command name every MESSAGE body starts with.
 const MESSAGE: &[u8; 8] = b"\x07MESSAGE";
 
+/// The smallest buffer plaintexts are cut from.
+const PLAIN_BUFFER: usize = 64 * 1024;
+
 /// Inner flag: more frames of this message follow.
 const INNER_MORE: u8 = 0x01;
 /// Inner flag: the frame is a command.
@@ -40,6 +43,8 @@ pub struct CurveCipher {
     receive_key: MessageKey,
     pub(super) sent: NonceCounter,
     received: NonceWatermark,
+    /// Room for the next plaintexts (see `open_message`).
+    plain: BytesMut,
 }
 
 impl CurveCipher {
@@ -52,6 +57,7 @@ impl CurveCipher {
             receive_key: session.message_key(nonce::MESSAGE_FROM_SERVER),
             sent,
             received: NonceWatermark::new(peer_nonce),
+            plain: BytesMut::new(),
         }
     }
 
@@ -62,6 +68,7 @@ impl CurveCipher {
             receive_key: session.message_key(nonce::MESSAGE_FROM_CLIENT),
             sent,
             received: NonceWatermark::new(peer_nonce),
+            plain: BytesMut::new(),
         }
     }
 
@@ -106,12 +113,17 @@ impl CurveCipher {
         let (tag, ciphertext) = sealed
             .split_first_chunk::<BOX_OVERHEAD>()
             .ok_or(CurveError::BoxOpen(BoxKind::Message))?;
-        let mut plain = BytesMut::from(ciphertext);
+        // Plaintexts are cut from one buffer of at least PLAIN_BUFFER bytes
+        // (a new one once the messages of the last have all been dropped
+        // or it is full): one allocation per many small messages.
+        if !self.plain.try_reclaim(ciphertext.len()) {
+            self.plain = BytesMut::with_capacity(ciphertext.len().max(PLAIN_BUFFER));
+        }
         self.receive_key
-            .open(&counter.to_be_bytes(), &mut plain, tag)
+            .open_append(&counter.to_be_bytes(), ciphertext, tag, &mut self.plain)
             .map_err(|_| CurveError::BoxOpen(BoxKind::Message))?;
         self.received.raise(counter);
-        let plain = plain.freeze();
+        let plain = self.plain.split().freeze();
         let flags = plain.first().copied().unwrap_or_default();
         Ok(Frame {
             more: flags & INNER_MORE != 0,
@@ -154,11 +166,10 @@ impl Cipher for CurveCipher {
         if command {
             flags |= INNER_COMMAND;
         }
-        out.put_u8(flags);
-        out.put_slice(body);
-        let (head, plaintext) = out.split_at_mut(tag_at + BOX_OVERHEAD);
-        let tag = self.send_key.seal(&counter.to_be_bytes(), plaintext);
-        head[tag_at..].copy_from_slice(&tag);
+        let tag = self
+            .send_key
+            .seal_append(&counter.to_be_bytes(), &[&[flags], body], out);
+        out[tag_at..tag_at + BOX_OVERHEAD].copy_from_slice(&tag);
         Ok(())
     }
 

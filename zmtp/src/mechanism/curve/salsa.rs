@@ -28,6 +28,7 @@
 //! for the handshake's INITIATE and READY. Keys and derived state are wiped
 //! when dropped.
 
+use bytes::BytesMut;
 use crypto_box::aead::consts::{U0, U16, U24};
 use crypto_box::aead::generic_array::GenericArray;
 use crypto_box::aead::{AeadCore, AeadInPlace, Error as AeadError};
@@ -187,6 +188,43 @@ impl Salsa20 {
             block = block.wrapping_add(LANES as u64);
             self.batch(block, buf);
             xor(chunk, &buf[..]);
+        }
+    }
+}
+
+impl Salsa20 {
+    /// Appends `parts`, taken as one run of bytes, XORed with the keystream
+    /// from byte `skip` of block `block` on, to `out`, where `buf` already
+    /// holds [`Salsa20::batch`]`(block)`; `buf` is then reused for the
+    /// batches after it. One pass over the input instead of a copy and an
+    /// in-place XOR (measured: a tenth of a 64 KiB CURVE frame's cost).
+    fn xor_append(
+        &self,
+        buf: &mut [u8; BATCH],
+        block: u64,
+        skip: usize,
+        parts: &[&[u8]],
+        out: &mut BytesMut,
+    ) {
+        let mut block = block;
+        let mut pos = skip;
+        let mut chunk = [0u8; BATCH];
+        for part in parts {
+            let mut part = *part;
+            while !part.is_empty() {
+                if pos == BATCH {
+                    block = block.wrapping_add(LANES as u64);
+                    self.batch(block, buf);
+                    pos = 0;
+                }
+                let n = (BATCH - pos).min(part.len());
+                for ((c, p), s) in chunk[..n].iter_mut().zip(&part[..n]).zip(&buf[pos..]) {
+                    *c = p ^ s;
+                }
+                out.extend_from_slice(&chunk[..n]);
+                pos += n;
+                part = &part[n..];
+            }
         }
     }
 }
@@ -463,6 +501,37 @@ impl MessageKey {
         poly1305(&self.mac_key, data)
     }
 
+    /// Appends the encryption of `parts` (one run of bytes) under nonce
+    /// `prefix ‖ counter` to `out`; returns the tag.
+    pub(super) fn seal_append(
+        &mut self,
+        counter: &[u8; 8],
+        parts: &[&[u8]],
+        out: &mut BytesMut,
+    ) -> [u8; TAG_LEN] {
+        let stream = self.start(counter);
+        let from = out.len();
+        stream.xor_append(&mut self.stream, 0, 32, parts, out);
+        poly1305(&self.mac_key, &out[from..])
+    }
+
+    /// Checks the tag of `ciphertext` and appends its decryption to `out`;
+    /// on a bad tag nothing is appended.
+    pub(super) fn open_append(
+        &mut self,
+        counter: &[u8; 8],
+        ciphertext: &[u8],
+        tag: &[u8; TAG_LEN],
+        out: &mut BytesMut,
+    ) -> Result<(), AeadError> {
+        let stream = self.start(counter);
+        if !bool::from(poly1305(&self.mac_key, ciphertext).ct_eq(tag)) {
+            return Err(AeadError);
+        }
+        stream.xor_append(&mut self.stream, 0, 32, &[ciphertext], out);
+        Ok(())
+    }
+
     /// Checks the tag and decrypts `data` in place; on a bad tag `data` is
     /// left as it was.
     pub(super) fn open(
@@ -593,6 +662,39 @@ mod tests {
             prop_assert_eq!(&tag[..], &expected_tag[..]);
             prop_assert!(message_key.open(&counter.to_be_bytes(), &mut sealed, &tag).is_ok());
             prop_assert_eq!(sealed, message);
+        }
+
+        #[test]
+        fn appending_seal_and_open_match_the_in_place_ones(
+            key in any::<[u8; 32]>(),
+            counter in any::<[u8; 8]>(),
+            message in length().prop_flat_map(|n| proptest::collection::vec(any::<u8>(), n)),
+            cut in any::<prop::sample::Index>(),
+            flip in any::<prop::sample::Index>(),
+        ) {
+            let mut message_key = MessageKey::new(Zeroizing::new(key));
+            let mut in_place = message.clone();
+            let expected_tag = message_key.seal(&counter, &mut in_place);
+            // The plaintext in two parts, cut anywhere, after bytes already
+            // in the output buffer.
+            let at = cut.index(message.len() + 1);
+            let mut out = BytesMut::from(&b"head"[..]);
+            let tag = message_key.seal_append(&counter, &[&message[..at], &message[at..]], &mut out);
+            prop_assert_eq!(&out[..4], b"head");
+            prop_assert_eq!(&out[4..], &in_place[..]);
+            prop_assert_eq!(tag, expected_tag);
+
+            let mut plain = BytesMut::new();
+            prop_assert!(message_key.open_append(&counter, &in_place, &tag, &mut plain).is_ok());
+            prop_assert_eq!(&plain[..], &message[..]);
+            // A flipped bit anywhere: refused, nothing appended.
+            if !in_place.is_empty() {
+                let i = flip.index(in_place.len());
+                in_place[i] ^= 1;
+                let mut refused = BytesMut::new();
+                prop_assert!(message_key.open_append(&counter, &in_place, &tag, &mut refused).is_err());
+                prop_assert!(refused.is_empty());
+            }
         }
     }
 
