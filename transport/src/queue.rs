@@ -293,6 +293,19 @@ impl<T> Queue<T> {
         Poll::Pending
     }
 
+    /// [`Queue::poll_take_all`] without waiting: `Some(true)` if items
+    /// moved, `Some(false)` once closed and empty, `None` if empty.
+    pub(crate) fn try_take_all(&self, out: &mut VecDeque<T>) -> Option<bool> {
+        let mut inner = self.lock();
+        let n = inner.items.len();
+        if n > 0 {
+            std::mem::swap(&mut inner.items, out);
+            self.after_take(&mut inner, n);
+            return Some(true);
+        }
+        inner.closed.then_some(false)
+    }
+
     /// Puts items taken with [`Queue::poll_take_all`] and not used back in
     /// front, in order, whatever the capacity (they were in the queue
     /// before) and even if it has closed since.

@@ -89,12 +89,10 @@ impl Receiver {
             if let Some(message) = self.next_held() {
                 return Ok(message);
             }
-            let waker = std::task::Waker::noop();
-            let mut cx = Context::from_waker(waker);
-            match self.core.inbound.poll_take_all(&mut cx, &mut self.held) {
-                Poll::Ready(true) => self.count_held(),
-                Poll::Ready(false) => return Err(Error::Closed),
-                Poll::Pending => return Err(Error::WouldBlock),
+            match self.core.inbound.try_take_all(&mut self.held) {
+                Some(true) => self.count_held(),
+                Some(false) => return Err(Error::Closed),
+                None => return Err(Error::WouldBlock),
             }
         }
     }

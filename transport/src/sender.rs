@@ -17,7 +17,7 @@ use crate::core::{Core, Outbound};
 use crate::error::{Error, Result};
 use crate::kind::{self, Attempt};
 use crate::queue::Queue;
-use crate::socket::{Socket, TrySendError, WaitGuard};
+use crate::socket::{Socket, TrySendError, wait_for_room};
 
 /// Sends reported to the socket's statistics in batches of this many.
 const REPORT_EVERY: u64 = 1024;
@@ -102,20 +102,9 @@ impl Sender {
         }
     }
 
-    async fn wait_to_send(&mut self, mut message: Message) -> Result<()> {
+    async fn wait_to_send(&mut self, message: Message) -> Result<()> {
         let core = self.core.clone();
-        // Counted while waiting, so engines signal only when someone listens.
-        let _waiting = WaitGuard::enter(&core.send_waiters);
-        loop {
-            let notified = core.send_ready.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            match self.attempt(message)? {
-                Attempt::Done => return Ok(()),
-                Attempt::Wait(m) => message = m,
-            }
-            notified.await;
-        }
+        wait_for_room(&core, message, |m| self.attempt(m)).await
     }
 
     /// One try: queued, or handed back to wait for room.

@@ -346,14 +346,25 @@ async fn send_on(core: &Arc<Core>, message: Message) -> Result<()> {
     waiting.await
 }
 
-async fn wait_to_send(core: &Arc<Core>, mut message: Message) -> Result<()> {
+async fn wait_to_send(core: &Arc<Core>, message: Message) -> Result<()> {
+    wait_for_room(core, message, |m| kind::try_send(core, m)).await
+}
+
+/// Retries `attempt` each time the socket signals room (a pipe drained or
+/// a peer arrived), until the message is queued or an error comes.
+pub(crate) async fn wait_for_room(
+    core: &Core,
+    mut message: Message,
+    mut attempt: impl FnMut(Message) -> Result<Attempt>,
+) -> Result<()> {
     // Counted while waiting, so engines signal only when someone listens.
     let _waiting = WaitGuard::enter(&core.send_waiters);
     loop {
+        // Enabled before the attempt, so a signal between the two is kept.
         let notified = core.send_ready.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        match kind::try_send(core, message)? {
+        match attempt(message)? {
             Attempt::Done => return Ok(()),
             Attempt::Wait(m) => message = m,
         }
@@ -362,10 +373,10 @@ async fn wait_to_send(core: &Arc<Core>, mut message: Message) -> Result<()> {
 }
 
 /// Counts a sender waiting for room, until dropped (also on cancel).
-pub(crate) struct WaitGuard<'a>(&'a std::sync::atomic::AtomicUsize);
+struct WaitGuard<'a>(&'a std::sync::atomic::AtomicUsize);
 
 impl<'a> WaitGuard<'a> {
-    pub(crate) fn enter(count: &'a std::sync::atomic::AtomicUsize) -> Self {
+    fn enter(count: &'a std::sync::atomic::AtomicUsize) -> Self {
         count.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         WaitGuard(count)
     }
