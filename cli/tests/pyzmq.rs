@@ -9,17 +9,15 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use zmtp_tests::{Peer, pattern};
 
-const BIN: &str = env!("CARGO_BIN_EXE_zmtp");
-const WAIT: Duration = Duration::from_secs(30);
+mod common;
+
+use common::{Zmtp, ipc_path, ok, zmtp};
 
 /// Standard CURVE test keys (ZMTP-NOTES.md appendix A.2), Z85.
 const CLIENT_PUBLIC: &str = "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID";
@@ -27,181 +25,12 @@ const CLIENT_SECRET: &str = "D:)Q[IlAW!ahhC2ac:9*A}h:p?([4%wOTJ%JR%cs";
 const SERVER_PUBLIC: &str = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
 const SERVER_SECRET: &str = "JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6";
 
-/// A running `zmtp`, its stdout collected and its stderr streamed; killed
-/// when dropped.
-struct Zmtp {
-    child: Child,
-    stdout: Arc<Mutex<Vec<u8>>>,
-    stdout_done: mpsc::Receiver<()>,
-    stderr_lines: mpsc::Receiver<String>,
-    stderr: Arc<Mutex<Vec<String>>>,
-}
-
-struct Finished {
-    status: ExitStatus,
-    stdout: String,
-    stderr: Vec<String>,
-}
-
-fn zmtp(args: &[&str]) -> Zmtp {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = Arc::new(Mutex::new(Vec::new()));
-    let (done_tx, stdout_done) = mpsc::channel();
-    {
-        let mut pipe = child.stdout.take().unwrap();
-        let stdout = stdout.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 64 * 1024];
-            while let Ok(n) = pipe.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                stdout.lock().unwrap().extend_from_slice(&buf[..n]);
-            }
-            let _ = done_tx.send(());
-        });
-    }
-    let (line_tx, stderr_lines) = mpsc::channel();
-    let stderr = Arc::new(Mutex::new(Vec::new()));
-    {
-        let pipe = child.stderr.take().unwrap();
-        let stderr = stderr.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(pipe).lines() {
-                let Ok(line) = line else { break };
-                stderr.lock().unwrap().push(line.clone());
-                let _ = line_tx.send(line);
-            }
-        });
-    }
-    Zmtp {
-        child,
-        stdout,
-        stdout_done,
-        stderr_lines,
-        stderr,
-    }
-}
-
-impl Zmtp {
-    /// The endpoint from the `listening on ...` line.
-    fn listening(&self) -> String {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.stderr_lines.recv_timeout(left) {
-                Ok(line) => {
-                    if let Some(ep) = line.strip_prefix("listening on ") {
-                        return ep.to_owned();
-                    }
-                }
-                Err(_) => panic!(
-                    "no `listening on` line; stderr: {:?}",
-                    self.stderr.lock().unwrap()
-                ),
-            }
-        }
-    }
-
-    /// The port of the `listening on tcp://HOST:PORT` line.
-    fn port(&self) -> u16 {
-        let ep = self.listening();
-        ep.rsplit(':').next().unwrap().parse().unwrap()
-    }
-
-    /// Waits for the exit (killing the child after `WAIT`).
-    fn finish(mut self) -> Finished {
-        let deadline = Instant::now() + WAIT;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                panic!(
-                    "zmtp did not exit within {WAIT:?}; stdout {:?}, stderr {:?}",
-                    truncated(&self.stdout_now()),
-                    self.stderr.lock().unwrap()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        };
-        let _ = self.stdout_done.recv_timeout(Duration::from_secs(5));
-        std::thread::sleep(Duration::from_millis(20));
-        Finished {
-            status,
-            stdout: self.stdout_now(),
-            stderr: self.stderr.lock().unwrap().clone(),
-        }
-    }
-
-    fn stdout_now(&self) -> String {
-        String::from_utf8_lossy(&self.stdout.lock().unwrap()).into_owned()
-    }
-
-    /// Waits until stdout has a line equal to `line`; returns all of stdout.
-    fn wait_for_line(&self, line: &str) -> String {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let out = self.stdout_now();
-            if out.lines().any(|l| l == line) {
-                return out;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no line {line:?}; stdout {out:?}, stderr {:?}",
-                self.stderr.lock().unwrap()
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-}
-
-impl Drop for Zmtp {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn truncated(s: &str) -> String {
-    if s.len() > 300 {
-        format!("{}... ({} bytes)", &s[..300], s.len())
-    } else {
-        s.to_owned()
-    }
-}
-
-fn ok(f: &Finished) {
-    assert!(
-        f.status.success(),
-        "exit {:?}; stdout {:?}; stderr {:?}",
-        f.status,
-        truncated(&f.stdout),
-        f.stderr
-    );
-}
-
 /// Frames in hex joined by `|`, as the peer scripts take and print them.
 fn hex_frames(text: &str) -> String {
     text.split('|')
         .map(|f| f.bytes().map(|b| format!("{b:02x}")).collect::<String>())
         .collect::<Vec<_>>()
         .join("|")
-}
-
-fn ipc_path(name: &str) -> String {
-    let path =
-        std::env::temp_dir().join(format!("zmtp-cli-pyzmq-{name}-{}.sock", std::process::id()));
-    let _ = std::fs::remove_file(&path);
-    format!("ipc://{}", path.display())
 }
 
 /// `zmtp recv` on an ephemeral tcp port: the process and its endpoint.
