@@ -15,16 +15,19 @@ use std::time::Instant;
 
 use tokio::net::{TcpStream, UnixStream};
 
-use crate::core::{Core, Outbound, PipeEntry, PipeId};
+use crate::core::{Core, Outbound, PipeEntry};
 use crate::endpoint::{Endpoint, IpcAddr};
-use crate::engine::{self, EngineEnd, LinkInfo, Outcome, PipeSlot};
+use crate::engine::{self, LinkInfo, Outcome, PipeSlot};
 use crate::error::Result;
 use crate::inproc;
+use crate::link_end::EngineEnd;
 use crate::listener::{abstract_addr, configure_tcp};
 use crate::monitor::MonitorEvent;
+use crate::peers::PipeId;
 use crate::queue::PipeRx;
 use crate::stream::Stream;
-use crate::tls::{self, TlsClient, TlsError};
+use crate::tls::handshake;
+use crate::tls::settings::{TlsClient, TlsError};
 
 /// Starts connecting to `endpoint` in the background.
 pub(crate) fn connect(core: &Arc<Core>, endpoint: Endpoint) -> Result<()> {
@@ -79,7 +82,7 @@ async fn secure(
         (Some(client), Stream::Tcp(tcp)) => {
             let deadline = core.options.handshake_ivl.map(|t| started + t);
             tokio::select! {
-                secured = tls::connect(core, client, tcp, deadline) => secured,
+                secured = handshake::connect(core, client, tcp, deadline) => secured,
                 _ = stop_signal(core, rx) => Err(EngineEnd::PipeClosed),
             }
         }

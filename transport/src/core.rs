@@ -24,12 +24,9 @@ use zmtp::{Message, PeerInfo, SocketType};
 
 use crate::monitor::MonitorHub;
 use crate::options::Options;
-use crate::peers::PeerDirectory;
+use crate::peers::{PeerDirectory, PipeId};
 use crate::queue::{self, PipeRx, PipeTx, Queue};
 use crate::subscriptions::SubscriptionSet;
-
-/// Identifies one pipe within its socket.
-pub(crate) type PipeId = u64;
 
 /// What a socket hands a link to send.
 #[derive(Debug)]
@@ -50,35 +47,6 @@ pub(crate) struct Inbound {
     /// From a peer whose metadata is in [`Core::peers`] (not inproc, not a
     /// notice the socket made).
     pub(crate) from_peer: bool,
-}
-
-/// What the handshake established about a message's sender: libzmq's
-/// message properties (`zmq_msg_gets`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PeerMetadata {
-    /// The peer's address (libzmq's `Peer-Address`).
-    pub address: String,
-    /// The user id the authenticator gave it (libzmq's `User-Id`).
-    pub user_id: Option<Bytes>,
-    /// The peer's handshake properties followed by the authenticator's.
-    pub properties: zmtp::Metadata,
-    /// Over `tls://`: the identity in the peer's certificate, if it
-    /// presented one.
-    pub tls_peer: Option<Arc<crate::tls::TlsPeer>>,
-}
-
-impl PeerMetadata {
-    /// A property by name, ignoring ASCII case; also answers
-    /// `Peer-Address` and `User-Id` as libzmq does.
-    pub fn get(&self, name: &str) -> Option<Bytes> {
-        if name.eq_ignore_ascii_case("Peer-Address") {
-            return Some(Bytes::copy_from_slice(self.address.as_bytes()));
-        }
-        if name.eq_ignore_ascii_case("User-Id") {
-            return self.user_id.clone();
-        }
-        self.properties.get(name).cloned()
-    }
 }
 
 /// The socket's view of one pipe.

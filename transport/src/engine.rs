@@ -28,17 +28,20 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use tokio::io::AsyncWrite;
 use tokio::time::Sleep;
 use tokio_util::sync::WaitForCancellationFutureOwned;
-use zmtp::{CloseReason, Connection, Event, Message, PeerInfo};
+use zmtp::{Connection, Event, Message, PeerInfo};
 
-use crate::core::{Core, Inbound, Outbound, PeerMetadata, PipeEntry, PipeId};
+use zmtp::mechanism::NullServer;
+
+use crate::core::{Core, Inbound, Outbound, PipeEntry};
 use crate::endpoint::Endpoint;
 use crate::kind;
+use crate::link_end::EngineEnd;
 use crate::monitor::MonitorEvent;
-use crate::null_auth::NullServer;
+use crate::peers::{PeerMetadata, PipeId};
 use crate::queue::{PipeRx, PipeTx};
 use crate::security::{self, Security, ZapRequest};
 use crate::stream::Stream;
-use crate::tls::{self, TlsPeer};
+use crate::tls::peer::TlsPeer;
 
 /// Bytes read per system call at least.
 const READ_CHUNK: usize = 64 * 1024;
@@ -87,70 +90,6 @@ impl HandshakeGuard {
 impl Drop for HandshakeGuard {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-/// Why a link ended.
-#[derive(Debug)]
-pub(crate) enum EngineEnd {
-    /// The protocol closed it (bad input, ERROR, timeouts).
-    Protocol(CloseReason),
-    /// The peer closed the stream.
-    PeerClosed,
-    /// The stream failed.
-    Io(io::Error),
-    /// The socket closed (and lingering is over), or dropped this pipe.
-    PipeClosed,
-    /// The socket refused the peer after its handshake.
-    Rejected(String),
-    /// TLS failed: a certificate refused, a bad record, an alert.
-    Tls(rustls::Error),
-}
-
-impl EngineEnd {
-    /// Whether the peer's credentials were refused, or ours by the peer.
-    pub(crate) fn is_authentication_failure(&self) -> bool {
-        match self {
-            EngineEnd::Protocol(zmtp::CloseReason::Mechanism(e)) => e.is_authentication_failure(),
-            EngineEnd::Tls(e) => tls::is_certificate_refusal(e),
-            _ => false,
-        }
-    }
-
-    /// A stream error: TLS errors (which rustls hands through `io::Error`)
-    /// are told apart, and a TLS peer that closed without `close_notify`
-    /// has simply closed (ZMTP framing shows any truncation).
-    pub(crate) fn from_io(e: io::Error) -> Self {
-        if let Some(tls) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
-            return EngineEnd::Tls(tls.clone());
-        }
-        if e.kind() == io::ErrorKind::UnexpectedEof {
-            return EngineEnd::PeerClosed;
-        }
-        EngineEnd::Io(e)
-    }
-
-    /// Whether a connecting socket should give up rather than retry.
-    pub(crate) fn is_protocol_error(&self) -> bool {
-        match self {
-            EngineEnd::Protocol(reason) => reason.is_protocol_error(),
-            EngineEnd::Rejected(_) => true,
-            // A refused certificate will be refused again; other TLS
-            // trouble may pass.
-            EngineEnd::Tls(e) => tls::is_certificate_refusal(e),
-            _ => false,
-        }
-    }
-
-    pub(crate) fn describe(&self) -> String {
-        match self {
-            EngineEnd::Protocol(reason) => reason.to_string(),
-            EngineEnd::PeerClosed => "peer closed the connection".into(),
-            EngineEnd::Io(e) => format!("i/o error: {e}"),
-            EngineEnd::PipeClosed => "socket closed".into(),
-            EngineEnd::Rejected(why) => format!("refused: {why}"),
-            EngineEnd::Tls(e) => format!("TLS: {e}"),
-        }
     }
 }
 

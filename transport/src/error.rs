@@ -5,7 +5,7 @@ use std::io;
 use thiserror::Error;
 
 use crate::endpoint::EndpointError;
-use crate::tls::TlsError;
+use crate::tls::settings::TlsError;
 
 /// Why a socket operation failed.
 #[derive(Debug, Error)]

@@ -23,9 +23,9 @@ mod engine;
 mod error;
 mod inproc;
 mod kind;
+mod link_end;
 mod listener;
 mod monitor;
-mod null_auth;
 mod options;
 mod peers;
 pub mod proxy;
@@ -38,11 +38,12 @@ mod stream;
 mod subscriptions;
 mod tls;
 
-pub use crate::core::{PeerMetadata, SocketStats};
+pub use crate::core::SocketStats;
 pub use endpoint::{Endpoint, EndpointError, Host, IpcAddr, Port};
 pub use error::{Error, Result};
 pub use monitor::{Monitor, MonitorEvent};
 pub use options::Options;
+pub use peers::PeerMetadata;
 pub use receiver::Receiver;
 pub use security::{
     Authenticator, CurveAllowList, PlainPasswords, Security, SharedAuthenticator, ZapRequest,

@@ -11,12 +11,14 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::core::Core;
 use crate::endpoint::{Endpoint, IpcAddr};
-use crate::engine::{self, EngineEnd, HandshakeGuard, LinkInfo, Outcome, PipeSlot};
+use crate::engine::{self, HandshakeGuard, LinkInfo, Outcome, PipeSlot};
 use crate::error::{Error, Result};
 use crate::inproc;
+use crate::link_end::EngineEnd;
 use crate::monitor::MonitorEvent;
 use crate::stream::Stream;
-use crate::tls::{self, TlsError};
+use crate::tls::handshake;
+use crate::tls::settings::TlsError;
 
 /// A listening socket of any kind.
 enum Listener {
@@ -216,7 +218,7 @@ async fn serve(
         (Some(acceptor), Stream::Tcp(tcp)) => {
             let deadline = core.options.handshake_ivl.map(|t| started + t);
             let secured = tokio::select! {
-                secured = tls::accept(core, &acceptor, tcp, deadline) => secured,
+                secured = handshake::accept(core, &acceptor, tcp, deadline) => secured,
                 () = core.closing.cancelled() => Err(EngineEnd::PipeClosed),
             };
             match secured {

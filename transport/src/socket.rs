@@ -15,7 +15,7 @@ use thiserror::Error;
 use zmtp::{Message, SocketType};
 
 use crate::connecter;
-use crate::core::{Core, PeerMetadata, SocketStats};
+use crate::core::{Core, SocketStats};
 use crate::endpoint::Endpoint;
 use crate::error::{Error, Result};
 use crate::inproc;
@@ -23,6 +23,7 @@ use crate::kind::{self, Attempt};
 use crate::listener;
 use crate::monitor::Monitor;
 use crate::options::Options;
+use crate::peers::PeerMetadata;
 
 type SendFuture = Pin<Box<dyn Future<Output = Result<()>> + Send>>;
 type RecvFuture = Pin<Box<dyn Future<Output = Result<Message>> + Send>>;
