@@ -31,6 +31,7 @@ mod peers;
 pub mod proxy;
 mod queue;
 mod receiver;
+mod refusal;
 mod security;
 mod sender;
 mod socket;
@@ -41,10 +42,12 @@ mod tls;
 pub use crate::core::SocketStats;
 pub use endpoint::{Endpoint, EndpointError, Host, IpcAddr, Port};
 pub use error::{Error, Result};
+pub use link_end::{IoFailure, LinkEnd};
 pub use monitor::{Monitor, MonitorEvent};
 pub use options::Options;
 pub use peers::PeerMetadata;
 pub use receiver::Receiver;
+pub use refusal::Refusal;
 pub use security::{
     Authenticator, CurveAllowList, PlainPasswords, Security, SharedAuthenticator, ZapRequest,
 };

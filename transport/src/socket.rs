@@ -280,6 +280,33 @@ impl Socket {
         }
     }
 
+    /// ROUTER: ends the link of the peer with `routing_id`, leaving every
+    /// other peer alone. Returns whether such a peer was connected.
+    ///
+    /// Messages still queued for that peer are dropped; messages it sent
+    /// before the link ended can still be received. The link ends as
+    /// [`LinkEnd::Refused`](crate::LinkEnd::Refused) with
+    /// [`Refusal::DisconnectedByApplication`](crate::Refusal::DisconnectedByApplication),
+    /// reported to monitors as `Disconnected`.
+    ///
+    /// This ends a link, not an endpoint: a peer that connected to us may
+    /// well connect again (its reconnect interval later, libzmq's default
+    /// is 100 ms), under the same routing id if it sets one. A peer we
+    /// connected to is not redialled: its endpoint stops, as libzmq's
+    /// `zmq_disconnect` would stop it. Other socket types have no routing
+    /// ids and always answer `false`.
+    ///
+    /// ```no_run
+    /// # async fn demo(router: zmtp_transport::Socket) {
+    /// if !router.disconnect_peer(b"worker-7") {
+    ///     eprintln!("worker-7 was not connected");
+    /// }
+    /// # }
+    /// ```
+    pub fn disconnect_peer(&self, routing_id: &[u8]) -> bool {
+        self.core.disconnect_peer(routing_id)
+    }
+
     /// A stream of this socket's monitor events from now on.
     pub fn monitor(&self) -> Monitor {
         self.core.monitor.subscribe()

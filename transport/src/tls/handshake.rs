@@ -14,7 +14,7 @@ use zmtp::CloseReason;
 
 use super::settings::TlsClient;
 use crate::core::Core;
-use crate::link_end::EngineEnd;
+use crate::link_end::LinkEnd;
 use crate::stream::Stream;
 
 /// How long a refused TLS connection is kept open to read what the peer
@@ -27,7 +27,7 @@ pub(crate) async fn accept(
     acceptor: &TlsAcceptor,
     tcp: TcpStream,
     deadline: Option<Instant>,
-) -> Result<Stream, EngineEnd> {
+) -> Result<Stream, LinkEnd> {
     let handshake = acceptor.accept(tcp).into_fallible();
     match within(deadline, handshake).await? {
         Ok(tls) => Ok(Stream::Tls(Box::new(tls.into()))),
@@ -41,7 +41,7 @@ pub(crate) async fn connect(
     client: &TlsClient,
     tcp: TcpStream,
     deadline: Option<Instant>,
-) -> Result<Stream, EngineEnd> {
+) -> Result<Stream, LinkEnd> {
     let handshake = client.connect(tcp).into_fallible();
     match within(deadline, handshake).await? {
         Ok(tls) => Ok(Stream::Tls(Box::new(tls.into()))),
@@ -52,11 +52,11 @@ pub(crate) async fn connect(
 async fn within<T>(
     deadline: Option<Instant>,
     handshake: impl Future<Output = T>,
-) -> Result<T, EngineEnd> {
+) -> Result<T, LinkEnd> {
     match deadline {
         Some(at) => tokio::time::timeout_at(at.into(), handshake)
             .await
-            .map_err(|_| EngineEnd::Protocol(CloseReason::HandshakeTimeout)),
+            .map_err(|_| LinkEnd::Protocol(CloseReason::HandshakeTimeout)),
         None => Ok(handshake.await),
     }
 }
@@ -65,7 +65,7 @@ async fn within<T>(
 /// stream while the peer's bytes sit unread would reset it and could
 /// destroy the alert before the peer reads it. So our side is shut and
 /// the rest read away, briefly, on a task of its own.
-fn refused(core: &Arc<Core>, error: std::io::Error, mut tcp: TcpStream) -> EngineEnd {
+fn refused(core: &Arc<Core>, error: std::io::Error, mut tcp: TcpStream) -> LinkEnd {
     let owner = core.clone();
     core.track(tokio::spawn(async move {
         let drain = async {
@@ -78,5 +78,5 @@ fn refused(core: &Arc<Core>, error: std::io::Error, mut tcp: TcpStream) -> Engin
             () = owner.closing.cancelled() => {}
         }
     }));
-    EngineEnd::from_io(error)
+    LinkEnd::from_io(&error)
 }
