@@ -19,7 +19,7 @@ mod common;
 
 use common::{Zmtp, ipc_path, ok, zmtp};
 
-/// Standard CURVE test keys (ZMTP-NOTES.md appendix A.2), Z85.
+/// The standard CURVE test keys (docs/protocol-notes.md, "CURVE test keys"), Z85.
 const CLIENT_PUBLIC: &str = "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID";
 const CLIENT_SECRET: &str = "D:)Q[IlAW!ahhC2ac:9*A}h:p?([4%wOTJ%JR%cs";
 const SERVER_PUBLIC: &str = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";

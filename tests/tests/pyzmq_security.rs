@@ -2,7 +2,8 @@
 //! other a pyzmq socket in a child process (`tests/peers/secure_peer.py`),
 //! over tcp.
 //!
-//! - CURVE, with the standard test keys (ZMTP-NOTES A.2): each socket pair
+//! - CURVE, with the standard test keys (docs/protocol-notes.md, "CURVE
+//!   test keys"): each socket pair
 //!   is an `async fn` that [`matrix!`] turns into four tests,
 //!   `<pair>::{we,they}_serve_{we,they}_bind`, since the mechanism's roles
 //!   are independent of who binds. Our CURVE server checks the client key
@@ -43,7 +44,8 @@ const BIG_FRAME: usize = 3 * 1024 * 1024;
 /// and our reconnect interval is 100 ms).
 const WATCH_MS: u64 = 500;
 
-// The standard CURVE test keys (ZMTP-NOTES A.2, the `zmq_curve` man page).
+// The standard CURVE test keys (the `zmq_curve` man page; docs/protocol-notes.md,
+// "CURVE test keys").
 const CLIENT_PUBLIC: &str = "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID";
 const CLIENT_SECRET: &str = "D:)Q[IlAW!ahhC2ac:9*A}h:p?([4%wOTJ%JR%cs";
 const SERVER_PUBLIC: &str = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
@@ -469,8 +471,8 @@ mod plain {
     }
 
     /// libzmq's PLAIN server refuses a wrong password with its malformed
-    /// ERROR (`5e 52 52 4f 52 03 34 30 30`, ZMTP-NOTES §3.3): our client
-    /// must take it as a refusal and not retry.
+    /// ERROR (`5e 52 52 4f 52 03 34 30 30`, docs/protocol-notes.md,
+    /// "PLAIN"): our client must take it as a refusal and not retry.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn they_refuse_a_wrong_password() {
         let push = plain_client(SocketType::Push, "guess");

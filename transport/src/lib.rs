@@ -8,13 +8,17 @@
 //!   with rustls; see [`TlsConfig`] for the mapping).
 //! - [`Options`]: libzmq's option names and defaults (high-water marks,
 //!   linger, reconnect backoff, heartbeats, handshake timeout, ...).
-//! - [`Monitor`]: connection events as a stream.
+//! - [`Monitor`]: connection events as a stream, each end of a link with
+//!   its typed [`LinkEnd`].
 //! - [`proxy`]: forwarding between two sockets, plain or steerable.
 //!
 //! Layout: `core` holds a socket's pipes and routing state; `kind` the
 //! per-type rules; `engine` drives one connection; `listener` and
 //! `connecter` own bound and connected endpoints; `inproc` joins sockets in
-//! memory; `tls` holds the TLS settings and handshakes.
+//! memory; `tls` holds the TLS settings (`tls/settings`) and handshakes
+//! (`tls/handshake`); `peers` what each handshake learnt about its peer;
+//! `link_end` and `refusal` why links end. The repository's
+//! `docs/architecture.md` follows a message through these files.
 
 mod connecter;
 mod core;

@@ -282,7 +282,7 @@ mod tests {
 
     #[test]
     fn ready_vectors_from_libzmq() {
-        // ZMTP-NOTES §3.2 and A.3, captured from libzmq 4.3.5.
+        // Captured from libzmq 4.3.5 (docs/protocol-notes.md, "Captured bytes").
         let cases: [(Command, &[u8]); 6] = [
             (
                 ready(SocketType::Dealer, b""),

@@ -144,7 +144,8 @@ impl FromStr for SocketType {
 mod tests {
     use super::SocketType::{self, *};
 
-    /// The table of ZMTP-NOTES §5.1, written out independently of the code.
+    /// The table of docs/protocol-notes.md ("Which types may talk"),
+    /// written out independently of the code.
     const PAIRS: &[(SocketType, &[SocketType])] = &[
         (Req, &[Rep, Router]),
         (Rep, &[Req, Dealer]),

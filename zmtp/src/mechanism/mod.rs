@@ -119,7 +119,7 @@ pub enum MechanismError {
     },
     /// The server's answer to our credentials could not be decoded. A
     /// client takes this as a refusal: libzmq's PLAIN server sends its
-    /// ERROR malformed (`5e 52 52 4f 52 ...`, ZMTP-NOTES §3.3).
+    /// ERROR malformed (`5e 52 52 4f 52 ...`; docs/protocol-notes.md, "PLAIN").
     #[error("{mechanism} handshake: authentication failed: {detail}")]
     AuthenticationFailed {
         /// The mechanism in use.

@@ -10,8 +10,8 @@
 //!
 //! On status 400 or 500 the server sends ERROR with the status as reason and
 //! closes; on 300 it closes without a word. The client is done when READY
-//! arrives. Wire facts from ZMTP-NOTES §3.3: WELCOME is exactly `07 WELCOME`
-//! (8 bytes), HELLO must be exactly as long as its two fields say, and the
+//! arrives. Wire facts (docs/protocol-notes.md, "PLAIN"): WELCOME is exactly
+//! `07 WELCOME` (8 bytes), HELLO must be exactly as long as its two fields say, and the
 //! libzmq PLAIN server spells its ERROR wrong (`5e 52 52 4f 52 03 34 30 30`),
 //! so a client reads any undecodable command during the handshake as a
 //! refusal.
@@ -389,7 +389,8 @@ mod tests {
 
     #[test]
     fn client_bytes_match_libzmq_capture() {
-        // ZMTP-NOTES §3.3, a libzmq REQ client with user=admin pass=secret.
+        // A libzmq REQ client with user=admin pass=secret, captured
+        // (docs/protocol-notes.md, "PLAIN").
         let mut client = PlainClient::new("admin", "secret").unwrap();
         let mut out = BytesMut::new();
         client.start(&req_metadata(), &mut out).unwrap();

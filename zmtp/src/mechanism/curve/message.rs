@@ -8,9 +8,9 @@
 //!
 //! One ZMTP frame, data or command (PING, PONG, SUBSCRIBE, CANCEL), becomes
 //! one MESSAGE. libzmq ORs the outer flags into the frame it decrypts, so we
-//! send 0x00/0x02 only (ZMTP-NOTES §8 item 8). On receive the outer flags
-//! are ignored: any frame whose body starts with `07 MESSAGE` is opened, and
-//! MORE and COMMAND come from the inner byte. Nonces must strictly increase;
+//! send 0x00/0x02 only (docs/protocol-notes.md, "CURVE MESSAGE flags"). On
+//! receive the outer flags are ignored: any frame whose body starts with
+//! `07 MESSAGE` is opened, and MORE and COMMAND come from the inner byte. Nonces must strictly increase;
 //! a replayed or reordered MESSAGE ends the connection.
 
 use std::fmt;

@@ -17,8 +17,8 @@
 //! handshakes), `message` (the [`CurveCipher`] for traffic) and `random`
 //! (the injectable [`RandomSource`]).
 //!
-//! Exact sizes and the libzmq facts (ZMTP-NOTES §3.4): HELLO is 200 bytes
-//! with 72 bytes of padding, WELCOME 168, INITIATE at least 257, READY at
+//! Exact sizes and the libzmq facts (docs/protocol-notes.md, "CURVE"): HELLO
+//! is 200 bytes with 72 bytes of padding, WELCOME 168, INITIATE at least 257, READY at
 //! least 30, MESSAGE at least 33. Each side has one short-nonce counter
 //! starting at 1 (client HELLO 1, INITIATE 2, messages from 3; server READY
 //! 1, messages from 2); received MESSAGE nonces must strictly increase.

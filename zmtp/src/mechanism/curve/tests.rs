@@ -1,6 +1,7 @@
-//! CURVE against the deterministic vectors of ZMTP-NOTES A.4 (computed with
-//! libsodium; libzmq accepted the HELLO), faults that must be refused, whole
-//! connections talking through memory, and arbitrary input.
+//! CURVE against deterministic vectors (computed with libsodium; libzmq
+//! accepted the HELLO; inputs in docs/protocol-notes.md, "CURVE vectors"),
+//! faults that must be refused, whole connections talking through memory,
+//! and arbitrary input.
 
 use std::time::{Duration, Instant};
 
