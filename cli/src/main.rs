@@ -12,6 +12,9 @@
 //! | 2 | the command line does not parse |
 //! | 130 | interrupted by Ctrl-C (`recv`, `send`, `monitor`, `bench`) |
 //!
+//! With `RUST_LOG` set (`RUST_LOG=zmtp_transport=debug`), the transport's
+//! link events are logged to stderr through `tracing`.
+//!
 //! `cluster-demo` runs without a tokio runtime of its own: every
 //! `PeerManager` brings its own, and one may not be started inside another.
 
@@ -69,6 +72,7 @@ enum Command {
 
 fn main() -> ExitCode {
     install_panic_hook();
+    install_log();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return usage_error(&e),
@@ -77,6 +81,21 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => e.report(),
     }
+}
+
+/// With `RUST_LOG` set (`RUST_LOG=zmtp_transport=debug`, say), the
+/// transport's link events (up, down and why, failed handshakes, refusals,
+/// reconnects) go to stderr, filtered as `RUST_LOG` says; stdout stays the
+/// commands' own. Without it nothing is installed and nothing is logged.
+fn install_log() {
+    if std::env::var_os("RUST_LOG").is_none() {
+        return;
+    }
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
 }
 
 fn run(command: Command) -> Result<(), CliError> {

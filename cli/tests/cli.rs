@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{Finished, WAIT, ipc_path, ok, run, zmtp, zmtp_with_stdin};
+use common::{Finished, WAIT, ipc_path, ok, run, zmtp, zmtp_logging, zmtp_with_stdin};
 
 fn lines(s: &str) -> Vec<&str> {
     s.lines().collect()
@@ -295,6 +295,42 @@ fn monitor_prints_the_life_of_a_link() {
     ok(&f);
     assert_eq!(lines(&f.stdout).len(), 1, "{:?}", f.stdout);
     assert!(f.stdout.starts_with("listening endpoint=tcp://127.0.0.1:"));
+}
+
+/// With `RUST_LOG`, the transport's link events reach stderr; stdout
+/// still holds nothing but the messages.
+#[test]
+fn rust_log_shows_links_coming_up_on_stderr() {
+    let recv = zmtp_logging(
+        &[
+            "recv",
+            "-t",
+            "PULL",
+            "--bind",
+            "tcp://127.0.0.1:*",
+            "-n",
+            "1",
+        ],
+        "zmtp_transport=debug",
+    );
+    let ep = recv.listening();
+    ok(&run(&["send", "-t", "push", "--connect", &ep, "hello"]));
+    let f = recv.finish();
+    ok(&f);
+    assert_eq!(lines(&f.stdout), ["hello"]);
+    let link_up = f
+        .stderr
+        .iter()
+        .find(|l| l.contains("link up"))
+        .unwrap_or_else(|| panic!("no `link up` on stderr: {:?}", f.stderr));
+    assert!(
+        link_up.contains("DEBUG") && link_up.contains("PUSH"),
+        "{link_up}"
+    );
+    assert!(
+        !link_up.contains('\x1b'),
+        "no colours into a pipe: {link_up:?}"
+    );
 }
 
 fn number_after(line: &str, prefix: &str) -> f64 {

@@ -22,7 +22,7 @@ use crate::error::Result;
 use crate::inproc;
 use crate::link_end::{IoFailure, LinkEnd};
 use crate::listener::{abstract_addr, configure_tcp};
-use crate::monitor::MonitorEvent;
+use crate::monitor_event::MonitorEvent;
 use crate::peers::PipeId;
 use crate::queue::PipeRx;
 use crate::stream::Stream;

@@ -36,7 +36,7 @@ use crate::core::{Core, Inbound, Outbound, PipeEntry};
 use crate::endpoint::Endpoint;
 use crate::kind;
 use crate::link_end::{IoFailure, LinkEnd};
-use crate::monitor::MonitorEvent;
+use crate::monitor_event::MonitorEvent;
 use crate::peers::{PeerMetadata, PipeId};
 use crate::queue::{PipeRx, PipeTx};
 use crate::security::{self, Security, ZapRequest};

@@ -15,7 +15,7 @@ use crate::engine::{self, HandshakeGuard, LinkInfo, Outcome, PipeSlot};
 use crate::error::{Error, Result};
 use crate::inproc;
 use crate::link_end::{IoFailure, LinkEnd};
-use crate::monitor::MonitorEvent;
+use crate::monitor_event::MonitorEvent;
 use crate::refusal::Refusal;
 use crate::stream::Stream;
 use crate::tls::handshake;

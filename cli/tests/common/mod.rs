@@ -36,8 +36,26 @@ pub fn zmtp(args: &[&str]) -> Zmtp {
 }
 
 pub fn zmtp_with_stdin(args: &[&str], stdin: Option<&[u8]>) -> Zmtp {
-    let mut child = Command::new(BIN)
-        .args(args)
+    spawn(command(args), stdin)
+}
+
+/// As [`zmtp`], with `RUST_LOG` set to `filter` (the other tests run with
+/// it unset, whatever the environment says, so their stderr is the
+/// binary's own).
+pub fn zmtp_logging(args: &[&str], filter: &str) -> Zmtp {
+    let mut command = command(args);
+    command.env("RUST_LOG", filter);
+    spawn(command, None)
+}
+
+fn command(args: &[&str]) -> Command {
+    let mut command = Command::new(BIN);
+    command.args(args).env_remove("RUST_LOG");
+    command
+}
+
+fn spawn(mut command: Command, stdin: Option<&[u8]>) -> Zmtp {
+    let mut child = command
         .stdin(if stdin.is_some() {
             Stdio::piped()
         } else {
