@@ -19,13 +19,14 @@
 
 mod chunk;
 mod config;
-mod driver;
+// mod driver;
 mod epoch;
 mod event;
-pub mod ffi;
-mod manager;
+// pub mod ffi;
+// mod manager;
 mod message_type;
-mod peer;
+pub mod session;
+mod stats;
 mod wakeup;
 pub mod wire;
 
@@ -33,7 +34,8 @@ pub use chunk::Chunk;
 pub use config::{BridgeConfig, Caps, PeerConfig};
 pub use epoch::CacheEpoch;
 pub use event::{Event, PeerId};
-pub use manager::{BridgeError, PeerManager};
+// pub use manager::{BridgeError, PeerManager};
 pub use message_type::{MessageType, MessageTypeError};
-pub use peer::{PeerStats, WriteRefused};
+pub use session::{HandBack, LinkDown, ProtocolError, WriteRefused};
+pub use stats::PeerStats;
 pub use zmtp_transport;
