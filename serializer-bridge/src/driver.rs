@@ -1,40 +1,59 @@
-//! The background driver: moves chunks between the peers' queues and the
-//! sockets, runs the bridge hello, and acknowledges what the application
-//! has read.
+//! The background driver: a thin loop around the peers' [`Session`]s. It
+//! feeds them link notices, bridge messages and the time, and moves what
+//! they want sent onto the sockets. All protocol decisions are the
+//! sessions'; this file only routes.
 //!
 //! One ROUTER accepts links from peers that connect to us; one DEALER per
 //! configured peer connects out (with our node name as its routing id).
-//! Both deliver link notices in line with messages, so a link's chunks
-//! always come before its "down". A reader task per socket feeds one
-//! channel; the driver handles messages as they come, and after each batch
-//! (or a wake-up from the caller, or a tick) sends what it can without
-//! waiting: a full socket just leaves chunks queued for the next round.
+//! Both deliver link notices in line with messages. A reader task per
+//! socket feeds one channel; the driver handles messages as they come and,
+//! after each batch (or a wake-up from the caller, or a tick), collects
+//! what the sessions want sent under the lock and sends it after releasing
+//! it: the driver never calls into a socket while holding the bridge's lock.
+//! A message a socket would not take waits in `held` for its route, and
+//! that route's session is not asked for more until it went out, so a full
+//! socket costs one batch per route at most.
+//!
+//! While more than `max_backlog` events wait unread, the driver stops
+//! taking messages from the sockets: their queues fill to their HWMs and
+//! the peers are pushed back by the transport, instead of us buffering.
 
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
 use zmtp::Message;
-use zmtp_transport::{Error, Socket};
+use zmtp_transport::{Error, Socket, SocketType};
 
-use crate::chunk::Chunk;
-use crate::epoch::CacheEpoch;
-use crate::event::{Event, PeerId};
-use crate::manager::{Shared, State};
-use crate::peer::{Link, Route, Window};
-use crate::wire::{Hello, PROTOCOL_VERSION, Wire};
+use crate::event::PeerId;
+use crate::manager::Shared;
+use crate::session::{ProtocolError, Role};
+use crate::state::{Route, State};
+use crate::wire::{MAX_NODE_NAME, Wire};
 
-/// Which socket a message came from.
+/// Most messages taken from one session per round.
+const BATCH: usize = 256;
+
+/// Which socket a message came from; a DEALER's generation tells a
+/// replaced socket's leftovers apart.
 #[derive(Debug, Clone, Copy)]
 enum Source {
     Router,
-    Dealer(usize),
+    Dealer(usize, u64),
 }
 
 struct Driver {
     shared: Arc<Shared>,
     router: Option<Socket>,
     dealers: Vec<Socket>,
+    generations: Vec<u64>,
+    tx: mpsc::Sender<(Source, Message)>,
+    /// Messages a socket would not take yet, per route.
+    held: HashMap<Route, VecDeque<Message>>,
+    /// Links to close once what is queued for them (a REFUSE) went out.
+    to_close: Vec<Route>,
 }
 
 pub(crate) async fn run(shared: Arc<Shared>, router: Option<Socket>, dealers: Vec<Socket>) {
@@ -43,38 +62,53 @@ pub(crate) async fn run(shared: Arc<Shared>, router: Option<Socket>, dealers: Ve
         tokio::spawn(read_socket(router.clone(), Source::Router, tx.clone()));
     }
     for (i, dealer) in dealers.iter().enumerate() {
-        tokio::spawn(read_socket(dealer.clone(), Source::Dealer(i), tx.clone()));
+        tokio::spawn(read_socket(dealer.clone(), Source::Dealer(i, 0), tx.clone()));
     }
-    drop(tx);
-    let driver = Driver {
+    let mut driver = Driver {
+        generations: vec![0; dealers.len()],
         shared,
         router,
         dealers,
+        tx,
+        held: HashMap::new(),
+        to_close: Vec::new(),
     };
-    let mut tick = tokio::time::interval(driver.shared.config.tick);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let tick = driver.shared.config.tick;
+    let max_backlog = driver.shared.config.max_backlog;
     loop {
+        let paused = driver.shared.lock().unread_events() > max_backlog;
         tokio::select! {
-            received = rx.recv() => {
+            received = rx.recv(), if !paused => {
                 let Some((source, message)) = received else { break };
-                let mut state = driver.shared.lock();
-                driver.on_message(&mut state, source, message);
+                let shared = driver.shared.clone();
+                let mut state = shared.lock();
+                let now = Instant::now();
+                driver.on_message(&mut state, source, message, now);
                 // Everything else already waiting, under the same lock.
-                for _ in 0..256 {
+                for _ in 0..BATCH {
                     match rx.try_recv() {
-                        Ok((source, message)) => driver.on_message(&mut state, source, message),
+                        Ok((source, message)) => driver.on_message(&mut state, source, message, now),
                         Err(_) => break,
                     }
                 }
             }
             _ = driver.shared.driver_wake.notified() => {}
-            _ = tick.tick() => {}
+            _ = tokio::time::sleep(tick) => {}
         }
-        let mut state = driver.shared.lock();
-        if state.closed {
-            break;
-        }
-        driver.pump(&mut state);
+        let outgoing = {
+            let shared = driver.shared.clone();
+            let mut state = shared.lock();
+            if state.closed {
+                break;
+            }
+            driver.on_timeouts(&mut state, Instant::now());
+            let outgoing = driver.collect(&mut state);
+            state.forget_settled();
+            driver.shared.signal_events(&state);
+            outgoing
+        };
+        driver.send(outgoing);
+        driver.close_links().await;
     }
     if let Some(router) = driver.router {
         router.close().await;
@@ -107,316 +141,302 @@ fn notice(frames: &[Bytes]) -> Option<bool> {
 }
 
 impl Driver {
-    fn on_message(&self, state: &mut State, source: Source, mut message: Message) {
+    fn on_message(&mut self, state: &mut State, source: Source, mut message: Message, now: Instant) {
+        if state.closed {
+            return;
+        }
         match source {
             Source::Router => {
                 let Some(routing_id) = message.pop_front() else {
                     return;
                 };
-                let name = String::from_utf8_lossy(&routing_id).into_owned();
                 match notice(message.frames()) {
-                    Some(up) => self.on_accepted_link(state, &name, up),
-                    None => self.on_accepted_message(state, &name, &routing_id, &message),
+                    Some(up) => self.on_router_link(state, routing_id, up, now),
+                    None => self.on_router_message(state, routing_id, &message, now),
                 }
             }
-            Source::Dealer(i) => {
-                let Some(&peer) = state.by_name.get(&self.shared.config.peers[i].name) else {
+            Source::Dealer(i, generation) => {
+                if self.generations.get(i) != Some(&generation) {
                     return;
-                };
+                }
                 match notice(message.frames()) {
-                    Some(up) => self.on_connected_link(state, peer, up),
-                    None => self.on_connected_message(state, peer, &message),
+                    Some(up) => self.on_dealer_link(state, i, up, now),
+                    None => {
+                        let Some(peer) = dealer_peer(state, i) else {
+                            return;
+                        };
+                        self.deliver(state, peer, Route::Connected(i), &message, now);
+                    }
                 }
             }
         }
     }
 
-    /// A peer connected to our ROUTER, or one of its links closed.
-    fn on_accepted_link(&self, state: &mut State, name: &str, up: bool) {
-        let peer = state.peer_by_name(name);
-        let Some(p) = state.peer_mut(peer) else {
+    /// A link of the ROUTER opened or closed. Peers exist only after a
+    /// valid HELLO, so a link alone creates nothing.
+    fn on_router_link(&mut self, state: &mut State, routing_id: Bytes, up: bool, now: Instant) {
+        let peer = accepted_peer(state, &routing_id);
+        let route = Route::Accepted(routing_id.clone());
+        if up {
+            *state.router_links.entry(routing_id).or_default() += 1;
+            return;
+        }
+        let open = state.router_links.get_mut(&routing_id).map(|n| {
+            *n = n.saturating_sub(1);
+            *n
+        });
+        if open == Some(0) {
+            state.router_links.remove(&routing_id);
+            self.held.remove(&route);
+            if let Some(session) = peer.and_then(|p| state.session(p)) {
+                session.link_down(now);
+            }
+        }
+    }
+
+    fn on_router_message(&mut self, state: &mut State, routing_id: Bytes, message: &Message, now: Instant) {
+        let route = Route::Accepted(routing_id.clone());
+        if let Some(peer) = accepted_peer(state, &routing_id) {
+            return self.deliver(state, peer, route, message, now);
+        }
+        // No peer yet: only a valid HELLO whose node name is exactly the
+        // link's routing id makes one.
+        let refusal = match Wire::decode(message) {
+            Ok(Wire::Hello(hello)) => match self.admit(state, &routing_id, &hello.node) {
+                Ok(peer) => return self.deliver(state, peer, route, message, now),
+                Err(error) => error,
+            },
+            Ok(other) => ProtocolError::BeforeHello(wire_name(&other)),
+            Err(error) => ProtocolError::Malformed(error),
+        };
+        let name = String::from_utf8_lossy(&routing_id).into_owned();
+        let refuse = Wire::Refuse {
+            code: refusal.refuse_code(),
+            text: refusal.to_string(),
+        };
+        state.refuse(name, refusal);
+        self.held.entry(route.clone()).or_default().push_back(address(&route, refuse.encode()));
+        self.to_close.push(route);
+    }
+
+    /// A new accepted peer for a HELLO naming `node` on `routing_id`.
+    fn admit(&self, state: &mut State, routing_id: &Bytes, node: &str) -> Result<PeerId, ProtocolError> {
+        let expected = String::from_utf8_lossy(routing_id).into_owned();
+        if node.as_bytes() != &routing_id[..] || node.len() > MAX_NODE_NAME {
+            return Err(ProtocolError::NodeName {
+                claimed: node.to_owned(),
+                expected,
+            });
+        }
+        if state.by_name.contains_key(node) || node == self.shared.config.node {
+            // A configured peer's name (or ours) on an accepted link.
+            return Err(ProtocolError::NameTaken { name: node.to_owned() });
+        }
+        let shared = &self.shared;
+        let name = node.to_owned();
+        let id = state.add(|id| shared.session(id, name, Role::Acceptor), Route::Accepted(routing_id.clone()));
+        Ok(id)
+    }
+
+    /// Our DEALER's link to configured peer `i` opened or closed.
+    fn on_dealer_link(&mut self, state: &mut State, i: usize, up: bool, now: Instant) {
+        let route = Route::Connected(i);
+        self.held.remove(&route);
+        let Some(peer) = dealer_peer(state, i) else {
+            return;
+        };
+        let Some(open) = state.dealer_links.get_mut(i) else {
             return;
         };
         if up {
-            p.open_links += 1;
-            if p.link == Link::Down {
-                p.link = Link::Handshaking;
+            *open += 1;
+            if let Some(session) = state.session(peer) {
+                session.link_up(now);
             }
         } else {
-            p.open_links = p.open_links.saturating_sub(1);
-            if p.open_links == 0 {
-                self.close_link(state, peer, "link closed");
+            *open = open.saturating_sub(1);
+            if *open == 0 {
+                if let Some(session) = state.session(peer) {
+                    session.link_down(now);
+                }
             }
         }
     }
 
-    fn on_accepted_message(
-        &self,
-        state: &mut State,
-        name: &str,
-        routing_id: &Bytes,
-        message: &Message,
-    ) {
-        let wire = match Wire::decode(message) {
-            Ok(wire) => wire,
-            Err(e) => {
-                return self.refuse(
-                    state,
-                    Route::Accepted,
-                    routing_id,
-                    name,
-                    format!("malformed bridge message: {e}"),
-                );
-            }
-        };
-        let peer = state.by_name.get(name).copied();
-        match (wire, peer) {
-            (Wire::Hello(hello), _) => self.on_hello(state, routing_id, name, hello),
-            (
-                Wire::Chunk {
-                    epoch,
-                    seq,
-                    kind,
-                    payload,
-                },
-                Some(peer),
-            ) => self.on_chunk(state, peer, epoch, seq, Chunk::new(epoch, kind, payload)),
-            (Wire::Ack { epoch, seq }, Some(peer)) => self.on_ack(state, peer, epoch, seq),
-            (Wire::Refuse(reason), _) => {
-                self.shared.emit(
-                    state,
-                    [Event::Refused {
-                        node: name.to_owned(),
-                        reason,
-                    }],
-                );
-            }
-            (other, _) => {
-                let reason = format!("unexpected bridge message before HELLO: {other:?}");
-                self.refuse(state, Route::Accepted, routing_id, name, reason);
-            }
-        }
-    }
-
-    /// The acceptor's side of the hello: agree an epoch and welcome.
-    fn on_hello(&self, state: &mut State, routing_id: &Bytes, name: &str, hello: Hello) {
-        if hello.version != PROTOCOL_VERSION {
-            let reason = format!(
-                "bridge protocol version {} is not supported; this node speaks {PROTOCOL_VERSION}",
-                hello.version
-            );
-            return self.refuse(state, Route::Accepted, routing_id, name, reason);
-        }
-        if hello.node != name {
-            let reason = format!(
-                "hello names node {:?} but the link's routing id is {name:?}",
-                hello.node
-            );
-            return self.refuse(state, Route::Accepted, routing_id, name, reason);
-        }
-        let peer = state.peer_by_name(name);
-        let caps = self.shared.config.caps;
-        let Some(p) = state.peer_mut(peer) else {
+    /// A bridge message for a known peer's session.
+    fn deliver(&mut self, state: &mut State, peer: PeerId, route: Route, message: &Message, now: Instant) {
+        let Some(session) = state.session(peer) else {
             return;
         };
-        let ended = p.end_epoch("replaced by a new link", &caps);
-        let epoch = hello
-            .epoch
-            .max(CacheEpoch::next_after(p.epoch, p.peer_epoch));
-        let up = p.start_epoch(epoch, Window::of(&hello));
-        p.open_links = p.open_links.max(1);
-        let welcome = Wire::Welcome(self.hello(epoch));
-        self.shared.emit(state, ended.into_iter().chain([up]));
-        self.send(Route::Accepted, routing_id, welcome);
-    }
-
-    fn on_connected_message(&self, state: &mut State, peer: PeerId, message: &Message) {
-        let name = state.peers[peer.0 as usize].name.clone();
-        let wire = match Wire::decode(message) {
-            Ok(wire) => wire,
-            Err(e) => {
-                let reason = format!("malformed bridge message: {e}");
-                self.close_link(state, peer, &reason);
-                return self
-                    .shared
-                    .emit(state, [Event::Refused { node: name, reason }]);
+        let result = match Wire::decode(message) {
+            Ok(wire) => session.handle(wire, now),
+            Err(error) => {
+                let error = ProtocolError::Malformed(error);
+                session.fail(error.clone(), now);
+                Err(error)
             }
         };
-        match wire {
-            Wire::Welcome(welcome) => {
-                let caps = self.shared.config.caps;
-                let Some(p) = state.peer_mut(peer) else {
-                    return;
+        if result.is_err() {
+            self.to_close.push(route);
+        }
+    }
+
+    fn on_timeouts(&mut self, state: &mut State, now: Instant) {
+        let due: Vec<PeerId> = state
+            .peers
+            .iter()
+            .filter(|(_, e)| e.session.poll_timeout().is_some_and(|t| t <= now))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in due {
+            let Some(entry) = state.peers.get_mut(&id) else {
+                continue;
+            };
+            if entry.session.handle_timeout(now).is_err() {
+                self.to_close.push(entry.route.clone());
+            }
+        }
+    }
+
+    /// Takes what the sessions want sent, for routes with nothing held.
+    fn collect(&mut self, state: &mut State) -> Vec<(Route, Message)> {
+        let mut outgoing = Vec::new();
+        for entry in state.peers.values_mut() {
+            if self.held.get(&entry.route).is_some_and(|h| !h.is_empty()) {
+                continue;
+            }
+            for _ in 0..BATCH {
+                let Some(wire) = entry.session.poll_transmit() else {
+                    break;
                 };
-                if welcome.version != PROTOCOL_VERSION || welcome.epoch <= p.epoch {
-                    let reason = format!(
-                        "bad WELCOME: version {}, {}",
-                        welcome.version, welcome.epoch
-                    );
-                    p.end_epoch(&reason, &caps);
-                    return self
-                        .shared
-                        .emit(state, [Event::Refused { node: name, reason }]);
-                }
-                let up = p.start_epoch(welcome.epoch, Window::of(&welcome));
-                self.shared.emit(state, [up]);
-            }
-            Wire::Chunk {
-                epoch,
-                seq,
-                kind,
-                payload,
-            } => self.on_chunk(state, peer, epoch, seq, Chunk::new(epoch, kind, payload)),
-            Wire::Ack { epoch, seq } => self.on_ack(state, peer, epoch, seq),
-            Wire::Refuse(reason) => {
-                let caps = self.shared.config.caps;
-                if let Some(p) = state.peer_mut(peer) {
-                    let ended = p.end_epoch(&format!("refused by peer: {reason}"), &caps);
-                    self.shared.emit(state, ended);
-                }
-                self.shared
-                    .emit(state, [Event::Refused { node: name, reason }]);
-            }
-            Wire::Hello(_) => {
-                let reason = "peer sent HELLO on a link we opened".to_string();
-                self.shared
-                    .emit(state, [Event::Refused { node: name, reason }]);
+                outgoing.push((entry.route.clone(), address(&entry.route, wire.encode())));
             }
         }
+        outgoing
     }
 
-    /// Our DEALER's link came up or went down. Links are counted: a dead
-    /// link's last messages (and its "down") may arrive after its
-    /// replacement's "up".
-    fn on_connected_link(&self, state: &mut State, peer: PeerId, up: bool) {
-        let Some(p) = state.peer_mut(peer) else {
-            return;
-        };
-        if up {
-            p.open_links += 1;
-            self.open_link(state, peer);
-        } else {
-            p.open_links = p.open_links.saturating_sub(1);
-            if p.open_links == 0 {
-                self.close_link(state, peer, "link closed");
-            }
-        }
-    }
-
-    /// Our DEALER's link is up: propose the next epoch.
-    fn open_link(&self, state: &mut State, peer: PeerId) {
-        let caps = self.shared.config.caps;
-        let Some(p) = state.peer_mut(peer) else {
-            return;
-        };
-        let ended = p.end_epoch("replaced by a new link", &caps);
-        p.link = Link::Handshaking;
-        let epoch = CacheEpoch::next_after(p.epoch, p.peer_epoch);
-        let route = p.route.clone();
-        self.shared.emit(state, ended);
-        self.send(route, &Bytes::new(), Wire::Hello(self.hello(epoch)));
-    }
-
-    fn close_link(&self, state: &mut State, peer: PeerId, reason: &str) {
-        let caps = self.shared.config.caps;
-        if let Some(p) = state.peer_mut(peer) {
-            let ended = p.end_epoch(reason, &caps);
-            self.shared.emit(state, ended);
-        }
-    }
-
-    fn on_chunk(&self, state: &mut State, peer: PeerId, epoch: CacheEpoch, seq: u64, chunk: Chunk) {
-        let caps = self.shared.config.caps;
-        let Some(p) = state.peer_mut(peer) else {
-            return;
-        };
-        match p.on_chunk(epoch, seq, chunk, &caps) {
-            Ok(Some(chunk)) => self.shared.emit(state, [Event::Chunk { peer, chunk }]),
-            Ok(None) => {}
-            Err(reason) => {
-                let name = p.name.clone();
-                let route = p.route.clone();
-                self.close_link(state, peer, &reason);
-                self.send(route, &Bytes::from(name), Wire::Refuse(reason));
-            }
-        }
-    }
-
-    fn on_ack(&self, state: &mut State, peer: PeerId, epoch: CacheEpoch, seq: u64) {
-        let caps = self.shared.config.caps;
-        let Some(p) = state.peer_mut(peer) else {
-            return;
-        };
-        if p.on_ack(epoch, seq, &caps) {
-            self.shared.emit(state, [Event::Drained { peer }]);
-        }
-    }
-
-    fn refuse(
-        &self,
-        state: &mut State,
-        route: Route,
-        routing_id: &Bytes,
-        name: &str,
-        reason: String,
-    ) {
-        self.send(route, routing_id, Wire::Refuse(reason.clone()));
-        self.shared.emit(
-            state,
-            [Event::Refused {
-                node: name.to_owned(),
-                reason,
-            }],
-        );
-    }
-
-    fn hello(&self, epoch: CacheEpoch) -> Hello {
-        let config = &self.shared.config;
-        Hello {
-            version: PROTOCOL_VERSION,
-            capabilities: config.capabilities,
-            cache_size: config.cache_size,
-            window_chunks: u32::try_from(config.caps.hard_chunks).unwrap_or(u32::MAX),
-            window_bytes: config.caps.hard_bytes as u64,
-            epoch,
-            node: config.node.clone(),
-        }
-    }
-
-    /// Hands one bridge message to the right socket without waiting;
-    /// false if the socket would not take it now.
-    fn send(&self, route: Route, routing_id: &Bytes, wire: Wire) -> bool {
-        let mut message = wire.encode();
-        let socket = match route {
-            Route::Accepted => {
-                message.push_front(routing_id.clone());
-                self.router.as_ref()
-            }
-            Route::Connected(i) => self.dealers.get(i),
-        };
-        socket.is_some_and(|s| s.try_send(message).is_ok())
-    }
-
-    /// Sends queued chunks and due acknowledgements for every peer.
-    fn pump(&self, state: &mut State) {
-        let every = self.shared.config.ack_every;
-        for p in state.peers.iter_mut() {
-            let routing_id = Bytes::from(p.name.clone());
-            while let Some(wire) = p.next_wire() {
-                if self.send(p.route.clone(), &routing_id, wire) {
-                    p.sent();
-                } else {
-                    p.unsend();
+    /// Sends held messages first, then the new ones; what a socket will
+    /// not take now is held for its route.
+    fn send(&mut self, outgoing: Vec<(Route, Message)>) {
+        let routes: Vec<Route> = self.held.keys().cloned().collect();
+        for route in routes {
+            let Some(mut queue) = self.held.remove(&route) else {
+                continue;
+            };
+            while let Some(message) = queue.pop_front() {
+                if let Err(message) = self.try_send(&route, message) {
+                    queue.push_front(message);
                     break;
                 }
             }
-            if let Some(ack) = p.ack_due(every) {
-                let delivered = p.delivered;
-                if self.send(p.route.clone(), &routing_id, ack) {
-                    p.acked = delivered;
-                    p.stats.write_calls += 1;
-                }
+            if !queue.is_empty() {
+                self.held.insert(route, queue);
             }
         }
+        for (route, message) in outgoing {
+            if let Some(queue) = self.held.get_mut(&route) {
+                queue.push_back(message);
+                continue;
+            }
+            if let Err(message) = self.try_send(&route, message) {
+                self.held.entry(route).or_default().push_back(message);
+            }
+        }
+    }
+
+    /// One message to its socket without waiting. `Err` gives it back when
+    /// the socket is full; a message for a link that is gone is dropped
+    /// (the session learns of the loss from the link's "down" and the
+    /// peer's next delivery record).
+    fn try_send(&self, route: &Route, message: Message) -> Result<(), Message> {
+        let socket = match route {
+            Route::Accepted(_) => self.router.as_ref(),
+            Route::Connected(i) => self.dealers.get(*i),
+        };
+        let Some(socket) = socket else {
+            return Ok(());
+        };
+        match socket.try_send(message) {
+            Ok(()) => Ok(()),
+            Err(e) if matches!(e.error, Error::WouldBlock) => Err(e.message),
+            Err(_) => Ok(()),
+        }
+    }
+
+    /// Closes links whose session ended them for a protocol error or a
+    /// handshake timeout, after their REFUSE went out (or was held).
+    async fn close_links(&mut self) {
+        for route in std::mem::take(&mut self.to_close) {
+            match route {
+                Route::Accepted(routing_id) => {
+                    self.held.remove(&Route::Accepted(routing_id.clone()));
+                    if let Some(router) = &self.router {
+                        let _ = (router, &routing_id); // RESTORE: router.disconnect_peer(&routing_id);
+                    }
+                }
+                Route::Connected(i) => self.reopen_dealer(i).await,
+            }
+        }
+    }
+
+    /// A DEALER has one link: closing it means a new socket (the old one
+    /// closes in the background; its leftovers carry an old generation).
+    async fn reopen_dealer(&mut self, i: usize) {
+        let Some(peer) = self.shared.config.peers.get(i) else {
+            return;
+        };
+        let socket = Socket::with_options(SocketType::Dealer, crate::manager::dealer_options(&self.shared.config));
+        if socket.connect(&peer.endpoint).await.is_err() {
+            return;
+        }
+        self.held.remove(&Route::Connected(i));
+        self.generations[i] += 1;
+        let old = std::mem::replace(&mut self.dealers[i], socket.clone());
+        tokio::spawn(old.close());
+        tokio::spawn(read_socket(socket, Source::Dealer(i, self.generations[i]), self.tx.clone()));
+        let mut state = self.shared.lock();
+        if let Some(open) = state.dealer_links.get_mut(i) {
+            *open = 0;
+        }
+        if let Some(peer) = dealer_peer(&state, i) {
+            if let Some(session) = state.session(peer) {
+                session.link_down(Instant::now());
+            }
+        }
+    }
+}
+
+/// The configured peer behind DEALER `i`.
+fn dealer_peer(state: &State, i: usize) -> Option<PeerId> {
+    state
+        .peers
+        .iter()
+        .find(|(_, e)| e.route == Route::Connected(i))
+        .map(|(id, _)| *id)
+}
+
+/// The accepted peer on `routing_id`, matched byte for byte.
+fn accepted_peer(state: &State, routing_id: &Bytes) -> Option<PeerId> {
+    let name = std::str::from_utf8(routing_id).ok()?;
+    let id = *state.by_name.get(name)?;
+    let entry = state.peers.get(&id)?;
+    (entry.route == Route::Accepted(routing_id.clone())).then_some(id)
+}
+
+/// A message for a route: the ROUTER needs the routing id in front.
+fn address(route: &Route, mut message: Message) -> Message {
+    if let Route::Accepted(routing_id) = route {
+        message.push_front(routing_id.clone());
+    }
+    message
+}
+
+fn wire_name(wire: &Wire) -> &'static str {
+    match wire {
+        Wire::Hello(_) => "HELLO",
+        Wire::Welcome(_) => "WELCOME",
+        Wire::Chunk { .. } => "CHUNK",
+        Wire::Ack { .. } => "ACK",
+        Wire::Refuse { .. } => "REFUSE",
     }
 }

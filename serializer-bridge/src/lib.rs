@@ -19,13 +19,14 @@
 
 mod chunk;
 mod config;
-// mod driver;
+mod driver;
 mod epoch;
 mod event;
-// pub mod ffi;
-// mod manager;
+pub mod ffi;
+mod manager;
 mod message_type;
 pub mod session;
+mod state;
 mod stats;
 mod wakeup;
 pub mod wire;
@@ -34,7 +35,7 @@ pub use chunk::Chunk;
 pub use config::{BridgeConfig, Caps, PeerConfig};
 pub use epoch::CacheEpoch;
 pub use event::{Event, PeerId};
-// pub use manager::{BridgeError, PeerManager};
+pub use manager::{BridgeError, ConfigError, PeerManager};
 pub use message_type::{MessageType, MessageTypeError};
 pub use session::{HandBack, LinkDown, ProtocolError, WriteRefused};
 pub use stats::PeerStats;

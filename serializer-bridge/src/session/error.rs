@@ -30,6 +30,12 @@ pub enum ProtocolError {
         /// The name of the link's peer.
         expected: String,
     },
+    /// The hello's node name belongs to a configured peer or to us.
+    #[error("node name {name:?} is taken")]
+    NameTaken {
+        /// The name.
+        name: String,
+    },
     /// A HELLO arrived at the side that sends HELLOs.
     #[error("HELLO on a link this node opened")]
     HelloToConnector,
@@ -124,7 +130,7 @@ impl ProtocolError {
     pub fn refuse_code(&self) -> RefuseCode {
         match self {
             ProtocolError::Version { .. } => RefuseCode::Version,
-            ProtocolError::NodeName { .. } => RefuseCode::Name,
+            ProtocolError::NodeName { .. } | ProtocolError::NameTaken { .. } => RefuseCode::Name,
             _ => RefuseCode::Protocol,
         }
     }

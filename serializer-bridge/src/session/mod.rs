@@ -499,6 +499,12 @@ impl Session {
         self.events.len() + self.inbox.len()
     }
 
+    /// Events other than chunks waiting for the application (the chunks
+    /// are bounded by our window; these by how often links change).
+    pub fn unread_events(&self) -> usize {
+        self.events.len()
+    }
+
     /// The next message to put on the link, if any: the handshake first,
     /// then a due ACK, then the next chunk the peer's window admits.
     pub fn poll_transmit(&mut self) -> Option<Wire> {
