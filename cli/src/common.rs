@@ -153,9 +153,8 @@ impl LinkWatch {
                     endpoint,
                     peer,
                     reason,
-                    protocol_error: true,
                     ..
-                }) if self.connected.contains(&endpoint) => {
+                }) if self.connected.contains(&endpoint) && reason.is_protocol_error() => {
                     return CliError::new(format!(
                         "{endpoint}: handshake with {peer} failed: {reason}"
                     ));

@@ -16,7 +16,7 @@
 //! SUB subscribes to everything. `-n COUNT` exits 0 after COUNT events.
 
 use clap::Args;
-use zmtp_transport::{MonitorEvent, Socket, SocketType};
+use zmtp_transport::{LinkEnd, MonitorEvent, Socket, SocketType};
 
 use crate::common::{self, SocketArgs};
 use crate::error::CliError;
@@ -129,6 +129,7 @@ fn describe(event: &MonitorEvent) -> String {
             s.to_owned()
         }
     };
+    let r = |reason: &LinkEnd| q(&reason.to_string());
     match event {
         MonitorEvent::Listening { endpoint } => format!("listening endpoint={endpoint}"),
         MonitorEvent::Accepted { endpoint, peer } => {
@@ -141,7 +142,7 @@ fn describe(event: &MonitorEvent) -> String {
         } => format!(
             "refused endpoint={endpoint} peer={} reason={}",
             q(peer),
-            q(reason)
+            r(reason)
         ),
         MonitorEvent::Connected { endpoint, peer } => {
             format!("connected endpoint={endpoint} peer={}", q(peer))
@@ -153,7 +154,7 @@ fn describe(event: &MonitorEvent) -> String {
         } => format!(
             "reconnect-scheduled endpoint={endpoint} delay-ms={} reason={}",
             delay.as_millis(),
-            q(reason)
+            r(reason)
         ),
         MonitorEvent::HandshakeSucceeded {
             endpoint,
@@ -170,14 +171,13 @@ fn describe(event: &MonitorEvent) -> String {
             endpoint,
             peer,
             reason,
-            protocol_error,
-            authentication_failure,
-            ..
         } => format!(
-            "handshake-failed endpoint={endpoint} peer={} reason={} protocol-error={protocol_error} \
-             auth-failure={authentication_failure}",
+            "handshake-failed endpoint={endpoint} peer={} reason={} protocol-error={} \
+             auth-failure={}",
             q(peer),
-            q(reason)
+            r(reason),
+            reason.is_protocol_error(),
+            reason.is_authentication_failure()
         ),
         MonitorEvent::Disconnected {
             endpoint,
@@ -186,10 +186,10 @@ fn describe(event: &MonitorEvent) -> String {
         } => format!(
             "disconnected endpoint={endpoint} peer={} reason={}",
             q(peer),
-            q(reason)
+            r(reason)
         ),
         MonitorEvent::Closed { endpoint, reason } => {
-            format!("closed endpoint={endpoint} reason={}", q(reason))
+            format!("closed endpoint={endpoint} reason={}", r(reason))
         }
         other => format!("other event={}", q(&format!("{other:?}"))),
     }
@@ -207,11 +207,12 @@ mod tests {
         let line = describe(&MonitorEvent::Disconnected {
             endpoint: endpoint.clone(),
             peer: "127.0.0.1:4000".into(),
-            reason: "closed by peer".into(),
+            reason: LinkEnd::PeerClosed,
         });
         assert_eq!(
             line,
-            "disconnected endpoint=tcp://127.0.0.1:5555 peer=127.0.0.1:4000 reason=\"closed by peer\""
+            "disconnected endpoint=tcp://127.0.0.1:5555 peer=127.0.0.1:4000 \
+             reason=\"peer closed the connection\""
         );
         let line = describe(&MonitorEvent::HandshakeSucceeded {
             endpoint,

@@ -15,16 +15,19 @@ use std::time::Instant;
 
 use tokio::net::{TcpStream, UnixStream};
 
-use crate::core::{Core, Outbound, PipeEntry, PipeId};
+use crate::core::{Core, Outbound, PipeEntry};
 use crate::endpoint::{Endpoint, IpcAddr};
-use crate::engine::{self, EngineEnd, LinkInfo, Outcome, PipeSlot};
+use crate::engine::{self, LinkInfo, Outcome, PipeSlot};
 use crate::error::Result;
 use crate::inproc;
+use crate::link_end::{IoFailure, LinkEnd};
 use crate::listener::{abstract_addr, configure_tcp};
 use crate::monitor::MonitorEvent;
+use crate::peers::PipeId;
 use crate::queue::PipeRx;
 use crate::stream::Stream;
-use crate::tls::{self, TlsClient, TlsError};
+use crate::tls::handshake;
+use crate::tls::settings::{TlsClient, TlsError};
 
 /// Starts connecting to `endpoint` in the background.
 pub(crate) fn connect(core: &Arc<Core>, endpoint: Endpoint) -> Result<()> {
@@ -74,13 +77,13 @@ async fn secure(
     stream: Stream,
     started: Instant,
     rx: &PipeRx<Outbound>,
-) -> Result<Stream, EngineEnd> {
+) -> Result<Stream, LinkEnd> {
     match (tls, stream) {
         (Some(client), Stream::Tcp(tcp)) => {
             let deadline = core.options.handshake_ivl.map(|t| started + t);
             tokio::select! {
-                secured = tls::connect(core, client, tcp, deadline) => secured,
-                _ = stop_signal(core, rx) => Err(EngineEnd::PipeClosed),
+                secured = handshake::connect(core, client, tcp, deadline) => secured,
+                _ = stop_signal(core, rx) => Err(LinkEnd::SocketClosed),
             }
         }
         (_, stream) => Ok(stream),
@@ -111,7 +114,7 @@ async fn run(
     let final_reason = loop {
         let opened = tokio::select! {
             opened = open(&core, &endpoint) => opened,
-            _ = stop_signal(&core, &rx) => break "socket closed".to_string(),
+            _ = stop_signal(&core, &rx) => break LinkEnd::SocketClosed,
         };
         let reason = match opened {
             Ok(stream) => {
@@ -143,21 +146,17 @@ async fn run(
                 if outcome.handshake_done {
                     attempt = 0;
                 }
-                if matches!(outcome.end, EngineEnd::PipeClosed) {
-                    break outcome.end.describe();
+                // The socket closed or dropped the pipe: nothing to
+                // reconnect for. After a protocol error, libzmq gives up.
+                if pipe_is_gone(&outcome.end) || outcome.end.is_protocol_error() {
+                    break outcome.end;
                 }
-                if outcome.end.is_protocol_error() {
-                    break format!(
-                        "{}; not reconnecting after a protocol error",
-                        outcome.end.describe()
-                    );
-                }
-                outcome.end.describe()
+                outcome.end
             }
-            Err(e) => format!("connect failed: {e}"),
+            Err(e) => LinkEnd::ConnectFailed(IoFailure::from(&e)),
         };
         if core.options.reconnect_ivl.is_zero() {
-            break format!("{reason}; reconnection is off");
+            break reason;
         }
         let delay = core.options.reconnect_delay(attempt);
         attempt = attempt.saturating_add(1);
@@ -168,7 +167,7 @@ async fn run(
         });
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
-            _ = stop_signal(&core, &rx) => break "socket closed".to_string(),
+            _ = stop_signal(&core, &rx) => break LinkEnd::SocketClosed,
         }
     };
     core.detach(pipe);
@@ -182,4 +181,20 @@ async fn run(
         endpoint,
         reason: final_reason,
     });
+}
+
+/// Whether a link ended because its pipe is gone (the socket closed, or
+/// dropped the pipe: a ROUTER handover, the application's disconnect), so
+/// that no later link could carry it.
+fn pipe_is_gone(end: &LinkEnd) -> bool {
+    use crate::refusal::Refusal;
+    matches!(
+        end,
+        LinkEnd::SocketClosed
+            | LinkEnd::Refused(
+                Refusal::PipeGone
+                    | Refusal::RoutingIdTakenOver
+                    | Refusal::DisconnectedByApplication
+            )
+    )
 }

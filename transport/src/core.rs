@@ -24,12 +24,10 @@ use zmtp::{Message, PeerInfo, SocketType};
 
 use crate::monitor::MonitorHub;
 use crate::options::Options;
-use crate::peers::PeerDirectory;
+use crate::peers::{PeerDirectory, PipeId};
 use crate::queue::{self, PipeRx, PipeTx, Queue};
+use crate::refusal::Refusal;
 use crate::subscriptions::SubscriptionSet;
-
-/// Identifies one pipe within its socket.
-pub(crate) type PipeId = u64;
 
 /// What a socket hands a link to send.
 #[derive(Debug)]
@@ -50,35 +48,6 @@ pub(crate) struct Inbound {
     /// From a peer whose metadata is in [`Core::peers`] (not inproc, not a
     /// notice the socket made).
     pub(crate) from_peer: bool,
-}
-
-/// What the handshake established about a message's sender: libzmq's
-/// message properties (`zmq_msg_gets`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PeerMetadata {
-    /// The peer's address (libzmq's `Peer-Address`).
-    pub address: String,
-    /// The user id the authenticator gave it (libzmq's `User-Id`).
-    pub user_id: Option<Bytes>,
-    /// The peer's handshake properties followed by the authenticator's.
-    pub properties: zmtp::Metadata,
-    /// Over `tls://`: the identity in the peer's certificate, if it
-    /// presented one.
-    pub tls_peer: Option<Arc<crate::tls::TlsPeer>>,
-}
-
-impl PeerMetadata {
-    /// A property by name, ignoring ASCII case; also answers
-    /// `Peer-Address` and `User-Id` as libzmq does.
-    pub fn get(&self, name: &str) -> Option<Bytes> {
-        if name.eq_ignore_ascii_case("Peer-Address") {
-            return Some(Bytes::copy_from_slice(self.address.as_bytes()));
-        }
-        if name.eq_ignore_ascii_case("User-Id") {
-            return self.user_id.clone();
-        }
-        self.properties.get(name).cloned()
-    }
 }
 
 /// The socket's view of one pipe.
@@ -132,6 +101,9 @@ pub(crate) struct State {
     /// envelope.
     pub(crate) rep_pending: Option<(PipeId, Vec<Bytes>)>,
     pub(crate) closed: bool,
+    /// Why the socket dropped a live link's pipe, for its engine to report
+    /// (taken when the engine notices, cleared when the link is down).
+    pub(crate) dropped: HashMap<PipeId, Refusal>,
     /// Messages accepted for sending.
     pub(crate) sent: u64,
 }
@@ -143,6 +115,16 @@ impl State {
 
     pub(crate) fn pipe(&self, id: PipeId) -> Option<&PipeEntry> {
         self.pipes.iter().find(|p| p.id == id)
+    }
+
+    /// Drops a live link's pipe, which ends the link: its engine finds the
+    /// pipe closed and reports `why`.
+    pub(crate) fn drop_pipe(&mut self, id: PipeId, why: Refusal) {
+        let before = self.pipes.len();
+        self.pipes.retain(|p| p.id != id);
+        if self.pipes.len() < before {
+            self.dropped.insert(id, why);
+        }
     }
 }
 
@@ -302,7 +284,7 @@ impl Core {
         id: PipeId,
         entry: Option<PipeEntry>,
         peer: &PeerInfo,
-    ) -> Result<Ready, String> {
+    ) -> Result<Ready, Refusal> {
         let mut state = self.state();
         if state.closed {
             // A connecting link may still finish its handshake while the
@@ -313,12 +295,12 @@ impl Core {
                     replay_seq: state.subscription_seq,
                     ..Ready::default()
                 }),
-                Some(_) => Err("socket is closing".into()),
+                Some(_) => Err(Refusal::SocketClosing),
             };
         }
         if self.socket_type == SocketType::Pair && state.pipes.iter().any(|p| p.ready && p.id != id)
         {
-            return Err("PAIR socket already has a peer".into());
+            return Err(Refusal::PairTaken);
         }
         if let Some(entry) = entry {
             state.pipes.push(entry);
@@ -329,7 +311,7 @@ impl Core {
             None
         };
         let Some(pipe) = state.pipe_mut(id) else {
-            return Err("pipe was removed".into());
+            return Err(Refusal::PipeGone);
         };
         pipe.ready = true;
         pipe.usable = true;
@@ -350,7 +332,7 @@ impl Core {
         state: &mut State,
         id: PipeId,
         peer: &PeerInfo,
-    ) -> Result<Bytes, String> {
+    ) -> Result<Bytes, Refusal> {
         let Some(wanted) = peer.identity.clone() else {
             let generated = generate_routing_id(state);
             state.routes.insert(generated.clone(), id);
@@ -359,10 +341,10 @@ impl Core {
         if let Some(&holder) = state.routes.get(&wanted) {
             if holder != id {
                 if !self.options.router_handover {
-                    return Err(format!("routing id {wanted:?} is already in use"));
+                    return Err(Refusal::RoutingIdInUse(wanted));
                 }
                 // Handover: the old link loses its pipe, which ends it.
-                state.pipes.retain(|p| p.id != holder);
+                state.drop_pipe(holder, Refusal::RoutingIdTakenOver);
                 self.pipes_changed(state);
             }
         }
@@ -376,6 +358,7 @@ impl Core {
     pub(crate) fn pipe_down(&self, id: PipeId, detach: bool) -> Vec<Message> {
         let mut state = self.state();
         let mut notices = Vec::new();
+        state.dropped.remove(&id);
         let Some(pipe) = state.pipe_mut(id) else {
             return notices;
         };
@@ -407,7 +390,34 @@ impl Core {
     pub(crate) fn detach(&self, id: PipeId) {
         let mut state = self.state();
         state.pipes.retain(|p| p.id != id);
+        state.dropped.remove(&id);
         self.pipes_changed(&mut state);
+    }
+
+    /// Why the socket dropped the pipe of a link that is still running
+    /// ([`State::drop_pipe`]); [`Refusal::PipeGone`] if it did not say.
+    pub(crate) fn take_drop_reason(&self, id: PipeId) -> Refusal {
+        self.state()
+            .dropped
+            .remove(&id)
+            .unwrap_or(Refusal::PipeGone)
+    }
+
+    /// ROUTER: ends the link of the peer with `routing_id`, if there is
+    /// one. Its pipe goes, and with it whatever was queued for the peer;
+    /// the link's engine ends with
+    /// [`Refusal::DisconnectedByApplication`].
+    pub(crate) fn disconnect_peer(&self, routing_id: &[u8]) -> bool {
+        let mut state = self.state();
+        let Some(pipe) = state.routes.remove(routing_id) else {
+            return false;
+        };
+        state.drop_pipe(pipe, Refusal::DisconnectedByApplication);
+        self.pipes_changed(&mut state);
+        drop(state);
+        // A sender waiting for this peer's room must look again.
+        self.send_ready.notify_waiters();
+        true
     }
 
     /// A peer subscribed or cancelled (PUB, XPUB). Returns the notice an

@@ -28,17 +28,20 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use tokio::io::AsyncWrite;
 use tokio::time::Sleep;
 use tokio_util::sync::WaitForCancellationFutureOwned;
-use zmtp::{CloseReason, Connection, Event, Message, PeerInfo};
+use zmtp::{Connection, Event, Message, PeerInfo};
 
-use crate::core::{Core, Inbound, Outbound, PeerMetadata, PipeEntry, PipeId};
+use zmtp::mechanism::NullServer;
+
+use crate::core::{Core, Inbound, Outbound, PipeEntry};
 use crate::endpoint::Endpoint;
 use crate::kind;
+use crate::link_end::{IoFailure, LinkEnd};
 use crate::monitor::MonitorEvent;
-use crate::null_auth::NullServer;
+use crate::peers::{PeerMetadata, PipeId};
 use crate::queue::{PipeRx, PipeTx};
 use crate::security::{self, Security, ZapRequest};
 use crate::stream::Stream;
-use crate::tls::{self, TlsPeer};
+use crate::tls::peer::TlsPeer;
 
 /// Bytes read per system call at least.
 const READ_CHUNK: usize = 64 * 1024;
@@ -90,74 +93,10 @@ impl Drop for HandshakeGuard {
     }
 }
 
-/// Why a link ended.
-#[derive(Debug)]
-pub(crate) enum EngineEnd {
-    /// The protocol closed it (bad input, ERROR, timeouts).
-    Protocol(CloseReason),
-    /// The peer closed the stream.
-    PeerClosed,
-    /// The stream failed.
-    Io(io::Error),
-    /// The socket closed (and lingering is over), or dropped this pipe.
-    PipeClosed,
-    /// The socket refused the peer after its handshake.
-    Rejected(String),
-    /// TLS failed: a certificate refused, a bad record, an alert.
-    Tls(rustls::Error),
-}
-
-impl EngineEnd {
-    /// Whether the peer's credentials were refused, or ours by the peer.
-    pub(crate) fn is_authentication_failure(&self) -> bool {
-        match self {
-            EngineEnd::Protocol(zmtp::CloseReason::Mechanism(e)) => e.is_authentication_failure(),
-            EngineEnd::Tls(e) => tls::is_certificate_refusal(e),
-            _ => false,
-        }
-    }
-
-    /// A stream error: TLS errors (which rustls hands through `io::Error`)
-    /// are told apart, and a TLS peer that closed without `close_notify`
-    /// has simply closed (ZMTP framing shows any truncation).
-    pub(crate) fn from_io(e: io::Error) -> Self {
-        if let Some(tls) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
-            return EngineEnd::Tls(tls.clone());
-        }
-        if e.kind() == io::ErrorKind::UnexpectedEof {
-            return EngineEnd::PeerClosed;
-        }
-        EngineEnd::Io(e)
-    }
-
-    /// Whether a connecting socket should give up rather than retry.
-    pub(crate) fn is_protocol_error(&self) -> bool {
-        match self {
-            EngineEnd::Protocol(reason) => reason.is_protocol_error(),
-            EngineEnd::Rejected(_) => true,
-            // A refused certificate will be refused again; other TLS
-            // trouble may pass.
-            EngineEnd::Tls(e) => tls::is_certificate_refusal(e),
-            _ => false,
-        }
-    }
-
-    pub(crate) fn describe(&self) -> String {
-        match self {
-            EngineEnd::Protocol(reason) => reason.to_string(),
-            EngineEnd::PeerClosed => "peer closed the connection".into(),
-            EngineEnd::Io(e) => format!("i/o error: {e}"),
-            EngineEnd::PipeClosed => "socket closed".into(),
-            EngineEnd::Rejected(why) => format!("refused: {why}"),
-            EngineEnd::Tls(e) => format!("TLS: {e}"),
-        }
-    }
-}
-
 /// How a link ended, and whether its handshake had completed.
 #[derive(Debug)]
 pub(crate) struct Outcome {
-    pub(crate) end: EngineEnd,
+    pub(crate) end: LinkEnd,
     pub(crate) handshake_done: bool,
 }
 
@@ -309,7 +248,7 @@ struct Engine<'a> {
     handshake_done: bool,
     draining: bool,
     linger_at: Option<Instant>,
-    end: Option<EngineEnd>,
+    end: Option<LinkEnd>,
 }
 
 impl Engine<'_> {
@@ -330,7 +269,7 @@ impl Engine<'_> {
                 && !self.unflushed
                 && self.end.is_none()
             {
-                self.end = Some(EngineEnd::PipeClosed);
+                self.end = Some(LinkEnd::SocketClosed);
             }
             if let Some(end) = self.end.take() {
                 return Poll::Ready(Outcome {
@@ -344,7 +283,7 @@ impl Engine<'_> {
         }
     }
 
-    fn finish(&mut self, end: EngineEnd) {
+    fn finish(&mut self, end: LinkEnd) {
         self.end.get_or_insert(end);
     }
 
@@ -361,7 +300,7 @@ impl Engine<'_> {
         }
         match inbound.poll_room(cx) {
             Poll::Ready(false) => {
-                self.finish(EngineEnd::PipeClosed);
+                self.finish(LinkEnd::SocketClosed);
                 true
             }
             // Room appeared since the push: go round again.
@@ -384,7 +323,7 @@ impl Engine<'_> {
         let mut room = (&mut self.read_buf).limit(want);
         match tokio_util::io::poll_read_buf(Pin::new(&mut self.stream), cx, &mut room) {
             Poll::Ready(Ok(0)) => {
-                self.finish(EngineEnd::PeerClosed);
+                self.finish(LinkEnd::PeerClosed);
                 true
             }
             Poll::Ready(Ok(_)) => {
@@ -393,7 +332,7 @@ impl Engine<'_> {
                 true
             }
             Poll::Ready(Err(e)) => {
-                self.finish(EngineEnd::from_io(e));
+                self.finish(LinkEnd::from_io(&e));
                 true
             }
             Poll::Pending => false,
@@ -501,11 +440,12 @@ impl Engine<'_> {
     /// The pipe is closed: the socket is closing (linger) or dropped us.
     fn start_draining(&mut self) {
         if !self.link.core.is_closing() {
-            return self.finish(EngineEnd::PipeClosed);
+            let why = self.link.core.take_drop_reason(self.link.pipe);
+            return self.finish(LinkEnd::Refused(why));
         }
         self.draining = true;
         match self.link.core.options.linger {
-            Some(linger) if linger.is_zero() => self.finish(EngineEnd::PipeClosed),
+            Some(linger) if linger.is_zero() => self.finish(LinkEnd::SocketClosed),
             Some(linger) => self.linger_at = Some(Instant::now() + linger),
             None => {}
         }
@@ -521,7 +461,7 @@ impl Engine<'_> {
             let polled = Pin::new(&mut self.stream).poll_write_vectored(cx, &slices[..n]);
             match polled {
                 Poll::Ready(Ok(0)) => {
-                    self.finish(EngineEnd::Io(io::ErrorKind::WriteZero.into()));
+                    self.finish(LinkEnd::Io(IoFailure::from(io::ErrorKind::WriteZero)));
                     return true;
                 }
                 Poll::Ready(Ok(written)) => {
@@ -530,7 +470,7 @@ impl Engine<'_> {
                     progress = true;
                 }
                 Poll::Ready(Err(e)) => {
-                    self.finish(EngineEnd::from_io(e));
+                    self.finish(LinkEnd::from_io(&e));
                     return true;
                 }
                 Poll::Pending => break,
@@ -542,7 +482,7 @@ impl Engine<'_> {
             match Pin::new(&mut self.stream).poll_flush(cx) {
                 Poll::Ready(Ok(())) => self.unflushed = false,
                 Poll::Ready(Err(e)) => {
-                    self.finish(EngineEnd::from_io(e));
+                    self.finish(LinkEnd::from_io(&e));
                     return true;
                 }
                 Poll::Pending => {}
@@ -573,7 +513,7 @@ impl Engine<'_> {
         self.timer_at = None;
         let now = Instant::now();
         if self.linger_at.is_some_and(|t| t <= now) {
-            self.finish(EngineEnd::PipeClosed);
+            self.finish(LinkEnd::SocketClosed);
         }
         self.conn.handle_timeout(now);
         self.process_events();
@@ -597,7 +537,7 @@ impl Engine<'_> {
                 self.linger_at = Some(Instant::now() + linger)
             }
             None if queued => {}
-            _ => self.finish(EngineEnd::PipeClosed),
+            _ => self.finish(LinkEnd::SocketClosed),
         }
     }
 
@@ -613,7 +553,7 @@ impl Engine<'_> {
                 Event::Message(message) => self.on_message(message),
                 Event::Subscribe(topic) => self.on_subscription(true, topic),
                 Event::Cancel(topic) => self.on_subscription(false, topic),
-                Event::Closed(reason) => self.finish(EngineEnd::Protocol(reason)),
+                Event::Closed(reason) => self.finish(LinkEnd::Protocol(reason)),
                 Event::AuthenticationRequested(request) => self.on_auth_request(&request),
             }
         }
@@ -677,7 +617,7 @@ impl Engine<'_> {
                     peer_socket_type: info.socket_type,
                 });
             }
-            Err(why) => self.finish(EngineEnd::Rejected(why)),
+            Err(why) => self.finish(LinkEnd::Refused(why)),
         }
     }
 
@@ -719,7 +659,7 @@ impl Engine<'_> {
 pub(crate) fn report(link: &LinkInfo, outcome: &Outcome) {
     let endpoint = link.endpoint.clone();
     let peer = link.peer.clone();
-    let reason = outcome.end.describe();
+    let reason = outcome.end.clone();
     let event = if outcome.handshake_done {
         MonitorEvent::Disconnected {
             endpoint,
@@ -731,8 +671,6 @@ pub(crate) fn report(link: &LinkInfo, outcome: &Outcome) {
             endpoint,
             peer,
             reason,
-            protocol_error: outcome.end.is_protocol_error(),
-            authentication_failure: outcome.end.is_authentication_failure(),
         }
     };
     link.core.monitor.emit(event);

@@ -5,7 +5,8 @@ use std::io;
 use thiserror::Error;
 
 use crate::endpoint::EndpointError;
-use crate::tls::TlsError;
+use crate::refusal::Refusal;
+use crate::tls::settings::TlsError;
 
 /// Why a socket operation failed.
 #[derive(Debug, Error)]
@@ -60,7 +61,7 @@ pub enum Error {
     /// The socket refused the link (a PAIR that has its peer, a duplicate
     /// routing id).
     #[error("link refused: {0}")]
-    Refused(String),
+    Refused(Refusal),
     /// The socket's options are inconsistent.
     #[error("invalid socket options: {0}")]
     Options(String),

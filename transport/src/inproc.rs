@@ -13,10 +13,11 @@ use std::sync::{Arc, LazyLock, Mutex, Weak};
 use bytes::Bytes;
 use zmtp::{Metadata, PeerInfo, Version};
 
-use crate::core::{Core, Inbound, Outbound, PipeEntry, PipeId};
+use crate::core::{Core, Inbound, Outbound, PipeEntry};
 use crate::engine;
 use crate::error::{Error, Result};
 use crate::kind;
+use crate::peers::PipeId;
 use crate::queue::PipeRx;
 
 /// Items moved per batch.

@@ -17,8 +17,9 @@ use std::sync::atomic::Ordering;
 use bytes::Bytes;
 use zmtp::{Message, SocketType};
 
-use crate::core::{Core, Outbound, PipeId, State};
+use crate::core::{Core, Outbound, State};
 use crate::error::{Error, Result};
+use crate::peers::PipeId;
 use crate::queue::PipeTx;
 
 /// The outcome of one attempt to send.

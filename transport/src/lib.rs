@@ -23,14 +23,15 @@ mod engine;
 mod error;
 mod inproc;
 mod kind;
+mod link_end;
 mod listener;
 mod monitor;
-mod null_auth;
 mod options;
 mod peers;
 pub mod proxy;
 mod queue;
 mod receiver;
+mod refusal;
 mod security;
 mod sender;
 mod socket;
@@ -38,12 +39,15 @@ mod stream;
 mod subscriptions;
 mod tls;
 
-pub use crate::core::{PeerMetadata, SocketStats};
+pub use crate::core::SocketStats;
 pub use endpoint::{Endpoint, EndpointError, Host, IpcAddr, Port};
 pub use error::{Error, Result};
+pub use link_end::{IoFailure, LinkEnd};
 pub use monitor::{Monitor, MonitorEvent};
 pub use options::Options;
+pub use peers::PeerMetadata;
 pub use receiver::Receiver;
+pub use refusal::Refusal;
 pub use security::{
     Authenticator, CurveAllowList, PlainPasswords, Security, SharedAuthenticator, ZapRequest,
 };

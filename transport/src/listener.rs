@@ -11,12 +11,15 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::core::Core;
 use crate::endpoint::{Endpoint, IpcAddr};
-use crate::engine::{self, EngineEnd, HandshakeGuard, LinkInfo, Outcome, PipeSlot};
+use crate::engine::{self, HandshakeGuard, LinkInfo, Outcome, PipeSlot};
 use crate::error::{Error, Result};
 use crate::inproc;
+use crate::link_end::{IoFailure, LinkEnd};
 use crate::monitor::MonitorEvent;
+use crate::refusal::Refusal;
 use crate::stream::Stream;
-use crate::tls::{self, TlsError};
+use crate::tls::handshake;
+use crate::tls::settings::TlsError;
 
 /// A listening socket of any kind.
 enum Listener {
@@ -152,7 +155,7 @@ async fn accept_loop(core: Arc<Core>, listener: Listener, endpoint: Endpoint) {
                 core.monitor.emit(MonitorEvent::Refused {
                     endpoint: endpoint.clone(),
                     peer: String::new(),
-                    reason: format!("accept failed: {e}"),
+                    reason: LinkEnd::AcceptFailed(IoFailure::from(&e)),
                 });
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
@@ -167,7 +170,9 @@ async fn accept_loop(core: Arc<Core>, listener: Listener, endpoint: Endpoint) {
             core.monitor.emit(MonitorEvent::Refused {
                 endpoint: endpoint.clone(),
                 peer,
-                reason: "too many connections in handshake".into(),
+                reason: LinkEnd::Refused(Refusal::HandshakeCap {
+                    max: core.options.max_handshakes,
+                }),
             });
             continue;
         };
@@ -191,7 +196,7 @@ async fn accept_loop(core: Arc<Core>, listener: Listener, endpoint: Endpoint) {
     }
     core.monitor.emit(MonitorEvent::Closed {
         endpoint,
-        reason: "socket closed".into(),
+        reason: LinkEnd::SocketClosed,
     });
 }
 
@@ -216,8 +221,8 @@ async fn serve(
         (Some(acceptor), Stream::Tcp(tcp)) => {
             let deadline = core.options.handshake_ivl.map(|t| started + t);
             let secured = tokio::select! {
-                secured = tls::accept(core, &acceptor, tcp, deadline) => secured,
-                () = core.closing.cancelled() => Err(EngineEnd::PipeClosed),
+                secured = handshake::accept(core, &acceptor, tcp, deadline) => secured,
+                () = core.closing.cancelled() => Err(LinkEnd::SocketClosed),
             };
             match secured {
                 Ok(stream) => stream,

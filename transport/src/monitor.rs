@@ -15,12 +15,16 @@ use tokio::sync::mpsc;
 use zmtp::SocketType;
 
 use crate::endpoint::Endpoint;
+use crate::link_end::LinkEnd;
 
 /// Events a monitor queue holds before it starts missing them.
 const MONITOR_QUEUE: usize = 1024;
 
 /// One thing that happened on a socket.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Reasons are typed ([`LinkEnd`]); [`MonitorEvent::reason`] gives the
+/// reason of any event that has one, and `{}` prints it.
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum MonitorEvent {
     /// A bind succeeded; `endpoint` is the bound address.
@@ -35,14 +39,16 @@ pub enum MonitorEvent {
         /// The peer's address.
         peer: String,
     },
-    /// A listener refused a connection (too many handshakes in progress).
+    /// A listener refused a connection (too many handshakes in progress:
+    /// [`Refusal::HandshakeCap`](crate::Refusal::HandshakeCap)) or could
+    /// not accept one ([`LinkEnd::AcceptFailed`], with an empty `peer`).
     Refused {
         /// The listener's endpoint.
         endpoint: Endpoint,
         /// The peer's address.
         peer: String,
         /// Why.
-        reason: String,
+        reason: LinkEnd,
     },
     /// An outgoing connection was established at the transport level.
     Connected {
@@ -59,7 +65,7 @@ pub enum MonitorEvent {
         /// The wait before the next attempt.
         delay: Duration,
         /// Why the last attempt or link ended.
-        reason: String,
+        reason: LinkEnd,
     },
     /// The ZMTP handshake completed.
     HandshakeSucceeded {
@@ -76,14 +82,12 @@ pub enum MonitorEvent {
         endpoint: Endpoint,
         /// The peer's address.
         peer: String,
-        /// What went wrong.
-        reason: String,
-        /// A protocol error (as opposed to a timeout or a dropped link):
-        /// a connecting socket does not retry after one, as libzmq.
-        protocol_error: bool,
-        /// The credentials were refused (libzmq's
+        /// What went wrong. [`LinkEnd::is_protocol_error`] tells whether a
+        /// connecting socket gives up after it (as libzmq after a protocol
+        /// error), [`LinkEnd::is_authentication_failure`] whether
+        /// credentials were refused (libzmq's
         /// `ZMQ_EVENT_HANDSHAKE_FAILED_AUTH`).
-        authentication_failure: bool,
+        reason: LinkEnd,
     },
     /// An established connection ended.
     Disconnected {
@@ -92,15 +96,59 @@ pub enum MonitorEvent {
         /// The peer's address.
         peer: String,
         /// Why it ended.
-        reason: String,
+        reason: LinkEnd,
     },
     /// A listener or connecter was shut down for good.
     Closed {
         /// The endpoint.
         endpoint: Endpoint,
-        /// Why.
-        reason: String,
+        /// Why: [`LinkEnd::SocketClosed`] when the socket closed; for a
+        /// connecter that gave up, how its last link ended (a protocol
+        /// error, or any end when reconnection is off).
+        reason: LinkEnd,
     },
+}
+
+impl MonitorEvent {
+    /// The endpoint the event is about.
+    pub fn endpoint(&self) -> &Endpoint {
+        match self {
+            MonitorEvent::Listening { endpoint }
+            | MonitorEvent::Accepted { endpoint, .. }
+            | MonitorEvent::Refused { endpoint, .. }
+            | MonitorEvent::Connected { endpoint, .. }
+            | MonitorEvent::ReconnectScheduled { endpoint, .. }
+            | MonitorEvent::HandshakeSucceeded { endpoint, .. }
+            | MonitorEvent::HandshakeFailed { endpoint, .. }
+            | MonitorEvent::Disconnected { endpoint, .. }
+            | MonitorEvent::Closed { endpoint, .. } => endpoint,
+        }
+    }
+
+    /// Why, for the events that end or refuse something; `None` for the
+    /// others. Display it for text:
+    ///
+    /// ```
+    /// # use zmtp_transport::{Endpoint, LinkEnd, MonitorEvent};
+    /// let event = MonitorEvent::Closed {
+    ///     endpoint: "tcp://127.0.0.1:5555".parse::<Endpoint>().unwrap(),
+    ///     reason: LinkEnd::SocketClosed,
+    /// };
+    /// assert_eq!(event.reason().map(|r| r.to_string()).as_deref(), Some("socket closed"));
+    /// ```
+    pub fn reason(&self) -> Option<&LinkEnd> {
+        match self {
+            MonitorEvent::Refused { reason, .. }
+            | MonitorEvent::ReconnectScheduled { reason, .. }
+            | MonitorEvent::HandshakeFailed { reason, .. }
+            | MonitorEvent::Disconnected { reason, .. }
+            | MonitorEvent::Closed { reason, .. } => Some(reason),
+            MonitorEvent::Listening { .. }
+            | MonitorEvent::Accepted { .. }
+            | MonitorEvent::Connected { .. }
+            | MonitorEvent::HandshakeSucceeded { .. } => None,
+        }
+    }
 }
 
 /// Fans events out to every live monitor of a socket.

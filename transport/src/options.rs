@@ -9,7 +9,7 @@ use bytes::Bytes;
 use zmtp::{HeartbeatConfig, SocketType};
 
 use crate::security::{Security, SharedAuthenticator};
-use crate::tls::TlsConfig;
+use crate::tls::settings::TlsConfig;
 
 /// Options of one socket.
 #[derive(Debug, Clone)]

@@ -1,4 +1,7 @@
-//! Who sent a received message: each link's peer metadata, by pipe.
+//! Who sent a received message: what a handshake established about a peer
+//! ([`PeerMetadata`]) and the directory of it, by pipe, that the socket
+//! keeps ([`PeerDirectory`]). The directory is a leaf: the socket's core
+//! owns one, and nothing here knows about the socket around it.
 //!
 //! Messages carry only the id of the pipe they came in on;
 //! [`Socket::recv_with_metadata`](crate::Socket::recv_with_metadata) looks
@@ -16,7 +19,41 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::core::{PeerMetadata, PipeId};
+use bytes::Bytes;
+
+use crate::tls::peer::TlsPeer;
+
+/// Identifies one pipe within its socket.
+pub(crate) type PipeId = u64;
+
+/// What the handshake established about a message's sender: libzmq's
+/// message properties (`zmq_msg_gets`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerMetadata {
+    /// The peer's address (libzmq's `Peer-Address`).
+    pub address: String,
+    /// The user id the authenticator gave it (libzmq's `User-Id`).
+    pub user_id: Option<Bytes>,
+    /// The peer's handshake properties followed by the authenticator's.
+    pub properties: zmtp::Metadata,
+    /// Over `tls://`: the identity in the peer's certificate, if it
+    /// presented one.
+    pub tls_peer: Option<Arc<TlsPeer>>,
+}
+
+impl PeerMetadata {
+    /// A property by name, ignoring ASCII case; also answers
+    /// `Peer-Address` and `User-Id` as libzmq does.
+    pub fn get(&self, name: &str) -> Option<Bytes> {
+        if name.eq_ignore_ascii_case("Peer-Address") {
+            return Some(Bytes::copy_from_slice(self.address.as_bytes()));
+        }
+        if name.eq_ignore_ascii_case("User-Id") {
+            return self.user_id.clone();
+        }
+        self.properties.get(name).cloned()
+    }
+}
 
 /// Ended links remembered at most, whatever the queue holds: a consumer
 /// that stops reading while links keep ending and reconnecting must not

@@ -9,7 +9,8 @@
 //!   rejects all when no ZAP handler is bound), with status 400;
 //! - NULL servers consult the authenticator only when one is set (the
 //!   accepting side of a link asks it before answering READY; see
-//!   `null_auth`); over `tls://` it then sees the client's certificate.
+//!   [`zmtp::mechanism::NullServer`]); over `tls://` it then sees the
+//!   client's certificate.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -18,7 +19,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use zmtp::mechanism::Null;
 
-use crate::tls::TlsPeer;
+use crate::tls::peer::TlsPeer;
 use zmtp::{
     AuthReply, Credentials, CurveClient, CurveKeyPair, CurvePublicKey, CurveServer, Mechanism,
     MechanismName, PlainClient, PlainServer,

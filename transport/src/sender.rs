@@ -75,6 +75,12 @@ impl Socket {
 }
 
 impl Sender {
+    /// ROUTER: ends the link of the peer with `routing_id`, as
+    /// [`Socket::disconnect_peer`]; whether such a peer was connected.
+    pub fn disconnect_peer(&self, routing_id: &[u8]) -> bool {
+        self.core.disconnect_peer(routing_id)
+    }
+
     /// Sends a message, waiting at the high-water mark where the socket
     /// type waits, as [`Socket::send`]. Cancel-safe: if the future is
     /// dropped, the message was either queued whole or not at all.

@@ -15,7 +15,7 @@ use thiserror::Error;
 use zmtp::{Message, SocketType};
 
 use crate::connecter;
-use crate::core::{Core, PeerMetadata, SocketStats};
+use crate::core::{Core, SocketStats};
 use crate::endpoint::Endpoint;
 use crate::error::{Error, Result};
 use crate::inproc;
@@ -23,6 +23,7 @@ use crate::kind::{self, Attempt};
 use crate::listener;
 use crate::monitor::Monitor;
 use crate::options::Options;
+use crate::peers::PeerMetadata;
 
 type SendFuture = Pin<Box<dyn Future<Output = Result<()>> + Send>>;
 type RecvFuture = Pin<Box<dyn Future<Output = Result<Message>> + Send>>;
@@ -277,6 +278,33 @@ impl Socket {
                 operation,
             }),
         }
+    }
+
+    /// ROUTER: ends the link of the peer with `routing_id`, leaving every
+    /// other peer alone. Returns whether such a peer was connected.
+    ///
+    /// Messages still queued for that peer are dropped; messages it sent
+    /// before the link ended can still be received. The link ends as
+    /// [`LinkEnd::Refused`](crate::LinkEnd::Refused) with
+    /// [`Refusal::DisconnectedByApplication`](crate::Refusal::DisconnectedByApplication),
+    /// reported to monitors as `Disconnected`.
+    ///
+    /// This ends a link, not an endpoint: a peer that connected to us may
+    /// well connect again (its reconnect interval later, libzmq's default
+    /// is 100 ms), under the same routing id if it sets one. A peer we
+    /// connected to is not redialled: its endpoint stops, as libzmq's
+    /// `zmq_disconnect` would stop it. Other socket types have no routing
+    /// ids and always answer `false`.
+    ///
+    /// ```no_run
+    /// # async fn demo(router: zmtp_transport::Socket) {
+    /// if !router.disconnect_peer(b"worker-7") {
+    ///     eprintln!("worker-7 was not connected");
+    /// }
+    /// # }
+    /// ```
+    pub fn disconnect_peer(&self, routing_id: &[u8]) -> bool {
+        self.core.disconnect_peer(routing_id)
     }
 
     /// A stream of this socket's monitor events from now on.

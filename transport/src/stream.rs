@@ -14,7 +14,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpStream, UnixStream};
 use tokio_rustls::TlsStream;
 
-use crate::tls::TlsPeer;
+use crate::tls::peer::TlsPeer;
 
 /// A connected stream.
 #[derive(Debug)]

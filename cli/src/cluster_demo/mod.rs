@@ -33,10 +33,10 @@
 //! exits 1.
 
 mod ledger;
+mod log;
 mod node;
 mod payload;
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -48,6 +48,7 @@ use serializer_bridge::{BridgeConfig, Caps, PeerConfig, PeerManager};
 
 use crate::error::CliError;
 use ledger::NodeLedger;
+use log::Log;
 use node::{Control, NodeSpec, Role, Snapshot};
 
 /// `zmtp cluster-demo`.
@@ -123,30 +124,6 @@ fn parse_rate(text: &str) -> Result<f64, String> {
     }
 }
 
-/// Timestamped lines on stdout, shared by every node thread. Output that
-/// cannot be written (a closed pipe) is dropped; the demo runs on.
-#[derive(Debug, Clone)]
-pub struct Log {
-    start: Instant,
-}
-
-impl Log {
-    /// Prints `[  t.ts] text` and flushes.
-    pub fn line(&self, text: &str) {
-        let t = self.start.elapsed().as_secs_f64();
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "[{t:6.2}s] {text}");
-        let _ = out.flush();
-    }
-
-    /// Prints `text` as it is.
-    pub fn plain(&self, text: &str) {
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{text}");
-        let _ = out.flush();
-    }
-}
-
 struct Running {
     spec: NodeSpec,
     control: Arc<Control>,
@@ -173,9 +150,7 @@ pub fn run(args: &ClusterDemoArgs) -> Result<(), CliError> {
             )));
         }
     }
-    let log = Log {
-        start: Instant::now(),
-    };
+    let log = Log::starting_now();
     let ipc = IpcPath::new();
     let caps = Caps {
         soft_chunks: args.soft_cap,
@@ -248,15 +223,15 @@ pub fn run(args: &ClusterDemoArgs) -> Result<(), CliError> {
     let mut restarted = kill_at.is_none();
     let mut report = Report::default();
     let report_every = Duration::from_secs_f64(args.report_every.max(0.1));
-    let mut next_report = log.start + report_every;
-    let end = log.start + Duration::from_secs_f64(args.seconds);
+    let mut next_report = log.start() + report_every;
+    let end = log.start() + Duration::from_secs_f64(args.seconds);
     while Instant::now() < end {
         std::thread::sleep(Duration::from_millis(20));
         let now = Instant::now();
         if let Some(at) = kill_at.filter(|_| killed_at.is_none()) {
             if !hung
                 && args.hang > 0.0
-                && now >= log.start + Duration::from_secs_f64(at - args.hang)
+                && now >= log.start() + Duration::from_secs_f64(at - args.hang)
             {
                 log.line(&format!(
                     "{victim} hangs: it reads and writes nothing until it is killed"
@@ -266,7 +241,7 @@ pub fn run(args: &ClusterDemoArgs) -> Result<(), CliError> {
                 }
                 hung = true;
             }
-            if now >= log.start + Duration::from_secs_f64(at) {
+            if now >= log.start() + Duration::from_secs_f64(at) {
                 let ledger = kill(&mut running, &victim, &log)?;
                 finished.push(ledger);
                 killed_at = Some(Instant::now());

@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 
 use serializer_bridge::{CacheEpoch, Chunk, Event, MessageType, PeerId, PeerManager, WriteRefused};
 
-use super::Log;
 use super::ledger::{NodeLedger, Received, Sent, label};
+use super::log::Log;
 use super::payload::Payload;
 
 /// What a node is for.

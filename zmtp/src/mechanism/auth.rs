@@ -24,9 +24,10 @@
 
 use std::fmt;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use super::curve::CurvePublicKey;
+use crate::command::Command;
 use crate::greeting::MechanismName;
 use crate::metadata::Metadata;
 
@@ -228,6 +229,28 @@ impl AuthReply {
             user_id: Bytes::new(),
             metadata: Metadata::new(),
         }
+    }
+
+    /// What a server mechanism does with a refusal, shared by every server
+    /// that asks (NULL with an authenticator, PLAIN, CURVE): writes the
+    /// ERROR command the status calls for (400 and 500; 300 closes without
+    /// a word) into `out` and hands back the refused status, which the
+    /// mechanism turns into its [`MechanismError::Rejected`]. A success
+    /// writes nothing.
+    ///
+    /// [`MechanismError::Rejected`]: super::MechanismError::Rejected
+    pub(crate) fn refuse_unless_success(&self, out: &mut BytesMut) -> Result<(), AuthStatus> {
+        if self.status.is_success() {
+            return Ok(());
+        }
+        if self.status.sends_error() {
+            let error = Command::Error {
+                reason: Bytes::from_static(self.status.as_str().as_bytes()),
+            };
+            // A three-byte reason always fits.
+            let _ = error.encode(out);
+        }
+        Err(self.status)
     }
 }
 

@@ -16,7 +16,7 @@
 //!
 //! | mechanism | client | server |
 //! |---|---|---|
-//! | NULL | [`Null`] | [`Null`] |
+//! | NULL | [`Null`] | [`Null`], or [`NullServer`] to ask an authenticator |
 //! | PLAIN (RFC 24) | [`PlainClient`] | [`PlainServer`] |
 //! | CURVE (RFC 25/26) | [`CurveClient`] | [`CurveServer`] |
 //!
@@ -25,6 +25,7 @@
 mod auth;
 pub mod curve;
 mod null;
+mod null_server;
 mod plain;
 
 use std::fmt;
@@ -44,6 +45,7 @@ use crate::greeting::MechanismName;
 use crate::metadata::Metadata;
 
 pub use null::Null;
+pub use null_server::NullServer;
 
 /// What a mechanism made of the latest input.
 #[derive(Debug)]

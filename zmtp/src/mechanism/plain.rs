@@ -285,35 +285,17 @@ impl Mechanism for PlainServer {
         else {
             return Err(MechanismError::UnexpectedAuthReply { mechanism: PLAIN });
         };
-        refuse_unless_success(PLAIN, &reply, out)?;
+        reply
+            .refuse_unless_success(out)
+            .map_err(|status| MechanismError::Rejected {
+                mechanism: PLAIN,
+                status,
+            })?;
         out.put_slice(&[0x04, WELCOME.len() as u8]);
         out.put_slice(WELCOME);
         self.state = ServerState::AwaitInitiate { local, reply };
         Ok(Progress::Continue)
     }
-}
-
-/// For a refusing reply: the ERROR (400, 500) or nothing (300), and the
-/// error that ends the handshake. Shared with the CURVE server.
-pub(super) fn refuse_unless_success(
-    mechanism: MechanismName,
-    reply: &AuthReply,
-    out: &mut BytesMut,
-) -> Result<(), MechanismError> {
-    if reply.status.is_success() {
-        return Ok(());
-    }
-    if reply.status.sends_error() {
-        let error = Command::Error {
-            reason: Bytes::from_static(reply.status.as_str().as_bytes()),
-        };
-        // A three-byte reason always fits.
-        let _ = error.encode(out);
-    }
-    Err(MechanismError::Rejected {
-        mechanism,
-        status: reply.status,
-    })
 }
 
 /// Splits HELLO's data into username and password, refusing stray bytes.

@@ -33,7 +33,6 @@ use super::{
 use crate::command::{CommandError, RawCommand};
 use crate::frame::FrameHeader;
 use crate::greeting::MechanismName;
-use crate::mechanism::plain::refuse_unless_success;
 use crate::mechanism::{
     AuthReply, AuthRequest, Credentials, Handshake, Mechanism, MechanismError, Progress,
 };
@@ -248,7 +247,12 @@ impl CurveServer {
         reply: AuthReply,
         out: &mut BytesMut,
     ) -> Result<Progress, MechanismError> {
-        refuse_unless_success(CURVE, &reply, out)?;
+        reply
+            .refuse_unless_success(out)
+            .map_err(|status| MechanismError::Rejected {
+                mechanism: CURVE,
+                status,
+            })?;
         let local_error = |e| MechanismError::LocalMetadata {
             mechanism: CURVE,
             source: CommandError::Metadata(e),

@@ -1,17 +1,22 @@
-//! NULL with an authenticator: the ZAP step libzmq's NULL mechanism runs
-//! when a ZAP handler is present, for the accepting side of a link.
+//! NULL with an authenticator: the accepting side of a NULL handshake that
+//! asks the application about its peer, as libzmq's NULL mechanism asks a
+//! ZAP handler when one is installed.
 //!
-//! NULL carries no credentials, but the authenticator still learns who the
-//! peer is from the transport: its address and, over `tls://`, its
-//! certificate ([`ZapRequest::tls_peer`](crate::ZapRequest::tls_peer)). So
-//! this server waits for the peer's READY, asks
-//! ([`Progress::Authenticate`]), and then answers READY, or ERROR with the
-//! status (400, 500) or nothing (300), as RFC 27 and libzmq do. The peer
-//! runs plain [`Null`](zmtp::mechanism::Null) and needs nothing special.
+//! NULL carries no credentials, but the driver still knows who the peer is
+//! from the transport (its address and, over TLS, its certificate). So this
+//! server waits for the peer's READY, asks ([`Progress::Authenticate`] with
+//! [`Credentials::None`]), and then answers READY, or ERROR with the status
+//! (400, 500) or nothing (300), as RFC 27 and libzmq do. The peer runs
+//! plain [`Null`](super::Null) and needs nothing special; without an
+//! authenticator, both sides run [`Null`](super::Null).
 
-use bytes::{Bytes, BytesMut};
-use zmtp::mechanism::{Handshake, Mechanism, MechanismError, Progress};
-use zmtp::{AuthReply, AuthRequest, Command, Credentials, MechanismName, Metadata, RawCommand};
+use bytes::BytesMut;
+
+use super::auth::{AuthReply, AuthRequest, Credentials};
+use super::{Handshake, Mechanism, MechanismError, Progress};
+use crate::command::{Command, RawCommand};
+use crate::greeting::MechanismName;
+use crate::metadata::Metadata;
 
 /// Where the handshake stands.
 #[derive(Debug)]
@@ -24,15 +29,30 @@ enum State {
     Done,
 }
 
-/// The accepting side of a NULL handshake that asks the authenticator.
+/// The accepting side of a NULL handshake that asks the application about
+/// the peer before answering its READY.
+///
+/// ```
+/// use zmtp::mechanism::{Mechanism, NullServer};
+/// let server = NullServer::new();
+/// // NULL has no roles on the wire: the greeting says as-server 0.
+/// assert!(!server.is_server());
+/// ```
 #[derive(Debug)]
-pub(crate) struct NullServer {
+pub struct NullServer {
     state: State,
 }
 
 impl NullServer {
-    pub(crate) fn new() -> Self {
+    /// A fresh handshake; it starts when the connection calls `start`.
+    pub fn new() -> Self {
         NullServer { state: State::Done }
+    }
+}
+
+impl Default for NullServer {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -92,19 +112,12 @@ impl Mechanism for NullServer {
                 mechanism: MechanismName::NULL,
             });
         };
-        if !reply.status.is_success() {
-            if reply.status.sends_error() {
-                let error = Command::Error {
-                    reason: Bytes::from_static(reply.status.as_str().as_bytes()),
-                };
-                // A three-byte reason always fits.
-                let _ = error.encode(out);
-            }
-            return Err(MechanismError::Rejected {
+        reply
+            .refuse_unless_success(out)
+            .map_err(|status| MechanismError::Rejected {
                 mechanism: MechanismName::NULL,
-                status: reply.status,
-            });
-        }
+                status,
+            })?;
         Command::Ready(local)
             .encode(out)
             .map_err(|source| MechanismError::LocalMetadata {
@@ -122,8 +135,11 @@ impl Mechanism for NullServer {
 
 #[cfg(test)]
 mod tests {
+    use bytes::Bytes;
+
     use super::*;
-    use zmtp::{AuthStatus, SocketType};
+    use crate::mechanism::AuthStatus;
+    use crate::socket_type::SocketType;
 
     fn raw(wire: &'static [u8]) -> RawCommand {
         RawCommand::decode(&Bytes::from_static(wire)).unwrap()
