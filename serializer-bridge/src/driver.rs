@@ -5,9 +5,10 @@
 //!
 //! One ROUTER accepts links from peers that connect to us; one DEALER per
 //! configured peer connects out (with our node name as its routing id).
-//! Both deliver link notices in line with messages. A reader task per
-//! socket feeds one channel; the driver handles messages as they come and,
-//! after each batch (or a wake-up from the caller, or a tick), collects
+//! Both deliver link notices in line with messages. The driver owns each
+//! socket's [`Receiver`] and polls them all from its one task (no reader
+//! task or channel per socket), takes a batch, and after each batch (or a
+//! wake-up from the caller, or a tick), collects
 //! what the sessions want sent under the lock and sends it after releasing
 //! it: the driver never calls into a socket while holding the bridge's lock.
 //! A message a socket would not take waits in `held` for its route, and
@@ -18,14 +19,16 @@
 //! taking messages from the sockets: their queues fill to their HWMs and
 //! the peers are pushed back by the transport, instead of us buffering.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::future::Future;
+use std::pin::pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use bytes::Bytes;
-use tokio::sync::mpsc;
 use zmtp::Message;
-use zmtp_transport::{Error, Socket, SocketType};
+use zmtp_transport::{Error, Receiver, Socket, SocketType};
 
 use crate::event::PeerId;
 use crate::manager::Shared;
@@ -36,60 +39,116 @@ use crate::wire::{MAX_NODE_NAME, Wire};
 /// Most messages taken from one session per round.
 const BATCH: usize = 256;
 
-/// Which socket a message came from; a DEALER's generation tells a
-/// replaced socket's leftovers apart.
+/// Which socket a message came from.
 #[derive(Debug, Clone, Copy)]
 enum Source {
     Router,
-    Dealer(usize, u64),
+    Dealer(usize),
+}
+
+/// The sockets' receiving ends, polled by the driver's one task.
+struct Inputs {
+    router: Option<Receiver>,
+    dealers: Vec<Option<Receiver>>,
+    /// Where the next poll starts, so no socket starves the others.
+    start: usize,
+}
+
+impl Inputs {
+    /// The next message of any socket. A closed socket's end is dropped.
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<(Source, Message)> {
+        let count = 1 + self.dealers.len();
+        for k in 0..count {
+            let index = (self.start + k) % count;
+            let (source, slot) = if index == 0 {
+                (Source::Router, &mut self.router)
+            } else {
+                (Source::Dealer(index - 1), &mut self.dealers[index - 1])
+            };
+            let Some(receiver) = slot else {
+                continue;
+            };
+            // `recv` is cancel-safe and leaves this task's waker with the
+            // socket's queue, so a dropped future loses nothing.
+            let polled = pin!(receiver.recv()).poll(cx);
+            match polled {
+                Poll::Ready(Ok(message)) => {
+                    self.start = (index + 1) % count;
+                    return Poll::Ready((source, message));
+                }
+                Poll::Ready(Err(Error::Closed)) => *slot = None,
+                Poll::Ready(Err(_)) | Poll::Pending => {}
+            }
+        }
+        Poll::Pending
+    }
+
+    /// A message already waiting, without waiting.
+    fn try_next(&mut self) -> Option<(Source, Message)> {
+        let waker = std::task::Waker::noop();
+        match self.poll_next(&mut Context::from_waker(waker)) {
+            Poll::Ready(next) => Some(next),
+            Poll::Pending => None,
+        }
+    }
 }
 
 struct Driver {
     shared: Arc<Shared>,
     router: Option<Socket>,
     dealers: Vec<Socket>,
-    generations: Vec<u64>,
-    tx: mpsc::Sender<(Source, Message)>,
+    inputs: Inputs,
     /// Messages a socket would not take yet, per route.
     held: HashMap<Route, VecDeque<Message>>,
     /// Links to close once what is queued for them (a REFUSE) went out.
     to_close: Vec<Route>,
+    /// ROUTER links being closed for a protocol error: what they still
+    /// send is dropped until their "down" (one REFUSE and one close per
+    /// link, however much it sends; bounded by the open links).
+    closing: HashSet<Bytes>,
+    /// Messages dropped that way.
+    dropped_from_closing: u64,
 }
 
 pub(crate) async fn run(shared: Arc<Shared>, router: Option<Socket>, dealers: Vec<Socket>) {
-    let (tx, mut rx) = mpsc::channel::<(Source, Message)>(1024);
-    if let Some(router) = &router {
-        tokio::spawn(read_socket(router.clone(), Source::Router, tx.clone()));
-    }
-    for (i, dealer) in dealers.iter().enumerate() {
-        tokio::spawn(read_socket(dealer.clone(), Source::Dealer(i, 0), tx.clone()));
-    }
+    let inputs = Inputs {
+        router: router.as_ref().map(Socket::receiver),
+        dealers: dealers.iter().map(|d| Some(d.receiver())).collect(),
+        start: 0,
+    };
     let mut driver = Driver {
-        generations: vec![0; dealers.len()],
         shared,
         router,
         dealers,
-        tx,
+        inputs,
         held: HashMap::new(),
         to_close: Vec::new(),
+        closing: HashSet::new(),
+        dropped_from_closing: 0,
     };
     let tick = driver.shared.config.tick;
     let max_backlog = driver.shared.config.max_backlog;
     loop {
         let paused = driver.shared.lock().unread_events() > max_backlog;
+        let next = std::future::poll_fn(|cx| {
+            if paused {
+                Poll::Pending
+            } else {
+                driver.inputs.poll_next(cx)
+            }
+        });
         tokio::select! {
-            received = rx.recv(), if !paused => {
-                let Some((source, message)) = received else { break };
+            (source, message) = next => {
                 let shared = driver.shared.clone();
                 let mut state = shared.lock();
                 let now = Instant::now();
                 driver.on_message(&mut state, source, message, now);
                 // Everything else already waiting, under the same lock.
                 for _ in 0..BATCH {
-                    match rx.try_recv() {
-                        Ok((source, message)) => driver.on_message(&mut state, source, message, now),
-                        Err(_) => break,
-                    }
+                    let Some((source, message)) = driver.inputs.try_next() else {
+                        break;
+                    };
+                    driver.on_message(&mut state, source, message, now);
                 }
             }
             _ = driver.shared.driver_wake.notified() => {}
@@ -110,25 +169,12 @@ pub(crate) async fn run(shared: Arc<Shared>, router: Option<Socket>, dealers: Ve
         driver.send(outgoing);
         driver.close_links().await;
     }
+    drop(driver.inputs);
     if let Some(router) = driver.router {
         router.close().await;
     }
     for dealer in driver.dealers {
         dealer.close().await;
-    }
-}
-
-async fn read_socket(socket: Socket, source: Source, tx: mpsc::Sender<(Source, Message)>) {
-    loop {
-        match socket.recv().await {
-            Ok(message) => {
-                if tx.send((source, message)).await.is_err() {
-                    return;
-                }
-            }
-            Err(Error::Closed) => return,
-            Err(_) => continue,
-        }
     }
 }
 
@@ -141,7 +187,13 @@ fn notice(frames: &[Bytes]) -> Option<bool> {
 }
 
 impl Driver {
-    fn on_message(&mut self, state: &mut State, source: Source, mut message: Message, now: Instant) {
+    fn on_message(
+        &mut self,
+        state: &mut State,
+        source: Source,
+        mut message: Message,
+        now: Instant,
+    ) {
         if state.closed {
             return;
         }
@@ -155,20 +207,15 @@ impl Driver {
                     None => self.on_router_message(state, routing_id, &message, now),
                 }
             }
-            Source::Dealer(i, generation) => {
-                if self.generations.get(i) != Some(&generation) {
-                    return;
+            Source::Dealer(i) => match notice(message.frames()) {
+                Some(up) => self.on_dealer_link(state, i, up, now),
+                None => {
+                    let Some(peer) = dealer_peer(state, i) else {
+                        return;
+                    };
+                    self.deliver(state, peer, Route::Connected(i), &message, now);
                 }
-                match notice(message.frames()) {
-                    Some(up) => self.on_dealer_link(state, i, up, now),
-                    None => {
-                        let Some(peer) = dealer_peer(state, i) else {
-                            return;
-                        };
-                        self.deliver(state, peer, Route::Connected(i), &message, now);
-                    }
-                }
-            }
+            },
         }
     }
 
@@ -185,6 +232,9 @@ impl Driver {
             *n = n.saturating_sub(1);
             *n
         });
+        if open == Some(0) || open.is_none() {
+            self.closing.remove(&routing_id);
+        }
         if open == Some(0) {
             state.router_links.remove(&routing_id);
             self.held.remove(&route);
@@ -194,7 +244,17 @@ impl Driver {
         }
     }
 
-    fn on_router_message(&mut self, state: &mut State, routing_id: Bytes, message: &Message, now: Instant) {
+    fn on_router_message(
+        &mut self,
+        state: &mut State,
+        routing_id: Bytes,
+        message: &Message,
+        now: Instant,
+    ) {
+        if self.closing.contains(&routing_id) {
+            self.dropped_from_closing += 1;
+            return;
+        }
         let route = Route::Accepted(routing_id.clone());
         if let Some(peer) = accepted_peer(state, &routing_id) {
             return self.deliver(state, peer, route, message, now);
@@ -215,12 +275,20 @@ impl Driver {
             text: refusal.to_string(),
         };
         state.refuse(name, refusal);
-        self.held.entry(route.clone()).or_default().push_back(address(&route, refuse.encode()));
-        self.to_close.push(route);
+        self.held
+            .entry(route.clone())
+            .or_default()
+            .push_back(address(&route, refuse.encode()));
+        self.schedule_close(route);
     }
 
     /// A new accepted peer for a HELLO naming `node` on `routing_id`.
-    fn admit(&self, state: &mut State, routing_id: &Bytes, node: &str) -> Result<PeerId, ProtocolError> {
+    fn admit(
+        &self,
+        state: &mut State,
+        routing_id: &Bytes,
+        node: &str,
+    ) -> Result<PeerId, ProtocolError> {
         let expected = String::from_utf8_lossy(routing_id).into_owned();
         if node.as_bytes() != &routing_id[..] || node.len() > MAX_NODE_NAME {
             return Err(ProtocolError::NodeName {
@@ -230,11 +298,16 @@ impl Driver {
         }
         if state.by_name.contains_key(node) || node == self.shared.config.node {
             // A configured peer's name (or ours) on an accepted link.
-            return Err(ProtocolError::NameTaken { name: node.to_owned() });
+            return Err(ProtocolError::NameTaken {
+                name: node.to_owned(),
+            });
         }
         let shared = &self.shared;
         let name = node.to_owned();
-        let id = state.add(|id| shared.session(id, name, Role::Acceptor), Route::Accepted(routing_id.clone()));
+        let id = state.add(
+            |id| shared.session(id, name, Role::Acceptor),
+            Route::Accepted(routing_id.clone()),
+        );
         Ok(id)
     }
 
@@ -264,10 +337,18 @@ impl Driver {
     }
 
     /// A bridge message for a known peer's session.
-    fn deliver(&mut self, state: &mut State, peer: PeerId, route: Route, message: &Message, now: Instant) {
+    fn deliver(
+        &mut self,
+        state: &mut State,
+        peer: PeerId,
+        route: Route,
+        message: &Message,
+        now: Instant,
+    ) {
         let Some(session) = state.session(peer) else {
             return;
         };
+        let was_up = session.epoch().is_some();
         let result = match Wire::decode(message) {
             Ok(wire) => session.handle(wire, now),
             Err(error) => {
@@ -276,8 +357,14 @@ impl Driver {
                 Err(error)
             }
         };
-        if result.is_err() {
-            self.to_close.push(route);
+        if let Err(error) = result {
+            // With an epoch up, its PeerDown names the error; without one,
+            // nothing else would tell the caller.
+            if !was_up {
+                let node = session.node().to_owned();
+                state.refuse(node, error);
+            }
+            self.schedule_close(route);
         }
     }
 
@@ -293,7 +380,8 @@ impl Driver {
                 continue;
             };
             if entry.session.handle_timeout(now).is_err() {
-                self.to_close.push(entry.route.clone());
+                let route = entry.route.clone();
+                self.schedule_close(route);
             }
         }
     }
@@ -363,6 +451,18 @@ impl Driver {
         }
     }
 
+    /// Marks a link to close after this round's sends; from now on what
+    /// it sends is dropped.
+    fn schedule_close(&mut self, route: Route) {
+        let first = match &route {
+            Route::Accepted(routing_id) => self.closing.insert(routing_id.clone()),
+            Route::Connected(_) => !self.to_close.contains(&route),
+        };
+        if first {
+            self.to_close.push(route);
+        }
+    }
+
     /// Closes links whose session ended them for a protocol error or a
     /// handshake timeout, after their REFUSE went out (or was held).
     async fn close_links(&mut self) {
@@ -371,7 +471,7 @@ impl Driver {
                 Route::Accepted(routing_id) => {
                     self.held.remove(&Route::Accepted(routing_id.clone()));
                     if let Some(router) = &self.router {
-                        let _ = (router, &routing_id); // RESTORE: router.disconnect_peer(&routing_id);
+                        router.disconnect_peer(&routing_id);
                     }
                 }
                 Route::Connected(i) => self.reopen_dealer(i).await,
@@ -380,20 +480,22 @@ impl Driver {
     }
 
     /// A DEALER has one link: closing it means a new socket (the old one
-    /// closes in the background; its leftovers carry an old generation).
+    /// closes in the background, its leftovers never read).
     async fn reopen_dealer(&mut self, i: usize) {
         let Some(peer) = self.shared.config.peers.get(i) else {
             return;
         };
-        let socket = Socket::with_options(SocketType::Dealer, crate::manager::dealer_options(&self.shared.config));
+        let socket = Socket::with_options(
+            SocketType::Dealer,
+            crate::manager::dealer_options(&self.shared.config),
+        );
         if socket.connect(&peer.endpoint).await.is_err() {
             return;
         }
         self.held.remove(&Route::Connected(i));
-        self.generations[i] += 1;
-        let old = std::mem::replace(&mut self.dealers[i], socket.clone());
+        self.inputs.dealers[i] = Some(socket.receiver());
+        let old = std::mem::replace(&mut self.dealers[i], socket);
         tokio::spawn(old.close());
-        tokio::spawn(read_socket(socket, Source::Dealer(i, self.generations[i]), self.tx.clone()));
         let mut state = self.shared.lock();
         if let Some(open) = state.dealer_links.get_mut(i) {
             *open = 0;

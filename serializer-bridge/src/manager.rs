@@ -148,7 +148,10 @@ impl PeerManager {
             let mut state = shared.lock();
             for (i, peer) in shared.config.peers.iter().enumerate() {
                 let name = peer.name.clone();
-                state.add(|id| shared.session(id, name, Role::Connector), Route::Connected(i));
+                state.add(
+                    |id| shared.session(id, name, Role::Connector),
+                    Route::Connected(i),
+                );
             }
             state.dealer_links = vec![0; shared.config.peers.len()];
         }
@@ -275,12 +278,18 @@ impl PeerManager {
 
     /// Whether chunks from `peer` are waiting to be read.
     pub fn can_read(&self, peer: PeerId) -> bool {
-        self.shared.lock().session(peer).is_some_and(|s| s.can_take())
+        self.shared
+            .lock()
+            .session(peer)
+            .is_some_and(|s| s.can_take())
     }
 
     /// Whether chunks for `peer` are waiting to be sent or confirmed.
     pub fn can_write(&self, peer: PeerId) -> bool {
-        self.shared.lock().session(peer).is_some_and(|s| s.pending() > 0)
+        self.shared
+            .lock()
+            .session(peer)
+            .is_some_and(|s| s.pending() > 0)
     }
 
     /// Whether nothing is pending, in doubt or unread for `peer`.
@@ -290,7 +299,10 @@ impl PeerManager {
 
     /// Whether `peer` is past its soft cap.
     pub fn is_filling_up(&self, peer: PeerId) -> bool {
-        self.shared.lock().session(peer).is_some_and(|s| s.is_filling_up())
+        self.shared
+            .lock()
+            .session(peer)
+            .is_some_and(|s| s.is_filling_up())
     }
 
     /// Takes back the chunks queued for `peer` and not yet sent. They are

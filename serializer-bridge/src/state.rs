@@ -60,7 +60,11 @@ impl State {
     }
 
     /// Adds a peer; its id is fresh.
-    pub(crate) fn add(&mut self, session_of: impl FnOnce(PeerId) -> Session, route: Route) -> PeerId {
+    pub(crate) fn add(
+        &mut self,
+        session_of: impl FnOnce(PeerId) -> Session,
+        route: Route,
+    ) -> PeerId {
         let id = PeerId(self.next_id);
         self.next_id = self.next_id.wrapping_add(1);
         let session = session_of(id);
@@ -72,10 +76,7 @@ impl State {
     /// Records a refused link, coalescing repeats of one routing id.
     pub(crate) fn refuse(&mut self, node: String, error: ProtocolError) {
         for event in self.loose.iter_mut() {
-            if let Event::Refused {
-                node: n, count, ..
-            } = event
-            {
+            if let Event::Refused { node: n, count, .. } = event {
                 if *n == node {
                     *count += 1;
                     return;
@@ -95,12 +96,22 @@ impl State {
 
     /// Events and chunks waiting for the application, over all peers.
     pub(crate) fn backlog(&self) -> usize {
-        self.loose.len() + self.peers.values().map(|e| e.session.backlog()).sum::<usize>()
+        self.loose.len()
+            + self
+                .peers
+                .values()
+                .map(|e| e.session.backlog())
+                .sum::<usize>()
     }
 
     /// Events other than chunks waiting, over all peers.
     pub(crate) fn unread_events(&self) -> usize {
-        self.loose.len() + self.peers.values().map(|e| e.session.unread_events()).sum::<usize>()
+        self.loose.len()
+            + self
+                .peers
+                .values()
+                .map(|e| e.session.unread_events())
+                .sum::<usize>()
     }
 
     /// The next event: refusals first, then the peers in turn.

@@ -32,4 +32,3 @@ pub struct PeerStats {
     /// Links this peer lost for breaking the protocol.
     pub protocol_errors: u64,
 }
-

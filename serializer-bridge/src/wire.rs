@@ -275,7 +275,8 @@ impl Wire {
                     });
                 }
                 let code = RefuseCode::from_wire(u16::from_be_bytes([body[0], body[1]]));
-                let text = std::str::from_utf8(&body[2..]).map_err(|_| WireError::Text("REFUSE"))?;
+                let text =
+                    std::str::from_utf8(&body[2..]).map_err(|_| WireError::Text("REFUSE"))?;
                 Ok(Wire::Refuse {
                     code,
                     text: text.to_owned(),

@@ -61,7 +61,9 @@ pub enum ProtocolError {
         agreed: CacheEpoch,
     },
     /// A delivery record that does not fit what we sent.
-    #[error("delivery record of {delivered} chunks in {epoch}; we sent {sent} and had {acked} acknowledged")]
+    #[error(
+        "delivery record of {delivered} chunks in {epoch}; we sent {sent} and had {acked} acknowledged"
+    )]
     RecordOutOfRange {
         /// The record's epoch.
         epoch: CacheEpoch,
@@ -216,4 +218,3 @@ pub enum WriteRefused {
     #[error("the peer manager is closed")]
     Closed,
 }
-

@@ -70,7 +70,12 @@ impl Incoming {
 
     /// Checks a chunk of the current epoch against the sequence and our
     /// window, and counts it in.
-    pub(crate) fn accept(&mut self, seq: u64, len: u64, window: Window) -> Result<(), ProtocolError> {
+    pub(crate) fn accept(
+        &mut self,
+        seq: u64,
+        len: u64,
+        window: Window,
+    ) -> Result<(), ProtocolError> {
         if seq != self.expected {
             return Err(ProtocolError::OutOfOrder {
                 epoch: self.epoch,

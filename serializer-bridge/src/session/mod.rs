@@ -191,7 +191,8 @@ impl Session {
             since: now,
         };
         self.control.clear();
-        self.control.push_back(Wire::Hello(self.hello(nonce, proposed)));
+        self.control
+            .push_back(Wire::Hello(self.hello(nonce, proposed)));
     }
 
     /// The transport link closed.
@@ -270,7 +271,10 @@ impl Session {
         if self.role == Role::Acceptor {
             return Err(ProtocolError::UnexpectedWelcome);
         }
-        let Link::Handshaking { nonce, proposed, .. } = self.link else {
+        let Link::Handshaking {
+            nonce, proposed, ..
+        } = self.link
+        else {
             if matches!(self.link, Link::Up { .. }) && welcome.nonce == self.nonce {
                 // A second answer to the HELLO that brought this epoch up.
                 return Err(ProtocolError::UnexpectedWelcome);
@@ -404,7 +408,9 @@ impl Session {
             });
         }
         let mut events = Vec::new();
-        let result = self.out.on_ack(seq, self.id, &self.settings.caps, &mut events);
+        let result = self
+            .out
+            .on_ack(seq, self.id, &self.settings.caps, &mut events);
         self.push_events(events);
         result
     }
@@ -417,7 +423,13 @@ impl Session {
         };
         self.link = Link::Down;
         let mut events = Vec::new();
-        self.out.end(self.id, self.peer_incarnation, now, &self.settings.caps, &mut events);
+        self.out.end(
+            self.id,
+            self.peer_incarnation,
+            now,
+            &self.settings.caps,
+            &mut events,
+        );
         let dropped = self.inc.end();
         self.inbox.clear();
         self.stats.dropped_unread += dropped as u64;
@@ -645,7 +657,14 @@ impl Session {
         for event in events {
             if let (
                 Event::Delivered { epoch, through, .. },
-                Some((_, Event::Delivered { epoch: e, through: t, .. })),
+                Some((
+                    _,
+                    Event::Delivered {
+                        epoch: e,
+                        through: t,
+                        ..
+                    },
+                )),
             ) = (&event, self.events.back_mut())
             {
                 if e == epoch {

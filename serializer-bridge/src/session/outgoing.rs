@@ -123,7 +123,11 @@ impl Outgoing {
 
     /// Queues a chunk of the current epoch; its sequence and whether this
     /// write crossed the soft cap.
-    pub(crate) fn write(&mut self, chunk: Chunk, caps: &Caps) -> Result<(u64, bool), (WriteRefused, Chunk)> {
+    pub(crate) fn write(
+        &mut self,
+        chunk: Chunk,
+        caps: &Caps,
+    ) -> Result<(u64, bool), (WriteRefused, Chunk)> {
         if chunk.epoch != self.epoch {
             let current = self.epoch;
             return Err((
@@ -221,7 +225,10 @@ impl Outgoing {
         caps: &Caps,
         events: &mut Vec<Event>,
     ) {
-        debug_assert!(self.in_doubt.is_none(), "an epoch ended while another was in doubt");
+        debug_assert!(
+            self.in_doubt.is_none(),
+            "an epoch ended while another was in doubt"
+        );
         if self.in_doubt.is_some() {
             // Never reached (see the module's invariant); if it were, the
             // older doubt comes back rather than being overwritten.

@@ -356,7 +356,11 @@ fn acks_beyond_what_was_sent_or_going_back_end_the_link() {
     p.from_w();
     assert!(matches!(
         p.w.handle(Wire::Ack { epoch: e, seq: 5 }, p.now),
-        Err(ProtocolError::AckOutOfRange { seq: 5, sent: 4, .. })
+        Err(ProtocolError::AckOutOfRange {
+            seq: 5,
+            sent: 4,
+            ..
+        })
     ));
     // The four sent are in doubt, not released.
     assert_eq!(p.w.in_doubt(), 4);
@@ -449,9 +453,15 @@ fn records_that_do_not_fit_what_was_sent_end_the_link() {
         };
         let result = p.w.handle(Wire::Welcome(welcome), p.now);
         if expect_ahead {
-            assert!(matches!(result, Err(ProtocolError::RecordAhead { .. })), "{result:?}");
+            assert!(
+                matches!(result, Err(ProtocolError::RecordAhead { .. })),
+                "{result:?}"
+            );
         } else {
-            assert!(matches!(result, Err(ProtocolError::RecordOutOfRange { .. })), "{result:?}");
+            assert!(
+                matches!(result, Err(ProtocolError::RecordOutOfRange { .. })),
+                "{result:?}"
+            );
         }
         // The doubt is kept for an honest handshake to settle.
         assert_eq!(p.w.in_doubt(), 3);
