@@ -256,20 +256,50 @@ impl Driver {
             return;
         }
         let route = Route::Accepted(routing_id.clone());
+        let is_hello = message.frames().first().is_some_and(|tag| &tag[..] == b"H");
         if let Some(peer) = accepted_peer(state, &routing_id) {
-            return self.deliver(state, peer, route, message, now);
+            if !is_hello {
+                return self.deliver(state, peer, route, message, now);
+            }
+            // A HELLO may come from a new link that took the routing id
+            // over (ROUTER handover): it must be the same identity.
+            let identity = self.link_identity();
+            if state
+                .peers
+                .get(&peer)
+                .is_some_and(|e| e.identity == identity)
+            {
+                return self.deliver(state, peer, route, message, now);
+            }
+            let name = String::from_utf8_lossy(&routing_id).into_owned();
+            return self.refuse_link(state, route, ProtocolError::NameTaken { name });
         }
         // No peer yet: only a valid HELLO whose node name is exactly the
         // link's routing id makes one.
         let refusal = match Wire::decode(message) {
             Ok(Wire::Hello(hello)) => match self.admit(state, &routing_id, &hello.node) {
-                Ok(peer) => return self.deliver(state, peer, route, message, now),
+                Ok(peer) => {
+                    let identity = self.link_identity();
+                    if let Some(entry) = state.peers.get_mut(&peer) {
+                        entry.identity = identity;
+                    }
+                    return self.deliver(state, peer, route, message, now);
+                }
                 Err(error) => error,
             },
             Ok(other) => ProtocolError::BeforeHello(wire_name(&other)),
             Err(error) => ProtocolError::Malformed(error),
         };
-        let name = String::from_utf8_lossy(&routing_id).into_owned();
+        self.refuse_link(state, route, refusal);
+    }
+
+    /// Refuses a ROUTER link that belongs to no peer (or claims one it may
+    /// not): a REFUSE, one coalesced event, and the link closed.
+    fn refuse_link(&mut self, state: &mut State, route: Route, refusal: ProtocolError) {
+        let Route::Accepted(routing_id) = &route else {
+            return;
+        };
+        let name = String::from_utf8_lossy(routing_id).into_owned();
         let refuse = Wire::Refuse {
             code: refusal.refuse_code(),
             text: refusal.to_string(),
@@ -280,6 +310,15 @@ impl Driver {
             .or_default()
             .push_back(address(&route, refuse.encode()));
         self.schedule_close(route);
+    }
+
+    /// The authenticated identity of the ROUTER link whose message was
+    /// taken last: the authenticator's user id, else the TLS certificate.
+    fn link_identity(&self) -> Option<Bytes> {
+        let peer = self.inputs.router.as_ref()?.last_peer()?;
+        peer.user_id
+            .clone()
+            .or_else(|| peer.tls_peer.as_ref().map(|tls| tls.certificate.clone()))
     }
 
     /// A new accepted peer for a HELLO naming `node` on `routing_id`.

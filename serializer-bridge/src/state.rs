@@ -4,7 +4,8 @@
 //!
 //! Bounds: one entry per configured peer plus one per accepted peer that
 //! completed a valid HELLO and is not yet settled (down, nothing owed,
-//! nothing unread); link counts only for routing ids with a link open
+//! nothing unread), or is bound to an authenticated identity (as many as
+//! the socket's authenticator admits); link counts only for routing ids with a link open
 //! (bounded by the ROUTER's own connection limits); at most
 //! [`MAX_LOOSE`] refusal events, repeats from one routing id counted into
 //! one event.
@@ -32,6 +33,10 @@ pub(crate) enum Route {
 pub(crate) struct Entry {
     pub(crate) session: Session,
     pub(crate) route: Route,
+    /// For accepted peers: the authenticated identity (user id, or TLS
+    /// certificate) of the link whose HELLO created the peer. Only a link
+    /// of the same identity may speak for this name afterwards.
+    pub(crate) identity: Option<Bytes>,
 }
 
 #[derive(Debug, Default)]
@@ -69,7 +74,14 @@ impl State {
         self.next_id = self.next_id.wrapping_add(1);
         let session = session_of(id);
         self.by_name.insert(session.node().to_owned(), id);
-        self.peers.insert(id, Entry { session, route });
+        self.peers.insert(
+            id,
+            Entry {
+                session,
+                route,
+                identity: None,
+            },
+        );
         id
     }
 
@@ -134,11 +146,17 @@ impl State {
     }
 
     /// Forgets accepted peers that are down with nothing owed or unread.
+    /// Peers bound to an authenticated identity are kept, so their name
+    /// stays theirs (there are only as many as the authenticator admits).
     pub(crate) fn forget_settled(&mut self) {
         let settled: Vec<PeerId> = self
             .peers
             .iter()
-            .filter(|(_, e)| matches!(e.route, Route::Accepted(_)) && e.session.is_settled())
+            .filter(|(_, e)| {
+                matches!(e.route, Route::Accepted(_))
+                    && e.identity.is_none()
+                    && e.session.is_settled()
+            })
             .map(|(id, _)| *id)
             .collect();
         for id in settled {

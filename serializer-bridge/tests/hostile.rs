@@ -343,3 +343,99 @@ fn a_flood_past_our_window_ends_the_link_and_memory_stays_bounded() {
     // holds at most its HWM more.
     assert!(grown < 160 << 20, "the process grew by {grown} bytes");
 }
+
+#[test]
+fn a_name_stays_with_the_identity_that_first_said_hello() {
+    use std::sync::Arc;
+    use zmtp_transport::{PlainPasswords, Security};
+    let rt = runtime();
+    let mut config = BridgeConfig::new("m");
+    config.listen.push("tcp://127.0.0.1:*".into());
+    config.socket.security = Security::PlainServer;
+    config.socket.authenticator = Some(Arc::new(
+        PlainPasswords::new()
+            .with("alice", "a")
+            .with("mallory", "m"),
+    ));
+    let m = PeerManager::start(config).unwrap();
+    let endpoint = m.bound_endpoints()[0].to_string();
+
+    // "w1" authenticated as alice comes up and delivers.
+    let mut config = BridgeConfig::new("w1");
+    config.peers.push(PeerConfig {
+        name: "m".into(),
+        endpoint: endpoint.clone(),
+    });
+    config.socket.security = Security::PlainClient {
+        username: "alice".into(),
+        password: "a".into(),
+    };
+    let w1 = PeerManager::start(config).unwrap();
+    let Event::PeerUp { peer, epoch, .. } =
+        wait_for(&w1, "PeerUp at w1", |e| matches!(e, Event::PeerUp { .. }))
+    else {
+        unreachable!()
+    };
+    w1.write(peer, Chunk::serial(epoch, &b"from alice"[..]))
+        .unwrap();
+    wait_for(&m, "alice's chunk", |e| matches!(e, Event::Chunk { .. }));
+
+    // mallory takes the routing id "w1" over and says HELLO as w1.
+    let mut options = Options::new(SocketType::Dealer);
+    options.routing_id = Bytes::from_static(b"w1");
+    options.link_notify = true;
+    options.reconnect_ivl = Duration::from_secs(60);
+    options.security = Security::PlainClient {
+        username: "mallory".into(),
+        password: "m".into(),
+    };
+    let mallory = Socket::with_options(SocketType::Dealer, options);
+    rt.block_on(async {
+        mallory.connect(&endpoint).await.unwrap();
+        mallory
+            .send(Wire::Hello(hello("w1", 1, 1)).encode())
+            .await
+            .unwrap();
+    });
+    let replies = rt.block_on(until_closed(&mallory));
+    assert!(
+        replies.iter().any(|w| matches!(w, Wire::Refuse { .. })),
+        "mallory was not refused: {replies:?}"
+    );
+    let refused = wait_for(&m, "Refused", |e| matches!(e, Event::Refused { .. }));
+    assert!(matches!(
+        refused,
+        Event::Refused {
+            error: ProtocolError::NameTaken { .. },
+            ..
+        }
+    ));
+    // alice's node gets its name back and delivers again (its link was
+    // displaced by the takeover; it reconnects, at worst after its
+    // handshake timeout).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut written_in = None;
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "no chunk from alice after the takeover attempt"
+        );
+        while w1.poll_event().is_some() {}
+        if let Some(peer) = w1.peer_id("m") {
+            if let Some(epoch) = w1.epoch(peer) {
+                if written_in != Some(epoch)
+                    && w1
+                        .write(peer, Chunk::serial(epoch, &b"alice again"[..]))
+                        .is_ok()
+                {
+                    written_in = Some(epoch);
+                }
+            }
+        }
+        if let Some(Event::Chunk { chunk, .. }) = m.wait_event(Duration::from_millis(20)) {
+            if &chunk.data[..] == b"alice again" {
+                break;
+            }
+        }
+    }
+}

@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use serializer_bridge::session::{HandBack, Role, Session, Settings, Window};
 use serializer_bridge::wire::Wire;
-use serializer_bridge::{Caps, CacheEpoch, Chunk, Event, PeerId};
+use serializer_bridge::{CacheEpoch, Caps, Chunk, Event, PeerId};
 
 /// xorshift64*: small, fast, and the same everywhere.
 struct Rng(u64);
@@ -202,7 +202,8 @@ impl Sim {
         if self.trace.len() == trace_len() {
             self.trace.pop_front();
         }
-        self.trace.push_back(format!("[{} {:?}] {line}", self.steps, self.now));
+        self.trace
+            .push_back(format!("[{} {:?}] {line}", self.steps, self.now));
     }
 
     fn start_node(&mut self, i: usize) {
@@ -215,7 +216,11 @@ impl Sim {
             if j == i {
                 continue;
             }
-            let role = if i > j { Role::Connector } else { Role::Acceptor };
+            let role = if i > j {
+                Role::Connector
+            } else {
+                Role::Acceptor
+            };
             let session = Session::new(PeerId(j as u32), format!("n{j}"), role, s.clone());
             sessions.insert(j, session);
         }
@@ -237,7 +242,10 @@ impl Sim {
         if self.links.contains_key(&key)
             || !self.nodes[c].alive
             || !self.nodes[a].alive
-            || self.partitioned.get(&key).is_some_and(|until| *until > self.now)
+            || self
+                .partitioned
+                .get(&key)
+                .is_some_and(|until| *until > self.now)
         {
             return;
         }
@@ -322,7 +330,11 @@ impl Sim {
                 return;
             };
             let link = self.links.get_mut(&key).expect("link checked above");
-            let dir = if connector { &mut link.up } else { &mut link.down };
+            let dir = if connector {
+                &mut link.up
+            } else {
+                &mut link.down
+            };
             dir.queue.push_back(wire);
         }
     }
@@ -335,7 +347,11 @@ impl Sim {
             let Some(link) = self.links.get_mut(&key) else {
                 return Ok(());
             };
-            let dir = if to_acceptor { &mut link.up } else { &mut link.down };
+            let dir = if to_acceptor {
+                &mut link.up
+            } else {
+                &mut link.down
+            };
             match dir.queue.pop_front() {
                 Some(w) => w,
                 None => return Ok(()),
@@ -354,7 +370,9 @@ impl Sim {
         self.log(format!("n{from} -> n{to}: {summary}"));
         if let Err(error) = result {
             // An honest peer never breaks the protocol.
-            return Err(format!("n{to} saw a protocol error from honest n{from}: {error}"));
+            return Err(format!(
+                "n{to} saw a protocol error from honest n{from}: {error}"
+            ));
         }
         self.pump(to, from);
         Ok(())
@@ -373,10 +391,18 @@ impl Sim {
             };
             // Sometimes a chunk of a stale epoch, which must be refused.
             let stale = epoch.0 > 1 && self.rng.chance(3);
-            let chunk_epoch = if stale { CacheEpoch(epoch.0 - 1) } else { epoch };
+            let chunk_epoch = if stale {
+                CacheEpoch(epoch.0 - 1)
+            } else {
+                epoch
+            };
             let id = self.next_id;
             self.next_id += 1;
-            let size = if self.rng.chance(5) { 300 + self.rng.below(900) } else { self.rng.below(60) };
+            let size = if self.rng.chance(5) {
+                300 + self.rng.below(900)
+            } else {
+                self.rng.below(60)
+            };
             let mut payload = id.to_be_bytes().to_vec();
             payload.resize(8 + size as usize, 0xab);
             let chunk = Chunk::serial(chunk_epoch, Bytes::from(payload));
@@ -436,7 +462,9 @@ impl Sim {
                 let ids: Vec<u64> = self
                     .written
                     .iter()
-                    .filter(|(_, w)| w.writer == me && w.epoch == epoch && w.seq <= through && w.to == j)
+                    .filter(|(_, w)| {
+                        w.writer == me && w.epoch == epoch && w.seq <= through && w.to == j
+                    })
                     .map(|(id, _)| *id)
                     .collect();
                 for id in ids {
@@ -445,7 +473,10 @@ impl Sim {
                         None => w.outcome = Some(Outcome::Delivered),
                         Some(Outcome::Delivered) => {}
                         Some(other) => {
-                            return Err(format!("chunk {id} ({epoch} seq {}) Delivered after {other:?}", w.seq));
+                            return Err(format!(
+                                "chunk {id} ({epoch} seq {}) Delivered after {other:?}",
+                                w.seq
+                            ));
                         }
                     }
                     if !self.taken.contains(&(w.reader, id)) {
@@ -482,19 +513,28 @@ impl Sim {
                         ));
                     }
                     if let Some(outcome) = w.outcome {
-                        return Err(format!("chunk {id} handed back ({reason:?}) after {outcome:?}"));
+                        return Err(format!(
+                            "chunk {id} handed back ({reason:?}) after {outcome:?}"
+                        ));
                     }
                     w.outcome = Some(Outcome::HandedBack(reason));
                     // What a dead reader took died with it; a live one must
                     // not have taken a chunk that comes back.
-                    let reader_alive = self.nodes[w.to].alive && self.nodes[w.to].incarnation == w.reader;
-                    if reason != HandBack::Expired && reader_alive && self.taken.contains(&(w.reader, id)) {
+                    let reader_alive =
+                        self.nodes[w.to].alive && self.nodes[w.to].incarnation == w.reader;
+                    if reason != HandBack::Expired
+                        && reader_alive
+                        && self.taken.contains(&(w.reader, id))
+                    {
                         return Err(format!(
                             "chunk {id} ({epoch} seq {}) handed back ({reason:?}) but reader {:x} took it",
                             w.seq, w.reader
                         ));
                     }
-                    if reason == HandBack::Expired && reader_alive && self.taken.contains(&(w.reader, id)) {
+                    if reason == HandBack::Expired
+                        && reader_alive
+                        && self.taken.contains(&(w.reader, id))
+                    {
                         self.late_taken.insert(id);
                     }
                 }
@@ -506,12 +546,21 @@ impl Sim {
                 through,
                 ..
             } => {
-                self.log(format!("n{i}: late delivery to n{j} {epoch} {first_seq}..={through}"));
+                self.log(format!(
+                    "n{i}: late delivery to n{j} {epoch} {first_seq}..={through}"
+                ));
                 self.late_reports += 1;
                 for (id, w) in self.written.iter() {
-                    if w.writer == me && w.epoch == epoch && (first_seq..=through).contains(&w.seq) && w.to == j {
+                    if w.writer == me
+                        && w.epoch == epoch
+                        && (first_seq..=through).contains(&w.seq)
+                        && w.to == j
+                    {
                         if w.outcome != Some(Outcome::HandedBack(HandBack::Expired)) {
-                            return Err(format!("late delivery of chunk {id}, which was {:?}", w.outcome));
+                            return Err(format!(
+                                "late delivery of chunk {id}, which was {:?}",
+                                w.outcome
+                            ));
                         }
                         if !self.taken.contains(&(w.reader, *id)) {
                             return Err(format!("late delivery of chunk {id}, never taken"));
@@ -533,7 +582,14 @@ impl Sim {
         }
     }
 
-    fn on_take(&mut self, i: usize, j: usize, me: u64, peer_inc: u64, chunk: Chunk) -> Result<(), Violation> {
+    fn on_take(
+        &mut self,
+        i: usize,
+        j: usize,
+        me: u64,
+        peer_inc: u64,
+        chunk: Chunk,
+    ) -> Result<(), Violation> {
         let id = chunk_id(&chunk);
         let up = self.nodes[i].sessions[&j].epoch();
         let Some(w) = self.written.get(&id) else {
@@ -568,7 +624,9 @@ impl Sim {
         self.log(line);
         if let Some(Outcome::HandedBack(reason)) = outcome {
             if reason != HandBack::Expired {
-                return Err(format!("n{i} took chunk {id} already handed back ({reason:?})"));
+                return Err(format!(
+                    "n{i} took chunk {id} already handed back ({reason:?})"
+                ));
             }
             self.late_taken.insert(id);
         }
@@ -579,7 +637,12 @@ impl Sim {
 
     fn kill(&mut self, i: usize) {
         self.log(format!("kill n{i}"));
-        let keys: Vec<(usize, usize)> = self.links.keys().copied().filter(|(c, a)| *c == i || *a == i).collect();
+        let keys: Vec<(usize, usize)> = self
+            .links
+            .keys()
+            .copied()
+            .filter(|(c, a)| *c == i || *a == i)
+            .collect();
         self.nodes[i].alive = false;
         for key in keys {
             self.drop_link(key);
@@ -618,7 +681,10 @@ impl Sim {
         for (i, node) in self.nodes.iter().enumerate() {
             for (j, s) in &node.sessions {
                 if s.pending() > CAPS.hard_chunks || s.in_doubt() > CAPS.hard_chunks {
-                    return Err(format!("n{i}'s queue for n{j} past its cap: {:?}", s.stats()));
+                    return Err(format!(
+                        "n{i}'s queue for n{j} past its cap: {:?}",
+                        s.stats()
+                    ));
                 }
                 if s.stats().pending_bytes > CAPS.hard_bytes as u64 {
                     return Err(format!("n{i}'s bytes for n{j} past the cap"));
@@ -717,8 +783,13 @@ impl Sim {
                 let s = self.nodes[i].sessions.get_mut(&j).expect("peer exists");
                 let reader = s.peer_incarnation();
                 let seq = s
-                    .write(Chunk::serial(epoch, Bytes::copy_from_slice(&id.to_be_bytes())))
-                    .map_err(|(why, _)| format!("n{i} could not write to n{j} once settled: {why}"))?;
+                    .write(Chunk::serial(
+                        epoch,
+                        Bytes::copy_from_slice(&id.to_be_bytes()),
+                    ))
+                    .map_err(|(why, _)| {
+                        format!("n{i} could not write to n{j} once settled: {why}")
+                    })?;
                 self.written.insert(
                     id,
                     Written {
@@ -736,7 +807,10 @@ impl Sim {
         self.quiesce()?;
         for id in fresh {
             if self.written[&id].outcome != Some(Outcome::Delivered) {
-                return Err(format!("fresh chunk {id} not delivered once settled: {:?}", self.written[&id]));
+                return Err(format!(
+                    "fresh chunk {id} not delivered once settled: {:?}",
+                    self.written[&id]
+                ));
             }
         }
         for (id, w) in &self.written {
@@ -745,7 +819,9 @@ impl Sim {
             }
         }
         if let Some(id) = self.late_taken.iter().next() {
-            return Err(format!("chunk {id} was handed back as Expired, taken, and never reported"));
+            return Err(format!(
+                "chunk {id} was handed back as Expired, taken, and never reported"
+            ));
         }
         Ok(())
     }
@@ -768,7 +844,11 @@ impl Sim {
             let mut moved = false;
             let keys: Vec<(usize, usize)> = self.links.keys().copied().collect();
             for key in keys {
-                while self.links.get(&key).is_some_and(|l| !l.up.queue.is_empty() || !l.down.queue.is_empty()) {
+                while self
+                    .links
+                    .get(&key)
+                    .is_some_and(|l| !l.up.queue.is_empty() || !l.down.queue.is_empty())
+                {
                     moved = true;
                     self.deliver(key, true)?;
                     self.deliver(key, false)?;
@@ -781,7 +861,11 @@ impl Sim {
             for i in 0..n {
                 let peers: Vec<usize> = self.nodes[i].sessions.keys().copied().collect();
                 for j in peers {
-                    while let Some(event) = self.nodes[i].sessions.get_mut(&j).and_then(Session::poll_event) {
+                    while let Some(event) = self.nodes[i]
+                        .sessions
+                        .get_mut(&j)
+                        .and_then(Session::poll_event)
+                    {
                         moved = true;
                         self.on_event(i, j, event)?;
                     }
@@ -789,7 +873,11 @@ impl Sim {
                 }
             }
             self.check_bounds()?;
-            let busy = self.nodes.iter().any(|n| n.sessions.values().any(|s| !s.is_idle() || s.epoch().is_none()));
+            let busy = self.nodes.iter().any(|n| {
+                n.sessions
+                    .values()
+                    .any(|s| !s.is_idle() || s.epoch().is_none())
+            });
             if !moved && !busy {
                 return Ok(());
             }
@@ -810,7 +898,10 @@ fn chunk_id(chunk: &Chunk) -> u64 {
 fn summarize(wire: &Wire) -> String {
     match wire {
         Wire::Hello(h) => format!("HELLO nonce {} {} record {:?}", h.nonce, h.epoch, h.record),
-        Wire::Welcome(h) => format!("WELCOME nonce {} {} record {:?}", h.nonce, h.epoch, h.record),
+        Wire::Welcome(h) => format!(
+            "WELCOME nonce {} {} record {:?}",
+            h.nonce, h.epoch, h.record
+        ),
         Wire::Chunk { epoch, seq, .. } => format!("CHUNK {epoch} seq {seq}"),
         Wire::Ack { epoch, seq } => format!("ACK {epoch} seq {seq}"),
         Wire::Refuse { code, text } => format!("REFUSE {code:?} {text}"),
@@ -833,7 +924,9 @@ struct Coverage {
 fn run_schedule(seed: u64, coverage: &mut Coverage) -> Result<(), (Violation, String)> {
     let mut sim = Sim::new(seed);
     let steps = 100 + sim.rng.below(700);
-    let result = (0..steps).try_for_each(|_| sim.step()).and_then(|()| sim.settle());
+    let result = (0..steps)
+        .try_for_each(|_| sim.step())
+        .and_then(|()| sim.settle());
     coverage.steps += sim.steps;
     coverage.written += sim.written.len() as u64;
     coverage.late_reports += sim.late_reports;
@@ -841,7 +934,10 @@ fn run_schedule(seed: u64, coverage: &mut Coverage) -> Result<(), (Violation, St
         match w.outcome {
             Some(Outcome::Delivered) => coverage.delivered += 1,
             Some(Outcome::HandedBack(reason)) => {
-                *coverage.handed_back.entry(format!("{reason:?}")).or_default() += 1;
+                *coverage
+                    .handed_back
+                    .entry(format!("{reason:?}"))
+                    .or_default() += 1;
             }
             None => {}
         }
@@ -868,17 +964,35 @@ fn trace_len() -> usize {
 }
 
 fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 #[test]
 fn simulation() {
+    // Panics are caught per schedule and counted; keep their output short.
+    std::panic::set_hook(Box::new(|_| {}));
     let first = env_u64("SIM_SEED", 1);
     let schedules = env_u64("SIM_SCHEDULES", 2000);
     let mut violations = 0u64;
     let mut coverage = Coverage::default();
     for seed in first..first + schedules {
-        if let Err((violation, trace)) = run_schedule(seed, &mut coverage) {
+        // A panic in a session is a violation of its own, reported with
+        // the seed like any other.
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            run_schedule(seed, &mut coverage)
+        }))
+        .unwrap_or_else(|panic| {
+            let what = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                .unwrap_or_default();
+            Err((format!("panicked: {what}"), String::new()))
+        });
+        if let Err((violation, trace)) = outcome {
             violations += 1;
             if violations <= 3 {
                 eprintln!("seed {seed}: {violation}\nlast steps:\n{trace}");
@@ -887,5 +1001,8 @@ fn simulation() {
     }
     println!("{coverage:?}");
     println!("schedules: {schedules}, violations: {violations}");
-    assert_eq!(violations, 0, "rerun one with SIM_SEED=<seed> SIM_SCHEDULES=1");
+    assert_eq!(
+        violations, 0,
+        "rerun one with SIM_SEED=<seed> SIM_SCHEDULES=1"
+    );
 }
