@@ -353,7 +353,27 @@ pub unsafe extern "C" fn zb_manager_start(
     }
 }
 
-/// Stops a manager and frees it.
+/// Stops a manager's links and hands back every chunk still owed: the
+/// HANDED_BACK events (reason `ZB_BACK_SHUTDOWN`) can then be taken with
+/// [`zb_poll_event`] before [`zb_manager_destroy`]. Writes are refused from
+/// now on.
+///
+/// # Safety
+/// `manager` comes from [`zb_manager_start`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zb_manager_stop(manager: *const ZbManager) -> c_int {
+    guard(ZB_ECLOSED, || {
+        // SAFETY: live manager (contract above).
+        let Some(m) = (unsafe { borrow(manager) }) else {
+            return ZB_EINVAL;
+        };
+        m.close();
+        ZB_OK
+    })
+}
+
+/// Stops a manager and frees it. Events not taken are dropped: call
+/// [`zb_manager_stop`] and take them first to see the final hand-backs.
 ///
 /// # Safety
 /// `manager` comes from [`zb_manager_start`] and is not used afterwards.

@@ -340,19 +340,27 @@ impl PeerManager {
         events
     }
 
-    fn stop(&mut self) {
-        {
-            let mut state = self.shared.lock();
-            if !state.closed {
-                state.closed = true;
-                let now = Instant::now();
-                for entry in state.peers.values_mut() {
-                    entry.session.shut_down(now);
-                }
+    /// Ends every epoch and refuses further writes, handing back every
+    /// chunk still owed ([`HandBack::Shutdown`](crate::HandBack::Shutdown));
+    /// the events stay readable with [`PeerManager::poll_event`]. The links
+    /// close when the manager is dropped or shut down.
+    pub fn close(&self) {
+        let mut state = self.shared.lock();
+        if !state.closed {
+            state.closed = true;
+            let now = Instant::now();
+            for entry in state.peers.values_mut() {
+                entry.session.shut_down(now);
             }
         }
+        self.shared.signal_events(&state);
+        drop(state);
         self.shared.driver_wake.notify_one();
         self.shared.events_ready.notify_all();
+    }
+
+    fn stop(&mut self) {
+        self.close();
         if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_timeout(Duration::from_secs(1));
         }

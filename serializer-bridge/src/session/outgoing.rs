@@ -68,6 +68,26 @@ pub(crate) struct Outgoing {
     pub(crate) expired: Option<Expired>,
 }
 
+/// Reports chunks `first_seq..` of `epoch` as handed back, if any.
+fn hand_back(
+    events: &mut Vec<Event>,
+    peer: PeerId,
+    epoch: CacheEpoch,
+    reason: HandBack,
+    first_seq: u64,
+    chunks: Vec<Chunk>,
+) {
+    if !chunks.is_empty() {
+        events.push(Event::HandedBack {
+            peer,
+            epoch,
+            reason,
+            first_seq,
+            chunks,
+        });
+    }
+}
+
 impl Outgoing {
     pub(crate) fn new() -> Self {
         Outgoing {
@@ -236,15 +256,14 @@ impl Outgoing {
         }
         let in_flight = (self.sent - self.acked) as usize;
         let unsent: Vec<Chunk> = self.queue.drain(in_flight..).collect();
-        if !unsent.is_empty() {
-            events.push(Event::HandedBack {
-                peer,
-                epoch: self.epoch,
-                reason: HandBack::Unsent,
-                first_seq: self.sent + 1,
-                chunks: unsent,
-            });
-        }
+        hand_back(
+            events,
+            peer,
+            self.epoch,
+            HandBack::Unsent,
+            self.sent + 1,
+            unsent,
+        );
         if in_flight > 0 {
             self.in_doubt = Some(InDoubt {
                 epoch: self.epoch,
@@ -309,15 +328,7 @@ impl Outgoing {
             });
         }
         let rest: Vec<Chunk> = doubt.chunks.drain(confirmed..).collect();
-        if !rest.is_empty() {
-            events.push(Event::HandedBack {
-                peer,
-                epoch: doubt.epoch,
-                reason,
-                first_seq: delivered + 1,
-                chunks: rest,
-            });
-        }
+        hand_back(events, peer, doubt.epoch, reason, delivered + 1, rest);
         Ok(())
     }
 
@@ -364,35 +375,39 @@ impl Outgoing {
             acked: doubt.acked,
             sent,
         });
-        events.push(Event::HandedBack {
+        let chunks = doubt.chunks.into();
+        hand_back(
+            events,
             peer,
-            epoch: doubt.epoch,
-            reason: HandBack::Expired,
-            first_seq: doubt.acked + 1,
-            chunks: doubt.chunks.into(),
-        });
+            doubt.epoch,
+            HandBack::Expired,
+            doubt.acked + 1,
+            chunks,
+        );
     }
 
     /// Shutting down: everything still ours comes back.
     pub(crate) fn surrender(&mut self, peer: PeerId, events: &mut Vec<Event>) {
         if let Some(doubt) = self.in_doubt.take() {
-            events.push(Event::HandedBack {
+            let chunks = doubt.chunks.into();
+            hand_back(
+                events,
                 peer,
-                epoch: doubt.epoch,
-                reason: HandBack::Shutdown,
-                first_seq: doubt.acked + 1,
-                chunks: doubt.chunks.into(),
-            });
+                doubt.epoch,
+                HandBack::Shutdown,
+                doubt.acked + 1,
+                chunks,
+            );
         }
-        if !self.queue.is_empty() {
-            events.push(Event::HandedBack {
-                peer,
-                epoch: self.epoch,
-                reason: HandBack::Shutdown,
-                first_seq: self.acked + 1,
-                chunks: self.queue.drain(..).collect(),
-            });
-        }
+        let queued = self.queue.drain(..).collect();
+        hand_back(
+            events,
+            peer,
+            self.epoch,
+            HandBack::Shutdown,
+            self.acked + 1,
+            queued,
+        );
         self.pending_bytes = 0;
         self.in_flight_bytes = 0;
         self.sent = self.acked;
