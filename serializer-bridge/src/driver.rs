@@ -55,8 +55,12 @@ struct Inputs {
 }
 
 impl Inputs {
-    /// The next message of any socket. A closed socket's end is dropped.
-    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<(Source, Message)> {
+    /// The next message of any socket, as `take` gets it from each in
+    /// turn. A closed socket's end is dropped.
+    fn next_with(
+        &mut self,
+        mut take: impl FnMut(&mut Receiver) -> Poll<zmtp_transport::Result<Message>>,
+    ) -> Poll<(Source, Message)> {
         let count = 1 + self.dealers.len();
         for k in 0..count {
             let index = (self.start + k) % count;
@@ -68,10 +72,7 @@ impl Inputs {
             let Some(receiver) = slot else {
                 continue;
             };
-            // `recv` is cancel-safe and leaves this task's waker with the
-            // socket's queue, so a dropped future loses nothing.
-            let polled = pin!(receiver.recv()).poll(cx);
-            match polled {
+            match take(receiver) {
                 Poll::Ready(Ok(message)) => {
                     self.start = (index + 1) % count;
                     return Poll::Ready((source, message));
@@ -83,10 +84,21 @@ impl Inputs {
         Poll::Pending
     }
 
-    /// A message already waiting, without waiting.
+    /// Waits for the next message: `recv` is cancel-safe and leaves this
+    /// task's waker with every socket's queue, so dropping the futures
+    /// loses nothing.
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<(Source, Message)> {
+        self.next_with(|receiver| pin!(receiver.recv()).poll(cx))
+    }
+
+    /// A message already waiting, without waiting (and without touching
+    /// the wakers `poll_next` left with the queues).
     fn try_next(&mut self) -> Option<(Source, Message)> {
-        let waker = std::task::Waker::noop();
-        match self.poll_next(&mut Context::from_waker(waker)) {
+        let taken = self.next_with(|receiver| match receiver.try_recv() {
+            Err(Error::WouldBlock) => Poll::Pending,
+            other => Poll::Ready(other),
+        });
+        match taken {
             Poll::Ready(next) => Some(next),
             Poll::Pending => None,
         }
