@@ -31,9 +31,9 @@ use zmtp::Message;
 use zmtp_transport::{Error, Receiver, Socket, SocketType};
 
 use crate::event::PeerId;
-use crate::manager::Shared;
 use crate::session::{ProtocolError, Role};
-use crate::state::{Route, State};
+use crate::sockets::dealer_options;
+use crate::state::{Route, Shared, State};
 use crate::wire::{MAX_NODE_NAME, Wire};
 
 /// Most messages taken from one session per round.
@@ -536,10 +536,7 @@ impl Driver {
         let Some(peer) = self.shared.config.peers.get(i) else {
             return;
         };
-        let socket = Socket::with_options(
-            SocketType::Dealer,
-            crate::manager::dealer_options(&self.shared.config),
-        );
+        let socket = Socket::with_options(SocketType::Dealer, dealer_options(&self.shared.config));
         if socket.connect(&peer.endpoint).await.is_err() {
             return;
         }

@@ -8,89 +8,23 @@
 //! ([`Event::Delivered`] or [`Event::HandedBack`]).
 
 use std::os::fd::RawFd;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use thiserror::Error;
 use tokio::sync::Notify;
-use zmtp_transport::{Endpoint, Options, Socket, SocketType};
+use zmtp_transport::Endpoint;
 
 use crate::chunk::Chunk;
 use crate::config::BridgeConfig;
 use crate::driver;
 use crate::epoch::CacheEpoch;
+use crate::error::{BridgeError, ConfigError};
 use crate::event::{Event, PeerId};
-use crate::session::{Role, Session, Settings, Window, WriteRefused};
-use crate::state::{Route, State};
+use crate::session::{Role, Settings, Window, WriteRefused};
+use crate::sockets::open_sockets;
+use crate::state::{Route, Shared, State};
 use crate::stats::PeerStats;
 use crate::wakeup::Wakeup;
-
-/// Why a manager could not start.
-#[derive(Debug, Error)]
-pub enum BridgeError {
-    /// A socket could not bind or connect.
-    #[error("{endpoint}: {source}")]
-    Socket {
-        /// The endpoint.
-        endpoint: String,
-        /// What the socket layer said.
-        source: zmtp_transport::Error,
-    },
-    /// The runtime or the wake-up descriptor could not be created.
-    #[error("starting the bridge: {0}")]
-    Io(#[from] std::io::Error),
-    /// The configuration cannot work.
-    #[error("bad configuration: {0}")]
-    Config(#[from] ConfigError),
-}
-
-/// What is wrong with a [`BridgeConfig`].
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum ConfigError {
-    /// Two configured peers share a name.
-    #[error("two peers are named {0:?}")]
-    DuplicatePeer(String),
-    /// A configured peer has this node's name.
-    #[error("a peer is named like this node, {0:?}")]
-    PeerNamedLikeNode(String),
-    /// The node name is empty or longer than 255 bytes.
-    #[error("the node name must be 1 to 255 bytes, not {0}")]
-    NodeNameLength(usize),
-    /// A cap or window of zero would stop every peer.
-    #[error("caps, windows and ack_every must be above zero")]
-    ZeroLimit,
-}
-
-/// State shared by the caller's handle and the driver.
-pub(crate) struct Shared {
-    pub(crate) config: BridgeConfig,
-    pub(crate) settings: Arc<Settings>,
-    state: Mutex<State>,
-    /// Wakes the driver: chunks to send, acks due, room in the backlog.
-    pub(crate) driver_wake: Notify,
-    /// Wakes callers blocked in `wait_event`.
-    events_ready: Condvar,
-    wakeup: Wakeup,
-}
-
-impl Shared {
-    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Tells waiting callers that events may be ready.
-    pub(crate) fn signal_events(&self, state: &State) {
-        if state.backlog() > 0 {
-            self.wakeup.raise();
-            self.events_ready.notify_all();
-        }
-    }
-
-    /// A new session with a peer.
-    pub(crate) fn session(&self, id: PeerId, node: String, role: Role) -> Session {
-        Session::new(id, node, role, self.settings.clone())
-    }
-}
 
 /// Carries serialized chunks between this node and its cluster peers.
 ///
@@ -421,61 +355,4 @@ fn check_config(config: &BridgeConfig) -> Result<(), ConfigError> {
         return Err(ConfigError::ZeroLimit);
     }
     Ok(())
-}
-
-/// The listening ROUTER (if any endpoints) and one DEALER per peer.
-async fn open_sockets(
-    config: &BridgeConfig,
-) -> Result<(Option<Socket>, Vec<Socket>, Vec<Endpoint>), BridgeError> {
-    let socket_error = |endpoint: &str| {
-        let endpoint = endpoint.to_owned();
-        move |source| BridgeError::Socket { endpoint, source }
-    };
-    let mut bound = Vec::new();
-    let router = if config.listen.is_empty() {
-        None
-    } else {
-        let mut options = link_options(config);
-        options.router_mandatory = true;
-        // A restarted node reconnects under its old name before its old
-        // link is noticed dead; the new link takes over.
-        options.router_handover = true;
-        let router = Socket::with_options(SocketType::Router, options);
-        for endpoint in &config.listen {
-            bound.push(
-                router
-                    .bind(endpoint)
-                    .await
-                    .map_err(socket_error(endpoint))?,
-            );
-        }
-        Some(router)
-    };
-    let mut dealers = Vec::new();
-    for peer in &config.peers {
-        let dealer = Socket::with_options(SocketType::Dealer, dealer_options(config));
-        dealer
-            .connect(&peer.endpoint)
-            .await
-            .map_err(socket_error(&peer.endpoint))?;
-        dealers.push(dealer);
-    }
-    Ok((router, dealers, bound))
-}
-
-/// A DEALER to one configured peer: our node name as routing id, and
-/// nothing queued for a link that is not up (a chunk belongs to its link's
-/// epoch).
-pub(crate) fn dealer_options(config: &BridgeConfig) -> Options {
-    let mut options = link_options(config);
-    options.routing_id = config.node.clone().into();
-    options.immediate = true;
-    options
-}
-
-/// The configured socket options, with the link notices the driver needs.
-fn link_options(config: &BridgeConfig) -> Options {
-    let mut options = config.socket.clone();
-    options.link_notify = true;
-    options
 }

@@ -1,6 +1,7 @@
 //! What the caller's handle ([`PeerManager`](crate::PeerManager)) and the
-//! background driver share, under one lock: the peers' sessions, how each
-//! is reached, and the events that belong to no peer.
+//! background driver share ([`Shared`]): under one lock the peers'
+//! sessions, how each is reached, and the events that belong to no peer;
+//! beside it the wake-ups in both directions.
 //!
 //! Bounds: one entry per configured peer plus one per accepted peer that
 //! completed a valid HELLO and is not yet settled (down, nothing owed,
@@ -11,11 +12,46 @@
 //! one event.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use bytes::Bytes;
+use tokio::sync::Notify;
 
+use crate::config::BridgeConfig;
 use crate::event::{Event, PeerId};
-use crate::session::{ProtocolError, Session};
+use crate::session::{ProtocolError, Role, Session, Settings};
+use crate::wakeup::Wakeup;
+
+/// State shared by the caller's handle and the driver.
+pub(crate) struct Shared {
+    pub(crate) config: BridgeConfig,
+    pub(crate) settings: Arc<Settings>,
+    pub(crate) state: Mutex<State>,
+    /// Wakes the driver: chunks to send, acks due, room in the backlog.
+    pub(crate) driver_wake: Notify,
+    /// Wakes callers blocked in `wait_event`.
+    pub(crate) events_ready: Condvar,
+    pub(crate) wakeup: Wakeup,
+}
+
+impl Shared {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Tells waiting callers that events may be ready.
+    pub(crate) fn signal_events(&self, state: &State) {
+        if state.backlog() > 0 {
+            self.wakeup.raise();
+            self.events_ready.notify_all();
+        }
+    }
+
+    /// A new session with a peer.
+    pub(crate) fn session(&self, id: PeerId, node: String, role: Role) -> Session {
+        Session::new(id, node, role, self.settings.clone())
+    }
+}
 
 /// Most refusal events kept unread; past it they are only counted.
 pub(crate) const MAX_LOOSE: usize = 256;
