@@ -19,3 +19,8 @@ export ZMTP_REQUIRE_PYZMQ=1
 # `cargo test` does not build cdylibs; the C ABI test links against one.
 cargo build --workspace --locked
 cargo test --workspace --locked "$@"
+
+# The bridge protocol's deterministic simulation, at CI size (about a
+# minute on two cores); its last line is `schedules: N, violations: V`.
+SIM_SCHEDULES=${SIM_SCHEDULES:-100000} \
+    cargo test --locked -p serializer-bridge --test simulation -- --nocapture

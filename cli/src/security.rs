@@ -9,6 +9,9 @@
 //! - PLAIN server: `--plain-server --plain-user U --plain-password P` (that
 //!   user alone is accepted);
 //! - PLAIN client: `--plain-user U --plain-password P`.
+//! - The password may come from `--plain-password-file FILE` (its first
+//!   line) or the environment variable `ZMTP_PLAIN_PASSWORD` instead: a
+//!   command line is visible to every user of the machine.
 //!
 //! - TLS (`tls://` endpoints): `--tls-cert FILE --tls-key FILE` (our
 //!   certificate), `--tls-ca FILE` (servers we trust), `--tls-client-ca
@@ -48,9 +51,18 @@ pub struct SecurityArgs {
     /// PLAIN user name (client).
     #[arg(long, value_name = "USER")]
     pub plain_user: Option<String>,
-    /// PLAIN password (client).
-    #[arg(long, value_name = "PASSWORD")]
+    /// PLAIN password (prefer --plain-password-file or $ZMTP_PLAIN_PASSWORD:
+    /// other users of the machine can read a command line).
+    #[arg(
+        long,
+        value_name = "PASSWORD",
+        env = "ZMTP_PLAIN_PASSWORD",
+        hide_env_values = true
+    )]
     pub plain_password: Option<String>,
+    /// PLAIN password, the first line of FILE (wins over the others).
+    #[arg(long, value_name = "FILE")]
+    pub plain_password_file: Option<std::path::PathBuf>,
     /// tls:// endpoints: our certificate chain, PEM (a bound socket's
     /// server certificate, or a client certificate for mutual TLS).
     #[arg(long, value_name = "FILE", requires = "tls_key")]
@@ -107,7 +119,17 @@ impl SecurityArgs {
             || self.curve_serverkey.is_some()
             || self.plain_server
             || self.plain_user.is_some()
-            || self.plain_password.is_some()
+    }
+
+    /// The PLAIN password: from the file if one is named, else the flag or
+    /// the environment.
+    fn plain_password(&self) -> Result<Option<String>, CliError> {
+        let Some(path) = &self.plain_password_file else {
+            return Ok(self.plain_password.clone());
+        };
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| CliError::new(format!("--plain-password-file {}: {e}", path.display())))?;
+        Ok(Some(text.lines().next().unwrap_or_default().to_owned()))
     }
 
     /// Checks the flags and puts the mechanism (and, for a PLAIN server,
@@ -135,7 +157,7 @@ impl SecurityArgs {
             };
         let public = public_key("--curve-public", &self.curve_public)?;
         let server_key = public_key("--curve-serverkey", &self.curve_serverkey)?;
-        let plain = self.plain_server || self.plain_user.is_some() || self.plain_password.is_some();
+        let plain = self.plain_server || self.plain_user.is_some();
         let curve =
             self.curve_server || secret.is_some() || server_key.is_some() || public.is_some();
         if plain && curve {
@@ -161,23 +183,73 @@ impl SecurityArgs {
             }
             Security::CurveClient { keys, server_key }
         } else {
-            let (Some(user), Some(password)) = (&self.plain_user, &self.plain_password) else {
+            let password = self.plain_password()?;
+            let (Some(user), Some(password)) = (&self.plain_user, password) else {
                 return Err(CliError::new(
-                    "PLAIN needs --plain-user and --plain-password",
+                    "PLAIN needs --plain-user and a password (--plain-password, \
+                     --plain-password-file or $ZMTP_PLAIN_PASSWORD)",
                 ));
             };
             if self.plain_server {
                 options.authenticator = Some(Arc::new(
-                    PlainPasswords::new().with(user.clone(), password.clone()),
+                    PlainPasswords::new().with(user.as_bytes(), password.as_bytes()),
                 ));
                 Security::PlainServer
             } else {
                 Security::PlainClient {
                     username: user.clone(),
-                    password: password.clone(),
+                    password,
                 }
             }
         };
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use zmtp_transport::SocketType;
+
+    #[test]
+    fn a_password_file_gives_the_plain_password() {
+        let dir = std::env::temp_dir().join(format!("zmtp-cli-pw-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("password");
+        std::fs::write(&file, "from-file\nignored\n").unwrap();
+        let args = SecurityArgs {
+            plain_user: Some("alice".into()),
+            plain_password: Some("from-flag".into()),
+            plain_password_file: Some(file.clone()),
+            ..SecurityArgs::default()
+        };
+        let mut options = Options::new(SocketType::Dealer);
+        args.apply(&mut options).unwrap();
+        assert!(matches!(
+            options.security,
+            Security::PlainClient { ref username, ref password } if username == "alice" && password == "from-file"
+        ));
+        let missing = SecurityArgs {
+            plain_password_file: Some(dir.join("absent")),
+            ..args
+        };
+        assert!(
+            missing
+                .apply(&mut Options::new(SocketType::Dealer))
+                .is_err()
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_password_alone_turns_nothing_on() {
+        // As when only $ZMTP_PLAIN_PASSWORD is set.
+        let args = SecurityArgs {
+            plain_password: Some("secret".into()),
+            ..SecurityArgs::default()
+        };
+        let mut options = Options::new(SocketType::Dealer);
+        args.apply(&mut options).unwrap();
+        assert!(matches!(options.security, Security::Null));
     }
 }

@@ -60,6 +60,16 @@ pub struct BridgeConfig {
     pub socket: Options,
     /// Tick of the background driver (acks of idle peers, retries).
     pub tick: Duration,
+    /// How long a connecting side waits for the WELCOME before it drops
+    /// the link and tries again.
+    pub handshake_timeout: Duration,
+    /// How long chunks sent on a link that dropped wait for the peer to
+    /// come back and say what it delivered; then they are handed back
+    /// with [`HandBack::Expired`](crate::HandBack::Expired).
+    pub in_doubt_timeout: Duration,
+    /// Events (other than chunks, which the windows bound) that may wait
+    /// unread before the driver stops reading from the network.
+    pub max_backlog: usize,
 }
 
 impl BridgeConfig {
@@ -84,6 +94,9 @@ impl BridgeConfig {
             ack_every: 64,
             socket,
             tick: Duration::from_millis(10),
+            handshake_timeout: Duration::from_secs(5),
+            in_doubt_timeout: Duration::from_secs(30),
+            max_backlog: 4096,
         }
     }
 }

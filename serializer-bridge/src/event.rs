@@ -1,9 +1,18 @@
 //! What a [`PeerManager`](crate::PeerManager) reports.
+//!
+//! Every chunk the caller writes gets exactly one outcome, reported by
+//! event: [`Event::Delivered`] (the peer's application took it) or
+//! [`Event::HandedBack`] (it was not delivered and never will be; the
+//! chunk itself comes back). Chunks are named by the `(epoch, seq)` that
+//! [`PeerManager::write`](crate::PeerManager::write) returned.
 
 use crate::chunk::Chunk;
 use crate::epoch::CacheEpoch;
+use crate::session::{HandBack, LinkDown, ProtocolError};
 
-/// A peer's stable identity within one manager.
+/// A peer's identity within one manager: stable while the manager knows
+/// the peer (configured peers always; accepted peers until they are down
+/// with nothing left to report).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PeerId(pub u32);
 
@@ -19,21 +28,60 @@ pub enum Event {
         node: String,
         /// The new epoch.
         epoch: CacheEpoch,
+        /// Whether the peer is a different process incarnation than in the
+        /// previous epoch (it restarted); false the first time.
+        restarted: bool,
     },
-    /// The link of `epoch` is gone. The chunks it could not deliver come
-    /// back: re-serialize them for the next epoch.
+    /// The link of `epoch` is gone. Chunks received in it and not yet read
+    /// are dropped (their sender gets them back); outcomes of the chunks
+    /// written in it follow as `Delivered` and `HandedBack` events, at the
+    /// latest when the peer's next handshake or the in-doubt timeout
+    /// settles them.
     PeerDown {
         /// The peer.
         peer: PeerId,
         /// The epoch that ended.
         epoch: CacheEpoch,
         /// Why.
-        reason: String,
-        /// Chunks never handed to the network.
-        unsent: Vec<Chunk>,
-        /// Chunks sent but not acknowledged: the peer may or may not have
-        /// read the last few of these before the link dropped.
-        unconfirmed: Vec<Chunk>,
+        reason: LinkDown,
+    },
+    /// Chunks `1..=through` of `epoch` written to `peer` were delivered to
+    /// its application (cumulative: each event extends the previous one).
+    Delivered {
+        /// The peer.
+        peer: PeerId,
+        /// The epoch.
+        epoch: CacheEpoch,
+        /// The highest sequence delivered.
+        through: u64,
+    },
+    /// Chunks `first_seq..first_seq + chunks.len()` of `epoch` were not
+    /// delivered and will not be: they are the caller's again.
+    HandedBack {
+        /// The peer.
+        peer: PeerId,
+        /// The epoch they were written in.
+        epoch: CacheEpoch,
+        /// Why.
+        reason: HandBack,
+        /// The sequence of the first chunk.
+        first_seq: u64,
+        /// The chunks, in sequence.
+        chunks: Vec<Chunk>,
+    },
+    /// A peer that did not come back within the in-doubt timeout returned
+    /// as the same incarnation and reports having delivered chunks that
+    /// were already handed back with [`HandBack::Expired`]: sequences
+    /// `first_seq..=through` of `epoch` reached it after all.
+    DeliveredAfterHandBack {
+        /// The peer.
+        peer: PeerId,
+        /// The epoch.
+        epoch: CacheEpoch,
+        /// The first of those sequences.
+        first_seq: u64,
+        /// The last.
+        through: u64,
     },
     /// Pending chunks passed the soft cap: slow down.
     FillingUp {
@@ -52,12 +100,16 @@ pub enum Event {
         /// The chunk.
         chunk: Chunk,
     },
-    /// A link was refused during the bridge hello (wrong version, garbage).
+    /// A link that belongs to no known peer broke the protocol (garbage,
+    /// a bad hello) and was closed. Repeats from the same routing id while
+    /// this event waits unread are counted into it.
     Refused {
-        /// The node name or routing id it claimed.
+        /// The routing id, lossily as text.
         node: String,
-        /// Why.
-        reason: String,
+        /// What was wrong.
+        error: ProtocolError,
+        /// How many refusals this event stands for (at least 1).
+        count: u64,
     },
 }
 
@@ -67,6 +119,9 @@ impl Event {
         match self {
             Event::PeerUp { peer, .. }
             | Event::PeerDown { peer, .. }
+            | Event::Delivered { peer, .. }
+            | Event::HandedBack { peer, .. }
+            | Event::DeliveredAfterHandBack { peer, .. }
             | Event::FillingUp { peer }
             | Event::Drained { peer }
             | Event::Chunk { peer, .. } => Some(*peer),

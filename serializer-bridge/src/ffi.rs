@@ -30,7 +30,7 @@ use crate::epoch::CacheEpoch;
 use crate::event::{Event, PeerId};
 use crate::manager::PeerManager;
 use crate::message_type::MessageType;
-use crate::peer::WriteRefused;
+use crate::session::{HandBack, LinkDown, WriteRefused};
 
 /// Success.
 pub const ZB_OK: c_int = 0;
@@ -51,7 +51,8 @@ pub const ZB_ECLOSED: c_int = -7;
 
 /// Event kind: a link is up in a new epoch.
 pub const ZB_EVENT_PEER_UP: c_int = 1;
-/// Event kind: a link went down; chunks come back with the event.
+/// Event kind: a link went down (`reason` is a `ZB_DOWN_*`); outcomes of
+/// its chunks follow as DELIVERED and HANDED_BACK events.
 pub const ZB_EVENT_PEER_DOWN: c_int = 2;
 /// Event kind: the peer passed its soft cap.
 pub const ZB_EVENT_FILLING_UP: c_int = 3;
@@ -59,8 +60,41 @@ pub const ZB_EVENT_FILLING_UP: c_int = 3;
 pub const ZB_EVENT_DRAINED: c_int = 4;
 /// Event kind: a chunk arrived.
 pub const ZB_EVENT_CHUNK: c_int = 5;
-/// Event kind: a link was refused during the bridge hello.
+/// Event kind: a link that belongs to no peer broke the protocol and was
+/// closed (`seq` counts repeats).
 pub const ZB_EVENT_REFUSED: c_int = 6;
+/// Event kind: chunks `1..=seq` of `epoch` reached the peer's application.
+pub const ZB_EVENT_DELIVERED: c_int = 7;
+/// Event kind: `returned` chunks from sequence `seq` of `epoch` were not
+/// delivered and will not be (`reason` is a `ZB_BACK_*`); read them with
+/// [`zb_event_returned`].
+pub const ZB_EVENT_HANDED_BACK: c_int = 8;
+/// Event kind: chunks `seq..=seq_end` of `epoch`, handed back as EXPIRED,
+/// reached the peer after all.
+pub const ZB_EVENT_DELIVERED_AFTER_HAND_BACK: c_int = 9;
+
+/// PEER_DOWN reason: the transport closed the link.
+pub const ZB_DOWN_CLOSED: c_int = 1;
+/// PEER_DOWN reason: a new handshake replaced the link.
+pub const ZB_DOWN_REPLACED: c_int = 2;
+/// PEER_DOWN reason: the peer broke the protocol.
+pub const ZB_DOWN_PROTOCOL: c_int = 3;
+/// PEER_DOWN reason: the peer refused the link.
+pub const ZB_DOWN_REFUSED: c_int = 4;
+/// PEER_DOWN reason: the manager is shutting down.
+pub const ZB_DOWN_SHUTDOWN: c_int = 5;
+
+/// HANDED_BACK reason: never sent.
+pub const ZB_BACK_UNSENT: c_int = 1;
+/// HANDED_BACK reason: the peer's record says it did not deliver them.
+pub const ZB_BACK_NOT_DELIVERED: c_int = 2;
+/// HANDED_BACK reason: the peer restarted.
+pub const ZB_BACK_PEER_RESTARTED: c_int = 3;
+/// HANDED_BACK reason: the peer did not come back within the in-doubt
+/// timeout.
+pub const ZB_BACK_EXPIRED: c_int = 4;
+/// HANDED_BACK reason: the manager shut down.
+pub const ZB_BACK_SHUTDOWN: c_int = 5;
 
 /// Builder for a manager's configuration.
 pub struct ZbConfig {
@@ -104,13 +138,18 @@ pub struct ZbEvent {
     pub epoch: u64,
     /// The chunk (CHUNK only; else NULL).
     pub chunk: *const ZbChunk,
-    /// The node name (PEER_UP, REFUSED) or reason (PEER_DOWN), NUL-terminated.
+    /// The node name (PEER_UP, REFUSED) or the reason in words (PEER_DOWN,
+    /// HANDED_BACK), NUL-terminated.
     pub text: *const c_char,
-    /// Chunks handed back by PEER_DOWN (read with [`zb_event_returned`]).
+    /// Chunks handed back (HANDED_BACK; read with [`zb_event_returned`]).
     pub returned: usize,
-    /// How many of the returned chunks were never sent (the rest were sent
-    /// but not acknowledged).
-    pub unsent: usize,
+    /// DELIVERED: the highest sequence delivered; HANDED_BACK and
+    /// DELIVERED_AFTER_HAND_BACK: the first sequence; REFUSED: repeats.
+    pub seq: u64,
+    /// DELIVERED_AFTER_HAND_BACK: the last sequence.
+    pub seq_end: u64,
+    /// PEER_DOWN: a `ZB_DOWN_*`; HANDED_BACK: a `ZB_BACK_*`; else 0.
+    pub reason: c_int,
 }
 
 /// A [`ZbEvent`] with everything it points into; public part first, as
@@ -314,7 +353,27 @@ pub unsafe extern "C" fn zb_manager_start(
     }
 }
 
-/// Stops a manager and frees it.
+/// Stops a manager's links and hands back every chunk still owed: the
+/// HANDED_BACK events (reason `ZB_BACK_SHUTDOWN`) can then be taken with
+/// [`zb_poll_event`] before [`zb_manager_destroy`]. Writes are refused from
+/// now on.
+///
+/// # Safety
+/// `manager` comes from [`zb_manager_start`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zb_manager_stop(manager: *const ZbManager) -> c_int {
+    guard(ZB_ECLOSED, || {
+        // SAFETY: live manager (contract above).
+        let Some(m) = (unsafe { borrow(manager) }) else {
+            return ZB_EINVAL;
+        };
+        m.close();
+        ZB_OK
+    })
+}
+
+/// Stops a manager and frees it. Events not taken are dropped: call
+/// [`zb_manager_stop`] and take them first to see the final hand-backs.
 ///
 /// # Safety
 /// `manager` comes from [`zb_manager_start`] and is not used afterwards.
@@ -323,7 +382,7 @@ pub unsafe extern "C" fn zb_manager_destroy(manager: *mut ZbManager) {
     if !manager.is_null() {
         // SAFETY: a pointer from Box::into_raw in zb_manager_start, freed once.
         let manager = unsafe { Box::from_raw(manager) };
-        guard((), || manager.manager.shutdown());
+        guard((), || drop(manager.manager.shutdown()));
     }
 }
 
@@ -403,11 +462,13 @@ pub unsafe extern "C" fn zb_peer_id(
 }
 
 /// Queues a chunk (copied from `data`) for `peer`, serialized in `epoch`,
-/// of cluster message type `kind` (0x02 for SERIAL).
+/// of cluster message type `kind` (0x02 for SERIAL). On success `*seq`
+/// (if not NULL) is its sequence in the epoch, which its DELIVERED or
+/// HANDED_BACK event will name.
 ///
 /// # Safety
 /// `manager` comes from [`zb_manager_start`]; `data` is readable for `len`
-/// bytes (or `len` is 0).
+/// bytes (or `len` is 0); `seq` is NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zb_write(
     manager: *const ZbManager,
@@ -416,6 +477,7 @@ pub unsafe extern "C" fn zb_write(
     kind: u8,
     data: *const u8,
     len: usize,
+    seq: *mut u64,
 ) -> c_int {
     guard(ZB_ECLOSED, || {
         // SAFETY: live manager (contract above).
@@ -435,7 +497,13 @@ pub unsafe extern "C" fn zb_write(
             Bytes::copy_from_slice(unsafe { std::slice::from_raw_parts(data, len) })
         };
         match m.write(PeerId(peer), Chunk::new(CacheEpoch(epoch), kind, bytes)) {
-            Ok(()) => ZB_OK,
+            Ok(number) => {
+                if !seq.is_null() {
+                    // SAFETY: `seq` is NULL (checked) or writable (contract above).
+                    unsafe { seq.write(number) };
+                }
+                ZB_OK
+            }
             Err((refused, _)) => match refused {
                 WriteRefused::PeerDown => ZB_EDOWN,
                 WriteRefused::StaleEpoch { .. } => ZB_ESTALE,
@@ -465,94 +533,135 @@ pub unsafe extern "C" fn zb_poll_event(manager: *const ZbManager) -> *mut ZbEven
     })
 }
 
-fn event_for_c(event: Event) -> EventBox {
-    let peer = event.peer().map_or(u32::MAX, |p| p.0);
-    let text = |s: String| std::ffi::CString::new(s.replace('\0', " ")).unwrap_or_default();
-    let (kind, epoch, text, chunk, returned, unsent) = match event {
-        Event::PeerUp { node, epoch, .. } => {
-            (ZB_EVENT_PEER_UP, epoch.0, text(node), None, Vec::new(), 0)
+/// An event's fields for C, before the pointers are taken.
+struct CEvent {
+    kind: c_int,
+    epoch: u64,
+    text: String,
+    chunk: Option<Box<ChunkBox>>,
+    returned: Vec<ChunkBox>,
+    seq: u64,
+    seq_end: u64,
+    reason: c_int,
+}
+
+impl CEvent {
+    fn new(kind: c_int, epoch: u64) -> Self {
+        CEvent {
+            kind,
+            epoch,
+            text: String::new(),
+            chunk: None,
+            returned: Vec::new(),
+            seq: 0,
+            seq_end: 0,
+            reason: 0,
         }
-        Event::PeerDown {
+    }
+}
+
+fn down_code(reason: &LinkDown) -> c_int {
+    match reason {
+        LinkDown::Closed => ZB_DOWN_CLOSED,
+        LinkDown::Replaced => ZB_DOWN_REPLACED,
+        LinkDown::Protocol(_) => ZB_DOWN_PROTOCOL,
+        LinkDown::Refused { .. } => ZB_DOWN_REFUSED,
+        LinkDown::Shutdown => ZB_DOWN_SHUTDOWN,
+    }
+}
+
+fn back_code(reason: HandBack) -> c_int {
+    match reason {
+        HandBack::Unsent => ZB_BACK_UNSENT,
+        HandBack::NotDelivered => ZB_BACK_NOT_DELIVERED,
+        HandBack::PeerRestarted => ZB_BACK_PEER_RESTARTED,
+        HandBack::Expired => ZB_BACK_EXPIRED,
+        HandBack::Shutdown => ZB_BACK_SHUTDOWN,
+    }
+}
+
+fn c_event(event: Event) -> CEvent {
+    match event {
+        Event::PeerUp { node, epoch, .. } => CEvent {
+            text: node,
+            ..CEvent::new(ZB_EVENT_PEER_UP, epoch.0)
+        },
+        Event::PeerDown { epoch, reason, .. } => CEvent {
+            text: reason.to_string(),
+            reason: down_code(&reason),
+            ..CEvent::new(ZB_EVENT_PEER_DOWN, epoch.0)
+        },
+        Event::Delivered { epoch, through, .. } => CEvent {
+            seq: through,
+            ..CEvent::new(ZB_EVENT_DELIVERED, epoch.0)
+        },
+        Event::HandedBack {
             epoch,
             reason,
-            unsent,
-            unconfirmed,
+            first_seq,
+            chunks,
             ..
-        } => {
-            let count = unsent.len();
-            let returned = unsent
-                .into_iter()
-                .chain(unconfirmed)
-                .map(chunk_for_c)
-                .collect();
-            (
-                ZB_EVENT_PEER_DOWN,
-                epoch.0,
-                text(reason),
-                None,
-                returned,
-                count,
-            )
-        }
-        Event::FillingUp { .. } => (
-            ZB_EVENT_FILLING_UP,
-            0,
-            text(String::new()),
-            None,
-            Vec::new(),
-            0,
-        ),
-        Event::Drained { .. } => (
-            ZB_EVENT_DRAINED,
-            0,
-            text(String::new()),
-            None,
-            Vec::new(),
-            0,
-        ),
-        Event::Chunk { chunk, .. } => {
-            let epoch = chunk.epoch.0;
-            (
-                ZB_EVENT_CHUNK,
-                epoch,
-                text(String::new()),
-                Some(Box::new(chunk_for_c(chunk))),
-                Vec::new(),
-                0,
-            )
-        }
-        Event::Refused { node, reason } => (
-            ZB_EVENT_REFUSED,
-            0,
-            text(format!("{node}: {reason}")),
-            None,
-            Vec::new(),
-            0,
-        ),
-    };
+        } => CEvent {
+            text: reason.to_string(),
+            reason: back_code(reason),
+            seq: first_seq,
+            returned: chunks.into_iter().map(chunk_for_c).collect(),
+            ..CEvent::new(ZB_EVENT_HANDED_BACK, epoch.0)
+        },
+        Event::DeliveredAfterHandBack {
+            epoch,
+            first_seq,
+            through,
+            ..
+        } => CEvent {
+            seq: first_seq,
+            seq_end: through,
+            ..CEvent::new(ZB_EVENT_DELIVERED_AFTER_HAND_BACK, epoch.0)
+        },
+        Event::FillingUp { .. } => CEvent::new(ZB_EVENT_FILLING_UP, 0),
+        Event::Drained { .. } => CEvent::new(ZB_EVENT_DRAINED, 0),
+        Event::Chunk { chunk, .. } => CEvent {
+            chunk: Some(Box::new(chunk_for_c(chunk.clone()))),
+            ..CEvent::new(ZB_EVENT_CHUNK, chunk.epoch.0)
+        },
+        Event::Refused { node, error, count } => CEvent {
+            text: format!("{node}: {error}"),
+            seq: count,
+            ..CEvent::new(ZB_EVENT_REFUSED, 0)
+        },
+    }
+}
+
+fn event_for_c(event: Event) -> EventBox {
+    let peer = event.peer().map_or(u32::MAX, |p| p.0);
+    let c = c_event(event);
+    let text = std::ffi::CString::new(c.text.replace('\0', " ")).unwrap_or_default();
     let event = ZbEvent {
-        kind,
+        kind: c.kind,
         peer,
-        epoch,
-        chunk: chunk
+        epoch: c.epoch,
+        chunk: c
+            .chunk
             .as_deref()
             .map_or(ptr::null(), |c| &c.chunk as *const ZbChunk),
         text: text.as_ptr(),
-        returned: returned.len(),
-        unsent,
+        returned: c.returned.len(),
+        seq: c.seq,
+        seq_end: c.seq_end,
+        reason: c.reason,
     };
     // Moving the CString, the Box and the Vec does not move their heap
     // data, so the pointers taken above stay valid.
     EventBox {
         event,
         text,
-        chunk,
-        returned,
+        chunk: c.chunk,
+        returned: c.returned,
     }
 }
 
-/// The `index`-th chunk a PEER_DOWN event handed back (the first `unsent`
-/// were never sent), or NULL.
+/// The `index`-th chunk a HANDED_BACK event returned (sequence
+/// `seq + index`), or NULL.
 ///
 /// # Safety
 /// `event` comes from [`zb_poll_event`] and is not yet freed.

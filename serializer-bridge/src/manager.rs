@@ -2,108 +2,29 @@
 //!
 //! Its methods never block on the network: `write` queues (or refuses and
 //! hands the chunk back), `read` and `poll_event` take what has arrived. A
-//! background driver on the manager's own runtime moves chunks between these
-//! queues and the sockets. Events come out in order per peer, so every chunk
-//! of an epoch is seen after that epoch's `PeerUp` and before its
-//! `PeerDown`.
+//! background driver on the manager's own runtime moves bridge messages
+//! between the peers' [`Session`]s and the sockets. Events come out in
+//! order per peer; every written chunk gets exactly one outcome event
+//! ([`Event::Delivered`] or [`Event::HandedBack`]).
 
-use std::collections::{HashMap, VecDeque};
 use std::os::fd::RawFd;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use thiserror::Error;
 use tokio::sync::Notify;
-use zmtp_transport::{Endpoint, Options, Socket, SocketType};
+use zmtp_transport::Endpoint;
 
 use crate::chunk::Chunk;
 use crate::config::BridgeConfig;
 use crate::driver;
 use crate::epoch::CacheEpoch;
+use crate::error::{BridgeError, ConfigError};
 use crate::event::{Event, PeerId};
-use crate::peer::{Link, Peer, PeerStats, Route, WriteRefused};
+use crate::session::{Role, Settings, Window, WriteRefused};
+use crate::sockets::open_sockets;
+use crate::state::{Route, Shared, State};
+use crate::stats::PeerStats;
 use crate::wakeup::Wakeup;
-
-/// Why a manager could not start.
-#[derive(Debug, Error)]
-pub enum BridgeError {
-    /// A socket could not bind or connect.
-    #[error("{endpoint}: {source}")]
-    Socket {
-        /// The endpoint.
-        endpoint: String,
-        /// What the socket layer said.
-        source: zmtp_transport::Error,
-    },
-    /// The runtime or the wake-up descriptor could not be created.
-    #[error("starting the bridge: {0}")]
-    Io(#[from] std::io::Error),
-    /// Two configured peers share a name, or a peer has our own name.
-    #[error("bad configuration: {0}")]
-    Config(String),
-}
-
-/// State shared by the caller's handle and the driver.
-pub(crate) struct Shared {
-    pub(crate) config: BridgeConfig,
-    state: Mutex<State>,
-    /// Wakes the driver: chunks to send, acks due.
-    pub(crate) driver_wake: Notify,
-    /// Wakes callers blocked in `wait_event`.
-    events_ready: Condvar,
-    wakeup: Wakeup,
-}
-
-pub(crate) struct State {
-    pub(crate) peers: Vec<Peer>,
-    pub(crate) by_name: HashMap<String, PeerId>,
-    /// Events about no peer in particular.
-    loose: VecDeque<(u64, Event)>,
-    next_order: u64,
-    pub(crate) closed: bool,
-}
-
-impl State {
-    pub(crate) fn peer_mut(&mut self, id: PeerId) -> Option<&mut Peer> {
-        self.peers.get_mut(id.0 as usize)
-    }
-
-    /// The peer called `name`, created (reached through the listener) if new.
-    pub(crate) fn peer_by_name(&mut self, name: &str) -> PeerId {
-        if let Some(&id) = self.by_name.get(name) {
-            return id;
-        }
-        let id = PeerId(self.peers.len() as u32);
-        self.peers
-            .push(Peer::new(id, name.to_owned(), Route::Accepted));
-        self.by_name.insert(name.to_owned(), id);
-        id
-    }
-}
-
-impl Shared {
-    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Queues events in order and wakes whoever waits for them.
-    pub(crate) fn emit(&self, state: &mut State, events: impl IntoIterator<Item = Event>) {
-        let mut any = false;
-        for event in events {
-            let order = state.next_order;
-            state.next_order += 1;
-            match event.peer().and_then(|p| state.peers.get_mut(p.0 as usize)) {
-                Some(peer) => peer.inbox.push_back((order, event)),
-                None => state.loose.push_back((order, event)),
-            }
-            any = true;
-        }
-        if any {
-            self.wakeup.raise();
-            self.events_ready.notify_all();
-        }
-    }
-}
 
 /// Carries serialized chunks between this node and its cluster peers.
 ///
@@ -113,8 +34,13 @@ impl Shared {
 /// config.peers.push(PeerConfig { name: "manager".into(), endpoint: "tcp://127.0.0.1:47757".into() });
 /// let bridge = PeerManager::start(config).unwrap();
 /// while let Some(event) = bridge.wait_event(std::time::Duration::from_secs(1)) {
-///     if let Event::PeerUp { peer, epoch, .. } = event {
-///         bridge.write(peer, Chunk::serial(epoch, &b"serialized state"[..])).unwrap();
+///     match event {
+///         Event::PeerUp { peer, epoch, .. } => {
+///             let seq = bridge.write(peer, Chunk::serial(epoch, &b"serialized state"[..])).unwrap();
+///             println!("chunk {seq} of {epoch} queued");
+///         }
+///         Event::HandedBack { chunks, .. } => println!("{} chunks to re-serialize", chunks.len()),
+///         _ => {}
 ///     }
 /// }
 /// ```
@@ -143,27 +69,26 @@ impl PeerManager {
             .thread_name(format!("bridge-{}", config.node))
             .enable_all()
             .build()?;
-        let mut state = State {
-            peers: Vec::new(),
-            by_name: HashMap::new(),
-            loose: VecDeque::new(),
-            next_order: 0,
-            closed: false,
-        };
-        for (i, peer) in config.peers.iter().enumerate() {
-            let id = PeerId(state.peers.len() as u32);
-            state
-                .peers
-                .push(Peer::new(id, peer.name.clone(), Route::Connected(i)));
-            state.by_name.insert(peer.name.clone(), id);
-        }
+        let settings = Arc::new(settings_of(&config));
         let shared = Arc::new(Shared {
             config,
-            state: Mutex::new(state),
+            settings,
+            state: Mutex::new(State::default()),
             driver_wake: Notify::new(),
             events_ready: Condvar::new(),
             wakeup: Wakeup::new()?,
         });
+        {
+            let mut state = shared.lock();
+            for (i, peer) in shared.config.peers.iter().enumerate() {
+                let name = peer.name.clone();
+                state.add(
+                    |id| shared.session(id, name, Role::Connector),
+                    Route::Connected(i),
+                );
+            }
+            state.dealer_links = vec![0; shared.config.peers.len()];
+        }
         let (router, dealers, bound) = runtime.block_on(open_sockets(&shared.config))?;
         runtime.spawn(driver::run(shared.clone(), router, dealers));
         Ok(PeerManager {
@@ -178,6 +103,11 @@ impl PeerManager {
         &self.bound
     }
 
+    /// This process's incarnation, as its peers see it.
+    pub fn incarnation(&self) -> u64 {
+        self.shared.settings.incarnation
+    }
+
     /// The id of the peer called `name`, if known.
     pub fn peer_id(&self, name: &str) -> Option<PeerId> {
         self.shared.lock().by_name.get(name).copied()
@@ -189,35 +119,32 @@ impl PeerManager {
             .lock()
             .peers
             .iter()
-            .map(|p| (p.id, p.name.clone()))
+            .map(|(id, e)| (*id, e.session.node().to_owned()))
             .collect()
     }
 
     /// The peer's current epoch, while its link is up.
     pub fn epoch(&self, peer: PeerId) -> Option<CacheEpoch> {
-        let mut state = self.shared.lock();
-        let p = state.peer_mut(peer)?;
-        (p.link == Link::Up).then_some(p.epoch)
+        self.shared.lock().session(peer)?.epoch()
     }
 
-    /// Queues a chunk for `peer`. Refused (and handed back) when the peer is
-    /// down, the chunk is for another epoch, or the hard cap is reached.
-    pub fn write(&self, peer: PeerId, chunk: Chunk) -> Result<(), (WriteRefused, Chunk)> {
+    /// Queues a chunk for `peer` and returns its sequence number in the
+    /// epoch: its outcome will name it. Refused (and handed back) when the
+    /// peer is down, the chunk is for another epoch, or the hard cap is
+    /// reached.
+    pub fn write(&self, peer: PeerId, chunk: Chunk) -> Result<u64, (WriteRefused, Chunk)> {
         let mut state = self.shared.lock();
         if state.closed {
             return Err((WriteRefused::Closed, chunk));
         }
-        let caps = self.shared.config.caps;
-        let Some(p) = state.peer_mut(peer) else {
+        let Some(session) = state.session(peer) else {
             return Err((WriteRefused::UnknownPeer, chunk));
         };
-        let crossed = p.write(chunk, &caps)?;
-        if crossed {
-            self.shared.emit(&mut state, [Event::FillingUp { peer }]);
-        }
+        let seq = session.write(chunk)?;
+        self.shared.signal_events(&state);
         drop(state);
         self.shared.driver_wake.notify_one();
-        Ok(())
+        Ok(seq)
     }
 
     /// Asks the driver to send what is queued now; true if nothing waits
@@ -225,33 +152,31 @@ impl PeerManager {
     pub fn flush(&self, peer: PeerId) -> bool {
         self.shared.driver_wake.notify_one();
         let mut state = self.shared.lock();
-        state.peer_mut(peer).is_none_or(|p| !p.has_unsent())
+        state.session(peer).is_none_or(|s| !s.has_unsent())
     }
 
-    /// The next chunk from `peer`, if one is ready and no lifecycle event
-    /// of that peer (take those with [`PeerManager::poll_event`]) comes
-    /// before it.
+    /// The next chunk from `peer`, if one is ready. Taking it counts it
+    /// delivered (the sender will be told).
     pub fn read(&self, peer: PeerId) -> Option<Chunk> {
         let mut state = self.shared.lock();
-        let p = state.peer_mut(peer)?;
-        if !matches!(p.inbox.front(), Some((_, Event::Chunk { .. }))) {
-            return None;
+        let chunk = state.session(peer)?.take();
+        if chunk.is_some() {
+            drop(state);
+            self.shared.driver_wake.notify_one();
         }
-        let (_, event) = p.inbox.pop_front()?;
-        self.took(&mut state, peer);
-        match event {
-            Event::Chunk { chunk, .. } => Some(chunk),
-            _ => None,
-        }
+        chunk
     }
 
-    /// The next event of any peer, in arrival order.
+    /// The next event of any peer (chunks included; peers take turns).
     pub fn poll_event(&self) -> Option<Event> {
         let mut state = self.shared.lock();
-        let event = take_next(&mut state);
+        let event = state.next_event();
         match &event {
-            Some(Event::Chunk { peer, .. }) => self.took(&mut state, *peer),
-            Some(_) => {}
+            Some(_) => {
+                drop(state);
+                // An ACK may be due, or the driver may wait for room.
+                self.shared.driver_wake.notify_one();
+            }
             None => self.shared.wakeup.clear(),
         }
         event
@@ -269,7 +194,7 @@ impl PeerManager {
             if now >= deadline || state.closed {
                 return None;
             }
-            if has_events(&state) {
+            if state.backlog() > 0 {
                 continue;
             }
             let _ = self
@@ -280,18 +205,6 @@ impl PeerManager {
         }
     }
 
-    /// A chunk was handed to the application: count it for the next ack.
-    fn took(&self, state: &mut State, peer: PeerId) {
-        let every = self.shared.config.ack_every;
-        if let Some(p) = state.peer_mut(peer) {
-            p.delivered += 1;
-            p.stats.read_calls += 1;
-            if p.delivered - p.acked >= every || p.inbox.is_empty() {
-                self.shared.driver_wake.notify_one();
-            }
-        }
-    }
-
     /// A descriptor that is readable while events wait (for `select`/`poll`).
     pub fn fd(&self) -> RawFd {
         self.shared.wakeup.fd()
@@ -299,61 +212,89 @@ impl PeerManager {
 
     /// Whether chunks from `peer` are waiting to be read.
     pub fn can_read(&self, peer: PeerId) -> bool {
-        let mut state = self.shared.lock();
-        state
-            .peer_mut(peer)
-            .is_some_and(|p| matches!(p.inbox.front(), Some((_, Event::Chunk { .. }))))
+        self.shared
+            .lock()
+            .session(peer)
+            .is_some_and(|s| s.can_take())
     }
 
-    /// Whether chunks for `peer` are waiting to be sent or acknowledged.
+    /// Whether chunks for `peer` are waiting to be sent or confirmed.
     pub fn can_write(&self, peer: PeerId) -> bool {
-        let mut state = self.shared.lock();
-        state.peer_mut(peer).is_some_and(|p| p.pending() > 0)
+        self.shared
+            .lock()
+            .session(peer)
+            .is_some_and(|s| s.pending() > 0)
     }
 
-    /// Whether nothing is pending in either direction for `peer`.
+    /// Whether nothing is pending, in doubt or unread for `peer`.
     pub fn is_idle(&self, peer: PeerId) -> bool {
-        let mut state = self.shared.lock();
-        state
-            .peer_mut(peer)
-            .is_none_or(|p| p.pending() == 0 && p.inbox.is_empty())
+        self.shared.lock().session(peer).is_none_or(|s| s.is_idle())
     }
 
     /// Whether `peer` is past its soft cap.
     pub fn is_filling_up(&self, peer: PeerId) -> bool {
-        let mut state = self.shared.lock();
-        state.peer_mut(peer).is_some_and(|p| p.is_filling_up())
+        self.shared
+            .lock()
+            .session(peer)
+            .is_some_and(|s| s.is_filling_up())
     }
 
-    /// Drops the chunks queued for `peer` and not yet sent, returning them.
+    /// Takes back the chunks queued for `peer` and not yet sent. They are
+    /// the caller's again (no outcome event follows for them), and the
+    /// next writes reuse their sequence numbers.
     pub fn clear(&self, peer: PeerId) -> Vec<Chunk> {
-        let caps = self.shared.config.caps;
         let mut state = self.shared.lock();
-        let Some(p) = state.peer_mut(peer) else {
+        let Some(session) = state.session(peer) else {
             return Vec::new();
         };
-        let (cleared, drained) = p.clear(&caps);
-        if drained {
-            self.shared.emit(&mut state, [Event::Drained { peer }]);
-        }
+        let (_, cleared) = session.clear();
+        self.shared.signal_events(&state);
         cleared
     }
 
     /// The peer's counters.
     pub fn stats(&self, peer: PeerId) -> Option<PeerStats> {
-        let mut state = self.shared.lock();
-        state.peer_mut(peer).map(|p| p.stats)
+        self.shared.lock().session(peer).map(|s| s.stats())
     }
 
-    /// Stops everything; links close after at most the socket linger.
-    pub fn shutdown(mut self) {
+    /// Refusals of unknown links past the kept events, counted only.
+    pub fn refusals_uncounted(&self) -> u64 {
+        self.shared.lock().refusals_uncounted
+    }
+
+    /// Stops everything and returns the events not yet taken, which end
+    /// with every chunk still owed handed back ([`HandBack::Shutdown`](crate::HandBack::Shutdown)).
+    pub fn shutdown(mut self) -> Vec<Event> {
         self.stop();
+        let mut state = self.shared.lock();
+        let mut events = Vec::new();
+        while let Some(event) = state.next_event() {
+            events.push(event);
+        }
+        events
+    }
+
+    /// Ends every epoch and refuses further writes, handing back every
+    /// chunk still owed ([`HandBack::Shutdown`](crate::HandBack::Shutdown));
+    /// the events stay readable with [`PeerManager::poll_event`]. The links
+    /// close when the manager is dropped or shut down.
+    pub fn close(&self) {
+        let mut state = self.shared.lock();
+        if !state.closed {
+            state.closed = true;
+            let now = Instant::now();
+            for entry in state.peers.values_mut() {
+                entry.session.shut_down(now);
+            }
+        }
+        self.shared.signal_events(&state);
+        drop(state);
+        self.shared.driver_wake.notify_one();
+        self.shared.events_ready.notify_all();
     }
 
     fn stop(&mut self) {
-        self.shared.lock().closed = true;
-        self.shared.driver_wake.notify_one();
-        self.shared.events_ready.notify_all();
+        self.close();
         if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_timeout(Duration::from_secs(1));
         }
@@ -366,95 +307,52 @@ impl Drop for PeerManager {
     }
 }
 
-fn has_events(state: &State) -> bool {
-    !state.loose.is_empty() || state.peers.iter().any(|p| !p.inbox.is_empty())
-}
-
-/// Pops the event with the lowest order number over all queues.
-fn take_next(state: &mut State) -> Option<Event> {
-    let loose = state.loose.front().map(|(o, _)| *o);
-    let best_peer = state
-        .peers
-        .iter()
-        .enumerate()
-        .filter_map(|(i, p)| p.inbox.front().map(|(o, _)| (*o, i)))
-        .min();
-    match (loose, best_peer) {
-        (Some(l), Some((o, _))) if l < o => state.loose.pop_front().map(|(_, e)| e),
-        (_, Some((_, i))) => state.peers[i].inbox.pop_front().map(|(_, e)| e),
-        (Some(_), None) => state.loose.pop_front().map(|(_, e)| e),
-        (None, None) => None,
+fn settings_of(config: &BridgeConfig) -> Settings {
+    Settings {
+        node: config.node.clone(),
+        incarnation: new_incarnation(),
+        capabilities: config.capabilities,
+        cache_size: config.cache_size,
+        caps: config.caps,
+        window: Window {
+            chunks: config.caps.hard_chunks as u64,
+            bytes: config.caps.hard_bytes as u64,
+        },
+        ack_every: config.ack_every,
+        handshake_timeout: config.handshake_timeout,
+        in_doubt_timeout: config.in_doubt_timeout,
     }
 }
 
-fn check_config(config: &BridgeConfig) -> Result<(), BridgeError> {
+/// A random, non-zero incarnation from the OS's random source (the
+/// standard library's hasher keys are seeded from it).
+fn new_incarnation() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    hasher.write_u32(std::process::id());
+    hasher.finish() | 1
+}
+
+fn check_config(config: &BridgeConfig) -> Result<(), ConfigError> {
     let mut names: Vec<&str> = config.peers.iter().map(|p| p.name.as_str()).collect();
     names.sort_unstable();
-    if names.windows(2).any(|w| w[0] == w[1]) {
-        return Err(BridgeError::Config("two peers share a name".into()));
+    if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+        return Err(ConfigError::DuplicatePeer(w[0].to_owned()));
     }
     if names.contains(&config.node.as_str()) {
-        return Err(BridgeError::Config(format!(
-            "a peer is named like this node, {:?}",
-            config.node
-        )));
+        return Err(ConfigError::PeerNamedLikeNode(config.node.clone()));
     }
-    if config.node.is_empty() || config.node.len() > 255 {
-        return Err(BridgeError::Config(
-            "the node name must be 1 to 255 bytes".into(),
-        ));
+    if config.node.is_empty() || config.node.len() > crate::wire::MAX_NODE_NAME {
+        return Err(ConfigError::NodeNameLength(config.node.len()));
+    }
+    let caps = config.caps;
+    if caps.hard_chunks == 0 || caps.hard_bytes == 0 || config.ack_every == 0 {
+        return Err(ConfigError::ZeroLimit);
     }
     Ok(())
-}
-
-/// The listening ROUTER (if any endpoints) and one DEALER per peer.
-async fn open_sockets(
-    config: &BridgeConfig,
-) -> Result<(Option<Socket>, Vec<Socket>, Vec<Endpoint>), BridgeError> {
-    let socket_error = |endpoint: &str| {
-        let endpoint = endpoint.to_owned();
-        move |source| BridgeError::Socket { endpoint, source }
-    };
-    let mut bound = Vec::new();
-    let router = if config.listen.is_empty() {
-        None
-    } else {
-        let mut options = link_options(config);
-        options.router_mandatory = true;
-        // A restarted node reconnects under its old name before its old
-        // link is noticed dead; the new link takes over.
-        options.router_handover = true;
-        let router = Socket::with_options(SocketType::Router, options);
-        for endpoint in &config.listen {
-            bound.push(
-                router
-                    .bind(endpoint)
-                    .await
-                    .map_err(socket_error(endpoint))?,
-            );
-        }
-        Some(router)
-    };
-    let mut dealers = Vec::new();
-    for peer in &config.peers {
-        let mut options = link_options(config);
-        options.routing_id = config.node.clone().into();
-        // Chunks are bound to a link's epoch: never queue them for a link
-        // that is not up.
-        options.immediate = true;
-        let dealer = Socket::with_options(SocketType::Dealer, options);
-        dealer
-            .connect(&peer.endpoint)
-            .await
-            .map_err(socket_error(&peer.endpoint))?;
-        dealers.push(dealer);
-    }
-    Ok((router, dealers, bound))
-}
-
-/// The configured socket options, with the link notices the driver needs.
-fn link_options(config: &BridgeConfig) -> Options {
-    let mut options = config.socket.clone();
-    options.link_notify = true;
-    options
 }

@@ -2,17 +2,22 @@
 //!
 //! ```text
 //! HELLO    'H' | version u16, capabilities u32, cache size u32,
-//!                window chunks u32, window bytes u64, epoch u64, node name
-//! WELCOME  'W' | the same fields: the epoch both sides now use
+//!                window chunks u32, window bytes u64,
+//!                incarnation u64, nonce u64, epoch u64,
+//!                record: about u64, epoch u64, delivered u64,
+//!                node name (1 to 255 bytes of UTF-8)
+//! WELCOME  'W' | the same fields: the nonce echoed, the epoch agreed
 //! CHUNK    'C' | epoch u64, sequence u64, cluster message type u8 | payload
-//! ACK      'A' | epoch u64, sequence u64 (everything up to it arrived)
-//! REFUSE   'R' | reason (UTF-8)
+//! ACK      'A' | epoch u64, sequence u64 (everything up to it delivered)
+//! REFUSE   'R' | reason code u16, text (UTF-8)
 //! ```
 //!
 //! All integers are big-endian. The payload of a CHUNK is its own frame, so
 //! a chunk of any size travels whole, without copying, and never in pieces.
-//! Decoding is strict: a wrong tag, a short or long header, or an unknown
-//! message type is an error naming what was wrong.
+//! Decoding is strict: a wrong tag, a short or long header, a node name
+//! that is empty, too long or not UTF-8, or an unknown message type is an
+//! error naming what was wrong. What the fields mean, and the rules a
+//! session applies to them, are in `docs/bridge-protocol.md`.
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use thiserror::Error;
@@ -21,10 +26,30 @@ use zmtp::Message;
 use crate::epoch::CacheEpoch;
 use crate::message_type::{MessageType, MessageTypeError};
 
-/// The bridge protocol version this build speaks.
-pub const PROTOCOL_VERSION: u16 = 1;
+/// The bridge protocol version this build speaks. Version 2 added the
+/// incarnation, the link nonce and the delivery record to the hello.
+pub const PROTOCOL_VERSION: u16 = 2;
 
-/// The opening of a link: who we are and what we propose.
+/// The longest node name, in bytes (a ZMTP routing id's limit).
+pub const MAX_NODE_NAME: usize = 255;
+
+/// The longest REFUSE text we send or accept, in bytes.
+pub const MAX_REFUSE_TEXT: usize = 1024;
+
+/// What a receiver reports of one epoch: how many of the sender's chunks
+/// it delivered to its application. All zero means "nothing to report".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Record {
+    /// The sender incarnation the record is about.
+    pub about: u64,
+    /// The latest epoch in which the receiver delivered at least one of
+    /// that incarnation's chunks.
+    pub epoch: CacheEpoch,
+    /// How many it delivered in that epoch (sequences 1 to `delivered`).
+    pub delivered: u64,
+}
+
+/// The opening of a link: who we are, what we propose, what we delivered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hello {
     /// Bridge protocol version.
@@ -39,10 +64,49 @@ pub struct Hello {
     /// Most unacknowledged bytes the sender accepts from us (a single
     /// larger chunk still goes when nothing else is in flight).
     pub window_bytes: u64,
+    /// The sender's process incarnation: random, fixed for its lifetime.
+    pub incarnation: u64,
+    /// The link attempt this hello belongs to; a WELCOME echoes it.
+    pub nonce: u64,
     /// The epoch proposed (HELLO) or agreed (WELCOME).
     pub epoch: CacheEpoch,
-    /// The sender's node name, its stable peer id.
+    /// What the sender delivered of our chunks in its latest epoch.
+    pub record: Record,
+    /// The sender's node name, its stable peer name.
     pub node: String,
+}
+
+/// A REFUSE's reason, as a code a program can act on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefuseCode {
+    /// The peer broke the bridge protocol.
+    Protocol,
+    /// The bridge protocol version is not spoken here.
+    Version,
+    /// The node name is taken by another identity, or not allowed.
+    Name,
+    /// A code this build does not know.
+    Other(u16),
+}
+
+impl RefuseCode {
+    fn to_wire(self) -> u16 {
+        match self {
+            RefuseCode::Protocol => 1,
+            RefuseCode::Version => 2,
+            RefuseCode::Name => 3,
+            RefuseCode::Other(code) => code,
+        }
+    }
+
+    fn from_wire(code: u16) -> Self {
+        match code {
+            1 => RefuseCode::Protocol,
+            2 => RefuseCode::Version,
+            3 => RefuseCode::Name,
+            other => RefuseCode::Other(other),
+        }
+    }
 }
 
 /// One bridge message.
@@ -70,8 +134,13 @@ pub enum Wire {
         /// The highest sequence number delivered.
         seq: u64,
     },
-    /// The sender refuses the link.
-    Refuse(String),
+    /// The sender refuses the link; it closes next.
+    Refuse {
+        /// Why, for programs.
+        code: RefuseCode,
+        /// Why, for people.
+        text: String,
+    },
 }
 
 /// Why bytes from a peer are not a bridge message.
@@ -98,37 +167,26 @@ pub enum WireError {
         /// The expected length.
         expected: &'static str,
     },
-    /// The node name or refusal reason is not UTF-8.
+    /// The node name or refusal text is not UTF-8.
     #[error("bridge {0} text is not UTF-8")]
     Text(&'static str),
+    /// The node name is empty.
+    #[error("bridge hello with an empty node name")]
+    EmptyName,
     /// The chunk's cluster message type is refused.
     #[error(transparent)]
     MessageType(#[from] MessageTypeError),
 }
 
-const HELLO_FIXED: usize = 2 + 4 + 4 + 4 + 8 + 8;
+const HELLO_FIXED: usize = 2 + 4 + 4 + 4 + 8 + 8 + 8 + 8 + 8 + 8 + 8;
 
 impl Wire {
     /// Encodes as a ZMTP message.
     pub fn encode(&self) -> Message {
         let mut m = Message::new();
         match self {
-            Wire::Hello(h) | Wire::Welcome(h) => {
-                m.push(Bytes::from_static(if matches!(self, Wire::Hello(_)) {
-                    b"H"
-                } else {
-                    b"W"
-                }));
-                let mut header = BytesMut::with_capacity(HELLO_FIXED + h.node.len());
-                header.put_u16(h.version);
-                header.put_u32(h.capabilities);
-                header.put_u32(h.cache_size);
-                header.put_u32(h.window_chunks);
-                header.put_u64(h.window_bytes);
-                header.put_u64(h.epoch.0);
-                header.put_slice(h.node.as_bytes());
-                m.push(header.freeze());
-            }
+            Wire::Hello(h) => encode_hello(&mut m, b"H", h),
+            Wire::Welcome(h) => encode_hello(&mut m, b"W", h),
             Wire::Chunk {
                 epoch,
                 seq,
@@ -150,9 +208,13 @@ impl Wire {
                 header.put_u64(*seq);
                 m.push(header.freeze());
             }
-            Wire::Refuse(reason) => {
+            Wire::Refuse { code, text } => {
                 m.push(Bytes::from_static(b"R"));
-                m.push(Bytes::copy_from_slice(reason.as_bytes()));
+                let text = truncate_utf8(text, MAX_REFUSE_TEXT);
+                let mut body = BytesMut::with_capacity(2 + text.len());
+                body.put_u16(code.to_wire());
+                body.put_slice(text.as_bytes());
+                m.push(body.freeze());
             }
         }
         m
@@ -173,25 +235,17 @@ impl Wire {
         };
         let tag = frames.first().map(|f| &f[..]).unwrap_or_default();
         match tag {
-            b"H" | b"W" => {
+            b"H" => {
                 expect(2)?;
-                let hello = decode_hello(&frames[1])?;
-                Ok(if tag == b"H" {
-                    Wire::Hello(hello)
-                } else {
-                    Wire::Welcome(hello)
-                })
+                Ok(Wire::Hello(decode_hello(&frames[1])?))
+            }
+            b"W" => {
+                expect(2)?;
+                Ok(Wire::Welcome(decode_hello(&frames[1])?))
             }
             b"C" => {
                 expect(3)?;
-                let mut h = &frames[1][..];
-                if h.len() != 17 {
-                    return Err(WireError::HeaderLength {
-                        kind: "CHUNK",
-                        len: h.len(),
-                        expected: "17",
-                    });
-                }
+                let mut h = fixed_header(&frames[1], "CHUNK", 17, "17")?;
                 let epoch = CacheEpoch(h.get_u64());
                 let seq = h.get_u64();
                 let kind = MessageType::peer_from_code(h.get_u8())?;
@@ -204,14 +258,7 @@ impl Wire {
             }
             b"A" => {
                 expect(2)?;
-                let mut h = &frames[1][..];
-                if h.len() != 16 {
-                    return Err(WireError::HeaderLength {
-                        kind: "ACK",
-                        len: h.len(),
-                        expected: "16",
-                    });
-                }
+                let mut h = fixed_header(&frames[1], "ACK", 16, "16")?;
                 Ok(Wire::Ack {
                     epoch: CacheEpoch(h.get_u64()),
                     seq: h.get_u64(),
@@ -219,9 +266,21 @@ impl Wire {
             }
             b"R" => {
                 expect(2)?;
-                let reason =
-                    std::str::from_utf8(&frames[1]).map_err(|_| WireError::Text("REFUSE"))?;
-                Ok(Wire::Refuse(reason.to_owned()))
+                let body = &frames[1][..];
+                if body.len() < 2 || body.len() > 2 + MAX_REFUSE_TEXT {
+                    return Err(WireError::HeaderLength {
+                        kind: "REFUSE",
+                        len: body.len(),
+                        expected: "2 to 1026",
+                    });
+                }
+                let code = RefuseCode::from_wire(u16::from_be_bytes([body[0], body[1]]));
+                let text =
+                    std::str::from_utf8(&body[2..]).map_err(|_| WireError::Text("REFUSE"))?;
+                Ok(Wire::Refuse {
+                    code,
+                    text: text.to_owned(),
+                })
             }
             other => Err(WireError::UnknownTag(
                 other.iter().take(16).copied().collect(),
@@ -230,12 +289,58 @@ impl Wire {
     }
 }
 
+fn fixed_header<'a>(
+    frame: &'a Bytes,
+    kind: &'static str,
+    len: usize,
+    expected: &'static str,
+) -> Result<&'a [u8], WireError> {
+    if frame.len() == len {
+        Ok(&frame[..])
+    } else {
+        Err(WireError::HeaderLength {
+            kind,
+            len: frame.len(),
+            expected,
+        })
+    }
+}
+
+fn truncate_utf8(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+fn encode_hello(m: &mut Message, tag: &'static [u8], h: &Hello) {
+    m.push(Bytes::from_static(tag));
+    let mut header = BytesMut::with_capacity(HELLO_FIXED + h.node.len());
+    header.put_u16(h.version);
+    header.put_u32(h.capabilities);
+    header.put_u32(h.cache_size);
+    header.put_u32(h.window_chunks);
+    header.put_u64(h.window_bytes);
+    header.put_u64(h.incarnation);
+    header.put_u64(h.nonce);
+    header.put_u64(h.epoch.0);
+    header.put_u64(h.record.about);
+    header.put_u64(h.record.epoch.0);
+    header.put_u64(h.record.delivered);
+    header.put_slice(h.node.as_bytes());
+    m.push(header.freeze());
+}
+
 fn decode_hello(header: &Bytes) -> Result<Hello, WireError> {
-    if header.len() < HELLO_FIXED || header.len() > HELLO_FIXED + 255 {
+    if header.len() < HELLO_FIXED || header.len() > HELLO_FIXED + MAX_NODE_NAME {
         return Err(WireError::HeaderLength {
             kind: "HELLO",
             len: header.len(),
-            expected: "30 to 285",
+            expected: "70 to 325",
         });
     }
     let mut h = &header[..];
@@ -244,7 +349,17 @@ fn decode_hello(header: &Bytes) -> Result<Hello, WireError> {
     let cache_size = h.get_u32();
     let window_chunks = h.get_u32();
     let window_bytes = h.get_u64();
+    let incarnation = h.get_u64();
+    let nonce = h.get_u64();
     let epoch = CacheEpoch(h.get_u64());
+    let record = Record {
+        about: h.get_u64(),
+        epoch: CacheEpoch(h.get_u64()),
+        delivered: h.get_u64(),
+    };
+    if h.is_empty() {
+        return Err(WireError::EmptyName);
+    }
     let node = std::str::from_utf8(h).map_err(|_| WireError::Text("HELLO node name"))?;
     Ok(Hello {
         version,
@@ -252,7 +367,10 @@ fn decode_hello(header: &Bytes) -> Result<Hello, WireError> {
         cache_size,
         window_chunks,
         window_bytes,
+        incarnation,
+        nonce,
         epoch,
+        record,
         node: node.to_owned(),
     })
 }
@@ -269,7 +387,14 @@ mod tests {
             cache_size: 3000,
             window_chunks: 1024,
             window_bytes: 1 << 20,
+            incarnation: 0xfeed,
+            nonce: 42,
             epoch: CacheEpoch(7),
+            record: Record {
+                about: 0xbeef,
+                epoch: CacheEpoch(6),
+                delivered: 12,
+            },
             node: "worker-1".into(),
         }
     }
@@ -289,7 +414,14 @@ mod tests {
                 epoch: CacheEpoch(7),
                 seq: 99,
             },
-            Wire::Refuse("wrong version".into()),
+            Wire::Refuse {
+                code: RefuseCode::Version,
+                text: "wrong version".into(),
+            },
+            Wire::Refuse {
+                code: RefuseCode::Other(77),
+                text: String::new(),
+            },
         ];
         for w in cases {
             assert_eq!(Wire::decode(&w.encode()).unwrap(), w);
@@ -310,6 +442,15 @@ mod tests {
             &m.frames()[1][..],
             &[0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 3, 0x19]
         );
+    }
+
+    #[test]
+    fn hello_layout_is_fixed_fields_then_name() {
+        let m = Wire::Hello(hello()).encode();
+        let header = &m.frames()[1];
+        assert_eq!(header.len(), HELLO_FIXED + "worker-1".len());
+        assert_eq!(&header[..2], &PROTOCOL_VERSION.to_be_bytes());
+        assert_eq!(&header[HELLO_FIXED..], b"worker-1");
     }
 
     #[test]
@@ -344,9 +485,49 @@ mod tests {
         assert!(Wire::decode(&Message::new()).is_err());
     }
 
+    #[test]
+    fn hello_names_are_checked() {
+        let mut frames = Wire::Hello(hello())
+            .encode()
+            .into_frames()
+            .collect::<Vec<_>>();
+        let fixed = frames[1].slice(..HELLO_FIXED);
+        frames[1] = fixed.clone();
+        let empty: Message = frames.clone().into_iter().collect();
+        assert_eq!(Wire::decode(&empty), Err(WireError::EmptyName));
+        let mut bad = fixed.to_vec();
+        bad.extend_from_slice(&[0xff, 0xfe]);
+        frames[1] = bad.into();
+        let not_utf8: Message = frames.clone().into_iter().collect();
+        assert_eq!(
+            Wire::decode(&not_utf8),
+            Err(WireError::Text("HELLO node name"))
+        );
+        let mut long = fixed.to_vec();
+        long.extend(std::iter::repeat_n(b'a', MAX_NODE_NAME + 1));
+        frames[1] = long.into();
+        let too_long: Message = frames.into_iter().collect();
+        assert!(matches!(
+            Wire::decode(&too_long),
+            Err(WireError::HeaderLength { .. })
+        ));
+    }
+
+    #[test]
+    fn refuse_text_is_bounded() {
+        let long = "é".repeat(MAX_REFUSE_TEXT);
+        let m = Wire::Refuse {
+            code: RefuseCode::Protocol,
+            text: long,
+        }
+        .encode();
+        assert!(m.frames()[1].len() <= 2 + MAX_REFUSE_TEXT);
+        assert!(Wire::decode(&m).is_ok());
+    }
+
     proptest! {
         #[test]
-        fn arbitrary_messages_never_panic(frames in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..40), 0..4)) {
+        fn arbitrary_messages_never_panic(frames in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..90), 0..4)) {
             let m: Message = frames.into_iter().collect();
             let _ = Wire::decode(&m);
         }

@@ -19,6 +19,7 @@ use zmtp::Message;
 use crate::core::{Core, Inbound};
 use crate::error::{Error, Result};
 use crate::kind;
+use crate::peers::{PeerMetadata, PipeId};
 use crate::socket::Socket;
 
 /// A socket's receiving end for one task; see [`Socket::receiver`]. It does
@@ -48,8 +49,9 @@ use crate::socket::Socket;
 /// [`Socket::stats`] counts a `Receiver`'s messages as received a batch at a
 /// time (a batch is what was queued when it last looked), and other readers
 /// of the socket do not see messages it holds.
-/// [`Socket::recv_with_metadata`] is not offered here: messages come without
-/// their peer's metadata.
+/// Messages come without their peer's metadata; [`Receiver::last_peer`]
+/// looks it up for the last one handed out, on demand, so a task that needs
+/// it for a few messages (a handshake, say) pays nothing for the others.
 #[derive(Debug)]
 pub struct Receiver {
     core: Arc<Core>,
@@ -58,6 +60,8 @@ pub struct Receiver {
     /// The size of the last batch taken, which the socket's statistics
     /// count as not received yet (updated once per batch, not per message).
     reported_held: u64,
+    /// The pipe of the last message handed out, if it came from a peer.
+    last_pipe: Option<PipeId>,
 }
 
 impl Socket {
@@ -68,6 +72,7 @@ impl Socket {
             core: self.core().clone(),
             held: VecDeque::new(),
             reported_held: 0,
+            last_pipe: None,
         }
     }
 }
@@ -97,9 +102,17 @@ impl Receiver {
         }
     }
 
+    /// The metadata of the peer that sent the last message this receiver
+    /// handed out (as [`Socket::recv_with_metadata`] gives it), if that
+    /// message came from a peer and its link is live or recently ended.
+    pub fn last_peer(&self) -> Option<Arc<PeerMetadata>> {
+        self.core.peers.lookup(self.last_pipe?)
+    }
+
     /// The next held message the socket's rules accept.
     fn next_held(&mut self) -> Option<Message> {
         while let Some(inbound) = self.held.pop_front() {
+            self.last_pipe = inbound.from_peer.then_some(inbound.pipe);
             if kind::accepts_as_is(self.core.socket_type) {
                 return Some(inbound.message);
             }

@@ -17,6 +17,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
 use zmtp::mechanism::Null;
 
 use crate::tls::peer::TlsPeer;
@@ -155,16 +157,27 @@ where
 }
 
 /// PLAIN: a fixed map of user names to passwords. The user id of an
-/// accepted peer is its user name.
+/// accepted peer is its user name, byte for byte.
+///
+/// Names are matched exactly as bytes (two different byte strings are never
+/// one user), and passwords are compared in constant time, against a dummy
+/// when the user is unknown, so timing tells an attacker neither how much
+/// of a password was right nor whether the user exists. Stored passwords
+/// are wiped when the map is dropped.
 #[derive(Clone, Default)]
 pub struct PlainPasswords {
-    users: HashMap<String, String>,
+    users: HashMap<Vec<u8>, Zeroizing<Vec<u8>>>,
 }
 
 impl fmt::Debug for PlainPasswords {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<String> = self
+            .users
+            .keys()
+            .map(|name| String::from_utf8_lossy(name).into_owned())
+            .collect();
         f.debug_struct("PlainPasswords")
-            .field("users", &self.users.keys().collect::<Vec<_>>())
+            .field("users", &names)
             .finish()
     }
 }
@@ -175,27 +188,84 @@ impl PlainPasswords {
         Self::default()
     }
 
-    /// Adds a user.
-    pub fn with(mut self, username: impl Into<String>, password: impl Into<String>) -> Self {
-        self.users.insert(username.into(), password.into());
+    /// Adds a user (names and passwords are bytes; `&str` works too).
+    pub fn with(mut self, username: impl AsRef<[u8]>, password: impl AsRef<[u8]>) -> Self {
+        self.users.insert(
+            username.as_ref().to_vec(),
+            Zeroizing::new(password.as_ref().to_vec()),
+        );
         self
     }
 }
 
+/// Equal contents in time that depends only on the lengths.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.ct_eq(b).into()
+}
+
 impl Authenticator for PlainPasswords {
     fn authenticate(&self, request: &ZapRequest) -> AuthReply {
-        match &request.credentials {
-            Credentials::Plain { username, password } => {
-                let user = String::from_utf8_lossy(username);
-                match self.users.get(user.as_ref()) {
-                    Some(expected) if expected.as_bytes() == &password[..] => {
-                        AuthReply::accept_as(user.into_owned())
-                    }
-                    _ => AuthReply::deny(),
-                }
+        let Credentials::Plain { username, password } = &request.credentials else {
+            return AuthReply::deny();
+        };
+        match self.users.get(&username[..]) {
+            Some(expected) if same_secret(expected, password) => {
+                AuthReply::accept_as(username.clone())
             }
-            _ => AuthReply::deny(),
+            Some(_) => AuthReply::deny(),
+            None => {
+                // The same work as for a known user.
+                let _ = same_secret(&[0u8; 32], password);
+                AuthReply::deny()
+            }
         }
+    }
+}
+
+#[cfg(test)]
+mod plain_passwords_tests {
+    use super::*;
+
+    fn ask(auth: &PlainPasswords, user: &[u8], password: &[u8]) -> AuthReply {
+        auth.authenticate(&ZapRequest {
+            domain: String::new(),
+            address: "127.0.0.1:1".into(),
+            identity: Bytes::new(),
+            mechanism: MechanismName::PLAIN,
+            credentials: Credentials::Plain {
+                username: Bytes::copy_from_slice(user),
+                password: Bytes::copy_from_slice(password),
+            },
+            tls_peer: None,
+        })
+    }
+
+    #[test]
+    fn names_are_exact_bytes_and_the_user_id_is_the_name() {
+        // Two names that a lossy UTF-8 decoding would make one.
+        let auth = PlainPasswords::new().with(b"\xff\xfe".as_slice(), "a");
+        assert_eq!(
+            ask(&auth, b"\xff\xfe", b"a"),
+            AuthReply::accept_as(&b"\xff\xfe"[..])
+        );
+        assert_eq!(ask(&auth, b"\xfe\xff", b"a"), AuthReply::deny());
+        assert_eq!(
+            ask(&auth, "\u{fffd}\u{fffd}".as_bytes(), b"a"),
+            AuthReply::deny()
+        );
+    }
+
+    #[test]
+    fn wrong_or_partial_passwords_and_unknown_users_are_denied() {
+        let auth = PlainPasswords::new().with("alice", "secret");
+        assert_eq!(
+            ask(&auth, b"alice", b"secret"),
+            AuthReply::accept_as("alice")
+        );
+        for wrong in [&b"secre"[..], b"secret!", b"", b"SECRET"] {
+            assert_eq!(ask(&auth, b"alice", wrong), AuthReply::deny());
+        }
+        assert_eq!(ask(&auth, b"bob", b"secret"), AuthReply::deny());
     }
 }
 

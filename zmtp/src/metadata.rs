@@ -25,6 +25,16 @@ pub const SOCKET_TYPE: &str = "Socket-Type";
 /// The property carrying the sender's routing id.
 pub const IDENTITY: &str = "Identity";
 
+/// The most properties a received list may hold. Each costs about 64 bytes
+/// kept for the link's life besides its bytes, so a handshake frame full of
+/// empty properties would otherwise cost twenty times its size; libzmq
+/// peers send two, plus what `ZMQ_METADATA` and ZAP add.
+pub const MAX_PROPERTIES: usize = 128;
+
+/// The longest `Identity` a peer may send (RFC 23/37: 0 to 255 bytes); it
+/// becomes a routing id.
+pub const MAX_IDENTITY: usize = 255;
+
 /// One name/value pair.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Property {
@@ -64,6 +74,15 @@ pub enum MetadataError {
     /// The `Socket-Type` value is not a socket type.
     #[error("metadata: {0}")]
     SocketType(#[from] UnknownSocketType),
+    /// More properties than [`MAX_PROPERTIES`].
+    #[error("metadata: more than {MAX_PROPERTIES} properties")]
+    TooManyProperties,
+    /// An `Identity` longer than [`MAX_IDENTITY`] bytes.
+    #[error("metadata: Identity of {len} bytes exceeds {MAX_IDENTITY}")]
+    IdentityTooLong {
+        /// Its length.
+        len: usize,
+    },
 }
 
 impl Metadata {
@@ -186,6 +205,12 @@ impl Metadata {
             let offset = body.len() - rest.len();
             let (after, (name, value)) =
                 parse_property(rest).map_err(|_| MetadataError::Truncated { offset })?;
+            if properties.len() == MAX_PROPERTIES {
+                return Err(MetadataError::TooManyProperties);
+            }
+            if value.len() > MAX_IDENTITY && name.eq_ignore_ascii_case(IDENTITY.as_bytes()) {
+                return Err(MetadataError::IdentityTooLong { len: value.len() });
+            }
             properties.push(Property {
                 name: body.slice_ref(name),
                 value: body.slice_ref(value),
@@ -219,6 +244,49 @@ impl FromIterator<(Bytes, Bytes)> for Metadata {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    fn encoded(name: &[u8], value: &[u8]) -> Vec<u8> {
+        let mut p = vec![name.len() as u8];
+        p.extend_from_slice(name);
+        p.extend_from_slice(&(value.len() as u32).to_be_bytes());
+        p.extend_from_slice(value);
+        p
+    }
+
+    #[test]
+    fn the_number_of_properties_is_capped() {
+        let at_cap: Vec<u8> = (0..MAX_PROPERTIES)
+            .flat_map(|_| encoded(b"X", b""))
+            .collect();
+        assert_eq!(
+            Metadata::decode(&at_cap.clone().into())
+                .unwrap()
+                .iter()
+                .count(),
+            MAX_PROPERTIES
+        );
+        let mut over = at_cap;
+        over.extend(encoded(b"X", b""));
+        assert_eq!(
+            Metadata::decode(&over.into()),
+            Err(MetadataError::TooManyProperties)
+        );
+    }
+
+    #[test]
+    fn identities_are_at_most_255_bytes() {
+        let ok = encoded(b"Identity", &[7; 255]);
+        assert!(Metadata::decode(&ok.into()).is_ok());
+        for name in [&b"Identity"[..], b"identity"] {
+            let long = encoded(name, &[7; 256]);
+            assert_eq!(
+                Metadata::decode(&long.into()),
+                Err(MetadataError::IdentityTooLong { len: 256 })
+            );
+        }
+        // Other properties may be longer.
+        assert!(Metadata::decode(&encoded(b"X-Big", &[1; 60_000]).into()).is_ok());
+    }
 
     /// Body of a libzmq DEALER READY after `05 READY` [wire].
     const DEALER: &[u8] = b"\x0bSocket-Type\x00\x00\x00\x06DEALER\x08Identity\x00\x00\x00\x00";

@@ -22,6 +22,7 @@ use super::message::CurveCipher;
 use super::nonce::{self, NonceCounter};
 use super::random::{self, OsRandom, RandomSource};
 use super::salsa::SessionBox;
+use super::shared::handshake_box;
 use super::{
     BOX_OVERHEAD, BoxKind, COOKIE_LEN, CurveError, HELLO_LEN, KEY_LEN, READY_MIN_LEN, WELCOME_LEN,
     open_box, seal_into,
@@ -100,8 +101,7 @@ impl CurveClient {
 
     fn hello(&mut self, local: &Metadata, out: &mut BytesMut) -> Result<AwaitWelcome, CurveError> {
         let transient = CurveKeyPair::generate_with(self.random.as_mut())?;
-        let long_term_box =
-            SalsaBox::new(&self.server.to_box_key(), &transient.secret().to_box_key());
+        let long_term_box = handshake_box(&self.server, transient.secret(), BoxKind::Hello)?;
         let mut nonces = NonceCounter::new();
         let counter = nonces.next()?;
         out.reserve(2 + HELLO_LEN);
@@ -152,14 +152,15 @@ impl CurveClient {
             .split_first_chunk::<KEY_LEN>()
             .ok_or(CurveError::BoxOpen(BoxKind::Welcome))?;
         let server_transient = CurvePublicKey::from_bytes(*server_transient);
-        let session = SessionBox::new(&server_transient, step.transient.secret());
+        let session = SessionBox::agree(
+            &server_transient,
+            step.transient.secret(),
+            BoxKind::Initiate,
+        )?;
 
         // The vouch: C' and S, boxed from our long-term key to S'.
         let vouch_suffix = random::array::<16>(self.random.as_mut()).map_err(CurveError::from)?;
-        let vouch_box = SalsaBox::new(
-            &server_transient.to_box_key(),
-            &self.keys.secret().to_box_key(),
-        );
+        let vouch_box = handshake_box(&server_transient, self.keys.secret(), BoxKind::Vouch)?;
         let mut vouch = BytesMut::with_capacity(64 + BOX_OVERHEAD);
         let mut vouched = Zeroizing::new([0u8; 64]);
         vouched[..32].copy_from_slice(step.transient.public().as_bytes());

@@ -36,6 +36,7 @@ mod nonce;
 mod random;
 mod salsa;
 mod server;
+mod shared;
 #[cfg(test)]
 mod tests;
 
@@ -131,6 +132,10 @@ pub enum CurveError {
     /// A box could not be sealed (the cipher refused its length).
     #[error("the {0} box could not be sealed")]
     BoxSeal(BoxKind),
+    /// The peer's key makes this step's X25519 agreement all zero (a
+    /// small-order point): libsodium refuses it, and so do we.
+    #[error("the {0} key agreement is all zero (the peer sent a small-order key)")]
+    WeakKey(BoxKind),
     /// HELLO's signature box opened but does not hold 64 zero bytes.
     #[error("the HELLO signature is not 64 zero bytes")]
     HelloSignature,

@@ -413,6 +413,19 @@ impl SessionBox {
         }
     }
 
+    /// [`SessionBox::new`] for a key the peer sent: refused when the
+    /// agreement is all zero (see `shared`).
+    pub(super) fn agree(
+        public: &CurvePublicKey,
+        secret: &CurveSecretKey,
+        kind: super::BoxKind,
+    ) -> Result<Self, super::CurveError> {
+        let shared = super::shared::agree(public, secret, kind)?;
+        Ok(SessionBox {
+            key: hsalsa20(&shared, &[0; 16]),
+        })
+    }
+
     /// The key for every nonce that starts with `prefix`.
     pub(super) fn message_key(&self, prefix: &[u8; 16]) -> MessageKey {
         MessageKey::new(hsalsa20(&self.key, prefix))

@@ -17,7 +17,6 @@
 use std::fmt;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use crypto_box::SalsaBox;
 
 use super::client::peer_error;
 use super::cookie::CookieKey;
@@ -26,6 +25,7 @@ use super::message::CurveCipher;
 use super::nonce::{self, NonceCounter};
 use super::random::{self, OsRandom, RandomSource};
 use super::salsa::SessionBox;
+use super::shared::handshake_box;
 use super::{
     BOX_OVERHEAD, BoxKind, COOKIE_LEN, CurveError, HELLO_LEN, INITIATE_MIN_LEN, KEY_LEN,
     WELCOME_LEN, ct_eq, open_box, seal_into,
@@ -122,10 +122,7 @@ impl CurveServer {
             rest.split_first_chunk::<KEY_LEN>().ok_or_else(wrong_size)?;
         let (counter, signature) = rest.split_first_chunk::<8>().ok_or_else(wrong_size)?;
         let client_transient = CurvePublicKey::from_bytes(*client_transient);
-        let long_term_box = SalsaBox::new(
-            &client_transient.to_box_key(),
-            &self.keys.secret().to_box_key(),
-        );
+        let long_term_box = handshake_box(&client_transient, self.keys.secret(), BoxKind::Hello)?;
         let zeros = open_box(
             &long_term_box,
             &nonce::short(nonce::HELLO, u64::from_be_bytes(*counter)),
@@ -191,7 +188,11 @@ impl CurveServer {
             .verify(cookie, &step.client_transient, step.transient.secret())?;
         drop(step.cookie_key);
 
-        let session = SessionBox::new(&step.client_transient, step.transient.secret());
+        let session = SessionBox::agree(
+            &step.client_transient,
+            step.transient.secret(),
+            BoxKind::Initiate,
+        )?;
         let peer_nonce = u64::from_be_bytes(*counter);
         let inside = open_box(
             &session,
@@ -209,10 +210,7 @@ impl CurveServer {
             .split_first_chunk::<{ 64 + BOX_OVERHEAD }>()
             .ok_or_else(vouch_open)?;
         let client_key = CurvePublicKey::from_bytes(*client_key);
-        let vouch_box = SalsaBox::new(
-            &client_key.to_box_key(),
-            &step.transient.secret().to_box_key(),
-        );
+        let vouch_box = handshake_box(&client_key, step.transient.secret(), BoxKind::Vouch)?;
         let vouched = open_box(
             &vouch_box,
             &nonce::long(nonce::VOUCH, vouch_suffix),

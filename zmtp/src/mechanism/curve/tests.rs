@@ -663,10 +663,18 @@ fn initiate_with_a_foreign_cookie_is_refused() {
 /// (normally C' ‖ S) and boxed with `client_secret`.
 fn initiate_with_vouch(vouched: &[u8], client: &CurveKeyPair) -> Vec<u8> {
     let s_transient = CurvePublicKey::from_bytes(key32(SERVER_TRANSIENT_PUBLIC));
+    let vouch_box = SalsaBox::new(&s_transient.to_box_key(), &client.secret().to_box_key());
+    initiate_claiming(vouched, client.public().as_bytes(), &vouch_box)
+}
+
+/// An INITIATE for the vector handshake that names `claimed` as the
+/// client's long-term key and seals the vouch with `vouch_box`.
+fn initiate_claiming(vouched: &[u8], claimed: &[u8; 32], vouch_box: &SalsaBox) -> Vec<u8> {
+    let s_transient = CurvePublicKey::from_bytes(key32(SERVER_TRANSIENT_PUBLIC));
     let c_transient = CurveSecretKey::from_bytes(key32(CLIENT_TRANSIENT_SECRET));
     let mut vouch = BytesMut::new();
     seal_into(
-        &SalsaBox::new(&s_transient.to_box_key(), &client.secret().to_box_key()),
+        vouch_box,
         &nonce::long(nonce::VOUCH, &suffix(0xb0)),
         vouched,
         &mut vouch,
@@ -674,7 +682,7 @@ fn initiate_with_vouch(vouched: &[u8], client: &CurveKeyPair) -> Vec<u8> {
     )
     .unwrap();
     let mut plaintext = BytesMut::new();
-    plaintext.put_slice(client.public().as_bytes());
+    plaintext.put_slice(claimed);
     plaintext.put_slice(&suffix(0xb0));
     plaintext.put_slice(&vouch);
     dealer().encode(&mut plaintext).unwrap();
@@ -690,6 +698,80 @@ fn initiate_with_vouch(vouched: &[u8], client: &CurveKeyPair) -> Vec<u8> {
     )
     .unwrap();
     body.to_vec()
+}
+
+/// A box keyed from the all-zero agreement, which anyone can make: what a
+/// client holding no key would use with a small-order public key.
+fn all_zero_box() -> SalsaBox {
+    SalsaBox::new(
+        &CurvePublicKey::from_bytes([0; 32]).to_box_key(),
+        &CurveKeyPair::generate().secret().to_box_key(),
+    )
+}
+
+#[test]
+fn a_client_without_a_key_is_refused_at_hello() {
+    // C' is a small-order point; the signature box is sealed with the
+    // all-zero agreement, so it would open at the server.
+    let mut hello = BytesMut::from(&hex(HELLO)[..80]);
+    hello.put_slice(&[0u8; 32]);
+    hello.put_u64(1);
+    seal_into(
+        &all_zero_box(),
+        &nonce::short(nonce::HELLO, 1),
+        &[0; 64],
+        &mut hello,
+        BoxKind::Hello,
+    )
+    .unwrap();
+    let mut out = BytesMut::new();
+    let mut server = vector_server();
+    server.start(&router(), &mut out).unwrap();
+    assert_eq!(
+        server.on_command(raw(&hello), &mut out).unwrap_err(),
+        CurveError::WeakKey(BoxKind::Hello).into()
+    );
+}
+
+#[test]
+fn a_vouch_from_a_small_order_long_term_key_is_refused() {
+    let vouched = [key32(CLIENT_TRANSIENT_PUBLIC), key32(SERVER_PUBLIC)].concat();
+    let mut out = BytesMut::new();
+    let (mut server, _) = welcomed_server(0x42);
+    let initiate = initiate_claiming(&vouched, &[0; 32], &all_zero_box());
+    assert_eq!(
+        server.on_command(raw(&initiate), &mut out).unwrap_err(),
+        CurveError::WeakKey(BoxKind::Vouch).into()
+    );
+}
+
+#[test]
+fn a_welcome_with_a_small_order_transient_key_is_refused() {
+    // The server's WELCOME names S' = 0; the client must not key its
+    // session (and its vouch) from that.
+    let mut client = vector_client();
+    let mut out = BytesMut::new();
+    client.start(&dealer(), &mut out).unwrap();
+    let c_transient = CurveSecretKey::from_bytes(key32(CLIENT_TRANSIENT_SECRET));
+    let welcome_box = SalsaBox::new(
+        &c_transient.public_key().to_box_key(),
+        &server_keys().secret().to_box_key(),
+    );
+    let mut inside = BytesMut::new();
+    inside.put_slice(&[0u8; 32]);
+    inside.put_slice(&hex(COOKIE));
+    let mut welcome = BytesMut::from(&b"\x07WELCOME"[..]);
+    welcome.put_slice(&suffix(0xc0));
+    seal_into(
+        &welcome_box,
+        &nonce::long(nonce::WELCOME, &suffix(0xc0)),
+        &inside,
+        &mut welcome,
+        BoxKind::Welcome,
+    )
+    .unwrap();
+    let err = client.on_command(raw(&welcome), &mut out).unwrap_err();
+    assert_eq!(err, CurveError::WeakKey(BoxKind::Initiate).into());
 }
 
 #[test]

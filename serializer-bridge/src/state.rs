@@ -1,0 +1,204 @@
+//! What the caller's handle ([`PeerManager`](crate::PeerManager)) and the
+//! background driver share ([`Shared`]): under one lock the peers'
+//! sessions, how each is reached, and the events that belong to no peer;
+//! beside it the wake-ups in both directions.
+//!
+//! Bounds: one entry per configured peer plus one per accepted peer that
+//! completed a valid HELLO and is not yet settled (down, nothing owed,
+//! nothing unread), or is bound to an authenticated identity (as many as
+//! the socket's authenticator admits); link counts only for routing ids with a link open
+//! (bounded by the ROUTER's own connection limits); at most
+//! [`MAX_LOOSE`] refusal events, repeats from one routing id counted into
+//! one event.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+use bytes::Bytes;
+use tokio::sync::Notify;
+
+use crate::config::BridgeConfig;
+use crate::event::{Event, PeerId};
+use crate::session::{ProtocolError, Role, Session, Settings};
+use crate::wakeup::Wakeup;
+
+/// State shared by the caller's handle and the driver.
+pub(crate) struct Shared {
+    pub(crate) config: BridgeConfig,
+    pub(crate) settings: Arc<Settings>,
+    pub(crate) state: Mutex<State>,
+    /// Wakes the driver: chunks to send, acks due, room in the backlog.
+    pub(crate) driver_wake: Notify,
+    /// Wakes callers blocked in `wait_event`.
+    pub(crate) events_ready: Condvar,
+    pub(crate) wakeup: Wakeup,
+}
+
+impl Shared {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Tells waiting callers that events may be ready.
+    pub(crate) fn signal_events(&self, state: &State) {
+        if state.backlog() > 0 {
+            self.wakeup.raise();
+            self.events_ready.notify_all();
+        }
+    }
+
+    /// A new session with a peer.
+    pub(crate) fn session(&self, id: PeerId, node: String, role: Role) -> Session {
+        Session::new(id, node, role, self.settings.clone())
+    }
+}
+
+/// Most refusal events kept unread; past it they are only counted.
+pub(crate) const MAX_LOOSE: usize = 256;
+
+/// How a peer is reached.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) enum Route {
+    /// Through our listening ROUTER, by this routing id (its node name).
+    Accepted(Bytes),
+    /// Through our own DEALER, the n-th configured peer.
+    Connected(usize),
+}
+
+#[derive(Debug)]
+pub(crate) struct Entry {
+    pub(crate) session: Session,
+    pub(crate) route: Route,
+    /// For accepted peers: the authenticated identity (user id, or TLS
+    /// certificate) of the link whose HELLO created the peer. Only a link
+    /// of the same identity may speak for this name afterwards.
+    pub(crate) identity: Option<Bytes>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    pub(crate) peers: BTreeMap<PeerId, Entry>,
+    pub(crate) by_name: HashMap<String, PeerId>,
+    /// Open links per routing id on the ROUTER (link notices counted: a
+    /// dead link's "down" may come after its replacement's "up").
+    pub(crate) router_links: HashMap<Bytes, u32>,
+    /// Open links per configured peer's DEALER.
+    pub(crate) dealer_links: Vec<u32>,
+    pub(crate) next_id: u32,
+    /// Refusals of links that belong to no peer.
+    pub(crate) loose: VecDeque<Event>,
+    /// Refusals past [`MAX_LOOSE`], counted only.
+    pub(crate) refusals_uncounted: u64,
+    /// Where `poll_event` looks first, so one busy peer does not starve
+    /// the others.
+    pub(crate) cursor: u32,
+    pub(crate) closed: bool,
+}
+
+impl State {
+    pub(crate) fn session(&mut self, id: PeerId) -> Option<&mut Session> {
+        self.peers.get_mut(&id).map(|e| &mut e.session)
+    }
+
+    /// Adds a peer; its id is fresh.
+    pub(crate) fn add(
+        &mut self,
+        session_of: impl FnOnce(PeerId) -> Session,
+        route: Route,
+    ) -> PeerId {
+        let id = PeerId(self.next_id);
+        self.next_id = self.next_id.wrapping_add(1);
+        let session = session_of(id);
+        self.by_name.insert(session.node().to_owned(), id);
+        self.peers.insert(
+            id,
+            Entry {
+                session,
+                route,
+                identity: None,
+            },
+        );
+        id
+    }
+
+    /// Records a refused link, coalescing repeats of one routing id.
+    pub(crate) fn refuse(&mut self, node: String, error: ProtocolError) {
+        for event in self.loose.iter_mut() {
+            if let Event::Refused { node: n, count, .. } = event {
+                if *n == node {
+                    *count += 1;
+                    return;
+                }
+            }
+        }
+        if self.loose.len() >= MAX_LOOSE {
+            self.refusals_uncounted += 1;
+            return;
+        }
+        self.loose.push_back(Event::Refused {
+            node,
+            error,
+            count: 1,
+        });
+    }
+
+    /// Events and chunks waiting for the application, over all peers.
+    pub(crate) fn backlog(&self) -> usize {
+        self.loose.len()
+            + self
+                .peers
+                .values()
+                .map(|e| e.session.backlog())
+                .sum::<usize>()
+    }
+
+    /// Events other than chunks waiting, over all peers.
+    pub(crate) fn unread_events(&self) -> usize {
+        self.loose.len()
+            + self
+                .peers
+                .values()
+                .map(|e| e.session.unread_events())
+                .sum::<usize>()
+    }
+
+    /// The next event: refusals first, then the peers in turn.
+    pub(crate) fn next_event(&mut self) -> Option<Event> {
+        if let Some(event) = self.loose.pop_front() {
+            return Some(event);
+        }
+        let start = PeerId(self.cursor);
+        let ids: Vec<PeerId> = self
+            .peers
+            .range(start..)
+            .chain(self.peers.range(..start))
+            .filter(|(_, e)| e.session.backlog() > 0)
+            .map(|(id, _)| *id)
+            .take(1)
+            .collect();
+        let id = *ids.first()?;
+        self.cursor = id.0.wrapping_add(1);
+        self.session(id)?.poll_event()
+    }
+
+    /// Forgets accepted peers that are down with nothing owed or unread.
+    /// Peers bound to an authenticated identity are kept, so their name
+    /// stays theirs (there are only as many as the authenticator admits).
+    pub(crate) fn forget_settled(&mut self) {
+        let settled: Vec<PeerId> = self
+            .peers
+            .iter()
+            .filter(|(_, e)| {
+                matches!(e.route, Route::Accepted(_))
+                    && e.identity.is_none()
+                    && e.session.is_settled()
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for id in settled {
+            if let Some(entry) = self.peers.remove(&id) {
+                self.by_name.remove(entry.session.node());
+            }
+        }
+    }
+}

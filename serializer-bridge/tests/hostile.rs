@@ -1,0 +1,441 @@
+//! Hostile peers over real sockets: a raw ZMTP DEALER that speaks bridge
+//! messages the way no honest node would, against a running
+//! [`PeerManager`]. Each test checks that only the offender's link closes,
+//! with one typed event, that an honest peer keeps flowing, and where it
+//! matters that memory stays bounded.
+
+#![allow(clippy::unwrap_used)]
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use serializer_bridge::session::ProtocolError;
+use serializer_bridge::wire::{Hello, PROTOCOL_VERSION, Record, Wire};
+use serializer_bridge::{
+    BridgeConfig, CacheEpoch, Chunk, Event, LinkDown, PeerConfig, PeerManager,
+};
+use zmtp_transport::{Message, Options, Socket, SocketType};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn manager() -> (PeerManager, String) {
+    let mut config = BridgeConfig::new("m");
+    config.listen.push("tcp://127.0.0.1:*".into());
+    config.peers.push(PeerConfig {
+        name: "configured".into(),
+        endpoint: "tcp://127.0.0.1:9".into(),
+    });
+    let m = PeerManager::start(config).unwrap();
+    let endpoint = m.bound_endpoints()[0].to_string();
+    (m, endpoint)
+}
+
+/// A raw DEALER calling itself `name`, seeing its own link's ups and downs.
+async fn raw_peer(name: &str, endpoint: &str) -> Socket {
+    let mut options = Options::new(SocketType::Dealer);
+    options.routing_id = Bytes::copy_from_slice(name.as_bytes());
+    options.link_notify = true;
+    options.reconnect_ivl = Duration::from_secs(60);
+    let socket = Socket::with_options(SocketType::Dealer, options);
+    socket.connect(endpoint).await.unwrap();
+    socket
+}
+
+fn hello(name: &str, nonce: u64, epoch: u64) -> Hello {
+    Hello {
+        version: PROTOCOL_VERSION,
+        capabilities: 0,
+        cache_size: 0,
+        window_chunks: 64,
+        window_bytes: 1 << 20,
+        incarnation: 77,
+        nonce,
+        epoch: CacheEpoch(epoch),
+        record: Record::default(),
+        node: name.into(),
+    }
+}
+
+/// Waits for the raw peer's link to go down, returning the bridge messages
+/// it got first.
+async fn until_closed(socket: &Socket) -> Vec<Wire> {
+    let mut got = Vec::new();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let message = tokio::time::timeout_at(deadline, socket.recv())
+            .await
+            .expect("the bridge did not close the link")
+            .unwrap();
+        let frames = message.frames();
+        if frames.len() == 2 && frames[0].is_empty() && frames[1].len() == 1 {
+            if frames[1][0] == 0 {
+                return got;
+            }
+            continue;
+        }
+        got.push(Wire::decode(&message).unwrap());
+    }
+}
+
+fn wait_for(m: &PeerManager, what: &str, mut want: impl FnMut(&Event) -> bool) -> Event {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let event = m
+            .wait_event(left)
+            .unwrap_or_else(|| panic!("no {what} within {WAIT:?}"));
+        if want(&event) {
+            return event;
+        }
+    }
+}
+
+fn rss_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+    let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+    pages * 4096
+}
+
+/// An honest node that connects to `endpoint` as `name` and exchanges one
+/// chunk with the manager, proving the manager still serves peers.
+fn honest_round_trip(m: &PeerManager, endpoint: &str, name: &str) {
+    let mut config = BridgeConfig::new(name);
+    config.peers.push(PeerConfig {
+        name: "m".into(),
+        endpoint: endpoint.into(),
+    });
+    let w = PeerManager::start(config).unwrap();
+    let Event::PeerUp { peer, epoch, .. } = wait_for(&w, "PeerUp at the honest node", |e| {
+        matches!(e, Event::PeerUp { .. })
+    }) else {
+        unreachable!()
+    };
+    w.write(peer, Chunk::serial(epoch, &b"still here"[..]))
+        .unwrap();
+    let got = wait_for(m, "the honest chunk", |e| matches!(e, Event::Chunk { .. }));
+    let Event::Chunk { chunk, .. } = got else {
+        unreachable!()
+    };
+    assert_eq!(&chunk.data[..], b"still here");
+    wait_for(&w, "Delivered", |e| {
+        matches!(e, Event::Delivered { through: 1, .. })
+    });
+}
+
+#[test]
+fn garbage_closes_the_link_with_one_coalesced_event_and_bounded_memory() {
+    let rt = runtime();
+    let (m, endpoint) = manager();
+    let before = rss_bytes();
+    // 7 MB of 3-byte garbage from one routing id while nobody reads events.
+    let socket = rt.block_on(raw_peer("garbage", &endpoint));
+    rt.block_on(async {
+        for _ in 0..(7 << 20) / 3 {
+            let message: Message = [&b"xyz"[..]].into_iter().collect();
+            if socket.try_send(message).is_err() {
+                break;
+            }
+        }
+    });
+    let replies = rt.block_on(until_closed(&socket));
+    assert!(
+        matches!(replies.first(), Some(Wire::Refuse { .. })),
+        "a REFUSE before the close: {replies:?}"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let grown = rss_bytes().saturating_sub(before);
+    let refusals: Vec<Event> = std::iter::from_fn(|| m.poll_event())
+        .filter(|e| matches!(e, Event::Refused { .. }))
+        .collect();
+    assert_eq!(refusals.len(), 1, "one event per routing id: {refusals:?}");
+    assert!(matches!(
+        &refusals[0],
+        Event::Refused { node, error: ProtocolError::Malformed(_), count } if node == "garbage" && *count >= 1
+    ));
+    assert!(grown < 32 << 20, "the process grew by {grown} bytes");
+    assert!(m.peers().iter().all(|(_, name)| name != "garbage"));
+    honest_round_trip(&m, &endpoint, "w1");
+}
+
+#[test]
+fn links_without_a_hello_create_no_peers() {
+    let rt = runtime();
+    let (m, endpoint) = manager();
+    rt.block_on(async {
+        let mut sockets = Vec::new();
+        for i in 0..200 {
+            sockets.push(raw_peer(&format!("idle-{i}"), &endpoint).await);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        for s in sockets {
+            s.close().await;
+        }
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        m.peers().len(),
+        1,
+        "only the configured peer: {:?}",
+        m.peers()
+    );
+    honest_round_trip(&m, &endpoint, "w1");
+}
+
+#[test]
+fn impossible_acks_end_only_that_link() {
+    let rt = runtime();
+    let (m, endpoint) = manager();
+    let socket = rt.block_on(raw_peer("liar", &endpoint));
+    rt.block_on(socket.send(Wire::Hello(hello("liar", 1, 1)).encode()))
+        .unwrap();
+    let Event::PeerUp { peer, epoch, .. } = wait_for(&m, "PeerUp of the liar", |e| {
+        matches!(e, Event::PeerUp { .. })
+    }) else {
+        unreachable!()
+    };
+    m.write(peer, Chunk::serial(epoch, &b"one"[..])).unwrap();
+    rt.block_on(async {
+        loop {
+            let message = tokio::time::timeout(WAIT, socket.recv())
+                .await
+                .unwrap()
+                .unwrap();
+            if matches!(Wire::decode(&message), Ok(Wire::Chunk { .. })) {
+                break;
+            }
+        }
+    });
+    // Acknowledge a thousand chunks of the one sent.
+    rt.block_on(socket.send(Wire::Ack { epoch, seq: 1000 }.encode()))
+        .unwrap();
+    let down = wait_for(&m, "PeerDown of the liar", |e| {
+        matches!(e, Event::PeerDown { .. })
+    });
+    assert!(
+        matches!(
+            &down,
+            Event::PeerDown {
+                reason: LinkDown::Protocol(ProtocolError::AckOutOfRange {
+                    seq: 1000,
+                    sent: 1,
+                    ..
+                }),
+                ..
+            }
+        ),
+        "{down:?}"
+    );
+    let replies = rt.block_on(until_closed(&socket));
+    assert!(
+        replies.iter().any(|w| matches!(w, Wire::Refuse { .. })),
+        "{replies:?}"
+    );
+    // The chunk stays in doubt (the liar never said what it took): the
+    // timeout hands it back; nothing was released by the blind ACK.
+    assert_eq!(m.stats(peer).unwrap().in_doubt, 1);
+    honest_round_trip(&m, &endpoint, "w1");
+}
+
+#[test]
+fn epochs_at_the_top_of_the_range_are_refused_without_a_panic() {
+    let rt = runtime();
+    let (m, endpoint) = manager();
+    let socket = rt.block_on(raw_peer("wrap", &endpoint));
+    rt.block_on(socket.send(Wire::Hello(hello("wrap", 1, u64::MAX)).encode()))
+        .unwrap();
+    let replies = rt.block_on(until_closed(&socket));
+    assert!(
+        matches!(replies.first(), Some(Wire::Refuse { .. })),
+        "{replies:?}"
+    );
+    let refused = wait_for(&m, "Refused", |e| matches!(e, Event::Refused { .. }));
+    assert!(matches!(
+        refused,
+        Event::Refused {
+            error: ProtocolError::EpochOutOfRange { .. },
+            ..
+        }
+    ));
+    honest_round_trip(&m, &endpoint, "w1");
+}
+
+#[test]
+fn names_must_match_the_routing_id_and_not_be_taken() {
+    let rt = runtime();
+    let (m, endpoint) = manager();
+    for (routing_id, name, want) in [
+        ("a", "b", "NodeName"),
+        ("configured", "configured", "NameTaken"),
+        ("m", "m", "NameTaken"),
+    ] {
+        let socket = rt.block_on(raw_peer(routing_id, &endpoint));
+        rt.block_on(socket.send(Wire::Hello(hello(name, 1, 1)).encode()))
+            .unwrap();
+        rt.block_on(until_closed(&socket));
+        let refused = wait_for(&m, "Refused", |e| matches!(e, Event::Refused { .. }));
+        let Event::Refused { error, .. } = refused else {
+            unreachable!()
+        };
+        let got = match error {
+            ProtocolError::NodeName { .. } => "NodeName",
+            ProtocolError::NameTaken { .. } => "NameTaken",
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(got, want);
+    }
+    honest_round_trip(&m, &endpoint, "w1");
+}
+
+#[test]
+fn a_flood_past_our_window_ends_the_link_and_memory_stays_bounded() {
+    let rt = runtime();
+    let mut config = BridgeConfig::new("m");
+    config.listen.push("tcp://127.0.0.1:*".into());
+    config.caps.hard_chunks = 256;
+    config.caps.soft_chunks = 128;
+    let m = PeerManager::start(config).unwrap();
+    let endpoint = m.bound_endpoints()[0].to_string();
+    let before = rss_bytes();
+    let socket = rt.block_on(raw_peer("flood", &endpoint));
+    rt.block_on(socket.send(Wire::Hello(hello("flood", 1, 1)).encode()))
+        .unwrap();
+    let Event::PeerUp { epoch, .. } = wait_for(&m, "PeerUp", |e| matches!(e, Event::PeerUp { .. }))
+    else {
+        unreachable!()
+    };
+    // Nobody reads; the flood ignores our window of 256 chunks.
+    let payload = Bytes::from(vec![0u8; 64 << 10]);
+    rt.block_on(async {
+        for seq in 1..=2000 {
+            let chunk = Wire::Chunk {
+                epoch,
+                seq,
+                kind: serializer_bridge::MessageType::Serial,
+                payload: payload.clone(),
+            };
+            if socket.try_send(chunk.encode()).is_err() {
+                break;
+            }
+        }
+    });
+    rt.block_on(until_closed(&socket));
+    let down = wait_for(&m, "PeerDown", |e| matches!(e, Event::PeerDown { .. }));
+    assert!(
+        matches!(
+            down,
+            Event::PeerDown {
+                reason: LinkDown::Protocol(ProtocolError::WindowExceeded { .. }),
+                ..
+            }
+        ),
+        "{down:?}"
+    );
+    let grown = rss_bytes().saturating_sub(before);
+    // The window is 256 x 64 KiB = 16 MiB; the socket's inbound queue
+    // holds at most its HWM more.
+    assert!(grown < 160 << 20, "the process grew by {grown} bytes");
+}
+
+#[test]
+fn a_name_stays_with_the_identity_that_first_said_hello() {
+    use std::sync::Arc;
+    use zmtp_transport::{PlainPasswords, Security};
+    let rt = runtime();
+    let mut config = BridgeConfig::new("m");
+    config.listen.push("tcp://127.0.0.1:*".into());
+    config.socket.security = Security::PlainServer;
+    config.socket.authenticator = Some(Arc::new(
+        PlainPasswords::new()
+            .with("alice", "a")
+            .with("mallory", "m"),
+    ));
+    let m = PeerManager::start(config).unwrap();
+    let endpoint = m.bound_endpoints()[0].to_string();
+
+    // "w1" authenticated as alice comes up and delivers.
+    let mut config = BridgeConfig::new("w1");
+    config.peers.push(PeerConfig {
+        name: "m".into(),
+        endpoint: endpoint.clone(),
+    });
+    config.socket.security = Security::PlainClient {
+        username: "alice".into(),
+        password: "a".into(),
+    };
+    let w1 = PeerManager::start(config).unwrap();
+    let Event::PeerUp { peer, epoch, .. } =
+        wait_for(&w1, "PeerUp at w1", |e| matches!(e, Event::PeerUp { .. }))
+    else {
+        unreachable!()
+    };
+    w1.write(peer, Chunk::serial(epoch, &b"from alice"[..]))
+        .unwrap();
+    wait_for(&m, "alice's chunk", |e| matches!(e, Event::Chunk { .. }));
+
+    // mallory takes the routing id "w1" over and says HELLO as w1.
+    let mut options = Options::new(SocketType::Dealer);
+    options.routing_id = Bytes::from_static(b"w1");
+    options.link_notify = true;
+    options.reconnect_ivl = Duration::from_secs(60);
+    options.security = Security::PlainClient {
+        username: "mallory".into(),
+        password: "m".into(),
+    };
+    let mallory = Socket::with_options(SocketType::Dealer, options);
+    rt.block_on(async {
+        mallory.connect(&endpoint).await.unwrap();
+        mallory
+            .send(Wire::Hello(hello("w1", 1, 1)).encode())
+            .await
+            .unwrap();
+    });
+    let replies = rt.block_on(until_closed(&mallory));
+    assert!(
+        replies.iter().any(|w| matches!(w, Wire::Refuse { .. })),
+        "mallory was not refused: {replies:?}"
+    );
+    let refused = wait_for(&m, "Refused", |e| matches!(e, Event::Refused { .. }));
+    assert!(matches!(
+        refused,
+        Event::Refused {
+            error: ProtocolError::NameTaken { .. },
+            ..
+        }
+    ));
+    // alice's node gets its name back and delivers again (its link was
+    // displaced by the takeover; it reconnects, at worst after its
+    // handshake timeout).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut written_in = None;
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "no chunk from alice after the takeover attempt"
+        );
+        while w1.poll_event().is_some() {}
+        if let Some(peer) = w1.peer_id("m") {
+            if let Some(epoch) = w1.epoch(peer) {
+                if written_in != Some(epoch)
+                    && w1
+                        .write(peer, Chunk::serial(epoch, &b"alice again"[..]))
+                        .is_ok()
+                {
+                    written_in = Some(epoch);
+                }
+            }
+        }
+        if let Some(Event::Chunk { chunk, .. }) = m.wait_event(Duration::from_millis(20)) {
+            if &chunk.data[..] == b"alice again" {
+                break;
+            }
+        }
+    }
+}
