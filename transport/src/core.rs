@@ -8,7 +8,7 @@
 //! TCP pushes back on the sender.
 //!
 //! The per-type rules (round-robin, fan-out, routing by id, request-reply
-//! envelopes, subscriptions) live in [`crate::kind`]; this file keeps the
+//! envelopes, subscriptions) live in [`crate::rules`]; this file keeps the
 //! bookkeeping they share: which pipes exist, which are ready, their routing
 //! ids and subscriptions, and the statistics.
 
@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -27,6 +27,7 @@ use crate::options::Options;
 use crate::peers::{PeerDirectory, PipeId};
 use crate::queue::{self, PipeRx, PipeTx, Queue};
 use crate::refusal::Refusal;
+use crate::rules::{self, ReceiveRule};
 use crate::subscriptions::SubscriptionSet;
 
 /// What a socket hands a link to send.
@@ -184,6 +185,8 @@ pub(crate) struct Ready {
 #[derive(Debug)]
 pub(crate) struct Core {
     pub(crate) socket_type: SocketType,
+    /// The type's inbound rule ([`ReceiveRule::of`]), looked up once.
+    pub(crate) receive_rule: ReceiveRule,
     pub(crate) options: Options,
     state: Mutex<State>,
     /// Messages from every link, for `recv` (capacity `rcvhwm`).
@@ -212,6 +215,7 @@ impl Core {
         let inbound = Queue::new(Options::capacity(options.rcvhwm));
         Arc::new(Core {
             socket_type,
+            receive_rule: ReceiveRule::of(socket_type),
             options,
             state: Mutex::new(State::default()),
             inbound,
@@ -306,7 +310,12 @@ impl Core {
             state.pipes.push(entry);
         }
         let routing_id = if self.socket_type == SocketType::Router {
-            Some(self.assign_routing_id(&mut state, id, peer)?)
+            let handover = self.options.router_handover;
+            let assigned =
+                rules::assign_routing_id(&mut state, id, peer.identity.as_ref(), handover)?;
+            // A handover dropped the old holder's pipe.
+            self.pipes_changed(&mut state);
+            Some(assigned)
         } else {
             None
         };
@@ -325,31 +334,6 @@ impl Core {
         drop(state);
         self.send_ready.notify_waiters();
         Ok(ready)
-    }
-
-    fn assign_routing_id(
-        &self,
-        state: &mut State,
-        id: PipeId,
-        peer: &PeerInfo,
-    ) -> Result<Bytes, Refusal> {
-        let Some(wanted) = peer.identity.clone() else {
-            let generated = generate_routing_id(state);
-            state.routes.insert(generated.clone(), id);
-            return Ok(generated);
-        };
-        if let Some(&holder) = state.routes.get(&wanted) {
-            if holder != id {
-                if !self.options.router_handover {
-                    return Err(Refusal::RoutingIdInUse(wanted));
-                }
-                // Handover: the old link loses its pipe, which ends it.
-                state.drop_pipe(holder, Refusal::RoutingIdTakenOver);
-                self.pipes_changed(state);
-            }
-        }
-        state.routes.insert(wanted.clone(), id);
-        Ok(wanted)
     }
 
     /// A link ended. Its pipe goes too when `detach` (accepted links, or a
@@ -373,11 +357,7 @@ impl Core {
             }
         }
         if was_ready && self.socket_type == SocketType::Xpub {
-            for topic in topics {
-                if state.all_peer_topics.remove(&topic) || self.options.xpub_verboser {
-                    notices.push(subscription_message(false, &topic));
-                }
-            }
+            notices = rules::peer_left(&mut state, &self.options, topics);
         }
         if detach {
             state.pipes.retain(|p| p.id != id);
@@ -431,53 +411,9 @@ impl Core {
         if !self.socket_type.is_publisher() {
             return None;
         }
+        let xpub = self.socket_type == SocketType::Xpub;
         let mut state = self.state();
-        let pipe = state.pipe_mut(id)?;
-        if subscribe {
-            pipe.peer_subscriptions.add(&topic);
-        } else if pipe.peer_subscriptions.contains(&topic) {
-            pipe.peer_subscriptions.remove(&topic);
-        } else {
-            // Cancelling what this peer never subscribed to changes nothing.
-            return None;
-        }
-        if self.socket_type != SocketType::Xpub {
-            return None;
-        }
-        let changed = if subscribe {
-            state.all_peer_topics.add(&topic)
-        } else {
-            state.all_peer_topics.remove(&topic)
-        };
-        let verbose = if subscribe {
-            self.options.xpub_verbose || self.options.xpub_verboser
-        } else {
-            self.options.xpub_verboser
-        };
-        (changed || verbose).then(|| subscription_message(subscribe, &topic))
-    }
-
-    /// What the application should see of a message a peer sent: PUB
-    /// drops it, ROUTER puts the peer's routing id in front.
-    #[inline]
-    pub(crate) fn admit(
-        &self,
-        routing_id: Option<&Bytes>,
-        mut message: Message,
-    ) -> Option<Message> {
-        match self.socket_type {
-            SocketType::Pub => {
-                Core::count(&self.stats.dropped_inbound);
-                None
-            }
-            SocketType::Router => {
-                if let Some(id) = routing_id {
-                    message.push_front(id.clone());
-                }
-                Some(message)
-            }
-            _ => Some(message),
-        }
+        rules::peer_subscription(&mut state, &self.options, xpub, id, subscribe, topic)
     }
 
     /// Marks the socket closed: every pipe is released (links then linger
@@ -530,31 +466,4 @@ impl Core {
     pub(crate) fn count(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
     }
-}
-
-/// A generated ROUTER id: `00` then a 32-bit counter that starts at random,
-/// as libzmq makes them.
-fn generate_routing_id(state: &mut State) -> Bytes {
-    if state.next_generated_id == 0 {
-        state.next_generated_id = fastrand::u32(1..);
-    }
-    loop {
-        let n = state.next_generated_id;
-        state.next_generated_id = n.wrapping_add(1).max(1);
-        let mut id = BytesMut::with_capacity(5);
-        id.put_u8(0);
-        id.put_u32(n);
-        let id = id.freeze();
-        if !state.routes.contains_key(&id) {
-            return id;
-        }
-    }
-}
-
-/// The 3.0-style subscription message: `01topic` or `00topic`.
-pub(crate) fn subscription_message(subscribe: bool, topic: &[u8]) -> Message {
-    let mut body = BytesMut::with_capacity(1 + topic.len());
-    body.put_u8(u8::from(subscribe));
-    body.put_slice(topic);
-    Message::from(body.freeze())
 }

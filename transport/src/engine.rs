@@ -34,11 +34,11 @@ use zmtp::mechanism::NullServer;
 
 use crate::core::{Core, Inbound, Outbound, PipeEntry};
 use crate::endpoint::Endpoint;
-use crate::kind;
 use crate::link_end::{IoFailure, LinkEnd};
 use crate::monitor_event::MonitorEvent;
 use crate::peers::{PeerMetadata, PipeId};
 use crate::queue::{PipeRx, PipeTx};
+use crate::rules;
 use crate::security::{self, Security, ZapRequest};
 use crate::stream::Stream;
 use crate::tls::peer::TlsPeer;
@@ -177,7 +177,7 @@ pub(crate) async fn run(
     if !core.is_closing() {
         let mut rest: Vec<Inbound> = pending.into();
         if outcome.handshake_done && core.options.link_notify {
-            let notice = core.admit(routing_id.as_ref(), link_notice(false));
+            let notice = rules::admit(core, routing_id.as_ref(), link_notice(false));
             rest.extend(notice.map(|message| Inbound {
                 pipe: link.pipe,
                 message,
@@ -605,7 +605,7 @@ impl Engine<'_> {
                 self.handshake_done = true;
                 if link.core.options.link_notify {
                     if let Some(notice) =
-                        link.core.admit(self.routing_id.as_ref(), link_notice(true))
+                        rules::admit(&link.core, self.routing_id.as_ref(), link_notice(true))
                     {
                         self.queue(notice);
                     }
@@ -633,13 +633,13 @@ impl Engine<'_> {
 
     #[inline]
     fn on_message(&mut self, message: Message) {
-        // Most socket types take messages as they come; only ROUTER and PUB
-        // need `admit`'s rules, and the call costs a move of the message
-        // in and out.
-        if kind::admits_as_is(self.link.core.socket_type) {
+        // Most socket types take messages as they come; only ROUTER, PUB
+        // and PUSH need `admit`'s rules (see `ReceiveRule`), and the call
+        // costs a move of the message in and out.
+        if self.link.core.receive_rule.admits_as_is() {
             return self.queue(message);
         }
-        if let Some(message) = self.link.core.admit(self.routing_id.as_ref(), message) {
+        if let Some(message) = rules::admit(&self.link.core, self.routing_id.as_ref(), message) {
             self.queue(message);
         }
     }

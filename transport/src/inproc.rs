@@ -16,9 +16,9 @@ use zmtp::{Metadata, PeerInfo, Version};
 use crate::core::{Core, Inbound, Outbound, PipeEntry};
 use crate::engine;
 use crate::error::{Error, Result};
-use crate::kind;
 use crate::peers::PipeId;
 use crate::queue::PipeRx;
+use crate::rules;
 
 /// Items moved per batch.
 const BATCH: usize = 1024;
@@ -157,7 +157,7 @@ async fn forward(mut from: Source, to: Sink) {
     }
     // In batches, as an engine does: one lock to take what the pipe holds,
     // one to hand it over, rather than two per message.
-    let admits_as_is = kind::admits_as_is(to.core.socket_type);
+    let admits_as_is = to.core.receive_rule.admits_as_is();
     let mut batch = VecDeque::with_capacity(BATCH);
     let mut ready = VecDeque::with_capacity(BATCH);
     'link: loop {
@@ -184,7 +184,7 @@ async fn forward(mut from: Source, to: Sink) {
                     let admitted = if admits_as_is {
                         Some(message)
                     } else {
-                        to.core.admit(to.routing_id.as_ref(), message)
+                        rules::admit(&to.core, to.routing_id.as_ref(), message)
                     };
                     if let Some(message) = admitted {
                         ready.push_back(Inbound {
@@ -243,10 +243,7 @@ async fn notify_link(to: &Sink, up: bool) {
     if !to.core.options.link_notify || to.core.is_closing() {
         return;
     }
-    if let Some(message) = to
-        .core
-        .admit(to.routing_id.as_ref(), engine::link_notice(up))
-    {
+    if let Some(message) = rules::admit(&to.core, to.routing_id.as_ref(), engine::link_notice(up)) {
         let _ = to
             .core
             .inbound

@@ -12,8 +12,9 @@
 //!   its typed [`LinkEnd`].
 //! - [`proxy`]: forwarding between two sockets, plain or steerable.
 //!
-//! Layout: `core` holds a socket's pipes and routing state; `kind` the
-//! per-type rules; `engine` drives one connection; `listener` and
+//! Layout: `core` holds a socket's pipes and routing state; `rules` the
+//! per-type rules (`rules/round_robin`, `rules/routed`, `rules/fan_out`,
+//! `rules/req_rep`), as plain functions over that state; `engine` drives one connection; `listener` and
 //! `connecter` own bound and connected endpoints; `inproc` joins sockets in
 //! memory; `tls` holds the TLS settings (`tls/settings`) and handshakes
 //! (`tls/handshake`); `peers` what each handshake learnt about its peer;
@@ -26,7 +27,6 @@ mod endpoint;
 mod engine;
 mod error;
 mod inproc;
-mod kind;
 mod link_end;
 mod listener;
 mod monitor;
@@ -37,6 +37,7 @@ pub mod proxy;
 mod queue;
 mod receiver;
 mod refusal;
+mod rules;
 mod security;
 mod sender;
 mod socket;

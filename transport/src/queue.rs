@@ -432,6 +432,12 @@ impl<T> PipeRx<T> {
     pub(crate) fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// Takes the front item if there is one (for tests of what was queued).
+    #[cfg(test)]
+    pub(crate) fn try_pop(&self) -> Option<T> {
+        self.0.try_pop()
+    }
 }
 
 impl<T> Drop for PipeRx<T> {

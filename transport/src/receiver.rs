@@ -18,8 +18,9 @@ use zmtp::Message;
 
 use crate::core::{Core, Inbound};
 use crate::error::{Error, Result};
-use crate::kind;
 use crate::peers::{PeerMetadata, PipeId};
+use crate::queue::Queue;
+use crate::rules;
 use crate::socket::Socket;
 
 /// A socket's receiving end for one task; see [`Socket::receiver`]. It does
@@ -89,16 +90,13 @@ impl Receiver {
 
     /// Receives a message if one is waiting.
     pub fn try_recv(&mut self) -> Result<Message> {
-        kind::check_recv(&self.core)?;
-        loop {
-            if let Some(message) = self.next_held() {
-                return Ok(message);
-            }
-            match self.core.inbound.try_take_all(&mut self.held) {
-                Some(true) => self.count_held(),
-                Some(false) => return Err(Error::Closed),
-                None => return Err(Error::WouldBlock),
-            }
+        rules::check_recv(&self.core)?;
+        match self.next(|queue, held| match queue.try_take_all(held) {
+            Some(open) => Poll::Ready(open),
+            None => Poll::Pending,
+        }) {
+            Poll::Ready(result) => result,
+            Poll::Pending => Err(Error::WouldBlock),
         }
     }
 
@@ -109,31 +107,45 @@ impl Receiver {
         self.core.peers.lookup(self.last_pipe?)
     }
 
-    /// The next held message the socket's rules accept.
-    fn next_held(&mut self) -> Option<Message> {
-        while let Some(inbound) = self.held.pop_front() {
-            self.last_pipe = inbound.from_peer.then_some(inbound.pipe);
-            if kind::accepts_as_is(self.core.socket_type) {
-                return Some(inbound.message);
+    /// The next message the socket's rules accept: a held one, or one of a
+    /// batch `refill` moves from the socket's queue into `held`
+    /// (`Ready(false)` once the queue is closed and empty).
+    fn next(
+        &mut self,
+        mut refill: impl FnMut(&Queue<Inbound>, &mut VecDeque<Inbound>) -> Poll<bool>,
+    ) -> Poll<Result<Message>> {
+        let Receiver {
+            core,
+            held,
+            reported_held,
+            last_pipe,
+        } = self;
+        let next = rules::next_accepted(core, || {
+            loop {
+                if let Some(inbound) = held.pop_front() {
+                    *last_pipe = inbound.from_peer.then_some(inbound.pipe);
+                    return Poll::Ready(Some((inbound, ())));
+                }
+                if !std::task::ready!(refill(&core.inbound, held)) {
+                    return Poll::Ready(None);
+                }
+                count_held(core, held.len(), reported_held);
             }
-            if let Some(message) = kind::accept(&self.core, inbound.pipe, inbound.message) {
-                return Some(message);
-            }
-        }
-        None
+        });
+        next.map(|m| m.map(|(message, ())| message).ok_or(Error::Closed))
     }
+}
 
-    /// Counts a fresh batch as held in place of the last one, which has
-    /// been handed out (see [`Socket::stats`]).
-    fn count_held(&mut self) {
-        let held = &self.core.stats.held_by_handles;
-        let now = self.held.len() as u64;
-        let before = std::mem::replace(&mut self.reported_held, now);
-        if now >= before {
-            held.fetch_add(now - before, Ordering::Relaxed);
-        } else {
-            held.fetch_sub(before - now, Ordering::Relaxed);
-        }
+/// Counts a fresh batch of `now` messages as held in place of the last
+/// one, which has been handed out (see [`Socket::stats`]).
+fn count_held(core: &Core, now: usize, reported_held: &mut u64) {
+    let held = &core.stats.held_by_handles;
+    let now = now as u64;
+    let before = std::mem::replace(reported_held, now);
+    if now >= before {
+        held.fetch_add(now - before, Ordering::Relaxed);
+    } else {
+        held.fetch_sub(before - now, Ordering::Relaxed);
     }
 }
 
@@ -162,20 +174,10 @@ impl Future for Recv<'_> {
         let this = self.get_mut();
         let receiver = &mut *this.receiver;
         if !this.checked {
-            if !kind::accepts_as_is(receiver.core.socket_type) {
-                kind::check_recv(&receiver.core)?;
-            }
+            rules::check_recv(&receiver.core)?;
             this.checked = true;
         }
-        loop {
-            if let Some(message) = receiver.next_held() {
-                return Poll::Ready(Ok(message));
-            }
-            // The queue closes with the socket, after what it holds.
-            if !std::task::ready!(receiver.core.inbound.poll_take_all(cx, &mut receiver.held)) {
-                return Poll::Ready(Err(Error::Closed));
-            }
-            receiver.count_held();
-        }
+        // The queue closes with the socket, after what it holds.
+        receiver.next(|queue, held| queue.poll_take_all(cx, held))
     }
 }

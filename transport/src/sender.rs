@@ -15,8 +15,8 @@ use zmtp::{Message, SocketType};
 
 use crate::core::{Core, Outbound};
 use crate::error::{Error, Result};
-use crate::kind::{self, Attempt};
 use crate::queue::Queue;
+use crate::rules::{self, Attempt};
 use crate::socket::{Socket, TrySendError, wait_for_room};
 
 /// Sends reported to the socket's statistics in batches of this many.
@@ -119,7 +119,7 @@ impl Sender {
             self.core.socket_type,
             SocketType::Push | SocketType::Dealer | SocketType::Pair
         ) {
-            return kind::try_send(&self.core, message);
+            return rules::try_send(&self.core, message);
         }
         if message.is_empty() {
             return Err(Error::InvalidMessage("a message needs at least one frame"));
@@ -147,23 +147,13 @@ impl Sender {
         Ok(Attempt::Done)
     }
 
-    /// Offers the message in `slot` to each pipe in turn from the cursor;
-    /// true once one took it.
+    /// Offers the message in `slot` to each pipe in turn from the cursor
+    /// (the socket's own round-robin rule); true once one took it.
     fn round_robin(&mut self, slot: &mut Option<Message>) -> bool {
-        let n = self.pipes.len();
-        let mut i = if self.next < n { self.next } else { 0 };
-        for _ in 0..n {
-            let queue = &self.pipes[i];
-            i += 1;
-            if i == n {
-                i = 0;
-            }
-            if queue.try_push_with(|| Outbound::Message(slot.take().unwrap_or_default())) {
-                self.next = i;
-                return true;
-            }
-        }
-        false
+        rules::round_robin(&self.pipes, &mut self.next, |queue| {
+            queue.try_push_with(|| Outbound::Message(slot.take().unwrap_or_default()))
+        })
+        .is_some()
     }
 
     /// Takes a new copy of the socket's usable pipes if they changed.

@@ -19,11 +19,11 @@ use crate::core::{Core, SocketStats};
 use crate::endpoint::Endpoint;
 use crate::error::{Error, Result};
 use crate::inproc;
-use crate::kind::{self, Attempt};
 use crate::listener;
 use crate::monitor::Monitor;
 use crate::options::Options;
 use crate::peers::PeerMetadata;
+use crate::rules::{self, Attempt};
 
 type SendFuture = Pin<Box<dyn Future<Output = Result<()>> + Send>>;
 type RecvFuture = Pin<Box<dyn Future<Output = Result<Message>> + Send>>;
@@ -198,7 +198,7 @@ impl Socket {
     /// Sends without waiting; at the high-water mark the message comes back
     /// in the error.
     pub fn try_send(&self, message: impl Into<Message>) -> Result<(), TrySendError> {
-        match kind::try_send(&self.core, message.into()) {
+        match rules::try_send(&self.core, message.into()) {
             Ok(Attempt::Done) => Ok(()),
             Ok(Attempt::Wait(message)) => Err(TrySendError {
                 error: Error::WouldBlock,
@@ -231,17 +231,17 @@ impl Socket {
 
     /// Receives a message if one is waiting.
     pub fn try_recv(&self) -> Result<Message> {
-        kind::check_recv(&self.core)?;
-        loop {
-            match self.core.inbound.try_pop() {
-                Some(inbound) => {
-                    if let Some(message) = kind::accept(&self.core, inbound.pipe, inbound.message) {
-                        return Ok(message);
-                    }
-                }
-                None if self.core.is_closing() => return Err(Error::Closed),
-                None => return Err(Error::WouldBlock),
-            }
+        rules::check_recv(&self.core)?;
+        let core = &*self.core;
+        let next = rules::next_accepted(core, || match core.inbound.try_pop() {
+            Some(inbound) => Poll::Ready(Some((inbound, ()))),
+            None if core.is_closing() => Poll::Ready(None),
+            None => Poll::Pending,
+        });
+        match next {
+            Poll::Ready(Some((message, ()))) => Ok(message),
+            Poll::Ready(None) => Err(Error::Closed),
+            Poll::Pending => Err(Error::WouldBlock),
         }
     }
 
@@ -250,11 +250,8 @@ impl Socket {
     pub fn subscribe(&self, topic: impl AsRef<[u8]>) -> Result<()> {
         self.check_subscriber("subscribe")?;
         let mut state = self.core.state();
-        kind::subscribe(
-            &self.core,
-            &mut state,
-            bytes::Bytes::copy_from_slice(topic.as_ref()),
-        );
+        let topic = bytes::Bytes::copy_from_slice(topic.as_ref());
+        rules::subscribe(&mut state, &self.core.stats, topic);
         Ok(())
     }
 
@@ -262,11 +259,8 @@ impl Socket {
     pub fn unsubscribe(&self, topic: impl AsRef<[u8]>) -> Result<()> {
         self.check_subscriber("unsubscribe")?;
         let mut state = self.core.state();
-        kind::unsubscribe(
-            &self.core,
-            &mut state,
-            &bytes::Bytes::copy_from_slice(topic.as_ref()),
-        );
+        let topic = bytes::Bytes::copy_from_slice(topic.as_ref());
+        rules::unsubscribe(&mut state, &self.core.stats, &topic);
         Ok(())
     }
 
@@ -349,7 +343,7 @@ impl Future for Sending<'_> {
             // Polled again after it finished: nothing left to send.
             return Poll::Ready(Ok(()));
         };
-        match kind::try_send(this.core, message)? {
+        match rules::try_send(this.core, message)? {
             Attempt::Done => Poll::Ready(Ok(())),
             Attempt::Wait(message) => {
                 let waiting = this
@@ -367,7 +361,7 @@ async fn send_on(core: &Arc<Core>, message: Message) -> Result<()> {
     // with a `Notified` inside it would be 344 bytes instead of ~100.
     // (Boxed in a statement of its own: a temporary in the `.await`
     // expression would keep its unboxed space in this future.)
-    let waiting = match kind::try_send(core, message)? {
+    let waiting = match rules::try_send(core, message)? {
         Attempt::Done => return Ok(()),
         Attempt::Wait(m) => Box::pin(wait_to_send(core, m)),
     };
@@ -375,7 +369,7 @@ async fn send_on(core: &Arc<Core>, message: Message) -> Result<()> {
 }
 
 async fn wait_to_send(core: &Arc<Core>, message: Message) -> Result<()> {
-    wait_for_room(core, message, |m| kind::try_send(core, m)).await
+    wait_for_room(core, message, |m| rules::try_send(core, m)).await
 }
 
 /// Retries `attempt` each time the socket signals room (a pipe drained or
@@ -430,32 +424,25 @@ impl Future for Recv<'_> {
         let this = self.get_mut();
         let core = this.core;
         if !this.checked {
-            if !kind::accepts_as_is(core.socket_type) {
-                kind::check_recv(core)?;
-            }
+            rules::check_recv(core)?;
             this.checked = true;
         }
-        loop {
-            // The inbound queue closes with the socket, after what it holds.
-            let Some(inbound) = std::task::ready!(core.inbound.poll_pop(cx)) else {
-                return Poll::Ready(Err(Error::Closed));
-            };
-            if kind::accepts_as_is(core.socket_type) {
-                return Poll::Ready(Ok(inbound.message));
-            }
-            if let Some(message) = kind::accept(core, inbound.pipe, inbound.message) {
-                return Poll::Ready(Ok(message));
-            }
+        // The inbound queue closes with the socket, after what it holds.
+        match std::task::ready!(rules::next_accepted(core, || {
+            core.inbound.poll_pop(cx).map(|i| i.map(|i| (i, ())))
+        })) {
+            Some((message, ())) => Poll::Ready(Ok(message)),
+            None => Poll::Ready(Err(Error::Closed)),
         }
     }
 }
 
 async fn recv_on(core: &Arc<Core>) -> Result<(Message, Option<Arc<PeerMetadata>>)> {
-    kind::check_recv(core)?;
-    loop {
-        // The inbound queue closes with the socket, after what it holds.
-        // The peer is looked up as the message is taken (see `peers`).
-        let taken = std::future::poll_fn(|cx| {
+    rules::check_recv(core)?;
+    // The inbound queue closes with the socket, after what it holds. The
+    // peer is looked up as the message is taken (see `peers`).
+    let next = std::future::poll_fn(|cx| {
+        rules::next_accepted(core, || {
             core.inbound.poll_pop_map(cx, |inbound| {
                 let peer = inbound
                     .from_peer
@@ -463,14 +450,9 @@ async fn recv_on(core: &Arc<Core>) -> Result<(Message, Option<Arc<PeerMetadata>>
                     .flatten();
                 (inbound, peer)
             })
-        });
-        let Some((inbound, peer)) = taken.await else {
-            return Err(Error::Closed);
-        };
-        if let Some(message) = kind::accept(core, inbound.pipe, inbound.message) {
-            return Ok((message, peer));
-        }
-    }
+        })
+    });
+    next.await.ok_or(Error::Closed)
 }
 
 impl futures_sink::Sink<Message> for Socket {

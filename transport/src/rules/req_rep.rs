@@ -1,0 +1,224 @@
+//! REQ and REP: one request, then its reply, with the envelope that
+//! routes the reply back.
+//!
+//! - **REQ** sends a request round-robin with an empty delimiter frame in
+//!   front ([`send_request`]) and then hands out only a delimited reply
+//!   from the pipe it asked, delimiter stripped ([`accept_reply`]); it may
+//!   not send again before that reply (unless `req_relaxed`).
+//! - **REP** takes a request apart at the first empty frame: the frames up
+//!   to it are the envelope, kept for the reply; the rest goes to the
+//!   application ([`accept_request`]). The reply goes back on the request's
+//!   pipe with the envelope in front ([`send_reply`]), or is dropped if
+//!   the requester left or is full, as libzmq does.
+//! - [`check_recv`]: each side may receive only in its turn.
+
+use bytes::Bytes;
+use zmtp::Message;
+
+use super::round_robin::round_robin;
+use super::{Attempt, offer, offer_slot};
+use crate::core::{Core, State, Stats};
+use crate::error::{Error, Result};
+use crate::peers::PipeId;
+
+/// REQ: sends a request to the next pipe in turn, unless a reply is still
+/// owed and `relaxed` is off.
+pub(crate) fn send_request(
+    state: &mut State,
+    relaxed: bool,
+    mut message: Message,
+) -> Result<Attempt> {
+    if state.req_awaiting.is_some() && !relaxed {
+        return Err(Error::State(
+            "REQ must receive the reply before sending another request",
+        ));
+    }
+    message.push_front(Bytes::new());
+    let mut slot = Some(message);
+    let taken = round_robin(&state.pipes, &mut state.next, |p| {
+        p.usable && offer_slot(&p.tx, &mut slot)
+    });
+    match taken {
+        Some(i) => {
+            state.req_awaiting = Some(state.pipes[i].id);
+            Ok(Attempt::Done)
+        }
+        None => {
+            let mut m = slot.unwrap_or_default();
+            m.pop_front();
+            Ok(Attempt::Wait(m))
+        }
+    }
+}
+
+/// REP: sends the reply to the request being served, envelope first.
+pub(crate) fn send_reply(state: &mut State, stats: &Stats, message: Message) -> Result<Attempt> {
+    let Some((pipe_id, envelope)) = state.rep_pending.take() else {
+        return Err(Error::State("REP must receive a request before replying"));
+    };
+    let reply: Message = envelope.into_iter().chain(message.into_frames()).collect();
+    match state.pipe(pipe_id) {
+        Some(pipe) => {
+            if offer(&pipe.tx, reply).is_err() {
+                Core::count(&stats.dropped_hwm);
+            }
+        }
+        // The requester left; libzmq drops the reply too.
+        None => Core::count(&stats.dropped_unroutable),
+    }
+    Ok(Attempt::Done)
+}
+
+/// REQ: the reply, delimiter stripped, if `message` is the delimited reply
+/// from the pipe asked; `None` (dropped) otherwise.
+pub(crate) fn accept_reply(
+    state: &mut State,
+    pipe: PipeId,
+    mut message: Message,
+) -> Option<Message> {
+    let from_asked = state.req_awaiting == Some(pipe);
+    let delimited = message.first().is_some_and(|f| f.is_empty()) && message.len() > 1;
+    if !(from_asked && delimited) {
+        return None;
+    }
+    state.req_awaiting = None;
+    message.pop_front();
+    Some(message)
+}
+
+/// REP: the request's body, its envelope kept for the reply; `None`
+/// (dropped) if it has no delimiter or nothing after it.
+pub(crate) fn accept_request(state: &mut State, pipe: PipeId, message: Message) -> Option<Message> {
+    let frames = message.frames();
+    let i = frames.iter().position(|f| f.is_empty())?;
+    if i + 1 >= frames.len() {
+        return None;
+    }
+    let envelope = frames[..=i].to_vec();
+    let body: Message = frames[i + 1..].iter().cloned().collect();
+    state.rep_pending = Some((pipe, envelope));
+    Some(body)
+}
+
+/// REQ (`is_req`) or REP: whether it is this side's turn to receive.
+pub(crate) fn check_recv(state: &State, is_req: bool, relaxed: bool) -> Result<()> {
+    if is_req && !relaxed && state.req_awaiting.is_none() {
+        return Err(Error::State("REQ must send a request before receiving"));
+    }
+    if !is_req && state.rep_pending.is_some() {
+        return Err(Error::State(
+            "REP must reply before receiving the next request",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering;
+
+    use super::*;
+    use crate::core::{Outbound, PipeEntry};
+    use crate::queue::{self, PipeRx};
+
+    fn with_pipes(n: u64, capacity: usize) -> (State, Vec<PipeRx<Outbound>>) {
+        let mut state = State::default();
+        let mut rxs = Vec::new();
+        for id in 1..=n {
+            let (tx, rx) = queue::pipe(capacity);
+            state.pipes.push(PipeEntry::new(id, tx, true));
+            rxs.push(rx);
+        }
+        (state, rxs)
+    }
+
+    fn message(frames: &[&'static [u8]]) -> Message {
+        frames.iter().map(|f| Bytes::from_static(f)).collect()
+    }
+
+    fn popped(rx: &PipeRx<Outbound>) -> Option<Message> {
+        match rx.try_pop()? {
+            Outbound::Message(m) => Some(m),
+            other => panic!("not a message: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_request_is_delimited_and_only_its_pipes_delimited_reply_is_accepted() {
+        let (mut state, rxs) = with_pipes(2, 4);
+        state.next = 1;
+        assert!(check_recv(&state, true, false).is_err());
+        send_request(&mut state, false, message(&[b"q"])).unwrap();
+        assert_eq!(popped(&rxs[1]), Some(message(&[b"", b"q"])));
+        assert_eq!(state.req_awaiting, Some(2));
+        assert!(send_request(&mut state, false, message(&[b"q2"])).is_err());
+        check_recv(&state, true, false).unwrap();
+        assert_eq!(
+            accept_reply(&mut state, 1, message(&[b"", b"a"])),
+            None,
+            "wrong pipe"
+        );
+        assert_eq!(
+            accept_reply(&mut state, 2, message(&[b"a"])),
+            None,
+            "no delimiter"
+        );
+        assert_eq!(
+            accept_reply(&mut state, 2, message(&[b""])),
+            None,
+            "no body"
+        );
+        assert_eq!(
+            accept_reply(&mut state, 2, message(&[b"", b"a"])),
+            Some(message(&[b"a"]))
+        );
+        assert_eq!(state.req_awaiting, None);
+        assert_eq!(
+            accept_reply(&mut state, 2, message(&[b"", b"a"])),
+            None,
+            "answered"
+        );
+    }
+
+    #[test]
+    fn relaxed_req_may_send_again_and_waits_without_the_delimiter() {
+        let (mut state, _rxs) = with_pipes(1, 1);
+        send_request(&mut state, true, message(&[b"1"])).unwrap();
+        match send_request(&mut state, true, message(&[b"2"])).unwrap() {
+            Attempt::Wait(m) => assert_eq!(m, message(&[b"2"])),
+            Attempt::Done => panic!("the pipe is full"),
+        }
+        assert_eq!(state.req_awaiting, Some(1));
+    }
+
+    #[test]
+    fn rep_keeps_the_envelope_and_sends_it_back_with_the_reply() {
+        let (mut state, rxs) = with_pipes(1, 4);
+        let stats = Stats::default();
+        assert!(send_reply(&mut state, &stats, message(&[b"r"])).is_err());
+        check_recv(&state, false, false).unwrap();
+        let body = accept_request(&mut state, 1, message(&[b"id", b"", b"q", b"q2"]));
+        assert_eq!(body, Some(message(&[b"q", b"q2"])));
+        assert!(check_recv(&state, false, false).is_err());
+        send_reply(&mut state, &stats, message(&[b"r"])).unwrap();
+        assert_eq!(popped(&rxs[0]), Some(message(&[b"id", b"", b"r"])));
+        check_recv(&state, false, false).unwrap();
+    }
+
+    #[test]
+    fn rep_drops_requests_without_a_delimited_body() {
+        let mut state = State::default();
+        assert_eq!(accept_request(&mut state, 1, message(&[b"q"])), None);
+        assert_eq!(accept_request(&mut state, 1, message(&[b"id", b""])), None);
+        assert!(state.rep_pending.is_none());
+    }
+
+    #[test]
+    fn a_reply_whose_requester_left_is_dropped_and_counted() {
+        let (mut state, _rxs) = with_pipes(1, 4);
+        let stats = Stats::default();
+        accept_request(&mut state, 7, message(&[b"", b"q"])).unwrap();
+        send_reply(&mut state, &stats, message(&[b"r"])).unwrap();
+        assert_eq!(stats.dropped_unroutable.load(Ordering::Relaxed), 1);
+    }
+}
