@@ -68,8 +68,8 @@ mod out_queue;
 pub mod socket_type;
 pub mod z85;
 
-#[cfg(test)]
-mod testing;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 pub use command::{Command, CommandError, RawCommand};
 pub use config::{Config, HeartbeatConfig};

@@ -5,11 +5,13 @@
 
 use std::time::{Duration, Instant};
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use proptest::prelude::*;
 use zmtp::{
     CloseReason, Command, Config, Connection, Event, HeartbeatConfig, MechanismName, Message,
-    Metadata, SocketType, State, Version, mechanism::Null,
+    Metadata, SocketType, State, Version,
+    mechanism::Null,
+    testing::{Pair, events, transmitted},
 };
 
 fn null(config: Config) -> Connection {
@@ -22,12 +24,7 @@ fn conn(socket_type: SocketType) -> Connection {
 
 /// Everything the connection wants written, in order.
 fn take_output(c: &mut Connection) -> Vec<u8> {
-    let out = c.transmit();
-    out.copy_to_bytes(out.remaining()).to_vec()
-}
-
-fn events(c: &mut Connection) -> Vec<Event> {
-    std::iter::from_fn(|| c.poll_event()).collect()
+    transmitted(c).to_vec()
 }
 
 fn feed(c: &mut Connection, bytes: &[u8]) {
@@ -146,16 +143,10 @@ fn ready_without_socket_type_is_accepted_like_libzmq() {
 fn every_compatible_pair_handshakes_in_memory() {
     for a in SocketType::ALL {
         for b in SocketType::ALL {
-            let mut x = conn(a);
-            let mut y = conn(b);
-            for _ in 0..2 {
-                let bytes = take_output(&mut x);
-                feed(&mut y, &bytes);
-                let bytes = take_output(&mut y);
-                feed(&mut x, &bytes);
-            }
-            assert_eq!(x.is_active(), a.is_compatible(b), "{a} with {b}");
-            assert_eq!(y.is_active(), a.is_compatible(b), "{b} with {a}");
+            let mut pair = Pair::null(Config::new(a), Config::new(b));
+            pair.shuttle();
+            assert_eq!(pair.client.is_active(), a.is_compatible(b), "{a} with {b}");
+            assert_eq!(pair.server.is_active(), a.is_compatible(b), "{b} with {a}");
         }
     }
 }
@@ -485,18 +476,10 @@ fn send_before_handshake_is_refused() {
 
 /// Two connections that completed a handshake through memory.
 fn pair(a: SocketType, b: SocketType) -> (Connection, Connection) {
-    let mut x = conn(a);
-    let mut y = conn(b);
-    for _ in 0..2 {
-        let bytes = take_output(&mut x);
-        feed(&mut y, &bytes);
-        let bytes = take_output(&mut y);
-        feed(&mut x, &bytes);
-    }
-    events(&mut x);
-    events(&mut y);
-    assert!(x.is_active() && y.is_active());
-    (x, y)
+    let mut pair = Pair::null(Config::new(a), Config::new(b));
+    pair.shuttle();
+    pair.handshakes();
+    (pair.client, pair.server)
 }
 
 /// A readable summary of an event, for comparing event streams.
