@@ -22,11 +22,11 @@
 #![no_main]
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use zmtp::mechanism::Null;
+use zmtp::testing::{End, Pair};
 use zmtp::{Config, Connection, Event, HeartbeatConfig, Message, SendError, SocketType, Version};
 
 /// Largest frame the harness sends; the size limits, when on, sit exactly here.
@@ -34,25 +34,126 @@ const LARGEST_FRAME: usize = 20_000;
 /// Most frames in one message.
 const MAX_FRAMES: usize = 4;
 
+#[path = "expected.rs"]
+mod expected;
+
+use expected::{Expected, expect_for, expect_subscription, patterned};
+
 fuzz_target!(|data: &[u8]| run(data));
 
-/// What a side must see next from its peer.
-#[derive(Debug, PartialEq)]
-enum Expected {
-    Message(Message),
-    Subscribe(Bytes),
-    Cancel(Bytes),
-}
-
-/// One connection with its read buffer and what it still has to receive.
+/// What one end of the pair still has to receive, and knows of its peer.
 struct Side {
     name: &'static str,
-    conn: Connection,
-    inbound: BytesMut,
     expected: VecDeque<Expected>,
     peer_type: SocketType,
     peer_identity: Option<Bytes>,
     handshake_done: bool,
+}
+
+/// The pair of connections (A is the client end, B the server end) and
+/// what each end must see.
+struct Run {
+    pair: Pair,
+    a: Side,
+    b: Side,
+}
+
+impl Run {
+    fn side(&mut self, end: End) -> (&mut Connection, &mut Side) {
+        match end {
+            End::Client => (&mut self.pair.client, &mut self.a),
+            End::Server => (&mut self.pair.server, &mut self.b),
+        }
+    }
+
+    /// Moves up to `max` bytes from `from` to its peer.
+    fn pump(&mut self, from: End, max: usize) -> usize {
+        self.pair.pump(from, max)
+    }
+
+    /// Delivers everything in flight both ways, answers included.
+    fn flush(&mut self) {
+        while self.pump(End::Client, usize::MAX) + self.pump(End::Server, usize::MAX) > 0 {}
+        self.drain(End::Client);
+        self.drain(End::Server);
+    }
+
+    /// Takes a side's events, matching each against what it must receive next.
+    fn drain(&mut self, end: End) {
+        let (conn, side) = self.side(end);
+        while let Some(event) = conn.poll_event() {
+            let got = match event {
+                Event::HandshakeSucceeded(info) => {
+                    assert!(!side.handshake_done, "{}: second handshake", side.name);
+                    side.handshake_done = true;
+                    assert_eq!(info.version, Version::V3_1);
+                    assert_eq!(info.socket_type, Some(side.peer_type));
+                    assert_eq!(info.identity, side.peer_identity, "{}: identity", side.name);
+                    continue;
+                }
+                Event::Closed(reason) => panic!("{} closed: {reason}", side.name),
+                Event::Message(m) => Expected::Message(m),
+                Event::Subscribe(t) => Expected::Subscribe(t),
+                Event::Cancel(t) => Expected::Cancel(t),
+                // NULL never asks an authenticator, and no other event is ours
+                // to expect; the allow covers variants still to come.
+                #[allow(unreachable_patterns)]
+                other => panic!("{}: unexpected event under NULL: {other:?}", side.name),
+            };
+            assert!(
+                side.handshake_done,
+                "{}: {got:?} before handshake",
+                side.name
+            );
+            let want = side.expected.pop_front();
+            assert_eq!(
+                Some(&got),
+                want.as_ref(),
+                "{} received out of order",
+                side.name
+            );
+        }
+    }
+
+    fn drain_both(&mut self) {
+        self.drain(End::Client);
+        self.drain(End::Server);
+    }
+
+    /// Sends a message whose shape comes from the input and records what the
+    /// peer must report for it.
+    fn send_message(&mut self, from: End, input: &mut Input<'_>, seq: &mut u32) {
+        let shape = input.byte();
+        let frames = usize::from(shape) % (MAX_FRAMES + 1);
+        let message = patterned(frames, seq, || frame_len(input.byte()));
+        let (conn, side) = self.side(from);
+        let result = conn.send(&message);
+        if message.is_empty() {
+            assert_eq!(result, Err(SendError::EmptyMessage));
+            return;
+        }
+        assert_eq!(result, Ok(()), "{} could not send", side.name);
+        let (to_conn, to) = self.side(from.peer());
+        let expected = expect_for(to_conn.socket_type(), message);
+        to.expected.push_back(expected);
+    }
+
+    /// Sends SUBSCRIBE or CANCEL; only publishers report them.
+    fn subscription(&mut self, from: End, arg: u8) {
+        let topic = Bytes::from(vec![b'a' + arg % 26; usize::from(arg >> 2)]);
+        let subscribe = arg & 2 == 0;
+        let conn = self.pair.conn(from);
+        let result = if subscribe {
+            conn.send_subscribe(&topic)
+        } else {
+            conn.send_cancel(&topic)
+        };
+        assert_eq!(result, Ok(()));
+        let (to_conn, to) = self.side(from.peer());
+        if to_conn.socket_type().is_publisher() {
+            to.expected.push_back(expect_subscription(subscribe, topic));
+        }
+    }
 }
 
 /// Reads the fuzz input one byte at a time.
@@ -107,48 +208,42 @@ fn run(data: &[u8]) {
     let announced = |t: SocketType, id: &'static [u8]| {
         (t.sends_identity() && !id.is_empty()).then(|| Bytes::from_static(id))
     };
-
-    let mut now = Instant::now();
-    let mut a = Side {
-        name: "A",
-        conn: Connection::new(config(type_a, id_a), Box::new(Null::new()), now),
-        inbound: BytesMut::new(),
+    let side = |name, peer_type, peer_identity| Side {
+        name,
         expected: VecDeque::new(),
-        peer_type: type_b,
-        peer_identity: announced(type_b, id_b),
+        peer_type,
+        peer_identity,
         handshake_done: false,
     };
-    let mut b = Side {
-        name: "B",
-        conn: Connection::new(config(type_b, id_b), Box::new(Null::new()), now),
-        inbound: BytesMut::new(),
-        expected: VecDeque::new(),
-        peer_type: type_a,
-        peer_identity: announced(type_a, id_a),
-        handshake_done: false,
+    let mut run = Run {
+        pair: Pair::null(config(type_a, id_a), config(type_b, id_b)),
+        a: side("A", type_b, announced(type_b, id_b)),
+        b: side("B", type_a, announced(type_a, id_a)),
     };
     let mut input = Input(rest);
 
     // Handshake, with fuzzed cut points; both sides write at once, as they
     // would over a real socket.
-    while !(a.handshake_done && b.handshake_done) {
-        if !a.conn.is_active() {
+    while !(run.a.handshake_done && run.b.handshake_done) {
+        if !run.pair.client.is_active() {
             assert_eq!(
-                a.conn.send(&Message::from("early")),
+                run.pair.client.send(&Message::from("early")),
                 Err(SendError::NotReady)
             );
         }
         let cut_ab = input.next().map_or(usize::MAX, |c| usize::from(c % 80) + 1);
         let cut_ba = input.next().map_or(usize::MAX, |c| usize::from(c % 80) + 1);
-        let moved = pump(&mut a, &mut b, cut_ab, now) + pump(&mut b, &mut a, cut_ba, now);
-        drain(&mut a);
-        drain(&mut b);
+        // Both sides' output is taken before either reads.
+        run.pair.in_flight(End::Client);
+        run.pair.in_flight(End::Server);
+        let moved = run.pump(End::Client, cut_ab) + run.pump(End::Server, cut_ba);
+        run.drain_both();
         if moved == 0 {
             assert!(
-                a.handshake_done && b.handshake_done,
+                run.a.handshake_done && run.b.handshake_done,
                 "handshake stalled: A {:?}, B {:?}",
-                a.conn.state(),
-                b.conn.state()
+                run.pair.client.state(),
+                run.pair.server.state()
             );
         }
     }
@@ -156,120 +251,53 @@ fn run(data: &[u8]) {
     let mut seq = 0u32;
     while let Some(op) = input.next() {
         match op % 6 {
-            0 => send_message(&mut a, &mut b, &mut input, &mut seq),
-            1 => send_message(&mut b, &mut a, &mut input, &mut seq),
+            0 => run.send_message(End::Client, &mut input, &mut seq),
+            1 => run.send_message(End::Server, &mut input, &mut seq),
             2 => {
                 let n = chunk_len(input.byte());
-                pump(&mut a, &mut b, n, now);
+                run.pump(End::Client, n);
             }
             3 => {
                 let n = chunk_len(input.byte());
-                pump(&mut b, &mut a, n, now);
+                run.pump(End::Server, n);
             }
             4 => {
                 let arg = input.byte();
-                let (from, to) = if arg & 1 == 0 {
-                    (&mut a, &mut b)
+                let from = if arg & 1 == 0 {
+                    End::Client
                 } else {
-                    (&mut b, &mut a)
+                    End::Server
                 };
-                subscription(from, to, arg);
+                run.subscription(from, arg);
             }
             _ => {
-                flush(&mut a, &mut b, now);
+                run.flush();
                 let step = input.byte();
                 // At most one interval per step when heartbeats run; see the
                 // header for why that keeps both sides alive.
-                now += if heartbeats {
+                run.pair.advance(if heartbeats {
                     interval * u32::from(step) / 255
                 } else {
                     Duration::from_secs(u64::from(step))
-                };
-                a.conn.handle_timeout(now);
-                b.conn.handle_timeout(now);
-                flush(&mut a, &mut b, now);
+                });
+                run.flush();
             }
         }
-        drain(&mut a);
-        drain(&mut b);
+        run.drain_both();
     }
 
-    flush(&mut a, &mut b, now);
-    for side in [&a, &b] {
-        assert!(
-            side.conn.is_active(),
-            "{} is {:?}",
-            side.name,
-            side.conn.state()
-        );
+    run.flush();
+    for end in [End::Client, End::Server] {
+        let unread = run.pair.unread(end).is_empty();
+        let (conn, side) = run.side(end);
+        assert!(conn.is_active(), "{} is {:?}", side.name, conn.state());
         assert!(
             side.expected.is_empty(),
             "{} never received {:?}",
             side.name,
             side.expected
         );
-        assert!(
-            side.inbound.is_empty(),
-            "{} kept a partial frame",
-            side.name
-        );
-    }
-}
-
-/// Sends a message whose shape comes from the input and records what the
-/// peer must report for it.
-fn send_message(from: &mut Side, to: &mut Side, input: &mut Input<'_>, seq: &mut u32) {
-    let shape = input.byte();
-    let frames = usize::from(shape) % (MAX_FRAMES + 1);
-    let mut message = Message::new();
-    for f in 0..frames {
-        *seq = seq.wrapping_add(1);
-        let len = frame_len(input.byte());
-        // A pattern unique to the frame, so a mix-up cannot pass unnoticed.
-        let body: Vec<u8> = (0..len)
-            .map(|i| (*seq as usize * 7 + f * 13 + i) as u8)
-            .collect();
-        message.push(body);
-    }
-    let result = from.conn.send(&message);
-    if message.is_empty() {
-        assert_eq!(result, Err(SendError::EmptyMessage));
-        return;
-    }
-    assert_eq!(result, Ok(()), "{} could not send", from.name);
-    to.expected
-        .push_back(expect_for(to.conn.socket_type(), message));
-}
-
-/// What a receiver of `socket_type` reports for a data message.
-fn expect_for(socket_type: SocketType, message: Message) -> Expected {
-    if socket_type.is_publisher() {
-        let first = message.frames()[0].clone();
-        match first.first() {
-            Some(1) => return Expected::Subscribe(first.slice(1..)),
-            Some(0) => return Expected::Cancel(first.slice(1..)),
-            _ => {}
-        }
-    }
-    Expected::Message(message)
-}
-
-/// Sends SUBSCRIBE or CANCEL; only publishers report them.
-fn subscription(from: &mut Side, to: &mut Side, arg: u8) {
-    let topic = Bytes::from(vec![b'a' + arg % 26; usize::from(arg >> 2)]);
-    let subscribe = arg & 2 == 0;
-    let result = if subscribe {
-        from.conn.send_subscribe(&topic)
-    } else {
-        from.conn.send_cancel(&topic)
-    };
-    assert_eq!(result, Ok(()));
-    if to.conn.socket_type().is_publisher() {
-        to.expected.push_back(if subscribe {
-            Expected::Subscribe(topic)
-        } else {
-            Expected::Cancel(topic)
-        });
+        assert!(unread, "{} kept a partial frame", side.name);
     }
 }
 
@@ -288,66 +316,4 @@ fn frame_len(b: u8) -> usize {
 fn chunk_len(b: u8) -> usize {
     let b = usize::from(b);
     if b < 200 { b + 1 } else { (b - 199) * 512 }
-}
-
-/// Moves up to `max` bytes from `from`'s output into `to` and lets `to`
-/// read them; returns how many moved.
-fn pump(from: &mut Side, to: &mut Side, max: usize, now: Instant) -> usize {
-    let queue = from.conn.transmit();
-    let mut moved = 0;
-    while moved < max && queue.has_remaining() {
-        let chunk = queue.chunk();
-        assert!(!chunk.is_empty());
-        let n = chunk.len().min(max - moved);
-        to.inbound.extend_from_slice(&chunk[..n]);
-        queue.advance(n);
-        moved += n;
-    }
-    if moved > 0 {
-        to.conn.handle_input(&mut to.inbound, now);
-    }
-    moved
-}
-
-/// Delivers everything in flight both ways, answers included.
-fn flush(a: &mut Side, b: &mut Side, now: Instant) {
-    while pump(a, b, usize::MAX, now) + pump(b, a, usize::MAX, now) > 0 {}
-    drain(a);
-    drain(b);
-}
-
-/// Takes a side's events, matching each against what it must receive next.
-fn drain(side: &mut Side) {
-    while let Some(event) = side.conn.poll_event() {
-        let got = match event {
-            Event::HandshakeSucceeded(info) => {
-                assert!(!side.handshake_done, "{}: second handshake", side.name);
-                side.handshake_done = true;
-                assert_eq!(info.version, Version::V3_1);
-                assert_eq!(info.socket_type, Some(side.peer_type));
-                assert_eq!(info.identity, side.peer_identity, "{}: identity", side.name);
-                continue;
-            }
-            Event::Closed(reason) => panic!("{} closed: {reason}", side.name),
-            Event::Message(m) => Expected::Message(m),
-            Event::Subscribe(t) => Expected::Subscribe(t),
-            Event::Cancel(t) => Expected::Cancel(t),
-            // NULL never asks an authenticator, and no other event is ours
-            // to expect; the allow covers variants still to come.
-            #[allow(unreachable_patterns)]
-            other => panic!("{}: unexpected event under NULL: {other:?}", side.name),
-        };
-        assert!(
-            side.handshake_done,
-            "{}: {got:?} before handshake",
-            side.name
-        );
-        let want = side.expected.pop_front();
-        assert_eq!(
-            Some(&got),
-            want.as_ref(),
-            "{} received out of order",
-            side.name
-        );
-    }
 }

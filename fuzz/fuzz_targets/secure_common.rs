@@ -31,12 +31,18 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use zmtp::mechanism::Mechanism;
+use zmtp::testing::{End, Pair, transmitted};
 use zmtp::{
     AuthReply, AuthStatus, Config, Connection, Credentials, Decoded, Event, FrameDecoder, Greeting,
-    HeartbeatConfig, Message, SendError, SocketType,
+    HeartbeatConfig, SendError, SocketType,
 };
+
+#[path = "expected.rs"]
+mod expected;
+
+use expected::{Expected, expect_for, expect_subscription, patterned};
 
 /// What a target supplies: its mechanisms and what they reveal.
 pub struct Setup {
@@ -75,11 +81,6 @@ fn config(socket_type: SocketType) -> Config {
     c
 }
 
-fn take(conn: &mut Connection) -> BytesMut {
-    let out = conn.transmit();
-    BytesMut::from(out.copy_to_bytes(out.remaining()).as_ref())
-}
-
 // ---------------------------------------------------------------------------
 // One side alone.
 
@@ -91,50 +92,40 @@ fn alone(server_side: bool, data: &[u8], setup: &Setup) {
     let status = status_of(knobs >> 2);
     let chunk = usize::from(knobs >> 2) * 3 + 1;
     let now = Instant::now();
-    let (mut side, mut peer) = if server_side {
-        (
-            Connection::new(config(SocketType::Router), (setup.server)(), now),
-            Connection::new(config(SocketType::Dealer), (setup.client)(), now),
-        )
+    let dealer = || Connection::new(config(SocketType::Dealer), (setup.client)(), now);
+    let router = || Connection::new(config(SocketType::Router), (setup.server)(), now);
+    // The side under test is the pair's server end, its genuine peer the
+    // client end.
+    let mut pair = if server_side {
+        Pair::new(dealer(), router())
     } else {
-        (
-            Connection::new(config(SocketType::Dealer), (setup.client)(), now),
-            Connection::new(config(SocketType::Router), (setup.server)(), now),
-        )
+        Pair::new(router(), dealer())
     };
+    pair.now = now;
+    let (side, peer) = (End::Server, End::Client);
     let mut check = Checker::new(server_side, setup.sealed);
-    let mut side_in = BytesMut::new();
-    let mut peer_in = BytesMut::new();
 
     // The peer's greeting always arrives; then k genuine round trips.
-    let mut first = take(&mut peer);
-    side_in.extend_from_slice(&first.split_to(64.min(first.len())));
-    let mut pending_from_peer = first;
-    side.handle_input(&mut side_in, now);
-    check.drain(&mut side, status, now);
+    pair.pump(peer, 64);
+    check.drain(&mut pair, status);
     for _ in 0..round_trips {
-        check.collect(&mut side);
-        peer_in.extend_from_slice(&check.unsent.split());
-        peer.handle_input(&mut peer_in, now);
-        while let Some(event) = peer.poll_event() {
+        pair.pump(side, usize::MAX);
+        while let Some(event) = pair.client.poll_event() {
             if let Event::AuthenticationRequested(_) = event {
-                let _ = peer.authenticate(AuthReply::accept(), now);
+                let _ = pair.client.authenticate(AuthReply::accept(), now);
             }
         }
-        pending_from_peer.extend_from_slice(&take(&mut peer));
-        side_in.extend_from_slice(&pending_from_peer.split());
-        side.handle_input(&mut side_in, now);
-        check.drain(&mut side, status, now);
+        pair.pump(peer, usize::MAX);
+        check.drain(&mut pair, status);
     }
 
     // Now the fuzzed peer bytes, in chunks.
     for piece in wire.chunks(chunk) {
-        side_in.extend_from_slice(piece);
-        side.handle_input(&mut side_in, now);
-        check.drain(&mut side, status, now);
+        pair.deliver(side, piece);
+        check.drain(&mut pair, status);
     }
-    side.handle_timeout(now + Duration::from_secs(3600));
-    check.drain(&mut side, status, now);
+    pair.server.handle_timeout(now + Duration::from_secs(3600));
+    check.drain(&mut pair, status);
     check.finish();
 }
 
@@ -147,8 +138,6 @@ struct Checker {
     closed: bool,
     /// Everything the side wrote.
     out: BytesMut,
-    /// What it wrote that the genuine peer has not read yet.
-    unsent: BytesMut,
 }
 
 impl Checker {
@@ -160,17 +149,14 @@ impl Checker {
             handshake_done: false,
             closed: false,
             out: BytesMut::new(),
-            unsent: BytesMut::new(),
         }
     }
 
-    fn collect(&mut self, conn: &mut Connection) {
-        let out = take(conn);
-        self.out.extend_from_slice(&out);
-        self.unsent.extend_from_slice(&out);
-    }
-
-    fn drain(&mut self, conn: &mut Connection, status: AuthStatus, now: Instant) {
+    /// Checks the events of the side under test (the pair's server end)
+    /// and records what it wrote, which stays in flight for its peer.
+    fn drain(&mut self, pair: &mut Pair, status: AuthStatus) {
+        let now = pair.now;
+        let conn = &mut pair.server;
         while let Some(event) = conn.poll_event() {
             assert!(!self.closed, "event after Closed: {event:?}");
             match event {
@@ -200,7 +186,9 @@ impl Checker {
                 }
             }
         }
-        self.collect(conn);
+        let out = transmitted(conn);
+        self.out.extend_from_slice(&out);
+        pair.in_flight(End::Server).extend_from_slice(&out);
     }
 
     /// Our output: a greeting, then whole well-formed frames.
@@ -248,32 +236,18 @@ impl Checker {
 // ---------------------------------------------------------------------------
 // A pair through memory.
 
-/// What a side must report next.
-#[derive(Debug, PartialEq)]
-enum Expected {
-    Message(Message),
-    Subscribe(Bytes),
-    Cancel(Bytes),
-}
-
+/// What one end still has to receive, and what it has seen.
 struct Side {
     name: &'static str,
-    conn: Connection,
-    inbound: BytesMut,
-    /// Bytes taken from this side's queue, not yet delivered to the peer.
-    in_flight: BytesMut,
     expected: VecDeque<Expected>,
     handshake_done: bool,
     requested: bool,
 }
 
 impl Side {
-    fn new(name: &'static str, conn: Connection) -> Self {
+    fn new(name: &'static str) -> Self {
         Side {
             name,
-            conn,
-            inbound: BytesMut::new(),
-            in_flight: BytesMut::new(),
             expected: VecDeque::new(),
             handshake_done: false,
             requested: false,
@@ -284,7 +258,9 @@ impl Side {
 struct Run<'a> {
     setup: &'a Setup,
     status: AuthStatus,
-    now: Instant,
+    pair: Pair,
+    client: Side,
+    server: Side,
     /// A byte was flipped or the authenticator refused: closes are allowed.
     disturbed: bool,
 }
@@ -314,18 +290,17 @@ fn pair(data: &[u8], setup: &Setup) {
         c
     };
     let now = Instant::now();
-    let mut client = Side::new(
-        "client",
+    let mut pair = Pair::new(
         Connection::new(config(client_type), (setup.client)(), now),
-    );
-    let mut server = Side::new(
-        "server",
         Connection::new(config(server_type), (setup.server)(), now),
     );
+    pair.now = now;
     let mut run = Run {
         setup,
         status,
-        now,
+        pair,
+        client: Side::new("client"),
+        server: Side::new("server"),
         disturbed: !status.is_success(),
     };
     let mut ops = ops.iter().copied();
@@ -333,158 +308,145 @@ fn pair(data: &[u8], setup: &Setup) {
     while let Some(op) = ops.next() {
         let arg = ops.next().unwrap_or(0);
         match op % 8 {
-            0 => run.send_message(&mut client, &mut server, arg, &mut ops, &mut seq),
-            1 => run.send_message(&mut server, &mut client, arg, &mut ops, &mut seq),
-            2 if client_type == SocketType::Sub => run.subscription(&mut client, &mut server, arg),
+            0 => run.send_message(End::Client, arg, &mut ops, &mut seq),
+            1 => run.send_message(End::Server, arg, &mut ops, &mut seq),
+            2 if client_type == SocketType::Sub => run.subscription(End::Client, arg),
             3 => {
-                run.pump(&mut client, &mut server, usize::from(arg) * 7 + 1);
+                run.pump(End::Client, usize::from(arg) * 7 + 1);
             }
             4 => {
-                run.pump(&mut server, &mut client, usize::from(arg) * 7 + 1);
+                run.pump(End::Server, usize::from(arg) * 7 + 1);
             }
             5 if setup.sealed => {
                 let target = if arg & 1 == 0 {
-                    &mut client
+                    End::Client
                 } else {
-                    &mut server
+                    End::Server
                 };
                 run.flip(target, arg, ops.next().unwrap_or(1));
             }
             6 => {
-                run.flush(&mut client, &mut server);
-                run.now += if heartbeats {
+                run.flush();
+                run.pair.advance(if heartbeats {
                     interval * u32::from(arg) / 255
                 } else {
                     Duration::from_secs(u64::from(arg))
-                };
-                client.conn.handle_timeout(run.now);
-                server.conn.handle_timeout(run.now);
-                run.drain(&mut client);
-                run.drain(&mut server);
+                });
+                run.drain(End::Client);
+                run.drain(End::Server);
             }
-            _ => run.flush(&mut client, &mut server),
+            _ => run.flush(),
         }
     }
-    run.flush(&mut client, &mut server);
+    run.flush();
     if !run.disturbed {
-        for side in [&client, &server] {
-            assert!(
-                side.conn.is_active(),
-                "{} is {:?}",
-                side.name,
-                side.conn.state()
-            );
+        for end in [End::Client, End::Server] {
+            let unread = run.pair.unread(end).is_empty();
+            let (conn, side) = run.side(end);
+            assert!(conn.is_active(), "{} is {:?}", side.name, conn.state());
             assert!(
                 side.expected.is_empty(),
                 "{} never got {:?}",
                 side.name,
                 side.expected
             );
-            assert!(
-                side.inbound.is_empty(),
-                "{} kept a partial frame",
-                side.name
-            );
+            assert!(unread, "{} kept a partial frame", side.name);
         }
-    } else if !status.is_success() && server.requested {
+    } else if !status.is_success() && run.server.requested {
         // Refused: the server is closed; the client too if told with ERROR,
         // unless a flipped byte got in the way.
-        assert!(server.conn.is_closed());
+        assert!(run.pair.server.is_closed());
     }
 }
 
 impl Run<'_> {
+    fn side(&mut self, end: End) -> (&mut Connection, &mut Side) {
+        match end {
+            End::Client => (&mut self.pair.client, &mut self.client),
+            End::Server => (&mut self.pair.server, &mut self.server),
+        }
+    }
+
     fn send_message(
         &mut self,
-        from: &mut Side,
-        to: &mut Side,
+        from: End,
         shape: u8,
         ops: &mut impl Iterator<Item = u8>,
         seq: &mut u32,
     ) {
-        let mut message = Message::new();
-        for f in 0..usize::from(shape % 4) {
-            *seq = seq.wrapping_add(1);
-            let len = frame_len(ops.next().unwrap_or(0));
-            message.push(
-                (0..len)
-                    .map(|i| (*seq as usize * 7 + f * 13 + i) as u8)
-                    .collect::<Vec<u8>>(),
-            );
-        }
-        let result = from.conn.send(&message);
-        match result {
+        let message = patterned(usize::from(shape % 4), seq, || {
+            frame_len(ops.next().unwrap_or(0))
+        });
+        let disturbed = self.disturbed;
+        let (conn, side) = self.side(from);
+        match conn.send(&message) {
             Ok(()) => {
                 assert!(!message.is_empty());
-                to.expected
-                    .push_back(expect_for(to.conn.socket_type(), message));
+                let (to_conn, to) = self.side(from.peer());
+                let expected = expect_for(to_conn.socket_type(), message);
+                to.expected.push_back(expected);
             }
             Err(SendError::EmptyMessage) => assert!(message.is_empty()),
-            Err(SendError::NotReady) => assert!(!from.conn.is_active()),
-            Err(SendError::Closed) => assert!(self.disturbed && from.conn.is_closed()),
-            Err(e) => panic!("{}: send failed: {e}", from.name),
+            Err(SendError::NotReady) => assert!(!conn.is_active()),
+            Err(SendError::Closed) => assert!(disturbed && conn.is_closed()),
+            Err(e) => panic!("{}: send failed: {e}", side.name),
         }
         self.drain(from);
     }
 
-    fn subscription(&mut self, from: &mut Side, to: &mut Side, arg: u8) {
+    fn subscription(&mut self, from: End, arg: u8) {
         let topic = Bytes::from(vec![b'a' + arg % 26; usize::from(arg >> 3)]);
         let subscribe = arg & 4 == 0;
+        let conn = self.pair.conn(from);
         let result = if subscribe {
-            from.conn.send_subscribe(&topic)
+            conn.send_subscribe(&topic)
         } else {
-            from.conn.send_cancel(&topic)
+            conn.send_cancel(&topic)
         };
         if result.is_ok() {
-            to.expected.push_back(if subscribe {
-                Expected::Subscribe(topic)
-            } else {
-                Expected::Cancel(topic)
-            });
+            let (_, to) = self.side(from.peer());
+            to.expected.push_back(expect_subscription(subscribe, topic));
         }
     }
 
     /// Flips one in-flight byte from `from`.
-    fn flip(&mut self, from: &mut Side, at: u8, with: u8) {
-        from.in_flight.extend_from_slice(&take(&mut from.conn));
-        if from.in_flight.is_empty() {
+    fn flip(&mut self, from: End, at: u8, with: u8) {
+        let in_flight = self.pair.in_flight(from);
+        if in_flight.is_empty() {
             return;
         }
-        let i = usize::from(at) * 37 % from.in_flight.len();
-        from.in_flight[i] ^= with | 1;
+        let i = usize::from(at) * 37 % in_flight.len();
+        in_flight[i] ^= with | 1;
         self.disturbed = true;
     }
 
-    /// Moves up to `max` bytes from `from` to `to`.
-    fn pump(&mut self, from: &mut Side, to: &mut Side, max: usize) -> usize {
-        from.in_flight.extend_from_slice(&take(&mut from.conn));
-        let n = max.min(from.in_flight.len());
-        if n > 0 {
-            to.inbound.extend_from_slice(&from.in_flight.split_to(n));
-            to.conn.handle_input(&mut to.inbound, self.now);
-        }
-        self.drain(to);
+    /// Moves up to `max` bytes from `from` to its peer.
+    fn pump(&mut self, from: End, max: usize) -> usize {
+        let n = self.pair.pump(from, max);
+        self.drain(from.peer());
         n
     }
 
-    fn flush(&mut self, a: &mut Side, b: &mut Side) {
-        while self.pump(a, b, usize::MAX) + self.pump(b, a, usize::MAX) > 0 {}
-        self.drain(a);
-        self.drain(b);
+    fn flush(&mut self) {
+        while self.pump(End::Client, usize::MAX) + self.pump(End::Server, usize::MAX) > 0 {}
+        self.drain(End::Client);
+        self.drain(End::Server);
     }
 
-    fn drain(&mut self, side: &mut Side) {
-        while let Some(event) = side.conn.poll_event() {
+    fn drain(&mut self, end: End) {
+        let (disturbed, status, now) = (self.disturbed, self.status, self.pair.now);
+        let credentials = self.setup.credentials;
+        let (conn, side) = self.side(end);
+        while let Some(event) = conn.poll_event() {
             let got = match event {
                 Event::AuthenticationRequested(request) => {
                     assert_eq!(side.name, "server");
                     assert!(!side.requested && !side.handshake_done);
                     side.requested = true;
-                    if !self.disturbed {
-                        assert_eq!(request.credentials, (self.setup.credentials)());
+                    if !disturbed {
+                        assert_eq!(request.credentials, credentials());
                     }
-                    side.conn
-                        .authenticate(AuthReply::with_status(self.status), self.now)
+                    conn.authenticate(AuthReply::with_status(status), now)
                         .expect("pending");
                     continue;
                 }
@@ -494,7 +456,7 @@ impl Run<'_> {
                     continue;
                 }
                 Event::Closed(reason) => {
-                    assert!(self.disturbed, "{} closed: {reason}", side.name);
+                    assert!(disturbed, "{} closed: {reason}", side.name);
                     continue;
                 }
                 Event::Message(m) => Expected::Message(m),
@@ -515,19 +477,6 @@ impl Run<'_> {
             );
         }
     }
-}
-
-/// What a receiver of `socket_type` reports for a data message.
-fn expect_for(socket_type: SocketType, message: Message) -> Expected {
-    if socket_type.is_publisher() {
-        let first = message.frames()[0].clone();
-        match first.first() {
-            Some(1) => return Expected::Subscribe(first.slice(1..)),
-            Some(0) => return Expected::Cancel(first.slice(1..)),
-            _ => {}
-        }
-    }
-    Expected::Message(message)
 }
 
 /// Frame sizes: mostly small, some around the 255/256 header boundary.
