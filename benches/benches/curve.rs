@@ -18,6 +18,7 @@ use std::time::Instant;
 use bytes::{Buf, Bytes, BytesMut};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use zmtp::mechanism::curve::CurveCipher;
+use zmtp::testing::Pair;
 use zmtp::{
     AuthReply, Cipher, Config, Connection, CurveClient, CurveKeyPair, CurveServer, Decoded, Event,
     FrameDecoder, Message, SocketType,
@@ -63,7 +64,7 @@ fn message(c: &mut Criterion) {
 fn curve_pair() -> (Connection, Connection) {
     let now = Instant::now();
     let server_keys = CurveKeyPair::generate();
-    let mut client = Connection::new(
+    let client = Connection::new(
         Config::new(SocketType::Push),
         Box::new(CurveClient::new(
             CurveKeyPair::generate(),
@@ -71,25 +72,24 @@ fn curve_pair() -> (Connection, Connection) {
         )),
         now,
     );
-    let mut server = Connection::new(
+    let server = Connection::new(
         Config::new(SocketType::Pull),
         Box::new(CurveServer::new(server_keys)),
         now,
     );
-    for _ in 0..4 {
-        zmtp_benches::shuttle(&mut client, &mut server, now);
-        while let Some(event) = server.poll_event() {
-            if let Event::AuthenticationRequested(_) = event {
-                server
-                    .authenticate(AuthReply::accept(), now)
-                    .expect("pending");
-            }
-        }
-        zmtp_benches::shuttle(&mut server, &mut client, now);
-    }
-    while client.poll_event().is_some() {}
-    assert!(client.is_active() && server.is_active(), "handshake failed");
-    (client, server)
+    let mut pair = Pair::new(client, server);
+    pair.now = now;
+    pair.shuttle();
+    let request = pair
+        .server_auth_request()
+        .expect("CURVE asks the authenticator");
+    drop(request);
+    pair.server
+        .authenticate(AuthReply::accept(), now)
+        .expect("pending");
+    pair.shuttle();
+    pair.handshakes();
+    (pair.client, pair.server)
 }
 
 fn connection(c: &mut Criterion) {
