@@ -3,6 +3,11 @@
 //! - [`Peer`]: a libzmq peer run through pyzmq in a child process
 //!   (`tests/peers/*.py`). [`Peer::spawn`] fails the test when pyzmq is
 //!   missing and `ZMTP_REQUIRE_PYZMQ=1` (as in CI), and skips it otherwise.
+//! - The pieces the pyzmq matrices share: messages ([`msg`], [`prefixed`],
+//!   [`pattern`]), how the peer scripts print them ([`hex_line`],
+//!   [`show_line`]), the PUB/SUB probes ([`hot`], [`cold`],
+//!   [`publish_until_line`]) and bounded steps on our side ([`send`],
+//!   [`recv`], [`Peer::wait_line`]).
 //! - [`Link`]: a minimal blocking driver for one [`zmtp::Connection`] over a
 //!   `std::net::TcpStream`, so the sans-IO core can meet libzmq before the
 //!   tokio transport exists and independently of it.
@@ -16,8 +21,20 @@ use std::path::PathBuf;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use std::fmt::Display;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use bytes::{Buf, Bytes, BytesMut};
+use tokio::time::timeout;
 use zmtp::{Config, Connection, Event, Message, PeerInfo, mechanism::Null};
+use zmtp_transport::Socket;
+
+/// How long any one step may take before the test fails.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// The size of the multi-MiB frame the matrices send.
+pub const BIG_FRAME: usize = 3 * 1024 * 1024;
 
 /// The Python interpreter to run pyzmq peers with (`ZMTP_PYTHON`, else
 /// `python3`), if it can import `zmq`.
@@ -57,6 +74,44 @@ pub fn hex_line(m: &Message) -> String {
         .map(|f| f.iter().map(|b| format!("{b:02x}")).collect::<String>())
         .collect::<Vec<_>>()
         .join("|")
+}
+
+/// Bytes as lowercase hex, as the peer scripts take and print them.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A message from text frames.
+pub fn msg(frames: &[&str]) -> Message {
+    frames
+        .iter()
+        .map(|f| Bytes::copy_from_slice(f.as_bytes()))
+        .collect()
+}
+
+/// A message with `front` frames put before `m`'s.
+pub fn prefixed(front: &[&[u8]], m: &Message) -> Message {
+    front
+        .iter()
+        .map(|f| Bytes::copy_from_slice(f))
+        .chain(m.frames().iter().cloned())
+        .collect()
+}
+
+/// The topic the PUB/SUB cases subscribe to.
+pub const TOPIC: &str = "news.";
+/// The warm-up message a publisher repeats until the subscriber has joined.
+pub const WARM: &str = "news.warmup";
+
+/// A message matching [`TOPIC`].
+pub fn hot() -> Message {
+    msg(&["news.final", "yes"])
+}
+
+/// A message not matching [`TOPIC`]: sent right before [`hot`] on the same
+/// link, receiving `hot` first proves it was held back.
+pub fn cold() -> Message {
+    msg(&["sports.x", "no"])
 }
 
 /// Frames longer than this are printed by the peer scripts as
@@ -103,6 +158,49 @@ pub fn show_line(m: &Message) -> String {
         })
         .collect::<Vec<_>>()
         .join("|")
+}
+
+/// Sends on our socket, failing the test (naming `ctx`) if that takes
+/// longer than [`WAIT`] or fails.
+pub async fn send(s: &Socket, m: Message, ctx: impl Display) {
+    timeout(WAIT, s.send(m))
+        .await
+        .unwrap_or_else(|_| panic!("{ctx}: our {:?} send blocked", s.socket_type()))
+        .unwrap_or_else(|e| panic!("{ctx}: our {:?} send: {e}", s.socket_type()));
+}
+
+/// Receives on our socket, failing the test (naming `ctx`) if nothing comes
+/// within [`WAIT`] or the receive fails.
+pub async fn recv(s: &Socket, ctx: impl Display) -> Message {
+    timeout(WAIT, s.recv())
+        .await
+        .unwrap_or_else(|_| panic!("{ctx}: our {:?} received nothing", s.socket_type()))
+        .unwrap_or_else(|e| panic!("{ctx}: our {:?} recv: {e}", s.socket_type()))
+}
+
+/// Publishes `warm` every 5 ms until the peer prints a line (it has
+/// joined), which is returned.
+pub async fn publish_until_line(
+    publisher: &Socket,
+    warm: Message,
+    peer: &mut Peer,
+    ctx: impl Display,
+) -> String {
+    let stop = Arc::new(AtomicBool::new(false));
+    let task = tokio::spawn({
+        let publisher = publisher.clone();
+        let stop = stop.clone();
+        async move {
+            while !stop.load(Ordering::Relaxed) {
+                publisher.send(warm.clone()).await.unwrap();
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+    });
+    let joined = peer.wait_line(format_args!("{ctx}: the warm-up messages"));
+    stop.store(true, Ordering::Relaxed);
+    task.await.unwrap();
+    joined
 }
 
 /// A pyzmq peer process; killed when dropped.
@@ -182,6 +280,16 @@ impl Peer {
             .expect("read from the peer");
         assert!(n > 0, "the pyzmq peer exited early");
         line.trim_end().to_owned()
+    }
+
+    /// [`Peer::line`] from a task on a multi-thread runtime. The peer bounds
+    /// every wait, so this ends: with the line, or with a panic naming
+    /// `what` when the peer gave up (its reason is on stderr) and exited.
+    pub fn wait_line(&mut self, what: impl Display) -> String {
+        tokio::task::block_in_place(|| {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.line()))
+                .unwrap_or_else(|_| panic!("the pyzmq peer gave up waiting for {what}"))
+        })
     }
 
     /// The port a binding peer printed first.

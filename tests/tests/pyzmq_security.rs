@@ -25,21 +25,19 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::time::timeout;
-use zmtp_tests::{Peer, hex_line, pattern, show_line};
+use zmtp_tests::{
+    BIG_FRAME, Peer, TOPIC, WAIT, WARM, cold, hex, hex_line, hot, msg, pattern, prefixed,
+    publish_until_line, send, show_line,
+};
 use zmtp_transport::{
     AuthStatus, CurveAllowList, CurveKeyPair, CurvePublicKey, CurveSecretKey, Error, LinkEnd,
     Message, Monitor, MonitorEvent, Options, PlainPasswords, Security, Socket, SocketType,
 };
 
-/// How long any one step may take before the test fails.
-const WAIT: Duration = Duration::from_secs(10);
-/// The size of the multi-MiB frame.
-const BIG_FRAME: usize = 3 * 1024 * 1024;
 /// How long a refused peer is watched for reconnection attempts (libzmq's
 /// and our reconnect interval is 100 ms).
 const WATCH_MS: u64 = 500;
@@ -171,10 +169,7 @@ async fn start(ours: &Socket, binder: Side, their_type: &str, args: &[String]) -
 /// with the line, or with a panic when the peer gave up (its reason is on
 /// stderr) and exited.
 async fn line(peer: &mut Peer, what: &str) -> String {
-    tokio::task::block_in_place(|| {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| peer.line()))
-            .unwrap_or_else(|_| panic!("the pyzmq peer gave up waiting for {what}"))
-    })
+    peer.wait_line(what)
 }
 
 async fn expect_line(peer: &mut Peer, expected: &str, what: &str) {
@@ -195,27 +190,6 @@ async fn their_failure(peer: &mut Peer) -> (String, u32) {
 
 // ---------------------------------------------------------------------------
 // Messages.
-
-/// A message from text frames.
-fn msg(frames: &[&str]) -> Message {
-    frames
-        .iter()
-        .map(|f| Bytes::copy_from_slice(f.as_bytes()))
-        .collect()
-}
-
-/// A message with `front` frames put before `m`'s.
-fn prefixed(front: &[&[u8]], m: &Message) -> Message {
-    front
-        .iter()
-        .map(|f| Bytes::copy_from_slice(f))
-        .chain(m.frames().iter().cloned())
-        .collect()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 /// What goes through every CURVE pair that carries data: one frame,
 /// multipart, empty frames, frames whose MESSAGE command (payload + 33
@@ -268,13 +242,6 @@ async fn recv_with_user(s: &Socket, ctx: &str) -> (Message, Option<Bytes>) {
         .unwrap_or_else(|_| panic!("{ctx}: our {:?} received nothing", s.socket_type()))
         .unwrap_or_else(|e| panic!("{ctx}: our {:?} recv: {e}", s.socket_type()));
     (m, peer.and_then(|p| p.user_id.clone()))
-}
-
-async fn send(s: &Socket, m: Message, ctx: &str) {
-    timeout(WAIT, s.send(m))
-        .await
-        .unwrap_or_else(|_| panic!("{ctx}: our {:?} send blocked", s.socket_type()))
-        .unwrap_or_else(|e| panic!("{ctx}: our {:?} send: {e}", s.socket_type()));
 }
 
 /// Asserts nothing was delivered to our socket.
@@ -899,37 +866,6 @@ async fn pyzmq_dealer_to_router(case: Case) {
 // same link; receiving the matching one first proves the other was held
 // back.
 
-const TOPIC: &str = "news.";
-const WARM: &str = "news.warmup";
-
-fn hot() -> Message {
-    msg(&["news.final", "yes"])
-}
-
-fn cold() -> Message {
-    msg(&["sports.x", "no"])
-}
-
-/// Publishes `warm` every 5 ms until the peer prints a line (it has
-/// joined), which is returned.
-async fn publish_until_line(publisher: &Socket, warm: Message, peer: &mut Peer) -> String {
-    let stop = Arc::new(AtomicBool::new(false));
-    let task = tokio::spawn({
-        let publisher = publisher.clone();
-        let stop = stop.clone();
-        async move {
-            while !stop.load(Ordering::Relaxed) {
-                publisher.send(warm.clone()).await.unwrap();
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        }
-    });
-    let joined = line(peer, "the warm-up messages").await;
-    stop.store(true, Ordering::Relaxed);
-    task.await.unwrap();
-    joined
-}
-
 /// libzmq's SUB subscribes with a SUBSCRIBE command inside MESSAGE; until
 /// we have decoded it, nothing reaches it.
 async fn pub_to_pyzmq_sub(case: Case) {
@@ -943,7 +879,7 @@ async fn pub_to_pyzmq_sub(case: Case) {
     let Some(mut peer) = case.start(&publisher, "sub", &args).await else {
         return;
     };
-    let joined = publish_until_line(&publisher, msg(&[WARM]), &mut peer).await;
+    let joined = publish_until_line(&publisher, msg(&[WARM]), &mut peer, &ctx).await;
     assert_eq!(joined, "warm", "{ctx}");
     send(&publisher, cold(), &ctx).await;
     send(&publisher, hot(), &ctx).await;
@@ -967,7 +903,7 @@ async fn pub_to_pyzmq_xsub(case: Case) {
     let Some(mut peer) = case.start(&publisher, "xsub", &args).await else {
         return;
     };
-    let joined = publish_until_line(&publisher, msg(&[WARM]), &mut peer).await;
+    let joined = publish_until_line(&publisher, msg(&[WARM]), &mut peer, &ctx).await;
     assert_eq!(joined, "warm", "{ctx}");
     send(&publisher, cold(), &ctx).await;
     send(&publisher, hot(), &ctx).await;

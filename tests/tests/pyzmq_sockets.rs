@@ -15,21 +15,15 @@
 
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use tokio::time::timeout;
-use zmtp_tests::{Peer, hex_line};
+use zmtp_tests::{
+    BIG_FRAME, Peer, TOPIC, WAIT, WARM, cold, hex, hex_line, hot, msg, pattern, prefixed,
+    publish_until_line, recv, send, show_line,
+};
 use zmtp_transport::{Message, Monitor, MonitorEvent, Options, Socket, SocketType};
-
-/// How long any one step may take before the test fails.
-const WAIT: Duration = Duration::from_secs(10);
-/// The size of the multi-MiB frame in the shapes.
-const BIG_FRAME: usize = 3 * 1024 * 1024;
-/// Frames longer than this are printed by the peer as `big:LEN:CRC32`.
-const SHOW_LIMIT: usize = 4096;
 
 // ---------------------------------------------------------------------------
 // The matrix: which side binds, over which transport.
@@ -187,11 +181,6 @@ matrix!(
 // ---------------------------------------------------------------------------
 // Messages and how the peer prints them.
 
-/// `n` bytes counting 0..250 over and over (as `pattern` in the peer).
-fn pattern(n: usize) -> Bytes {
-    (0..n).map(|i| (i % 251) as u8).collect::<Vec<u8>>().into()
-}
-
 /// The shape messages, as `shapes` in the peer: one frame, multipart, an
 /// empty frame alone and among others, 255 and 256 bytes (the last short
 /// and first long size), a mix, a 3 MiB frame, a multipart message with a
@@ -214,97 +203,24 @@ fn shapes() -> Vec<Message> {
     ]
 }
 
-/// A message from text frames.
-fn msg(frames: &[&str]) -> Message {
-    frames
-        .iter()
-        .map(|f| Bytes::copy_from_slice(f.as_bytes()))
-        .collect()
-}
-
-/// A message with `front` frames put before `m`'s.
-fn prefixed(front: &[&[u8]], m: &Message) -> Message {
-    front
-        .iter()
-        .map(|f| Bytes::copy_from_slice(f))
-        .chain(m.frames().iter().cloned())
-        .collect()
-}
-
-/// A message as the peer prints it: frames in hex joined by `|`, frames
-/// over [`SHOW_LIMIT`] bytes as `big:LEN:CRC32`.
-fn show(m: &Message) -> String {
-    m.frames()
-        .iter()
-        .map(|f| {
-            if f.len() > SHOW_LIMIT {
-                format!("big:{}:{:08x}", f.len(), crc32(f))
-            } else {
-                hex(f)
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("|")
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// A `send:` action for the peer.
 fn send_action(m: &Message) -> String {
     format!("send:{}", hex_line(m))
 }
 
-/// CRC-32 (IEEE, as Python's `zlib.crc32`).
-fn crc32(data: &[u8]) -> u32 {
-    let table: Vec<u32> = (0..256u32)
-        .map(|mut c| {
-            for _ in 0..8 {
-                c = if c & 1 == 1 {
-                    0xedb8_8320 ^ (c >> 1)
-                } else {
-                    c >> 1
-                };
-            }
-            c
-        })
-        .collect();
-    !data.iter().fold(!0u32, |c, &b| {
-        table[((c ^ u32::from(b)) & 0xff) as usize] ^ (c >> 8)
-    })
-}
-
 // ---------------------------------------------------------------------------
 // Waiting on our socket and on the peer.
-
-async fn recv(s: &Socket, case: &Case) -> Message {
-    timeout(WAIT, s.recv())
-        .await
-        .unwrap_or_else(|_| panic!("{case}: our {:?} received nothing", s.socket_type()))
-        .unwrap_or_else(|e| panic!("{case}: our {:?} recv: {e}", s.socket_type()))
-}
-
-async fn send(s: &Socket, m: Message, case: &Case) {
-    timeout(WAIT, s.send(m))
-        .await
-        .unwrap_or_else(|_| panic!("{case}: our {:?} send blocked", s.socket_type()))
-        .unwrap_or_else(|e| panic!("{case}: our {:?} send: {e}", s.socket_type()));
-}
 
 /// The peer's next output line. The peer bounds every wait, so this ends:
 /// with the line, or with a panic when the peer gave up (its reason is on
 /// stderr) and exited.
 async fn line(peer: &mut Peer, case: &Case, what: &str) -> String {
-    tokio::task::block_in_place(|| {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| peer.line()))
-            .unwrap_or_else(|_| panic!("{case}: the pyzmq peer gave up waiting for {what}"))
-    })
+    peer.wait_line(format_args!("{case}: {what}"))
 }
 
 async fn expect_line(peer: &mut Peer, expected: &Message, case: &Case, what: &str) {
     let got = line(peer, case, what).await;
-    assert_eq!(got, show(expected), "{case}: {what}");
+    assert_eq!(got, show_line(expected), "{case}: {what}");
 }
 
 /// Waits for our socket's first completed handshake.
@@ -325,31 +241,6 @@ fn with_routing_id(socket_type: SocketType, id: &str) -> Socket {
     let mut options = Options::new(socket_type);
     options.routing_id = Bytes::copy_from_slice(id.as_bytes());
     Socket::with_options(socket_type, options)
-}
-
-/// Publishes `warm` every 5 ms until the peer prints a line (it has joined),
-/// which is returned.
-async fn publish_until_line(
-    publisher: &Socket,
-    warm: Message,
-    peer: &mut Peer,
-    case: &Case,
-) -> String {
-    let stop = Arc::new(AtomicBool::new(false));
-    let task = tokio::spawn({
-        let publisher = publisher.clone();
-        let stop = stop.clone();
-        async move {
-            while !stop.load(Ordering::Relaxed) {
-                publisher.send(warm.clone()).await.unwrap();
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        }
-    });
-    let joined = line(peer, case, "the warm-up messages").await;
-    stop.store(true, Ordering::Relaxed);
-    task.await.unwrap();
-    joined
 }
 
 /// Receives, skipping messages whose first frame is `skip`.
@@ -391,7 +282,11 @@ async fn pyzmq_push_to_pull(case: Case) {
     };
     for (i, expected) in shapes().iter().enumerate() {
         let got = recv(&pull, &case).await;
-        assert!(got == *expected, "{case}: shape {i}: got {}", show(&got));
+        assert!(
+            got == *expected,
+            "{case}: shape {i}: got {}",
+            show_line(&got)
+        );
     }
     peer.finish();
 }
@@ -536,7 +431,11 @@ async fn dealer_to_pyzmq_router(case: Case) {
         .await;
         // ...and routes the echo back by it.
         let got = recv(&dealer, &case).await;
-        assert!(got == *m, "{case}: echo of shape {i}: got {}", show(&got));
+        assert!(
+            got == *m,
+            "{case}: echo of shape {i}: got {}",
+            show_line(&got)
+        );
     }
     peer.finish();
 }
@@ -556,7 +455,11 @@ async fn pyzmq_dealer_to_router(case: Case) {
         let got = recv(&router, &case).await;
         // The peer's ZMQ_ROUTING_ID is its routing id here.
         let expected = prefixed(&[b"py-dealer"], m);
-        assert!(got == expected, "{case}: shape {i}: got {}", show(&got));
+        assert!(
+            got == expected,
+            "{case}: shape {i}: got {}",
+            show_line(&got)
+        );
         send(&router, got, &case).await;
     }
     for (i, m) in shapes().iter().enumerate() {
@@ -653,17 +556,6 @@ async fn pair_with_pyzmq_pair(case: Case) {
 // PUB / SUB / XPUB / XSUB. Every case sends a non-matching message right
 // before a matching one on the same link; receiving the matching one first
 // proves the other was not delivered.
-
-const TOPIC: &str = "news.";
-const WARM: &str = "news.warmup";
-
-fn hot() -> Message {
-    msg(&["news.final", "yes"])
-}
-
-fn cold() -> Message {
-    msg(&["sports.x", "no"])
-}
 
 fn subscription(subscribe: bool, topic: &str) -> Message {
     let mut body = vec![u8::from(subscribe)];
