@@ -66,64 +66,20 @@ Every wait is bounded, so the peer never hangs: it fails with a message on
 stderr instead.
 """
 
-import os
-import select
 import sys
 import time
-import zlib
 
 import zmq
 from zmq.auth.thread import ThreadAuthenticator
 from zmq.utils.monitor import recv_monitor_message
 
-TIMEOUT_MS = 10000
-LINGER_MS = 2000
-SHOW_LIMIT = 4096
+from peer_common import TIMEOUT_MS, Peer, bind_or_connect, fail, open_socket, parse_argv, pattern, show
+
 FAILURES = (
     zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL,
     zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL,
     zmq.EVENT_HANDSHAKE_FAILED_AUTH,
 )
-
-
-def fail(text):
-    raise SystemExit("secure_peer: " + text)
-
-
-def pattern(n):
-    """n bytes counting 0..250 over and over; kept in step with `pattern` in
-    tests/src/lib.rs."""
-    return (bytes(range(251)) * (n // 251 + 1))[:n]
-
-
-def describe(frame):
-    if len(frame) > SHOW_LIMIT:
-        return "big:%d:%08x" % (len(frame), zlib.crc32(frame))
-    return frame.hex()
-
-
-def show(frames):
-    return "|".join(describe(bytes(f)) for f in frames)
-
-
-def parse_frames(text):
-    return [bytes.fromhex(f) for f in text.split("|")]
-
-
-def read_line(deadline):
-    """One line from stdin, read unbuffered so select() stays truthful."""
-    line = b""
-    while not line.endswith(b"\n"):
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            fail("no line on stdin in time")
-        readable, _, _ = select.select([0], [], [], remaining)
-        if readable:
-            byte = os.read(0, 1)
-            if not byte:
-                fail("stdin closed while waiting for a line")
-            line += byte
-    return line
 
 
 class AllowList:
@@ -171,39 +127,16 @@ class Monitor:
             pass
 
 
-class Peer:
+class SecurePeer(Peer):
     def __init__(self, sock, kind, monitor):
-        self.sock = sock
-        self.kind = kind
+        super().__init__(sock, kind)
         self.monitor = monitor
-        self.skip = None
-
-    def recv(self):
-        while True:
-            frames = self.sock.recv_multipart(copy=False)
-            if self.skip is None or frames[0].bytes != self.skip:
-                return frames
-
-    def send(self, frames):
-        if self.kind != zmq.ROUTER:
-            self.sock.send_multipart(frames)
-            return
-        deadline = time.monotonic() + TIMEOUT_MS / 1000
-        while True:
-            try:
-                self.sock.send_multipart(frames)
-                return
-            except zmq.ZMQError as e:
-                if e.errno != zmq.EHOSTUNREACH or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.005)
 
     def run(self, action):
         name, _, arg = action.partition(":")
-        if name == "recv":
-            for _ in range(int(arg)):
-                print(show(self.recv()), flush=True)
-        elif name == "recv-user":
+        if self.run_shared(name, arg):
+            return
+        if name == "recv-user":
             for _ in range(int(arg)):
                 frames = self.recv()
                 try:
@@ -211,34 +144,10 @@ class Peer:
                 except zmq.ZMQError:
                     user = "(none)"
                 print("%s %s" % (user, show(frames)), flush=True)
-        elif name == "echo":
-            for _ in range(int(arg)):
-                frames = [f.bytes for f in self.recv()]
-                print(show(frames), flush=True)
-                self.send(frames)
-        elif name == "send":
-            self.send(parse_frames(arg))
         elif name == "send-big":
             self.send([b"big", pattern(int(arg))])
         elif name == "sub":
             self.sock.setsockopt(zmq.SUBSCRIBE, bytes.fromhex(arg))
-        elif name == "warmup":
-            warm = bytes.fromhex(arg)
-            while self.sock.recv_multipart()[0] != warm:
-                pass
-            self.skip = warm
-            print("warm", flush=True)
-        elif name == "publish-until-told":
-            frames = parse_frames(arg)
-            deadline = time.monotonic() + TIMEOUT_MS / 1000
-            while True:
-                self.send(frames)
-                readable, _, _ = select.select([0], [], [], 0.005)
-                if readable:
-                    read_line(deadline)
-                    break
-                if time.monotonic() > deadline:
-                    fail("never told to stop publishing")
         elif name == "handshake":
             self.monitor.wait_for(
                 (zmq.EVENT_HANDSHAKE_SUCCEEDED,), FAILURES, "HANDSHAKE_SUCCEEDED event"
@@ -259,8 +168,6 @@ class Peer:
             if self.sock.poll(int(arg), zmq.POLLIN):
                 fail("received %s" % show(self.sock.recv_multipart()))
             print("silence", flush=True)
-        elif name == "wait":
-            read_line(time.monotonic() + TIMEOUT_MS / 1000)
         else:
             fail("unknown action %r" % action)
 
@@ -314,20 +221,9 @@ def configure(ctx, s, options):
 
 
 def main(argv):
-    if len(argv) < 4 or argv[2] not in ("bind", "connect"):
-        raise SystemExit(__doc__)
-    kind = getattr(zmq, argv[1].upper())
-    mode, endpoint = argv[2], argv[3]
-    options = [a for a in argv[4:] if a.startswith("--")]
-    actions = [a for a in argv[4:] if not a.startswith("--")]
-
+    kind, mode, endpoint, options, actions = parse_argv(argv, __doc__)
     ctx = zmq.Context()
-    s = ctx.socket(kind)
-    s.setsockopt(zmq.LINGER, LINGER_MS)
-    s.setsockopt(zmq.RCVTIMEO, TIMEOUT_MS)
-    s.setsockopt(zmq.SNDTIMEO, TIMEOUT_MS)
-    if kind == zmq.ROUTER:
-        s.setsockopt(zmq.ROUTER_MANDATORY, 1)
+    s = open_socket(ctx, kind)
     auth = configure(ctx, s, options)
 
     watched = ("handshake", "refused", "count")
@@ -335,18 +231,8 @@ def main(argv):
     if any(a.partition(":")[0] in watched for a in actions):
         monitor = Monitor(s)
 
-    if mode == "bind":
-        port = s.bind_to_random_port(endpoint)
-        print("%s:%d" % (endpoint, port), flush=True)
-    else:
-        s.connect(endpoint)
-
-    peer = Peer(s, kind, monitor)
-    for action in actions:
-        try:
-            peer.run(action)
-        except zmq.Again:
-            fail("%s timed out (%s %s %s)" % (action, argv[1], mode, endpoint))
+    bind_or_connect(s, mode, endpoint)
+    SecurePeer(s, kind, monitor).run_all(actions, "%s %s %s" % (argv[1], mode, endpoint))
     if monitor is not None:
         s.disable_monitor()
         monitor.sock.close()
