@@ -142,6 +142,53 @@ impl Events {
     fn count(&mut self, wanted: impl Fn(&MonitorEvent) -> bool) -> usize {
         self.drain().iter().filter(|e| wanted(e)).count()
     }
+
+    /// Waits for a completed handshake.
+    async fn handshake(&mut self) -> MonitorEvent {
+        self.wait("the handshake", |e| {
+            matches!(e, MonitorEvent::HandshakeSucceeded { .. })
+        })
+        .await
+    }
+
+    /// Waits for a live link to end; returns why it ended.
+    async fn link_end(&mut self) -> LinkEnd {
+        let end = self
+            .wait("the end of the link", |e| {
+                matches!(e, MonitorEvent::Disconnected { .. })
+            })
+            .await;
+        disconnected(&end).clone()
+    }
+}
+
+/// Our socket connected to a peer script that binds (and prints its port
+/// first), with the socket's monitor.
+struct Dialled {
+    peer: Peer,
+    port: u16,
+    socket: Socket,
+    events: Events,
+}
+
+/// Starts the peer script with `args` and connects a socket of ours
+/// (`socket_type`, `options`) to it; `None` when pyzmq is missing and not
+/// required.
+async fn dial(args: &[&str], socket_type: SocketType, options: Options) -> Option<Dialled> {
+    let mut peer = Peer::spawn(SCRIPT, args)?;
+    let port = peer.port();
+    let socket = Socket::with_options(socket_type, options);
+    let events = Events::new(&socket);
+    socket
+        .connect(&format!("tcp://127.0.0.1:{port}"))
+        .await
+        .unwrap();
+    Some(Dialled {
+        peer,
+        port,
+        socket,
+        events,
+    })
 }
 
 /// Receives from `socket`, checking that every good peer's numbered
@@ -291,59 +338,106 @@ fn options(socket_type: SocketType) -> Options {
 
 // --- bad input --------------------------------------------------------------
 
+/// A misbehaving raw peer (`fault_peer.py COMMAND PORT ARGS...`) against
+/// a served socket: its connection alone must end, before the handshake,
+/// for the reason `ended` accepts, while the good peer keeps delivering.
+struct BadInput {
+    socket_type: SocketType,
+    command: &'static str,
+    args: &'static [&'static str],
+    /// What the raw peer reports once it has misbehaved, if it does.
+    reports: Option<&'static str>,
+    /// Whether the link's end is the reason it ended for.
+    ended: fn(&LinkEnd) -> bool,
+    /// Whether that end counts as a protocol error (a connecting socket
+    /// would not retry).
+    protocol_error: bool,
+    /// What the raw peer reports when it sees the hang-up, if it does.
+    sees: Option<&'static str>,
+}
+
+impl BadInput {
+    async fn run(self) {
+        let options = options(self.socket_type);
+        let Some(mut served) = Served::start(self.socket_type, options).await else {
+            return;
+        };
+        let mut argv = vec![self.command, served.port.as_str()];
+        argv.extend(self.args);
+        let mut bad = Peer::spawn(SCRIPT, &argv).unwrap();
+        let addr = raw_peer_addr(&mut bad);
+        if let Some(report) = self.reports {
+            assert_eq!(line(&mut bad), report, "{}", self.command);
+        }
+        let end = served.end_of(&addr).await;
+        let (reason, protocol_error) = handshake_failed(&end);
+        assert!((self.ended)(reason), "{}: {reason:?}", self.command);
+        assert_eq!(protocol_error, self.protocol_error, "{}", self.command);
+        if let Some(seen) = self.sees {
+            assert_eq!(
+                line(&mut bad),
+                seen,
+                "{}: the raw peer's view",
+                self.command
+            );
+        }
+        served.assert_good_peer_unharmed().await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garbage_is_dropped_while_a_good_peer_keeps_sending() {
-    let Some(mut served) = Served::start(SocketType::Pull, options(SocketType::Pull)).await else {
-        return;
-    };
-    let mut bad = Peer::spawn(SCRIPT, &["raw-garbage", &served.port]).unwrap();
-    let addr = raw_peer_addr(&mut bad);
-    let end = served.end_of(&addr).await;
-    let (reason, protocol_error) = handshake_failed(&end);
-    assert!(
-        matches!(
-            reason,
-            LinkEnd::Protocol(CloseReason::Greeting(GreetingError::BadSignature {
-                first: b'G',
-                ..
-            }))
-        ),
-        "a bad signature naming the first byte, 'G': {reason:?}"
-    );
-    assert!(protocol_error);
-    assert_eq!(line(&mut bad), "closed", "the raw peer sees the hang-up");
-    served.assert_good_peer_unharmed().await;
+    BadInput {
+        socket_type: SocketType::Pull,
+        command: "raw-garbage",
+        args: &[],
+        reports: None,
+        // A bad signature naming the first byte, 'G'.
+        ended: |reason| {
+            matches!(
+                reason,
+                LinkEnd::Protocol(CloseReason::Greeting(GreetingError::BadSignature {
+                    first: b'G',
+                    ..
+                }))
+            )
+        },
+        protocol_error: true,
+        sees: Some("closed"),
+    }
+    .run()
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn truncated_greeting_then_close_ends_only_that_connection() {
-    let Some(mut served) = Served::start(SocketType::Pull, options(SocketType::Pull)).await else {
-        return;
-    };
-    let mut bad = Peer::spawn(SCRIPT, &["raw-truncated", &served.port]).unwrap();
-    let addr = raw_peer_addr(&mut bad);
-    assert_eq!(line(&mut bad), "sent");
-    let end = served.end_of(&addr).await;
-    let (reason, protocol_error) = handshake_failed(&end);
-    assert_eq!(*reason, LinkEnd::PeerClosed);
-    assert!(!protocol_error, "a hang-up is not a protocol error");
-    served.assert_good_peer_unharmed().await;
+    BadInput {
+        socket_type: SocketType::Pull,
+        command: "raw-truncated",
+        args: &[],
+        reports: Some("sent"),
+        ended: |reason| *reason == LinkEnd::PeerClosed,
+        // A hang-up is not a protocol error.
+        protocol_error: false,
+        sees: None,
+    }
+    .run()
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plain_mechanism_greeting_is_refused_as_a_mismatch() {
-    let Some(mut served) = Served::start(SocketType::Router, options(SocketType::Router)).await
-    else {
-        return;
-    };
-    let mut bad = Peer::spawn(SCRIPT, &["raw-mechanism", &served.port, "PLAIN"]).unwrap();
-    let addr = raw_peer_addr(&mut bad);
-    let end = served.end_of(&addr).await;
-    let (reason, protocol_error) = handshake_failed(&end);
-    assert_eq!(*reason, mechanism_mismatch());
-    assert!(protocol_error);
-    assert_eq!(line(&mut bad), "closed");
-    served.assert_good_peer_unharmed().await;
+    BadInput {
+        socket_type: SocketType::Router,
+        command: "raw-mechanism",
+        args: &["PLAIN"],
+        reports: None,
+        ended: |reason| *reason == mechanism_mismatch(),
+        protocol_error: true,
+        sees: Some("closed"),
+    }
+    .run()
+    .await;
 }
 
 /// A raw DEALER completes the NULL handshake with our ROUTER, then sends
@@ -493,23 +587,19 @@ fn heartbeat(interval_ms: u64, ttl_ms: u64, timeout_ms: Option<u64>) -> Heartbea
 /// TIMEOUT in ms) idle for two seconds, then checks that it still carries
 /// a message both ways and that neither side ever saw it drop.
 async fn idle_link_to_heartbeating_libzmq(libzmq: [&str; 2], ours: HeartbeatConfig) {
-    let Some(mut peer) = Peer::spawn(SCRIPT, &["hb-dealer-bind", libzmq[0], libzmq[1]]) else {
-        return;
-    };
-    let port = peer.port();
     let mut options = options(SocketType::Dealer);
     options.heartbeat = ours;
-    let dealer = Socket::with_options(SocketType::Dealer, options);
-    let mut events = Events::new(&dealer);
-    dealer
-        .connect(&format!("tcp://127.0.0.1:{port}"))
-        .await
-        .unwrap();
-    events
-        .wait("the handshake", |e| {
-            matches!(e, MonitorEvent::HandshakeSucceeded { .. })
-        })
-        .await;
+    let args = ["hb-dealer-bind", libzmq[0], libzmq[1]];
+    let Some(Dialled {
+        mut peer,
+        socket: dealer,
+        mut events,
+        ..
+    }) = dial(&args, SocketType::Dealer, options).await
+    else {
+        return;
+    };
+    events.handshake().await;
     sleep(Duration::from_secs(2)).await;
     dealer.send("still there?").await.unwrap();
     let echo = timeout(WAIT, dealer.recv()).await.unwrap().unwrap();
@@ -555,30 +645,20 @@ async fn heartbeats_both_ways_keep_an_idle_link_to_libzmq_up() {
 /// heartbeats of its own, drops the link 300 ms after our first PING.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn libzmq_enforces_the_ttl_our_pings_announce() {
-    let Some(mut peer) = Peer::spawn(SCRIPT, &["watch-dealer-bind"]) else {
-        return;
-    };
-    let port = peer.port();
     let mut options = options(SocketType::Dealer);
     options.heartbeat = heartbeat(800, 300, None);
-    let dealer = Socket::with_options(SocketType::Dealer, options);
-    let mut events = Events::new(&dealer);
-    dealer
-        .connect(&format!("tcp://127.0.0.1:{port}"))
-        .await
-        .unwrap();
-    events
-        .wait("the handshake", |e| {
-            matches!(e, MonitorEvent::HandshakeSucceeded { .. })
-        })
-        .await;
-    let end = events
-        .wait("the end of the link", |e| {
-            matches!(e, MonitorEvent::Disconnected { .. })
-        })
-        .await;
-    let reason = disconnected(&end);
-    assert!(is_hang_up(reason), "{reason:?}");
+    let Some(Dialled {
+        mut peer,
+        mut events,
+        socket: _dealer,
+        ..
+    }) = dial(&["watch-dealer-bind"], SocketType::Dealer, options).await
+    else {
+        return;
+    };
+    events.handshake().await;
+    let reason = events.link_end().await;
+    assert!(is_hang_up(&reason), "{reason:?}");
     assert_eq!(line(&mut peer), "disconnected", "libzmq's view");
 }
 
@@ -587,30 +667,21 @@ async fn libzmq_enforces_the_ttl_our_pings_announce() {
 /// a connecting socket then retries.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn silent_peer_is_detected_by_the_heartbeat_timeout() {
-    let Some(mut peer) = Peer::spawn(SCRIPT, &["raw-silent-bind", "DEALER", "0"]) else {
-        return;
-    };
-    let port = peer.port();
     let mut options = options(SocketType::Dealer);
     options.heartbeat = heartbeat(100, 0, Some(300));
-    let dealer = Socket::with_options(SocketType::Dealer, options);
-    let mut events = Events::new(&dealer);
-    dealer
-        .connect(&format!("tcp://127.0.0.1:{port}"))
-        .await
-        .unwrap();
-    events
-        .wait("the handshake", |e| {
-            matches!(e, MonitorEvent::HandshakeSucceeded { .. })
-        })
-        .await;
-    let end = events
-        .wait("the end of the link", |e| {
-            matches!(e, MonitorEvent::Disconnected { .. })
-        })
-        .await;
+    let args = ["raw-silent-bind", "DEALER", "0"];
+    let Some(Dialled {
+        mut peer,
+        mut events,
+        socket: _dealer,
+        ..
+    }) = dial(&args, SocketType::Dealer, options).await
+    else {
+        return;
+    };
+    events.handshake().await;
     assert_eq!(
-        *disconnected(&end),
+        events.link_end().await,
         LinkEnd::Protocol(CloseReason::HeartbeatTimeout)
     );
     let retry = events
@@ -675,23 +746,19 @@ async fn closing_finishes_after_a_link_ended_under_a_full_inbound_queue() {
 /// heartbeats of our own, yet the TTL it asked for ends the link.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quiet_peer_is_dropped_when_its_announced_ttl_expires() {
-    let Some(mut peer) = Peer::spawn(SCRIPT, &["raw-silent-bind", "DEALER", "3"]) else {
+    let args = ["raw-silent-bind", "DEALER", "3"];
+    let options = options(SocketType::Dealer);
+    let Some(Dialled {
+        mut peer,
+        mut events,
+        socket: _dealer,
+        ..
+    }) = dial(&args, SocketType::Dealer, options).await
+    else {
         return;
     };
-    let port = peer.port();
-    let dealer = Socket::with_options(SocketType::Dealer, options(SocketType::Dealer));
-    let mut events = Events::new(&dealer);
-    dealer
-        .connect(&format!("tcp://127.0.0.1:{port}"))
-        .await
-        .unwrap();
-    let end = events
-        .wait("the end of the link", |e| {
-            matches!(e, MonitorEvent::Disconnected { .. })
-        })
-        .await;
     assert_eq!(
-        *disconnected(&end),
+        events.link_end().await,
         LinkEnd::Protocol(CloseReason::HeartbeatTtlExpired)
     );
     assert_eq!(line(&mut peer), "closed pings 0", "we sent no PING");
@@ -743,12 +810,7 @@ async fn kill_and_restart(
 ) -> (Vec<Duration>, Peer) {
     let reconnects_before = events.count(|e| reconnect_delay(e).is_some());
     peer.kill();
-    let end = events
-        .wait("the end of the link", |e| {
-            matches!(e, MonitorEvent::Disconnected { .. })
-        })
-        .await;
-    let reason = disconnected(&end).clone();
+    let reason = events.link_end().await;
     assert!(is_hang_up(&reason), "{reason:?}");
     for _ in 0..failed_attempts {
         events
@@ -767,11 +829,7 @@ async fn kill_and_restart(
     );
     let mut restarted = Peer::spawn(SCRIPT, restart).unwrap();
     assert_eq!(restarted.port().to_string(), restart[1], "the same port");
-    events
-        .wait("the new handshake", |e| {
-            matches!(e, MonitorEvent::HandshakeSucceeded { .. })
-        })
-        .await;
+    events.handshake().await;
     send_numbered(socket, "after", GOOD_BATCH).await;
     expect_lines(&mut restarted, "queued", GOOD_BATCH);
     expect_lines(&mut restarted, "after", GOOD_BATCH);
@@ -797,15 +855,17 @@ async fn kill_and_restart(
 /// jitter, no backoff).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn push_reconnects_to_a_restarted_libzmq_pull_on_the_same_port() {
-    let Some(mut first) = Peer::spawn(SCRIPT, &["pull-bind", "0", "1000"]) else {
+    let options = reconnect_options(SocketType::Push);
+    let Some(Dialled {
+        peer: mut first,
+        port,
+        socket: push,
+        mut events,
+    }) = dial(&["pull-bind", "0", "1000"], SocketType::Push, options).await
+    else {
         return;
     };
-    let port = first.port().to_string();
-    let push = Socket::with_options(SocketType::Push, reconnect_options(SocketType::Push));
-    let mut events = Events::new(&push);
-    push.connect(&format!("tcp://127.0.0.1:{port}"))
-        .await
-        .unwrap();
+    let port = port.to_string();
     send_numbered(&push, "before", GOOD_BATCH).await;
     expect_lines(&mut first, "before", GOOD_BATCH);
     let (delays, second) = kill_and_restart(
@@ -832,19 +892,20 @@ async fn push_reconnects_to_a_restarted_libzmq_pull_on_the_same_port() {
 /// echoes come back over the new link.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dealer_reconnects_with_backoff_to_a_restarted_libzmq_router() {
-    let Some(mut first) = Peer::spawn(SCRIPT, &["router-echo-bind", "0", "1000"]) else {
-        return;
-    };
-    let port = first.port().to_string();
     let mut options = reconnect_options(SocketType::Dealer);
     options.reconnect_ivl = Duration::from_millis(100);
     options.reconnect_ivl_max = Duration::from_millis(800);
-    let dealer = Socket::with_options(SocketType::Dealer, options);
-    let mut events = Events::new(&dealer);
-    dealer
-        .connect(&format!("tcp://127.0.0.1:{port}"))
-        .await
-        .unwrap();
+    let args = ["router-echo-bind", "0", "1000"];
+    let Some(Dialled {
+        peer: mut first,
+        port,
+        socket: dealer,
+        mut events,
+    }) = dial(&args, SocketType::Dealer, options).await
+    else {
+        return;
+    };
+    let port = port.to_string();
     send_numbered(&dealer, "before", GOOD_BATCH).await;
     expect_lines(&mut first, "before", GOOD_BATCH);
     let mut echoes = Sequences::default();
@@ -875,18 +936,18 @@ async fn dealer_reconnects_with_backoff_to_a_restarted_libzmq_router() {
 /// socket keeps trying.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connecting_socket_retries_after_a_handshake_timeout() {
-    let Some(mut server) = Peer::spawn(SCRIPT, &["raw-server-bind", "mute", "10000"]) else {
-        return;
-    };
-    let port = server.port();
     let mut options = options(SocketType::Dealer);
     options.handshake_ivl = Some(Duration::from_millis(300));
-    let dealer = Socket::with_options(SocketType::Dealer, options);
-    let mut events = Events::new(&dealer);
-    dealer
-        .connect(&format!("tcp://127.0.0.1:{port}"))
-        .await
-        .unwrap();
+    let args = ["raw-server-bind", "mute", "10000"];
+    let Some(Dialled {
+        peer: _server,
+        socket: _dealer,
+        mut events,
+        ..
+    }) = dial(&args, SocketType::Dealer, options).await
+    else {
+        return;
+    };
     for _ in 0..2 {
         let failed = events
             .wait("a failed handshake", |e| {
@@ -917,16 +978,17 @@ async fn connecting_socket_retries_after_a_handshake_timeout() {
 /// as libzmq does, rather than hammer a peer that will never accept it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connecting_socket_gives_up_after_a_protocol_error() {
-    let Some(mut server) = Peer::spawn(SCRIPT, &["raw-server-bind", "plain", "1500"]) else {
+    let args = ["raw-server-bind", "plain", "1500"];
+    let options = options(SocketType::Dealer);
+    let Some(Dialled {
+        peer: mut server,
+        socket: dealer,
+        mut events,
+        ..
+    }) = dial(&args, SocketType::Dealer, options).await
+    else {
         return;
     };
-    let port = server.port();
-    let dealer = Socket::with_options(SocketType::Dealer, options(SocketType::Dealer));
-    let mut events = Events::new(&dealer);
-    dealer
-        .connect(&format!("tcp://127.0.0.1:{port}"))
-        .await
-        .unwrap();
     let failed = events
         .wait("the failed handshake", |e| {
             matches!(e, MonitorEvent::HandshakeFailed { .. })
