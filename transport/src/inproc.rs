@@ -11,7 +11,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, LazyLock, Mutex, Weak};
 
 use bytes::Bytes;
-use zmtp::{Metadata, PeerInfo, Version};
+use zmtp::{Message, Metadata, PeerInfo, Version};
 
 use crate::core::{Core, Inbound, Outbound, PipeEntry};
 use crate::engine;
@@ -243,29 +243,24 @@ async fn notify_link(to: &Sink, up: bool) {
     if !to.core.options.link_notify || to.core.is_closing() {
         return;
     }
-    if let Some(message) = rules::admit(&to.core, to.routing_id.as_ref(), engine::link_notice(up)) {
-        let _ = to
-            .core
-            .inbound
-            .push(Inbound {
-                from_peer: false,
-                pipe: to.pipe,
-                message,
-            })
-            .await;
-    }
+    let notice = rules::admit(&to.core, to.routing_id.as_ref(), engine::link_notice(up));
+    deliver_notice(to, notice).await;
 }
 
 async fn subscription(to: &Sink, subscribe: bool, topic: Bytes) {
-    if let Some(notice) = to.core.on_subscription(to.pipe, subscribe, topic) {
-        let _ = to
-            .core
-            .inbound
-            .push(Inbound {
-                from_peer: false,
-                pipe: to.pipe,
-                message: notice,
-            })
-            .await;
+    let notice = to.core.on_subscription(to.pipe, subscribe, topic);
+    deliver_notice(to, notice).await;
+}
+
+/// Queues a notice the socket made (a link or subscription notice) for the
+/// receiving socket's application, in line with the link's messages.
+async fn deliver_notice(to: &Sink, notice: Option<Message>) {
+    if let Some(message) = notice {
+        let inbound = Inbound {
+            from_peer: false,
+            pipe: to.pipe,
+            message,
+        };
+        let _ = to.core.inbound.push(inbound).await;
     }
 }

@@ -95,17 +95,7 @@ impl Sender {
     /// Sends without waiting; at the high-water mark the message comes back
     /// in the error, as [`Socket::try_send`].
     pub fn try_send(&mut self, message: impl Into<Message>) -> Result<(), TrySendError> {
-        match self.attempt(message.into()) {
-            Ok(Attempt::Done) => Ok(()),
-            Ok(Attempt::Wait(message)) => Err(TrySendError {
-                error: Error::WouldBlock,
-                message,
-            }),
-            Err(error) => Err(TrySendError {
-                error,
-                message: Message::new(),
-            }),
-        }
+        TrySendError::from_attempt(self.attempt(message.into()))
     }
 
     async fn wait_to_send(&mut self, message: Message) -> Result<()> {

@@ -77,6 +77,24 @@ pub struct TrySendError {
     pub message: Message,
 }
 
+impl TrySendError {
+    /// The outcome of one attempt as `try_send` reports it: a message that
+    /// would have to wait comes back with [`Error::WouldBlock`].
+    pub(crate) fn from_attempt(attempt: Result<Attempt>) -> Result<(), TrySendError> {
+        match attempt {
+            Ok(Attempt::Done) => Ok(()),
+            Ok(Attempt::Wait(message)) => Err(TrySendError {
+                error: Error::WouldBlock,
+                message,
+            }),
+            Err(error) => Err(TrySendError {
+                error,
+                message: Message::new(),
+            }),
+        }
+    }
+}
+
 impl Clone for Socket {
     fn clone(&self) -> Self {
         Socket {
@@ -198,17 +216,7 @@ impl Socket {
     /// Sends without waiting; at the high-water mark the message comes back
     /// in the error.
     pub fn try_send(&self, message: impl Into<Message>) -> Result<(), TrySendError> {
-        match rules::try_send(&self.core, message.into()) {
-            Ok(Attempt::Done) => Ok(()),
-            Ok(Attempt::Wait(message)) => Err(TrySendError {
-                error: Error::WouldBlock,
-                message,
-            }),
-            Err(error) => Err(TrySendError {
-                error,
-                message: Message::new(),
-            }),
-        }
+        TrySendError::from_attempt(rules::try_send(&self.core, message.into()))
     }
 
     /// Receives the next message. Cancel-safe: a dropped `recv` loses

@@ -72,37 +72,37 @@ pub(crate) fn send_upstream(state: &mut State, stats: &Stats, message: Message) 
 /// SUB/XSUB: adds a subscription and tells every publisher.
 pub(crate) fn subscribe(state: &mut State, stats: &Stats, topic: Bytes) {
     state.subscriptions.add(&topic);
-    state.subscription_seq += 1;
-    let seq = state.subscription_seq;
-    broadcast(
-        state,
-        stats,
-        |topic| Outbound::Subscribe { topic, seq },
+    tell_publishers(state, stats, topic, |topic, seq| Outbound::Subscribe {
         topic,
-    );
+        seq,
+    });
 }
 
 /// SUB/XSUB: removes one subscription; publishers hear of it when it was
 /// the topic's last.
 pub(crate) fn unsubscribe(state: &mut State, stats: &Stats, topic: &Bytes) {
-    if !state.subscriptions.remove(topic) {
-        return;
+    if state.subscriptions.remove(topic) {
+        tell_publishers(state, stats, topic.clone(), |topic, seq| Outbound::Cancel {
+            topic,
+            seq,
+        });
     }
-    state.subscription_seq += 1;
-    let seq = state.subscription_seq;
-    broadcast(
-        state,
-        stats,
-        |topic| Outbound::Cancel { topic, seq },
-        topic.clone(),
-    );
 }
 
-fn broadcast(state: &State, stats: &Stats, item: impl Fn(Bytes) -> Outbound, topic: Bytes) {
+/// Numbers a change of our subscriptions (so replays skip what is queued)
+/// and queues `item` for every pipe.
+fn tell_publishers(
+    state: &mut State,
+    stats: &Stats,
+    topic: Bytes,
+    item: fn(Bytes, u64) -> Outbound,
+) {
+    state.subscription_seq += 1;
+    let seq = state.subscription_seq;
     for pipe in state.pipes.iter() {
         // A subscription lost at the mark is resent with the next replay,
         // as in libzmq; count it so it is visible.
-        if pipe.tx.try_send(item(topic.clone())).is_err() {
+        if pipe.tx.try_send(item(topic.clone(), seq)).is_err() {
             Core::count(&stats.dropped_hwm);
         }
     }
@@ -173,21 +173,9 @@ mod tests {
     use std::sync::atomic::Ordering;
 
     use super::*;
-    use crate::queue::{self, PipeRx};
+    use crate::queue::PipeRx;
+    use crate::rules::fixtures::with_pipes;
     use zmtp::SocketType;
-
-    fn with_pipes(n: u64, capacity: usize) -> (State, Vec<PipeRx<Outbound>>) {
-        let mut state = State::default();
-        let mut rxs = Vec::new();
-        for id in 1..=n {
-            let (tx, rx) = queue::pipe(capacity);
-            let mut entry = PipeEntry::new(id, tx, true);
-            entry.ready = true;
-            state.pipes.push(entry);
-            rxs.push(rx);
-        }
-        (state, rxs)
-    }
 
     fn drain(rx: &PipeRx<Outbound>) -> Vec<String> {
         std::iter::from_fn(|| rx.try_pop())
@@ -205,7 +193,7 @@ mod tests {
 
     #[test]
     fn publishes_only_to_matching_ready_peers() {
-        let (mut state, rxs) = with_pipes(3, 4);
+        let (mut state, rxs) = with_pipes(3, 4, true);
         let options = Options::new(SocketType::Pub);
         peer_subscription(&mut state, &options, false, 1, true, topic(b"a"));
         peer_subscription(&mut state, &options, false, 2, true, topic(b"b"));
@@ -220,7 +208,7 @@ mod tests {
 
     #[test]
     fn a_full_subscriber_loses_the_message_unless_nodrop() {
-        let (mut state, rxs) = with_pipes(2, 1);
+        let (mut state, rxs) = with_pipes(2, 1, true);
         let options = Options::new(SocketType::Xpub);
         for pipe in [1, 2] {
             peer_subscription(&mut state, &options, true, pipe, true, topic(b""));
@@ -243,7 +231,7 @@ mod tests {
 
     #[test]
     fn xsub_subscription_messages_change_our_set_and_reach_every_publisher() {
-        let (mut state, rxs) = with_pipes(2, 8);
+        let (mut state, rxs) = with_pipes(2, 8, true);
         let stats = Stats::default();
         send_upstream(&mut state, &stats, Message::from(topic(b"\x01news")));
         assert!(state.subscriptions.matches(b"news today"));
@@ -260,7 +248,7 @@ mod tests {
 
     #[test]
     fn publishers_hear_of_a_cancel_only_for_the_topics_last_subscription() {
-        let (mut state, rxs) = with_pipes(1, 8);
+        let (mut state, rxs) = with_pipes(1, 8, true);
         let stats = Stats::default();
         subscribe(&mut state, &stats, topic(b"t"));
         subscribe(&mut state, &stats, topic(b"t"));
@@ -275,7 +263,7 @@ mod tests {
 
     #[test]
     fn xpub_reports_a_topics_first_subscriber_and_its_last_leaving() {
-        let (mut state, _rxs) = with_pipes(2, 8);
+        let (mut state, _rxs) = with_pipes(2, 8, true);
         let options = Options::new(SocketType::Xpub);
         let notice =
             |s: &mut State, pipe, sub| peer_subscription(s, &options, true, pipe, sub, topic(b"t"));
@@ -299,7 +287,7 @@ mod tests {
 
     #[test]
     fn verbose_xpub_reports_every_subscription() {
-        let (mut state, _rxs) = with_pipes(2, 8);
+        let (mut state, _rxs) = with_pipes(2, 8, true);
         let mut options = Options::new(SocketType::Xpub);
         options.xpub_verbose = true;
         for pipe in [1, 2] {

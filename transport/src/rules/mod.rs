@@ -25,6 +25,8 @@
 //! receive path uses). Types with no rule skip both.
 
 mod fan_out;
+#[cfg(test)]
+mod fixtures;
 mod req_rep;
 mod round_robin;
 mod routed;

@@ -118,34 +118,11 @@ mod tests {
     use std::sync::atomic::Ordering;
 
     use super::*;
-    use crate::core::{Outbound, PipeEntry};
-    use crate::queue::{self, PipeRx};
-
-    fn with_pipes(n: u64, capacity: usize) -> (State, Vec<PipeRx<Outbound>>) {
-        let mut state = State::default();
-        let mut rxs = Vec::new();
-        for id in 1..=n {
-            let (tx, rx) = queue::pipe(capacity);
-            state.pipes.push(PipeEntry::new(id, tx, true));
-            rxs.push(rx);
-        }
-        (state, rxs)
-    }
-
-    fn message(frames: &[&'static [u8]]) -> Message {
-        frames.iter().map(|f| Bytes::from_static(f)).collect()
-    }
-
-    fn popped(rx: &PipeRx<Outbound>) -> Option<Message> {
-        match rx.try_pop()? {
-            Outbound::Message(m) => Some(m),
-            other => panic!("not a message: {other:?}"),
-        }
-    }
+    use crate::rules::fixtures::{message, popped, with_pipes};
 
     #[test]
     fn a_request_is_delimited_and_only_its_pipes_delimited_reply_is_accepted() {
-        let (mut state, rxs) = with_pipes(2, 4);
+        let (mut state, rxs) = with_pipes(2, 4, false);
         state.next = 1;
         assert!(check_recv(&state, true, false).is_err());
         send_request(&mut state, false, message(&[b"q"])).unwrap();
@@ -182,7 +159,7 @@ mod tests {
 
     #[test]
     fn relaxed_req_may_send_again_and_waits_without_the_delimiter() {
-        let (mut state, _rxs) = with_pipes(1, 1);
+        let (mut state, _rxs) = with_pipes(1, 1, false);
         send_request(&mut state, true, message(&[b"1"])).unwrap();
         match send_request(&mut state, true, message(&[b"2"])).unwrap() {
             Attempt::Wait(m) => assert_eq!(m, message(&[b"2"])),
@@ -193,7 +170,7 @@ mod tests {
 
     #[test]
     fn rep_keeps_the_envelope_and_sends_it_back_with_the_reply() {
-        let (mut state, rxs) = with_pipes(1, 4);
+        let (mut state, rxs) = with_pipes(1, 4, false);
         let stats = Stats::default();
         assert!(send_reply(&mut state, &stats, message(&[b"r"])).is_err());
         check_recv(&state, false, false).unwrap();
@@ -215,7 +192,7 @@ mod tests {
 
     #[test]
     fn a_reply_whose_requester_left_is_dropped_and_counted() {
-        let (mut state, _rxs) = with_pipes(1, 4);
+        let (mut state, _rxs) = with_pipes(1, 4, false);
         let stats = Stats::default();
         accept_request(&mut state, 7, message(&[b"", b"q"])).unwrap();
         send_reply(&mut state, &stats, message(&[b"r"])).unwrap();

@@ -111,34 +111,11 @@ pub(crate) fn prefix(routing_id: Option<&Bytes>, mut message: Message) -> Messag
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::{Outbound, PipeEntry};
-    use crate::queue::{self, PipeRx};
-
-    fn with_pipes(n: u64, capacity: usize) -> (State, Vec<PipeRx<Outbound>>) {
-        let mut state = State::default();
-        let mut rxs = Vec::new();
-        for id in 1..=n {
-            let (tx, rx) = queue::pipe(capacity);
-            state.pipes.push(PipeEntry::new(id, tx, true));
-            rxs.push(rx);
-        }
-        (state, rxs)
-    }
-
-    fn message(frames: &[&'static [u8]]) -> Message {
-        frames.iter().map(|f| Bytes::from_static(f)).collect()
-    }
-
-    fn popped(rx: &PipeRx<Outbound>) -> Option<Message> {
-        match rx.try_pop()? {
-            Outbound::Message(m) => Some(m),
-            other => panic!("not a message: {other:?}"),
-        }
-    }
+    use crate::rules::fixtures::{message, popped, with_pipes};
 
     #[test]
     fn announced_ids_are_kept_and_missing_ones_generated_distinct() {
-        let (mut state, _rxs) = with_pipes(3, 4);
+        let (mut state, _rxs) = with_pipes(3, 4, false);
         let named = Bytes::from_static(b"worker");
         assert_eq!(
             assign_routing_id(&mut state, 1, Some(&named), false),
@@ -158,7 +135,7 @@ mod tests {
 
     #[test]
     fn generated_ids_skip_ids_in_use_and_wrap_past_zero() {
-        let (mut state, _rxs) = with_pipes(2, 4);
+        let (mut state, _rxs) = with_pipes(2, 4, false);
         state.next_generated_id = u32::MAX;
         let mut taken = BytesMut::new();
         taken.put_u8(0);
@@ -170,7 +147,7 @@ mod tests {
 
     #[test]
     fn a_taken_id_is_refused_without_handover() {
-        let (mut state, _rxs) = with_pipes(2, 4);
+        let (mut state, _rxs) = with_pipes(2, 4, false);
         let id = Bytes::from_static(b"x");
         assign_routing_id(&mut state, 1, Some(&id), false).unwrap();
         assert_eq!(
@@ -183,7 +160,7 @@ mod tests {
 
     #[test]
     fn handover_drops_the_old_holder() {
-        let (mut state, _rxs) = with_pipes(2, 4);
+        let (mut state, _rxs) = with_pipes(2, 4, false);
         let id = Bytes::from_static(b"x");
         assign_routing_id(&mut state, 1, Some(&id), true).unwrap();
         assert_eq!(
@@ -197,7 +174,7 @@ mod tests {
 
     #[test]
     fn sends_to_the_named_peer_without_its_id() {
-        let (mut state, rxs) = with_pipes(2, 4);
+        let (mut state, rxs) = with_pipes(2, 4, false);
         state.routes.insert(Bytes::from_static(b"b"), 2);
         let stats = Stats::default();
         let sent = send_routed(&mut state, &stats, false, message(&[b"b", b"hi"])).unwrap();
@@ -208,7 +185,7 @@ mod tests {
 
     #[test]
     fn unknown_ids_drop_or_fail_when_mandatory() {
-        let (mut state, _rxs) = with_pipes(1, 4);
+        let (mut state, _rxs) = with_pipes(1, 4, false);
         let stats = Stats::default();
         let sent = send_routed(&mut state, &stats, false, message(&[b"?", b"hi"])).unwrap();
         assert!(matches!(sent, Attempt::Done));
@@ -226,7 +203,7 @@ mod tests {
 
     #[test]
     fn a_full_pipe_drops_or_waits_with_the_id_back_in_front_when_mandatory() {
-        let (mut state, rxs) = with_pipes(1, 1);
+        let (mut state, rxs) = with_pipes(1, 1, false);
         state.routes.insert(Bytes::from_static(b"a"), 1);
         let stats = Stats::default();
         send_routed(&mut state, &stats, false, message(&[b"a", b"1"])).unwrap();
@@ -245,7 +222,7 @@ mod tests {
 
     #[test]
     fn a_message_needs_an_id_and_a_body() {
-        let (mut state, _rxs) = with_pipes(1, 1);
+        let (mut state, _rxs) = with_pipes(1, 1, false);
         let stats = Stats::default();
         assert!(matches!(
             send_routed(&mut state, &stats, false, message(&[b"a"])),
