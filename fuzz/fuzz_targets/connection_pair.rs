@@ -37,7 +37,7 @@ const MAX_FRAMES: usize = 4;
 #[path = "expected.rs"]
 mod expected;
 
-use expected::{Expected, expect_for, expect_subscription, patterned};
+use expected::{Expected, check_next, expect_for, expect_subscription, patterned};
 
 fuzz_target!(|data: &[u8]| run(data));
 
@@ -100,18 +100,7 @@ impl Run {
                 #[allow(unreachable_patterns)]
                 other => panic!("{}: unexpected event under NULL: {other:?}", side.name),
             };
-            assert!(
-                side.handshake_done,
-                "{}: {got:?} before handshake",
-                side.name
-            );
-            let want = side.expected.pop_front();
-            assert_eq!(
-                Some(&got),
-                want.as_ref(),
-                "{} received out of order",
-                side.name
-            );
+            check_next(side.name, side.handshake_done, &mut side.expected, got);
         }
     }
 

@@ -2,6 +2,8 @@
 //! by the targets that check a pair end to end (`connection_pair`, and
 //! `plain`/`curve` through `secure_common.rs`).
 
+use std::collections::VecDeque;
+
 use bytes::Bytes;
 use zmtp::{Message, SocketType};
 
@@ -51,4 +53,17 @@ pub fn patterned(frames: usize, seq: &mut u32, mut len: impl FnMut() -> usize) -
         message.push(body);
     }
     message
+}
+
+/// Checks traffic a side reported (`got`) against what it must see next;
+/// traffic before the handshake is a failure too.
+pub fn check_next(
+    name: &str,
+    handshake_done: bool,
+    expected: &mut VecDeque<Expected>,
+    got: Expected,
+) {
+    assert!(handshake_done, "{name}: {got:?} before handshake");
+    let want = expected.pop_front();
+    assert_eq!(Some(&got), want.as_ref(), "{name} received out of order");
 }

@@ -42,7 +42,7 @@ use zmtp::{
 #[path = "expected.rs"]
 mod expected;
 
-use expected::{Expected, expect_for, expect_subscription, patterned};
+use expected::{Expected, check_next, expect_for, expect_subscription, patterned};
 
 /// What a target supplies: its mechanisms and what they reveal.
 pub struct Setup {
@@ -463,18 +463,7 @@ impl Run<'_> {
                 Event::Subscribe(t) => Expected::Subscribe(t),
                 Event::Cancel(t) => Expected::Cancel(t),
             };
-            assert!(
-                side.handshake_done,
-                "{}: {got:?} before handshake",
-                side.name
-            );
-            let want = side.expected.pop_front();
-            assert_eq!(
-                Some(&got),
-                want.as_ref(),
-                "{} received out of order",
-                side.name
-            );
+            check_next(side.name, side.handshake_done, &mut side.expected, got);
         }
     }
 }
