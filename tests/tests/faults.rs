@@ -575,6 +575,22 @@ async fn connection_flood_beyond_max_handshakes_is_refused() {
 
 // --- heartbeats ---------------------------------------------------------------
 
+/// Dials the peer script with a DEALER of ours (`options`), waits for the
+/// handshake if `handshake_first`, then for the link to end: why it ended,
+/// and the link (its peer still there to report).
+async fn dealer_link_end(
+    args: &[&str],
+    options: Options,
+    handshake_first: bool,
+) -> Option<(LinkEnd, Dialled)> {
+    let mut link = dial(args, SocketType::Dealer, options).await?;
+    if handshake_first {
+        link.events.handshake().await;
+    }
+    let reason = link.events.link_end().await;
+    Some((reason, link))
+}
+
 fn heartbeat(interval_ms: u64, ttl_ms: u64, timeout_ms: Option<u64>) -> HeartbeatConfig {
     HeartbeatConfig {
         interval: Some(Duration::from_millis(interval_ms)),
@@ -647,19 +663,12 @@ async fn heartbeats_both_ways_keep_an_idle_link_to_libzmq_up() {
 async fn libzmq_enforces_the_ttl_our_pings_announce() {
     let mut options = options(SocketType::Dealer);
     options.heartbeat = heartbeat(800, 300, None);
-    let Some(Dialled {
-        mut peer,
-        mut events,
-        socket: _dealer,
-        ..
-    }) = dial(&["watch-dealer-bind"], SocketType::Dealer, options).await
+    let Some((reason, mut link)) = dealer_link_end(&["watch-dealer-bind"], options, true).await
     else {
         return;
     };
-    events.handshake().await;
-    let reason = events.link_end().await;
     assert!(is_hang_up(&reason), "{reason:?}");
-    assert_eq!(line(&mut peer), "disconnected", "libzmq's view");
+    assert_eq!(line(&mut link.peer), "disconnected", "libzmq's view");
 }
 
 /// A raw peer that completes the handshake and then never sends a byte:
@@ -670,21 +679,12 @@ async fn silent_peer_is_detected_by_the_heartbeat_timeout() {
     let mut options = options(SocketType::Dealer);
     options.heartbeat = heartbeat(100, 0, Some(300));
     let args = ["raw-silent-bind", "DEALER", "0"];
-    let Some(Dialled {
-        mut peer,
-        mut events,
-        socket: _dealer,
-        ..
-    }) = dial(&args, SocketType::Dealer, options).await
-    else {
+    let Some((reason, mut link)) = dealer_link_end(&args, options, true).await else {
         return;
     };
-    events.handshake().await;
-    assert_eq!(
-        events.link_end().await,
-        LinkEnd::Protocol(CloseReason::HeartbeatTimeout)
-    );
-    let retry = events
+    assert_eq!(reason, LinkEnd::Protocol(CloseReason::HeartbeatTimeout));
+    let retry = link
+        .events
         .wait("a reconnect", |e| {
             matches!(e, MonitorEvent::ReconnectScheduled { .. })
         })
@@ -699,7 +699,7 @@ async fn silent_peer_is_detected_by_the_heartbeat_timeout() {
         ),
         "{retry:?}"
     );
-    let report = line(&mut peer);
+    let report = line(&mut link.peer);
     let pings: u32 = report
         .strip_prefix("closed pings ")
         .unwrap_or_else(|| panic!("unexpected report {report:?}"))
@@ -748,20 +748,11 @@ async fn closing_finishes_after_a_link_ended_under_a_full_inbound_queue() {
 async fn quiet_peer_is_dropped_when_its_announced_ttl_expires() {
     let args = ["raw-silent-bind", "DEALER", "3"];
     let options = options(SocketType::Dealer);
-    let Some(Dialled {
-        mut peer,
-        mut events,
-        socket: _dealer,
-        ..
-    }) = dial(&args, SocketType::Dealer, options).await
-    else {
+    let Some((reason, mut link)) = dealer_link_end(&args, options, false).await else {
         return;
     };
-    assert_eq!(
-        events.link_end().await,
-        LinkEnd::Protocol(CloseReason::HeartbeatTtlExpired)
-    );
-    assert_eq!(line(&mut peer), "closed pings 0", "we sent no PING");
+    assert_eq!(reason, LinkEnd::Protocol(CloseReason::HeartbeatTtlExpired));
+    assert_eq!(line(&mut link.peer), "closed pings 0", "we sent no PING");
 }
 
 // --- reconnect ----------------------------------------------------------------
