@@ -203,6 +203,24 @@ pub async fn publish_until_line(
     joined
 }
 
+/// The filter probe of the PUB cases: our `publisher` repeats [`WARM`]
+/// until the peer (a subscriber to [`TOPIC`] running `warmup:` then
+/// `recv:1`) has joined, then sends [`cold`] and [`hot`] on the same link;
+/// the peer's next message must be `hot`, which proves `cold` was held
+/// back by whichever side filters.
+pub async fn publish_cold_then_hot(publisher: &Socket, peer: &mut Peer, ctx: impl Display) {
+    let joined = publish_until_line(publisher, msg(&[WARM]), peer, &ctx).await;
+    assert_eq!(joined, "warm", "{ctx}");
+    send(publisher, cold(), &ctx).await;
+    send(publisher, hot(), &ctx).await;
+    let first = peer.wait_line(format_args!("{ctx}: the first message after warm-up"));
+    assert_eq!(
+        first,
+        hex_line(&hot()),
+        "{ctx}: first message after warm-up"
+    );
+}
+
 /// A pyzmq peer process; killed when dropped.
 pub struct Peer {
     child: Child,

@@ -31,7 +31,7 @@ use bytes::Bytes;
 use tokio::time::timeout;
 use zmtp_tests::{
     BIG_FRAME, Peer, TOPIC, WAIT, WARM, cold, hex, hex_line, hot, msg, pattern, prefixed,
-    publish_until_line, send, show_line,
+    publish_cold_then_hot, send, show_line,
 };
 use zmtp_transport::{
     AuthStatus, CurveAllowList, CurveKeyPair, CurvePublicKey, CurveSecretKey, Error, LinkEnd,
@@ -879,12 +879,7 @@ async fn pub_to_pyzmq_sub(case: Case) {
     let Some(mut peer) = case.start(&publisher, "sub", &args).await else {
         return;
     };
-    let joined = publish_until_line(&publisher, msg(&[WARM]), &mut peer, &ctx).await;
-    assert_eq!(joined, "warm", "{ctx}");
-    send(&publisher, cold(), &ctx).await;
-    send(&publisher, hot(), &ctx).await;
-    let what = format!("{ctx}: first message after warm-up");
-    expect_line(&mut peer, &hex_line(&hot()), &what).await;
+    publish_cold_then_hot(&publisher, &mut peer, &ctx).await;
     peer.finish();
 }
 
@@ -903,13 +898,8 @@ async fn pub_to_pyzmq_xsub(case: Case) {
     let Some(mut peer) = case.start(&publisher, "xsub", &args).await else {
         return;
     };
-    let joined = publish_until_line(&publisher, msg(&[WARM]), &mut peer, &ctx).await;
-    assert_eq!(joined, "warm", "{ctx}");
-    send(&publisher, cold(), &ctx).await;
-    send(&publisher, hot(), &ctx).await;
     // XSUB does not filter: only our PUB can have held `cold` back.
-    let what = format!("{ctx}: first message after warm-up");
-    expect_line(&mut peer, &hex_line(&hot()), &what).await;
+    publish_cold_then_hot(&publisher, &mut peer, &ctx).await;
     peer.finish();
 }
 

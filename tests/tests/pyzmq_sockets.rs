@@ -21,7 +21,7 @@ use bytes::Bytes;
 use tokio::time::timeout;
 use zmtp_tests::{
     BIG_FRAME, Peer, TOPIC, WAIT, WARM, cold, hex, hex_line, hot, msg, pattern, prefixed,
-    publish_until_line, recv, send, show_line,
+    publish_cold_then_hot, recv, send, show_line,
 };
 use zmtp_transport::{Message, Monitor, MonitorEvent, Options, Socket, SocketType};
 
@@ -575,11 +575,7 @@ async fn pub_to_pyzmq_sub(case: Case) {
     };
     // Slow joiner: publish until libzmq's SUBSCRIBE command has reached us
     // and a message got through.
-    let joined = publish_until_line(&publisher, msg(&[WARM]), &mut peer, &case).await;
-    assert_eq!(joined, "warm", "{case}");
-    send(&publisher, cold(), &case).await;
-    send(&publisher, hot(), &case).await;
-    expect_line(&mut peer, &hot(), &case, "first message after warm-up").await;
+    publish_cold_then_hot(&publisher, &mut peer, &case).await;
     peer.finish();
 }
 
@@ -681,12 +677,8 @@ async fn pub_to_pyzmq_xsub(case: Case) {
     };
     // On a live link libzmq's XSUB sends `\x01news.` as a data frame, not
     // a command.
-    let joined = publish_until_line(&publisher, msg(&[WARM]), &mut peer, &case).await;
-    assert_eq!(joined, "warm", "{case}");
-    send(&publisher, cold(), &case).await;
-    send(&publisher, hot(), &case).await;
     // XSUB does not filter: only our PUB can have held `cold` back.
-    expect_line(&mut peer, &hot(), &case, "first message after warm-up").await;
+    publish_cold_then_hot(&publisher, &mut peer, &case).await;
     peer.finish();
 }
 
