@@ -403,7 +403,9 @@ fn cluster_demo_short_run_verifies_every_chunk() {
         "FillingUp",
         "Drained",
         "worker-2 (run 2) -> manager",
-        "PASS: every chunk written and not handed back arrived exactly once and in order",
+        "handed back: peer restarted; to re-serialize in the next epoch",
+        "manager -> worker-2 (run 2)",
+        "PASS: every chunk got exactly one outcome and arrived as it says",
     ] {
         assert!(out.contains(want), "no {want:?} in:\n{out}");
     }
