@@ -31,7 +31,7 @@ use zmtp::Message;
 use zmtp_transport::{Error, Receiver, Socket, SocketType};
 
 use crate::event::PeerId;
-use crate::session::{ProtocolError, Role};
+use crate::session::{ProtocolError, Role, Session};
 use crate::sockets::dealer_options;
 use crate::state::{Route, Shared, State};
 use crate::wire::{MAX_NODE_NAME, Wire};
@@ -355,8 +355,19 @@ impl Driver {
         }
         let shared = &self.shared;
         let name = node.to_owned();
+        // A peer forgotten while idle continues where it left off.
+        let history = state.unbury(node);
         let id = state.add(
-            |id| shared.session(id, name, Role::Acceptor),
+            |id| match history {
+                Some(history) => Session::with_history(
+                    id,
+                    name,
+                    Role::Acceptor,
+                    shared.settings.clone(),
+                    history,
+                ),
+                None => shared.session(id, name, Role::Acceptor),
+            },
             Route::Accepted(routing_id.clone()),
         );
         Ok(id)

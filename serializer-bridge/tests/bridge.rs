@@ -430,3 +430,33 @@ fn a_wrong_version_hello_is_refused_with_a_reason() {
     );
     assert!(manager.peers().is_empty(), "a refused link makes no peer");
 }
+
+#[test]
+fn a_forgotten_peer_that_returns_keeps_its_epochs_and_is_seen_restarted() {
+    let m = listener("m", "tcp://127.0.0.1:*");
+    let endpoint = m.bound_endpoints()[0].to_string();
+    let w = connector("w", "m", &endpoint, None);
+    let (_, first) = peer_up(&m);
+    drop(w);
+    wait_for(&m, "PeerDown", |e| matches!(e, Event::PeerDown { .. }));
+    // Down, nothing owed, nothing unread: the manager forgets the peer.
+    let deadline = Instant::now() + WAIT;
+    while m.peer_id("w").is_some() {
+        assert!(
+            Instant::now() < deadline,
+            "the idle peer was never forgotten"
+        );
+        let _ = m.wait_event(Duration::from_millis(20));
+    }
+    // The same node, restarted, comes back.
+    let _w = connector("w", "m", &endpoint, None);
+    let up = wait_for(&m, "PeerUp", |e| matches!(e, Event::PeerUp { .. }));
+    let Event::PeerUp {
+        epoch, restarted, ..
+    } = up
+    else {
+        unreachable!()
+    };
+    assert!(epoch > first, "{epoch} after {first}");
+    assert!(restarted, "the new incarnation is a restart");
+}

@@ -78,6 +78,20 @@ pub struct Settings {
     pub in_doubt_timeout: Duration,
 }
 
+/// What a session must remember of a peer to be recreated later without
+/// breaking the protocol: epochs keep increasing, a restart is seen as one,
+/// and an old attempt's HELLO stays old. Nothing is owed when a session is
+/// reduced to this ([`Session::is_settled`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct History {
+    /// The peer's incarnation in the latest handshake.
+    pub peer_incarnation: u64,
+    /// The highest epoch used with the peer.
+    pub last_epoch: CacheEpoch,
+    /// The latest attempt nonce sent or answered.
+    pub nonce: u64,
+}
+
 /// Which end of the link this session is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -144,6 +158,30 @@ impl Session {
             events: VecDeque::new(),
             next_stamp: 0,
             stats: PeerStats::default(),
+        }
+    }
+
+    /// A session that continues `history` (see [`History`]).
+    pub fn with_history(
+        id: PeerId,
+        node: String,
+        role: Role,
+        settings: Arc<Settings>,
+        history: History,
+    ) -> Self {
+        let mut session = Session::new(id, node, role, settings);
+        session.peer_incarnation = history.peer_incarnation;
+        session.last_epoch = history.last_epoch;
+        session.nonce = history.nonce;
+        session
+    }
+
+    /// What a later session with this peer must continue from.
+    pub fn history(&self) -> History {
+        History {
+            peer_incarnation: self.peer_incarnation,
+            last_epoch: self.last_epoch,
+            nonce: self.nonce,
         }
     }
 
