@@ -80,16 +80,24 @@ pub struct Settings {
 
 /// What a session must remember of a peer to be recreated later without
 /// breaking the protocol: epochs keep increasing, a restart is seen as one,
-/// and an old attempt's HELLO stays old. Nothing is owed when a session is
-/// reduced to this ([`Session::is_settled`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// an old attempt's HELLO stays old, the peer's doubt is settled by what we
+/// really delivered, and a late delivery of expired chunks is still
+/// reported. A session that is [`Session::is_settled`] owes nothing else.
+#[derive(Debug, Clone, Copy)]
 pub struct History {
     /// The peer's incarnation in the latest handshake.
-    pub peer_incarnation: u64,
+    peer_incarnation: u64,
     /// The highest epoch used with the peer.
-    pub last_epoch: CacheEpoch,
+    last_epoch: CacheEpoch,
     /// The latest attempt nonce sent or answered.
-    pub nonce: u64,
+    nonce: u64,
+    /// An epoch the in-doubt timeout handed back, whose late delivery the
+    /// peer may still report.
+    expired: Option<outgoing::Expired>,
+    /// What we delivered of the peer's chunks: its next handshake settles
+    /// its doubt with this, so forgetting it would hand back as "not
+    /// delivered" chunks our application took.
+    record: crate::wire::Record,
 }
 
 /// Which end of the link this session is.
@@ -173,6 +181,8 @@ impl Session {
         session.peer_incarnation = history.peer_incarnation;
         session.last_epoch = history.last_epoch;
         session.nonce = history.nonce;
+        session.out.expired = history.expired;
+        session.inc.record = history.record;
         session
     }
 
@@ -182,6 +192,8 @@ impl Session {
             peer_incarnation: self.peer_incarnation,
             last_epoch: self.last_epoch,
             nonce: self.nonce,
+            expired: self.out.expired,
+            record: self.inc.record,
         }
     }
 
