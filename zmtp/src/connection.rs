@@ -93,6 +93,7 @@ pub struct Connection {
     socket_type: SocketType,
     local_metadata: Metadata,
     max_message_size: Option<u64>,
+    max_frames: Option<usize>,
     mechanism: Box<dyn Mechanism>,
     state: State,
     decoder: FrameDecoder,
@@ -127,6 +128,7 @@ impl Connection {
             socket_type: config.socket_type,
             local_metadata: config.local_metadata(),
             max_message_size: config.max_message_size,
+            max_frames: config.max_frames_per_message,
             mechanism,
             state: State::Greeting,
             decoder: FrameDecoder::new(config.max_frame_size),
@@ -517,6 +519,9 @@ impl Connection {
         if let Some(max) = self.max_message_size.filter(|&max| self.partial_size > max) {
             let size = self.partial_size;
             return self.close(CloseReason::MessageTooLarge { size, max });
+        }
+        if let Some(max) = self.max_frames.filter(|&max| self.partial.len() >= max) {
+            return self.close(CloseReason::TooManyFrames { max });
         }
         self.partial.push(frame.body);
         if frame.more {

@@ -277,6 +277,44 @@ fn configured_limits_apply_per_frame_and_per_message() {
 }
 
 #[test]
+fn a_message_that_never_ends_is_cut_at_the_frame_cap() {
+    let mut config = Config::new(SocketType::Pull);
+    config.max_frames_per_message = Some(4);
+    let mut c = active(config.clone(), SocketType::Push, 1);
+    // Four frames make a message...
+    feed(&mut c, b"\x01\x01a\x01\x01b\x01\x01c\x00\x01d");
+    assert_eq!(
+        messages(events(&mut c)),
+        [vec![
+            b"a".to_vec(),
+            b"b".to_vec(),
+            b"c".to_vec(),
+            b"d".to_vec()
+        ]]
+    );
+    // ...a fifth closes the link instead of growing the message.
+    let mut c = active(config, SocketType::Push, 1);
+    feed(&mut c, b"\x01\x01a\x01\x01b\x01\x01c\x01\x01d\x01\x01e");
+    assert_eq!(closed_reason(&mut c), CloseReason::TooManyFrames { max: 4 });
+
+    // The default holds a never-ending message of empty frames to 65,536.
+    let config = Config::new(SocketType::Pull);
+    assert_eq!(
+        config.max_frames_per_message,
+        Some(zmtp::config::DEFAULT_MAX_FRAMES)
+    );
+    let mut c = active(config, SocketType::Push, 1);
+    let endless: Vec<u8> = std::iter::repeat_n([1u8, 0], 70_000).flatten().collect();
+    feed(&mut c, &endless);
+    assert_eq!(
+        closed_reason(&mut c),
+        CloseReason::TooManyFrames {
+            max: zmtp::config::DEFAULT_MAX_FRAMES
+        }
+    );
+}
+
+#[test]
 fn read_hint_tracks_a_partial_large_frame() {
     let mut c = active(Config::new(SocketType::Pull), SocketType::Push, 1);
     let mut buf = BytesMut::from(&[0x02, 0, 0, 0, 0, 0, 1, 0, 0, 7, 7][..]);
