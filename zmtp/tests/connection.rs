@@ -383,6 +383,33 @@ fn ping_is_answered_with_truncated_context_even_mid_message() {
 }
 
 #[test]
+fn pings_from_a_peer_that_never_reads_grow_the_output_only_so_far() {
+    let mut c = active(Config::new(SocketType::Pull), SocketType::Push, 1);
+    take_output(&mut c);
+    // 160 MB of PINGs would once have queued 22 bytes of PONG each; nothing
+    // is taken off the output in between, as from a peer that never reads.
+    let ping = b"\x04\x17\x04PING\x00\x00cccccccccccccccc";
+    let burst: Vec<u8> = ping
+        .iter()
+        .copied()
+        .cycle()
+        .take(ping.len() * 10_000)
+        .collect();
+    for _ in 0..20 {
+        feed(&mut c, &burst);
+    }
+    let queued = take_output(&mut c).len();
+    assert!(
+        queued <= zmtp::PONG_BACKLOG + 64,
+        "{queued} bytes of PONG queued"
+    );
+    assert!(queued > 1000, "PINGs are answered while there is room");
+    // Once the output drains, PINGs are answered again.
+    feed(&mut c, ping);
+    assert_eq!(take_output(&mut c).len(), 23);
+}
+
+#[test]
 fn unknown_commands_after_handshake_are_ignored() {
     let mut c = active(Config::new(SocketType::Pull), SocketType::Push, 1);
     feed(&mut c, b"\x04\x08\x04JOINgrp\x00\x01x");
