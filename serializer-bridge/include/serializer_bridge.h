@@ -275,6 +275,30 @@ typedef struct zb_stats {
    Epochs started.
    */
   uint64_t epochs;
+  /*
+   Bytes queued or unacknowledged.
+   */
+  uint64_t pending_bytes;
+  /*
+   Writes refused at the hard cap.
+   */
+  uint64_t refused_writes;
+  /*
+   Chunks sent in an ended epoch, waiting for their outcome.
+   */
+  uint64_t in_doubt;
+  /*
+   Received chunks dropped unread because their epoch ended.
+   */
+  uint64_t dropped_unread;
+  /*
+   Messages of a dead link or an earlier handshake, ignored.
+   */
+  uint64_t stale;
+  /*
+   Links lost for breaking the protocol.
+   */
+  uint64_t protocol_errors;
 } zb_stats;
 
 
