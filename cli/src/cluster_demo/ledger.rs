@@ -16,6 +16,9 @@
 //!   handed back as `PeerRestarted` at a receiver that is still alive (a
 //!   killed receiver may have taken it before it died: its state died
 //!   with it, which is what `PeerRestarted` says);
+//! - nothing is handed back as `PeerRestarted` unless its receiver was
+//!   killed: a link that dropped between two live processes (the
+//!   `--partition`) settles as `Delivered` or `NotDelivered` only;
 //! - chunks handed back as `Expired` or `Shutdown` may or may not have
 //!   arrived: they are counted and shown, and a `DeliveredAfterHandBack`
 //!   one must have arrived;
@@ -111,6 +114,41 @@ pub struct Received {
 }
 
 impl Received {
+    /// The sequences that arrived, as increasing, disjoint, non-adjacent
+    /// half-open runs.
+    pub fn runs(&self) -> &[(u64, u64)] {
+        &self.runs
+    }
+
+    /// Books rebuilt from their parts (a node process's report), or `None`
+    /// if `runs` are not increasing, disjoint, non-adjacent and non-empty
+    /// each, or do not hold `count - disorder` sequences.
+    pub fn from_parts(
+        runs: Vec<(u64, u64)>,
+        count: u64,
+        disorder: u64,
+        disorder_examples: Vec<String>,
+    ) -> Option<Received> {
+        let mut last_end = None;
+        let mut in_runs = 0u64;
+        for &(start, end) in &runs {
+            if start >= end || last_end.is_some_and(|last| start <= last) {
+                return None;
+            }
+            in_runs = in_runs.checked_add(end - start)?;
+            last_end = Some(end);
+        }
+        if count.checked_sub(disorder)? != in_runs {
+            return None;
+        }
+        Some(Received {
+            runs,
+            disorder,
+            disorder_examples,
+            count,
+        })
+    }
+
     /// Notes the arrival of `seq`.
     pub fn record(&mut self, seq: u64) {
         self.count += 1;
@@ -160,6 +198,9 @@ pub struct NodeLedger {
     pub violation_count: u64,
     /// Items handed back and not yet written again when the node stopped.
     pub backlog_left: u64,
+    /// Times the node's `--partition` partner came back up after its link
+    /// dropped, with everything of the dropped epoch settled.
+    pub heals: u64,
 }
 
 impl NodeLedger {
@@ -411,6 +452,7 @@ fn check_stream(sent: &Sent, received: &Received, receiver_killed: bool) -> Stre
     let mut several = Tally::default();
     let mut delivered_missing = Tally::default();
     let mut forbidden = Tally::default();
+    let mut restarted_alive = Tally::default();
     let mut late_not_expired = Tally::default();
     if sent.delivered > sent.written {
         check.problems.push(format!(
@@ -463,6 +505,9 @@ fn check_stream(sent: &Sent, received: &Received, receiver_killed: bool) -> Stre
         for reason in backs {
             let i = reason_index(reason);
             check.back[i] += 1;
+            if reason == HandBack::PeerRestarted && !receiver_killed {
+                restarted_alive.add(seq);
+            }
             if arrived {
                 check.back_arrived[i] += 1;
                 let allowed = match reason {
@@ -481,6 +526,10 @@ fn check_stream(sent: &Sent, received: &Received, receiver_killed: bool) -> Stre
     forbidden.report(
         &mut check.problems,
         "handed back as not delivered (unsent, not delivered, or restarted while the receiver lives) arrived",
+    );
+    restarted_alive.report(
+        &mut check.problems,
+        "handed back as peer restarted, but the receiver was never killed",
     );
     late_not_expired.report(
         &mut check.problems,
@@ -663,6 +712,26 @@ mod tests {
             "{:?}",
             v.failures
         );
+        assert!(
+            failures_mention(
+                &v,
+                "4 handed back as peer restarted, but the receiver was never killed"
+            ),
+            "{:?}",
+            v.failures
+        );
+    }
+
+    #[test]
+    fn received_books_rebuild_only_from_consistent_parts() {
+        let r = received([1, 2, 3, 6, 7, 7]);
+        let again = Received::from_parts(r.runs().to_vec(), r.count, r.disorder, vec![]);
+        assert_eq!(again.map(|a| a.runs().to_vec()), Some(vec![(1, 4), (6, 8)]));
+        for runs in [vec![(1, 4), (4, 6)], vec![(3, 3)], vec![(5, 8), (1, 2)]] {
+            assert!(Received::from_parts(runs, 5, 0, vec![]).is_none());
+        }
+        assert!(Received::from_parts(vec![(1, 4)], 2, 0, vec![]).is_none());
+        assert!(Received::from_parts(vec![(1, 4)], 3, 4, vec![]).is_none());
     }
 
     #[test]

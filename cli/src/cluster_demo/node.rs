@@ -12,6 +12,11 @@
 //!   re-serializing handed-back items first.
 //! - The logger stalls now and then, as a node with a slow disk would, so
 //!   the workers' queues to it fill up while the other links flow.
+//! - When the link to its `--partition` partner (a peer that never dies)
+//!   drops and comes back, it prints how the chunks that were in doubt
+//!   were settled, checks that everything of the dropped epoch was settled
+//!   by the peer's record, none as `PeerRestarted`, and counts the heal in
+//!   its books.
 //!
 //! The main thread steers it through [`Control`] and reads its
 //! [`Snapshot`]s for the periodic report. When the loop ends it hands back
@@ -27,12 +32,12 @@ use serializer_bridge::{
     CacheEpoch, Chunk, Event, HandBack, LinkDown, MessageType, PeerId, PeerManager, WriteRefused,
 };
 
-use super::ledger::{Back, NodeLedger, Received, Sent, label, reason_name};
+use super::ledger::{Back, NodeLedger, REASONS, Received, Sent, label, reason_index, reason_name};
 use super::log::Log;
 use super::payload::Payload;
 
 /// What a node is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Role {
     /// Receives SERIAL from workers and broadcasts SERIAL back to each.
     Manager,
@@ -63,6 +68,8 @@ pub struct NodeSpec {
     pub broadcast_rate: f64,
     /// Logger: (period, stall) — stops reading for `stall` every `period`.
     pub stall: Option<(Duration, Duration)>,
+    /// The peer across the `--partition` relay, if any.
+    pub partner: Option<String>,
 }
 
 /// Steering from the main thread.
@@ -147,10 +154,31 @@ struct Node {
     /// Peers that came up before all expected ones had: printed as one line.
     first_ups: Vec<String>,
     all_up_once: bool,
+    /// The books of the stream to the partition partner whose link
+    /// dropped, as they stood then, until the partner is up again.
+    dropped: Option<DropMark>,
     /// The bridge is shutting down: what comes back is not written again.
     closing: bool,
     started: Instant,
     was_stalled: bool,
+}
+
+/// Chunks handed back so far, per reason (in [`REASONS`] order).
+fn back_by_reason(sent: &Sent) -> [u64; 5] {
+    let mut back = [0; 5];
+    for b in &sent.back {
+        back[reason_index(b.reason)] += b.count;
+    }
+    back
+}
+
+/// A stream's outcomes when its link dropped.
+#[derive(Debug, Clone, Copy)]
+struct DropMark {
+    peer: PeerId,
+    epoch: CacheEpoch,
+    delivered: u64,
+    back: [u64; 5],
 }
 
 /// A node whose loop has ended, with its bridge still running.
@@ -169,6 +197,15 @@ impl Stopped {
             .filter_map(|(id, _)| bridge.stats(id))
             .map(|s| s.pending)
             .sum()
+    }
+
+    /// A node about to be killed from outside (a SIGKILL of its process):
+    /// its books now, marked killed, and its bridge, which the caller
+    /// keeps running, unread, until the process dies.
+    pub fn abandon(self) -> (NodeLedger, PeerManager) {
+        let mut ledger = self.node.finish();
+        ledger.killed = true;
+        (ledger, self.bridge)
     }
 
     /// A killed node: its bridge is dropped with whatever it still holds,
@@ -210,6 +247,7 @@ pub fn run(spec: NodeSpec, bridge: PeerManager, control: Arc<Control>, log: Log)
         received: HashMap::new(),
         first_ups: Vec::new(),
         all_up_once: false,
+        dropped: None,
         closing: false,
         started: Instant::now(),
         was_stalled: false,
@@ -386,6 +424,16 @@ impl Node {
         };
         self.runs.insert(name.clone(), (run, epoch));
         let plan = self.plan_for(&name);
+        // An accepting bridge forgets a peer that is down with nothing
+        // owed, and knows it under a new id when it comes back: what the
+        // old link still had to write again moves to the new one.
+        let (mut backlog, mut next_item) = (VecDeque::new(), 0);
+        if !self.links.contains_key(&peer) {
+            for old in self.links.values_mut().filter(|l| l.name == name) {
+                backlog.extend(old.backlog.drain(..));
+                next_item = next_item.max(old.next_item);
+            }
+        }
         let link = self.links.entry(peer).or_insert_with(|| Link {
             name: name.clone(),
             label: String::new(),
@@ -393,8 +441,8 @@ impl Node {
             plan,
             seq: 0,
             tokens: 0.0,
-            next_item: 0,
-            backlog: VecDeque::new(),
+            next_item,
+            backlog,
             filling_since: None,
             written: 0,
             read: 0,
@@ -412,6 +460,7 @@ impl Node {
                 line += &format!(", re-serializing {again} handed-back chunks");
             }
             self.log.line(&line);
+            self.settled_since_drop(&name);
         } else {
             self.first_ups.push(format!("{name} ({epoch})"));
             let all = self.spec.expected.iter().all(|want| {
@@ -447,11 +496,92 @@ impl Node {
             // peers' shutdowns closed first are no news.
             return;
         }
-        let mut line = format!("{}: {} down ({epoch}: {reason})", self.spec.name, link.name);
+        let name = link.name.clone();
+        if self.spec.partner.as_deref() == Some(name.as_str()) {
+            let (delivered, back) = self
+                .sent
+                .get(&(peer, epoch.0))
+                .map(|(_, s)| (s.delivered, back_by_reason(s)))
+                .unwrap_or_default();
+            self.dropped = Some(DropMark {
+                peer,
+                epoch,
+                delivered,
+                back,
+            });
+        }
+        let mut line = format!("{}: {name} down ({epoch}: {reason})", self.spec.name);
         if open > 0 {
             line += &format!("; {open} chunks sent wait for their outcome");
         }
         self.log.line(&line);
+    }
+
+    /// The peer `name` is up again: if it is the partition partner and
+    /// its link had dropped, prints and checks how the chunks in doubt
+    /// then were settled.
+    fn settled_since_drop(&mut self, name: &str) {
+        if self.spec.partner.as_deref() != Some(name) {
+            return;
+        }
+        let Some(mark) = self.dropped.take() else {
+            return;
+        };
+        let (written, delivered, back) = self
+            .sent
+            .get(&(mark.peer, mark.epoch.0))
+            .map(|(_, s)| (s.written, s.delivered, back_by_reason(s)))
+            .unwrap_or_default();
+        let since: Vec<u64> = back
+            .iter()
+            .zip(mark.back)
+            .map(|(now, then)| now.saturating_sub(then))
+            .collect();
+        let confirmed = delivered.saturating_sub(mark.delivered);
+        let unsent = back[reason_index(HandBack::Unsent)];
+        let in_doubt: u64 = confirmed
+            + REASONS
+                .iter()
+                .zip(&since)
+                .filter(|(r, _)| **r != HandBack::Unsent)
+                .map(|(_, n)| n)
+                .sum::<u64>();
+        let open = written.saturating_sub(delivered + back.iter().sum::<u64>());
+        let mut line = format!(
+            "partition healed: {} -> {name}: {in_doubt} in doubt settled: {confirmed} delivered, \
+             {} handed back (not delivered)",
+            self.spec.name,
+            since[reason_index(HandBack::NotDelivered)]
+        );
+        for (reason, n) in REASONS.iter().zip(&since) {
+            if !matches!(reason, HandBack::Unsent | HandBack::NotDelivered) && *n > 0 {
+                line += &format!(", {n} handed back ({})", reason_name(*reason));
+            }
+        }
+        if unsent > 0 {
+            line += &format!("; {unsent} unsent came back at the drop");
+        }
+        if open > 0 {
+            line += &format!("; {open} STILL WITHOUT AN OUTCOME");
+        }
+        self.log.line(&line);
+        let restarted = since[reason_index(HandBack::PeerRestarted)];
+        if restarted > 0 {
+            self.ledger.violation(format!(
+                "{restarted} chunks to {name} ({}) handed back as peer restarted after a \
+                 partition, though no process died",
+                mark.epoch
+            ));
+        }
+        if open > 0 {
+            self.ledger.violation(format!(
+                "{open} chunks to {name} ({}) had no outcome when the link came back",
+                mark.epoch
+            ));
+        }
+        if restarted == 0 && open == 0 {
+            self.ledger.heals += 1;
+        }
     }
 
     /// The books of the stream `(peer, epoch)` an outcome is about.
