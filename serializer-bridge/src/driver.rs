@@ -299,6 +299,13 @@ impl Driver {
                 }
                 Err(error) => error,
             },
+            // A forgotten peer's old link's leftovers, sent before its new
+            // HELLO: their outcome is settled by that HELLO's record.
+            Ok(Wire::Chunk { .. } | Wire::Ack { .. } | Wire::Refuse { .. })
+                if is_forgotten(state, &routing_id) =>
+            {
+                return;
+            }
             Ok(other) => ProtocolError::BeforeHello(wire_name(&other)),
             Err(error) => ProtocolError::Malformed(error),
         };
@@ -574,6 +581,11 @@ fn dealer_peer(state: &State, i: usize) -> Option<PeerId> {
         .iter()
         .find(|(_, e)| e.route == Route::Connected(i))
         .map(|(id, _)| *id)
+}
+
+/// Whether `routing_id` names an accepted peer the manager forgot.
+fn is_forgotten(state: &State, routing_id: &Bytes) -> bool {
+    std::str::from_utf8(routing_id).is_ok_and(|name| state.tombstones.contains_key(name))
 }
 
 /// The accepted peer on `routing_id`, matched byte for byte.
