@@ -96,7 +96,7 @@ fn bridge_batch(pair: &BridgePair, payload: &Bytes, batch: usize) {
                 .worker
                 .write(pair.to_manager, Chunk::serial(pair.epoch, payload.clone()))
             {
-                Ok(()) => sent += 1,
+                Ok(_) => sent += 1,
                 Err((WriteRefused::Full { .. }, _)) => break,
                 Err((why, _)) => panic!("write refused: {why}"),
             }

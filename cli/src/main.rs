@@ -17,6 +17,8 @@
 //!
 //! `cluster-demo` runs without a tokio runtime of its own: every
 //! `PeerManager` brings its own, and one may not be started inside another.
+//! The same holds for the hidden `cluster-node`, one node of
+//! `cluster-demo --processes`, which that command starts as a child.
 
 mod bench;
 mod cluster_demo;
@@ -62,8 +64,12 @@ enum Command {
     #[command(subcommand)]
     Bench(bench::BenchCommand),
     /// A local cluster on the serializer bridge under load, with a worker
-    /// killed and restarted, verified chunk by chunk.
+    /// killed and restarted (--processes: a process per node and a real
+    /// SIGKILL; --partition: a link cut and healed), verified chunk by chunk.
     ClusterDemo(cluster_demo::ClusterDemoArgs),
+    /// One node of `cluster-demo --processes` (started by it, not by hand).
+    #[command(hide = true)]
+    ClusterNode(cluster_demo::NodeArgs),
     /// Encode hex bytes (a multiple of 4) as Z85.
     Z85Encode(keygen::Z85EncodeArgs),
     /// Decode Z85 text to hex bytes.
@@ -104,6 +110,7 @@ fn run(command: Command) -> Result<(), CliError> {
         Command::Z85Encode(args) => keygen::z85_encode(&args),
         Command::Z85Decode(args) => keygen::z85_decode(&args),
         Command::ClusterDemo(args) => cluster_demo::run(&args),
+        Command::ClusterNode(args) => cluster_demo::run_node(&args),
         Command::Recv(args) => on_runtime(recv::run(args)),
         Command::Send(args) => on_runtime(send::run(args)),
         Command::Proxy(args) => on_runtime(proxy::run(args)),

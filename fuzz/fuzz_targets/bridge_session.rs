@@ -108,9 +108,9 @@ fuzz_target!(|data: &[u8]| {
                 m.link_down(now);
             }
             2 | 3 => {
-                let (s, epoch) = if input.byte() % 2 == 0 { (&mut w, w.epoch()) } else { (&mut m, m.epoch()) };
+                let s = if input.byte() % 2 == 0 { &mut w } else { &mut m };
+                let epoch = s.epoch().unwrap_or_default();
                 let data = Bytes::copy_from_slice(input.bytes());
-                let epoch = epoch.unwrap_or_default();
                 let _ = s.write(Chunk::serial(epoch, data));
             }
             4 => {

@@ -53,7 +53,8 @@
 #define ZB_EVENT_PEER_UP 1
 
 /*
- Event kind: a link went down; chunks come back with the event.
+ Event kind: a link went down (`reason` is a `ZB_DOWN_*`); outcomes of
+ its chunks follow as DELIVERED and HANDED_BACK events.
  */
 #define ZB_EVENT_PEER_DOWN 2
 
@@ -73,9 +74,94 @@
 #define ZB_EVENT_CHUNK 5
 
 /*
- Event kind: a link was refused during the bridge hello.
+ Event kind: a link that belongs to no peer broke the protocol and was
+ closed (`seq` counts repeats).
  */
 #define ZB_EVENT_REFUSED 6
+
+/*
+ Event kind: chunks `1..=seq` of `epoch` reached the peer's application.
+ */
+#define ZB_EVENT_DELIVERED 7
+
+/*
+ Event kind: `returned` chunks from sequence `seq` of `epoch` were not
+ delivered and will not be (`reason` is a `ZB_BACK_*`); read them with
+ [`zb_event_returned`].
+ */
+#define ZB_EVENT_HANDED_BACK 8
+
+/*
+ Event kind: chunks `seq..=seq_end` of `epoch`, handed back as EXPIRED,
+ reached the peer after all.
+ */
+#define ZB_EVENT_DELIVERED_AFTER_HAND_BACK 9
+
+/*
+ PEER_DOWN reason: the transport closed the link.
+ */
+#define ZB_DOWN_CLOSED 1
+
+/*
+ PEER_DOWN reason: a new handshake replaced the link.
+ */
+#define ZB_DOWN_REPLACED 2
+
+/*
+ PEER_DOWN reason: the peer broke the protocol.
+ */
+#define ZB_DOWN_PROTOCOL 3
+
+/*
+ PEER_DOWN reason: the peer refused the link.
+ */
+#define ZB_DOWN_REFUSED 4
+
+/*
+ PEER_DOWN reason: the manager is shutting down.
+ */
+#define ZB_DOWN_SHUTDOWN 5
+
+/*
+ HANDED_BACK reason: never sent.
+ */
+#define ZB_BACK_UNSENT 1
+
+/*
+ HANDED_BACK reason: the peer's record says it did not deliver them.
+ */
+#define ZB_BACK_NOT_DELIVERED 2
+
+/*
+ HANDED_BACK reason: the peer restarted.
+ */
+#define ZB_BACK_PEER_RESTARTED 3
+
+/*
+ HANDED_BACK reason: the peer did not come back within the in-doubt
+ timeout.
+ */
+#define ZB_BACK_EXPIRED 4
+
+/*
+ HANDED_BACK reason: the manager shut down.
+ */
+#define ZB_BACK_SHUTDOWN 5
+
+/*
+ The longest node name, in bytes (a ZMTP routing id's limit).
+ */
+#define MAX_NODE_NAME 255
+
+/*
+ The longest REFUSE text we send or accept, in bytes.
+ */
+#define MAX_REFUSE_TEXT 1024
+
+/*
+ A cache epoch number. Epochs of a peer only ever increase.
+ */
+typedef struct CacheEpoch CacheEpoch;
 
 /*
  Builder for a manager's configuration.
@@ -130,18 +216,27 @@ typedef struct zb_event {
    */
   const struct zb_chunk *chunk;
   /*
-   The node name (PEER_UP, REFUSED) or reason (PEER_DOWN), NUL-terminated.
+   The node name (PEER_UP, REFUSED) or the reason in words (PEER_DOWN,
+   HANDED_BACK), NUL-terminated.
    */
   const char *text;
   /*
-   Chunks handed back by PEER_DOWN (read with [`zb_event_returned`]).
+   Chunks handed back (HANDED_BACK; read with [`zb_event_returned`]).
    */
   size_t returned;
   /*
-   How many of the returned chunks were never sent (the rest were sent
-   but not acknowledged).
+   DELIVERED: the highest sequence delivered; HANDED_BACK and
+   DELIVERED_AFTER_HAND_BACK: the first sequence; REFUSED: repeats.
    */
-  size_t unsent;
+  uint64_t seq;
+  /*
+   DELIVERED_AFTER_HAND_BACK: the last sequence.
+   */
+  uint64_t seq_end;
+  /*
+   PEER_DOWN: a `ZB_DOWN_*`; HANDED_BACK: a `ZB_BACK_*`; else 0.
+   */
+  int reason;
 } zb_event;
 
 /*
@@ -180,7 +275,33 @@ typedef struct zb_stats {
    Epochs started.
    */
   uint64_t epochs;
+  /*
+   Bytes queued or unacknowledged.
+   */
+  uint64_t pending_bytes;
+  /*
+   Writes refused at the hard cap.
+   */
+  uint64_t refused_writes;
+  /*
+   Chunks sent in an ended epoch, waiting for their outcome.
+   */
+  uint64_t in_doubt;
+  /*
+   Received chunks dropped unread because their epoch ended.
+   */
+  uint64_t dropped_unread;
+  /*
+   Messages of a dead link or an earlier handshake, ignored.
+   */
+  uint64_t stale;
+  /*
+   Links lost for breaking the protocol.
+   */
+  uint64_t protocol_errors;
 } zb_stats;
+
+
 
 
 
@@ -244,7 +365,19 @@ void zb_config_free(struct zb_config *config);
 struct zb_manager *zb_manager_start(struct zb_config *config, char *error, size_t error_len);
 
 /*
- Stops a manager and frees it.
+ Stops a manager's links and hands back every chunk still owed: the
+ HANDED_BACK events (reason `ZB_BACK_SHUTDOWN`) can then be taken with
+ [`zb_poll_event`] before [`zb_manager_destroy`]. Writes are refused from
+ now on.
+
+ # Safety
+ `manager` comes from [`zb_manager_start`].
+ */
+int zb_manager_stop(const struct zb_manager *manager);
+
+/*
+ Stops a manager and frees it. Events not taken are dropped: call
+ [`zb_manager_stop`] and take them first to see the final hand-backs.
 
  # Safety
  `manager` comes from [`zb_manager_start`] and is not used afterwards.
@@ -280,18 +413,21 @@ int zb_peer_id(const struct zb_manager *manager, const char *name, uint32_t *pee
 
 /*
  Queues a chunk (copied from `data`) for `peer`, serialized in `epoch`,
- of cluster message type `kind` (0x02 for SERIAL).
+ of cluster message type `kind` (0x02 for SERIAL). On success `*seq`
+ (if not NULL) is its sequence in the epoch, which its DELIVERED or
+ HANDED_BACK event will name.
 
  # Safety
  `manager` comes from [`zb_manager_start`]; `data` is readable for `len`
- bytes (or `len` is 0).
+ bytes (or `len` is 0); `seq` is NULL or writable.
  */
 int zb_write(const struct zb_manager *manager,
              uint32_t peer,
              uint64_t epoch,
              uint8_t kind,
              const uint8_t *data,
-             size_t len);
+             size_t len,
+             uint64_t *seq);
 
 /*
  Takes the next event, or NULL if none waits. Free it with
@@ -303,8 +439,8 @@ int zb_write(const struct zb_manager *manager,
 struct zb_event *zb_poll_event(const struct zb_manager *manager);
 
 /*
- The `index`-th chunk a PEER_DOWN event handed back (the first `unsent`
- were never sent), or NULL.
+ The `index`-th chunk a HANDED_BACK event returned (sequence
+ `seq + index`), or NULL.
 
  # Safety
  `event` comes from [`zb_poll_event`] and is not yet freed.

@@ -31,7 +31,7 @@ use zmtp::Message;
 use zmtp_transport::{Error, Receiver, Socket, SocketType};
 
 use crate::event::PeerId;
-use crate::session::{ProtocolError, Role};
+use crate::session::{ProtocolError, Role, Session};
 use crate::sockets::dealer_options;
 use crate::state::{Route, Shared, State};
 use crate::wire::{MAX_NODE_NAME, Wire};
@@ -299,6 +299,13 @@ impl Driver {
                 }
                 Err(error) => error,
             },
+            // A forgotten peer's old link's leftovers, sent before its new
+            // HELLO: their outcome is settled by that HELLO's record.
+            Ok(Wire::Chunk { .. } | Wire::Ack { .. } | Wire::Refuse { .. })
+                if is_forgotten(state, &routing_id) =>
+            {
+                return;
+            }
             Ok(other) => ProtocolError::BeforeHello(wire_name(&other)),
             Err(error) => ProtocolError::Malformed(error),
         };
@@ -355,8 +362,19 @@ impl Driver {
         }
         let shared = &self.shared;
         let name = node.to_owned();
+        // A peer forgotten while idle continues where it left off.
+        let history = state.unbury(node);
         let id = state.add(
-            |id| shared.session(id, name, Role::Acceptor),
+            |id| match history {
+                Some(history) => Session::with_history(
+                    id,
+                    name,
+                    Role::Acceptor,
+                    shared.settings.clone(),
+                    history,
+                ),
+                None => shared.session(id, name, Role::Acceptor),
+            },
             Route::Accepted(routing_id.clone()),
         );
         Ok(id)
@@ -563,6 +581,11 @@ fn dealer_peer(state: &State, i: usize) -> Option<PeerId> {
         .iter()
         .find(|(_, e)| e.route == Route::Connected(i))
         .map(|(id, _)| *id)
+}
+
+/// Whether `routing_id` names an accepted peer the manager forgot.
+fn is_forgotten(state: &State, routing_id: &Bytes) -> bool {
+    std::str::from_utf8(routing_id).is_ok_and(|name| state.tombstones.contains_key(name))
 }
 
 /// The accepted peer on `routing_id`, matched byte for byte.

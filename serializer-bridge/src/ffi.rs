@@ -182,6 +182,18 @@ pub struct ZbStats {
     pub read_calls: u64,
     /// Epochs started.
     pub epochs: u64,
+    /// Bytes queued or unacknowledged.
+    pub pending_bytes: u64,
+    /// Writes refused at the hard cap.
+    pub refused_writes: u64,
+    /// Chunks sent in an ended epoch, waiting for their outcome.
+    pub in_doubt: u64,
+    /// Received chunks dropped unread because their epoch ended.
+    pub dropped_unread: u64,
+    /// Messages of a dead link or an earlier handshake, ignored.
+    pub stale: u64,
+    /// Links lost for breaking the protocol.
+    pub protocol_errors: u64,
 }
 
 /// Runs `f`, turning a panic into `fallback` (no unwinding into C).
@@ -401,8 +413,10 @@ unsafe fn borrow<'a>(manager: *const ZbManager) -> Option<&'a PeerManager> {
 /// `manager` comes from [`zb_manager_start`].
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zb_manager_fd(manager: *const ZbManager) -> c_int {
-    // SAFETY: the caller passes a live manager (contract above).
-    unsafe { borrow(manager) }.map_or(-1, PeerManager::fd)
+    guard(-1, || {
+        // SAFETY: the caller passes a live manager (contract above).
+        unsafe { borrow(manager) }.map_or(-1, PeerManager::fd)
+    })
 }
 
 /// The first bound endpoint (ephemeral ports resolved), NUL-terminated,
@@ -417,22 +431,24 @@ pub unsafe extern "C" fn zb_manager_endpoint(
     out: *mut c_char,
     out_len: usize,
 ) -> c_int {
-    // SAFETY: the caller passes a live manager (contract above).
-    let Some(m) = (unsafe { borrow(manager) }) else {
-        return ZB_EINVAL;
-    };
-    let Some(endpoint) = m.bound_endpoints().first().map(ToString::to_string) else {
-        return ZB_EINVAL;
-    };
-    if out.is_null() || endpoint.len() + 1 > out_len {
-        return ZB_EINVAL;
-    }
-    // SAFETY: `out` is writable for out_len > endpoint.len() bytes.
-    unsafe {
-        ptr::copy_nonoverlapping(endpoint.as_ptr(), out.cast::<u8>(), endpoint.len());
-        *out.add(endpoint.len()) = 0;
-    }
-    endpoint.len() as c_int
+    guard(ZB_ECLOSED, || {
+        // SAFETY: the caller passes a live manager (contract above).
+        let Some(m) = (unsafe { borrow(manager) }) else {
+            return ZB_EINVAL;
+        };
+        let Some(endpoint) = m.bound_endpoints().first().map(ToString::to_string) else {
+            return ZB_EINVAL;
+        };
+        if out.is_null() || endpoint.len() + 1 > out_len {
+            return ZB_EINVAL;
+        }
+        // SAFETY: `out` is writable for out_len > endpoint.len() bytes.
+        unsafe {
+            ptr::copy_nonoverlapping(endpoint.as_ptr(), out.cast::<u8>(), endpoint.len());
+            *out.add(endpoint.len()) = 0;
+        }
+        endpoint.len() as c_int
+    })
 }
 
 /// Looks a peer up by node name.
@@ -446,19 +462,21 @@ pub unsafe extern "C" fn zb_peer_id(
     name: *const c_char,
     peer: *mut u32,
 ) -> c_int {
-    // SAFETY: live manager, NUL-terminated name (contract above).
-    let (Some(m), Some(name)) = (unsafe { borrow(manager) }, unsafe { text(name) }) else {
-        return ZB_EINVAL;
-    };
-    match (m.peer_id(name), peer.is_null()) {
-        (Some(id), false) => {
-            // SAFETY: `peer` is non-NULL and writable (contract above).
-            unsafe { *peer = id.0 };
-            ZB_OK
+    guard(ZB_ECLOSED, || {
+        // SAFETY: live manager, NUL-terminated name (contract above).
+        let (Some(m), Some(name)) = (unsafe { borrow(manager) }, unsafe { text(name) }) else {
+            return ZB_EINVAL;
+        };
+        match (m.peer_id(name), peer.is_null()) {
+            (Some(id), false) => {
+                // SAFETY: `peer` is non-NULL and writable (contract above).
+                unsafe { *peer = id.0 };
+                ZB_OK
+            }
+            (None, _) => ZB_ENOPEER,
+            (_, true) => ZB_EINVAL,
         }
-        (None, _) => ZB_ENOPEER,
-        (_, true) => ZB_EINVAL,
-    }
+    })
 }
 
 /// Queues a chunk (copied from `data`) for `peer`, serialized in `epoch`,
@@ -727,29 +745,37 @@ pub unsafe extern "C" fn zb_peer_stats(
     peer: u32,
     out: *mut ZbStats,
 ) -> c_int {
-    // SAFETY: live manager (contract above).
-    let Some(m) = (unsafe { borrow(manager) }) else {
-        return ZB_EINVAL;
-    };
-    let Some(s) = m.stats(PeerId(peer)) else {
-        return ZB_ENOPEER;
-    };
-    if out.is_null() {
-        return ZB_EINVAL;
-    }
-    let stats = ZbStats {
-        bytes_in: s.bytes_in,
-        bytes_out: s.bytes_out,
-        chunks_in: s.chunks_in,
-        chunks_out: s.chunks_out,
-        pending: s.pending,
-        write_calls: s.write_calls,
-        read_calls: s.read_calls,
-        epochs: s.epochs,
-    };
-    // SAFETY: `out` is non-NULL and writable (contract above).
-    unsafe { *out = stats };
-    ZB_OK
+    guard(ZB_ECLOSED, || {
+        // SAFETY: live manager (contract above).
+        let Some(m) = (unsafe { borrow(manager) }) else {
+            return ZB_EINVAL;
+        };
+        let Some(s) = m.stats(PeerId(peer)) else {
+            return ZB_ENOPEER;
+        };
+        if out.is_null() {
+            return ZB_EINVAL;
+        }
+        let stats = ZbStats {
+            bytes_in: s.bytes_in,
+            bytes_out: s.bytes_out,
+            chunks_in: s.chunks_in,
+            chunks_out: s.chunks_out,
+            pending: s.pending,
+            write_calls: s.write_calls,
+            read_calls: s.read_calls,
+            epochs: s.epochs,
+            pending_bytes: s.pending_bytes,
+            refused_writes: s.refused_writes,
+            in_doubt: s.in_doubt,
+            dropped_unread: s.dropped_unread,
+            stale: s.stale,
+            protocol_errors: s.protocol_errors,
+        };
+        // SAFETY: `out` is non-NULL and writable (contract above).
+        unsafe { *out = stats };
+        ZB_OK
+    })
 }
 
 /// 1 if `peer` is past its soft cap, 0 if not, or an error.
@@ -758,8 +784,10 @@ pub unsafe extern "C" fn zb_peer_stats(
 /// `manager` comes from [`zb_manager_start`].
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zb_is_filling_up(manager: *const ZbManager, peer: u32) -> c_int {
-    // SAFETY: live manager (contract above).
-    unsafe { borrow(manager) }.map_or(ZB_EINVAL, |m| c_int::from(m.is_filling_up(PeerId(peer))))
+    guard(ZB_ECLOSED, || {
+        // SAFETY: live manager (contract above).
+        unsafe { borrow(manager) }.map_or(ZB_EINVAL, |m| c_int::from(m.is_filling_up(PeerId(peer))))
+    })
 }
 
 /// 1 if nothing is pending either way for `peer`, 0 if not, or an error.
@@ -768,6 +796,8 @@ pub unsafe extern "C" fn zb_is_filling_up(manager: *const ZbManager, peer: u32) 
 /// `manager` comes from [`zb_manager_start`].
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zb_is_idle(manager: *const ZbManager, peer: u32) -> c_int {
-    // SAFETY: live manager (contract above).
-    unsafe { borrow(manager) }.map_or(ZB_EINVAL, |m| c_int::from(m.is_idle(PeerId(peer))))
+    guard(ZB_ECLOSED, || {
+        // SAFETY: live manager (contract above).
+        unsafe { borrow(manager) }.map_or(ZB_EINVAL, |m| c_int::from(m.is_idle(PeerId(peer))))
+    })
 }

@@ -19,7 +19,7 @@ use tokio::sync::Notify;
 
 use crate::config::BridgeConfig;
 use crate::event::{Event, PeerId};
-use crate::session::{ProtocolError, Role, Session, Settings};
+use crate::session::{History, ProtocolError, Role, Session, Settings};
 use crate::wakeup::Wakeup;
 
 /// State shared by the caller's handle and the driver.
@@ -52,6 +52,9 @@ impl Shared {
         Session::new(id, node, role, self.settings.clone())
     }
 }
+
+/// Most forgotten peers whose [`History`] is kept.
+pub(crate) const MAX_TOMBSTONES: usize = 4096;
 
 /// Most refusal events kept unread; past it they are only counted.
 pub(crate) const MAX_LOOSE: usize = 256;
@@ -89,6 +92,11 @@ pub(crate) struct State {
     pub(crate) loose: VecDeque<Event>,
     /// Refusals past [`MAX_LOOSE`], counted only.
     pub(crate) refusals_uncounted: u64,
+    /// Forgotten accepted peers: enough to continue their epochs and see
+    /// their restarts if they return, oldest first out past
+    /// [`MAX_TOMBSTONES`].
+    pub(crate) tombstones: HashMap<String, History>,
+    pub(crate) tombstone_order: VecDeque<String>,
     /// Where `poll_event` looks first, so one busy peer does not starve
     /// the others.
     pub(crate) cursor: u32,
@@ -197,8 +205,28 @@ impl State {
             .collect();
         for id in settled {
             if let Some(entry) = self.peers.remove(&id) {
-                self.by_name.remove(entry.session.node());
+                let name = entry.session.node().to_owned();
+                self.by_name.remove(&name);
+                self.bury(name, entry.session.history());
             }
         }
+    }
+
+    fn bury(&mut self, name: String, history: History) {
+        if self.tombstones.insert(name.clone(), history).is_none() {
+            self.tombstone_order.push_back(name);
+        }
+        while self.tombstone_order.len() > MAX_TOMBSTONES {
+            if let Some(oldest) = self.tombstone_order.pop_front() {
+                self.tombstones.remove(&oldest);
+            }
+        }
+    }
+
+    /// The history of a forgotten peer called `name`, which is back.
+    pub(crate) fn unbury(&mut self, name: &str) -> Option<History> {
+        let history = self.tombstones.remove(name)?;
+        self.tombstone_order.retain(|n| n != name);
+        Some(history)
     }
 }

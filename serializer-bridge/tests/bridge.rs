@@ -1,13 +1,14 @@
 //! Two or three peer managers in one process, over tcp and ipc: epochs,
-//! ordering, acknowledgement, back-pressure and hand-back.
+//! ordering, acknowledgement, back-pressure, and exactly one outcome per
+//! written chunk (`Delivered` or `HandedBack`).
 
 #![allow(clippy::unwrap_used)]
 
 use std::time::{Duration, Instant};
 
 use serializer_bridge::{
-    BridgeConfig, CacheEpoch, Caps, Chunk, Event, MessageType, PeerConfig, PeerId, PeerManager,
-    WriteRefused,
+    BridgeConfig, CacheEpoch, Caps, Chunk, Event, HandBack, LinkDown, MessageType, PeerConfig,
+    PeerId, PeerManager, ProtocolError, WriteRefused,
 };
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -67,40 +68,59 @@ fn chunks_flow_both_ways_in_order_over_tcp_and_ipc() {
         assert_eq!(manager.peers()[0].1, format!("worker-{i}"));
 
         for n in 0..2000u32 {
-            worker
+            let seq = worker
                 .write(to_manager, Chunk::serial(epoch_w, n.to_be_bytes().to_vec()))
                 .unwrap();
-            manager
+            assert_eq!(seq, u64::from(n) + 1, "sequences count from 1 in the epoch");
+            let seq = manager
                 .write(
                     to_worker,
                     Chunk::new(epoch_m, MessageType::LogWrite, n.to_be_bytes().to_vec()),
                 )
                 .unwrap();
+            assert_eq!(seq, u64::from(n) + 1);
         }
-        for (m, from, kind) in [
+        // Each side reads the other's chunks and is told its own were
+        // delivered: cumulative `Delivered` events up to 2000, nothing
+        // handed back.
+        let mut through = [0u64; 2];
+        let sides = [
             (&manager, to_worker, MessageType::Serial),
             (&worker, to_manager, MessageType::LogWrite),
-        ] {
-            let mut next = 0u32;
-            while next < 2000 {
-                match wait_for(m, "chunk", |e| matches!(e, Event::Chunk { .. })) {
-                    Event::Chunk { peer, chunk } => {
-                        assert_eq!(peer, from);
-                        assert_eq!(chunk.kind, kind);
-                        assert_eq!(chunk.epoch, epoch_w);
-                        assert_eq!(chunk.data[..], next.to_be_bytes());
-                        next += 1;
+        ];
+        // The manager's chunks are delivered only once the worker reads
+        // them, so each side's `Delivered` may come on the second round.
+        for round in 0..2 {
+            for (i, &(m, from, kind)) in sides.iter().enumerate() {
+                let mut next = if round == 0 { 0u32 } else { 2000 };
+                while next < 2000 || (round == 1 && through[i] < 2000) {
+                    match wait_for(m, "chunk or Delivered", |_| true) {
+                        Event::Chunk { peer, chunk } => {
+                            assert_eq!(peer, from);
+                            assert_eq!(chunk.kind, kind);
+                            assert_eq!(chunk.epoch, epoch_w);
+                            assert_eq!(chunk.data[..], next.to_be_bytes());
+                            next += 1;
+                        }
+                        Event::Delivered {
+                            peer,
+                            epoch,
+                            through: t,
+                        } => {
+                            assert_eq!((peer, epoch), (from, epoch_w));
+                            assert!(t > through[i], "cumulative: {t} after {}", through[i]);
+                            through[i] = t;
+                        }
+                        other @ (Event::HandedBack { .. } | Event::PeerDown { .. }) => {
+                            panic!("nothing may come back: {other:?}")
+                        }
+                        _ => {}
                     }
-                    _ => unreachable!(),
                 }
             }
         }
-        // Everything read was acknowledged: nothing pending on either side.
-        let deadline = Instant::now() + WAIT;
-        while worker.can_write(to_manager) || manager.can_write(to_worker) {
-            assert!(Instant::now() < deadline, "acks never arrived");
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        assert_eq!(through, [2000, 2000]);
+        assert!(worker.is_idle(to_manager) && manager.is_idle(to_worker));
         let stats = worker.stats(to_manager).unwrap();
         assert_eq!(
             (stats.chunks_out, stats.chunks_in, stats.pending),
@@ -117,36 +137,23 @@ fn a_dropped_link_hands_back_and_reconnects_in_a_new_epoch() {
     let (to_manager, first) = peer_up(&worker);
     let (to_worker, _) = peer_up(&manager);
 
-    // The manager stops reading: chunks stay unacknowledged.
+    // The manager stops reading: chunks stay undelivered.
     for n in 0..100u8 {
-        worker
+        let seq = worker
             .write(to_manager, Chunk::serial(first, vec![n]))
             .unwrap();
+        assert_eq!(seq, u64::from(n) + 1);
     }
     std::thread::sleep(Duration::from_millis(200));
     drop(manager);
 
-    let Event::PeerDown {
-        epoch,
-        unsent,
-        unconfirmed,
-        ..
-    } = wait_for(&worker, "PeerDown", |e| matches!(e, Event::PeerDown { .. }))
+    let Event::PeerDown { epoch, reason, .. } =
+        wait_for(&worker, "PeerDown", |e| matches!(e, Event::PeerDown { .. }))
     else {
         unreachable!()
     };
     assert_eq!(epoch, first);
-    let mut back: Vec<u8> = unconfirmed
-        .iter()
-        .chain(&unsent)
-        .map(|c| c.data[0])
-        .collect();
-    back.sort_unstable();
-    assert_eq!(
-        back,
-        (0..100).collect::<Vec<u8>>(),
-        "every unacknowledged chunk came back"
-    );
+    assert_eq!(reason, LinkDown::Closed);
     // Writing into the ended epoch is refused, with the chunk handed back.
     let (why, chunk) = worker
         .write(to_manager, Chunk::serial(first, "late"))
@@ -154,11 +161,49 @@ fn a_dropped_link_hands_back_and_reconnects_in_a_new_epoch() {
     assert_eq!(why, WriteRefused::PeerDown);
     assert_eq!(&chunk.data[..], b"late");
 
-    // The manager comes back on the same endpoint: a new, higher epoch.
+    // The manager comes back on the same endpoint, a new process: its
+    // hello settles the chunks in doubt (all back, the peer restarted),
+    // then a new, higher epoch.
     let manager = listener("manager", &ep);
-    let (again, second) = peer_up(&worker);
+    let mut back: Vec<(u64, u8)> = Vec::new();
+    let (again, second, restarted) = loop {
+        match wait_for(&worker, "PeerUp", |_| true) {
+            Event::HandedBack {
+                peer,
+                epoch,
+                reason,
+                first_seq,
+                chunks,
+            } => {
+                assert_eq!((peer, epoch), (to_manager, first));
+                assert!(
+                    matches!(reason, HandBack::Unsent | HandBack::PeerRestarted),
+                    "{reason:?}"
+                );
+                back.extend((first_seq..).zip(chunks.iter().map(|c| c.data[0])));
+            }
+            Event::Delivered { .. } | Event::DeliveredAfterHandBack { .. } => {
+                panic!("nothing was read, so nothing was delivered")
+            }
+            Event::PeerUp {
+                peer,
+                epoch,
+                restarted,
+                ..
+            } => break (peer, epoch, restarted),
+            _ => {}
+        }
+    };
+    back.sort_unstable();
+    let expected: Vec<(u64, u8)> = (1..=100).zip(0..100u8).collect();
+    assert_eq!(
+        back, expected,
+        "every written chunk came back once, by its own sequence"
+    );
+    assert!(restarted, "the manager is a new process");
     assert_eq!(again, to_manager, "the peer id is stable");
     assert!(second > first, "{second} after {first}");
+    assert!(worker.is_idle(to_manager));
     let (_, second_m) = peer_up(&manager);
     assert_eq!(second_m, second);
     let _ = to_worker;
@@ -166,15 +211,27 @@ fn a_dropped_link_hands_back_and_reconnects_in_a_new_epoch() {
         .write(to_manager, Chunk::serial(first, "stale"))
         .unwrap_err();
     assert!(matches!(why, WriteRefused::StaleEpoch { .. }));
-    worker
+    let seq = worker
         .write(to_manager, Chunk::serial(second, "fresh"))
         .unwrap();
+    assert_eq!(seq, 1, "a new epoch numbers from 1");
     let Event::Chunk { chunk, .. } =
         wait_for(&manager, "chunk", |e| matches!(e, Event::Chunk { .. }))
     else {
         unreachable!()
     };
     assert_eq!(&chunk.data[..], b"fresh");
+    let delivered = wait_for(&worker, "Delivered", |e| {
+        matches!(e, Event::Delivered { .. })
+    });
+    assert_eq!(
+        delivered,
+        Event::Delivered {
+            peer: to_manager,
+            epoch: second,
+            through: 1
+        }
+    );
 }
 
 #[test]
@@ -208,7 +265,10 @@ fn a_stalled_peer_fills_up_and_refuses_while_others_flow() {
     let mut accepted = 0;
     let refused = loop {
         match worker.write(slow_id, Chunk::serial(epoch_of(slow_id), vec![0u8; 64])) {
-            Ok(()) => accepted += 1,
+            Ok(seq) => {
+                accepted += 1;
+                assert_eq!(seq, accepted);
+            }
             Err((why, _)) => break why,
         }
     };
@@ -270,9 +330,43 @@ fn a_stalled_peer_fills_up_and_refuses_while_others_flow() {
     assert!(!worker.is_filling_up(slow_id));
 }
 
+/// The next bridge message on a raw DEALER with `link_notify`, skipping
+/// link notices.
+async fn next_wire(dealer: &zmtp_transport::Socket) -> serializer_bridge::wire::Wire {
+    loop {
+        let message = tokio::time::timeout(WAIT, dealer.recv())
+            .await
+            .expect("no reply in time")
+            .unwrap();
+        if link_notice(&message).is_none() {
+            return serializer_bridge::wire::Wire::decode(&message).unwrap();
+        }
+    }
+}
+
+/// Waits for the raw DEALER's link to go down (`up == false`) or up.
+async fn link_becomes(dealer: &zmtp_transport::Socket, up: bool) {
+    loop {
+        let message = tokio::time::timeout(WAIT, dealer.recv())
+            .await
+            .expect("the link did not change in time")
+            .unwrap();
+        if link_notice(&message) == Some(up) {
+            return;
+        }
+    }
+}
+
+fn link_notice(message: &zmtp_transport::Message) -> Option<bool> {
+    match message.frames() {
+        [empty, flag] if empty.is_empty() && flag.len() == 1 => Some(flag[0] == 1),
+        _ => None,
+    }
+}
+
 #[test]
 fn a_wrong_version_hello_is_refused_with_a_reason() {
-    use serializer_bridge::wire::{Hello, Wire};
+    use serializer_bridge::wire::{Hello, Record, RefuseCode, Wire};
     use zmtp_transport::{Options, Socket, SocketType};
     let manager = listener("manager", "tcp://127.0.0.1:*");
     let ep = manager.bound_endpoints()[0].to_string();
@@ -283,6 +377,7 @@ fn a_wrong_version_hello_is_refused_with_a_reason() {
     runtime.block_on(async {
         let mut options = Options::new(SocketType::Dealer);
         options.routing_id = "rogue".into();
+        options.link_notify = true;
         let dealer = Socket::with_options(SocketType::Dealer, options);
         dealer.connect(&ep).await.unwrap();
         let hello = Hello {
@@ -291,25 +386,77 @@ fn a_wrong_version_hello_is_refused_with_a_reason() {
             cache_size: 0,
             window_chunks: 16,
             window_bytes: 1 << 20,
+            incarnation: 7,
+            nonce: 1,
             epoch: CacheEpoch(1),
+            record: Record::default(),
             node: "rogue".into(),
         };
         dealer.send(Wire::Hello(hello).encode()).await.unwrap();
-        let reply = tokio::time::timeout(WAIT, dealer.recv())
-            .await
-            .unwrap()
-            .unwrap();
-        let Wire::Refuse(reason) = Wire::decode(&reply).unwrap() else {
+        let Wire::Refuse { code, text } = next_wire(&dealer).await else {
             panic!("expected REFUSE")
         };
-        assert!(reason.contains("version 99"), "{reason}");
+        assert_eq!(code, RefuseCode::Version);
+        assert!(text.contains("version 99"), "{text}");
+        // The bridge closes the link (and ignores it until then); the
+        // DEALER reconnects, and garbage on the new link is refused too.
+        link_becomes(&dealer, false).await;
+        link_becomes(&dealer, true).await;
         dealer.send("garbage").await.unwrap();
-        let reply = tokio::time::timeout(WAIT, dealer.recv())
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(matches!(Wire::decode(&reply), Ok(Wire::Refuse(r)) if r.contains("malformed")));
+        let reply = next_wire(&dealer).await;
+        assert!(
+            matches!(&reply, Wire::Refuse { code: RefuseCode::Protocol, text } if text.contains("malformed")),
+            "{reply:?}"
+        );
     });
     let refused = wait_for(&manager, "Refused", |e| matches!(e, Event::Refused { .. }));
-    assert!(matches!(refused, Event::Refused { node, .. } if node == "rogue"));
+    let Event::Refused { node, error, count } = refused else {
+        unreachable!()
+    };
+    assert_eq!(node, "rogue");
+    assert!(
+        matches!(
+            error,
+            ProtocolError::Version {
+                theirs: 99,
+                ours: 2
+            }
+        ),
+        "{error:?}"
+    );
+    assert_eq!(
+        count, 2,
+        "the second refusal of rogue is counted into the first event"
+    );
+    assert!(manager.peers().is_empty(), "a refused link makes no peer");
+}
+
+#[test]
+fn a_forgotten_peer_that_returns_keeps_its_epochs_and_is_seen_restarted() {
+    let m = listener("m", "tcp://127.0.0.1:*");
+    let endpoint = m.bound_endpoints()[0].to_string();
+    let w = connector("w", "m", &endpoint, None);
+    let (_, first) = peer_up(&m);
+    drop(w);
+    wait_for(&m, "PeerDown", |e| matches!(e, Event::PeerDown { .. }));
+    // Down, nothing owed, nothing unread: the manager forgets the peer.
+    let deadline = Instant::now() + WAIT;
+    while m.peer_id("w").is_some() {
+        assert!(
+            Instant::now() < deadline,
+            "the idle peer was never forgotten"
+        );
+        let _ = m.wait_event(Duration::from_millis(20));
+    }
+    // The same node, restarted, comes back.
+    let _w = connector("w", "m", &endpoint, None);
+    let up = wait_for(&m, "PeerUp", |e| matches!(e, Event::PeerUp { .. }));
+    let Event::PeerUp {
+        epoch, restarted, ..
+    } = up
+    else {
+        unreachable!()
+    };
+    assert!(epoch > first, "{epoch} after {first}");
+    assert!(restarted, "the new incarnation is a restart");
 }

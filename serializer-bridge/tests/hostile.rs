@@ -439,3 +439,56 @@ fn a_name_stays_with_the_identity_that_first_said_hello() {
         }
     }
 }
+
+#[test]
+fn a_forgotten_peers_leftovers_before_its_hello_are_dropped_quietly() {
+    let rt = runtime();
+    let (m, endpoint) = manager();
+    let first = rt.block_on(raw_peer("w", &endpoint));
+    rt.block_on(first.send(Wire::Hello(hello("w", 1, 1)).encode()))
+        .unwrap();
+    wait_for(&m, "PeerUp", |e| matches!(e, Event::PeerUp { .. }));
+    rt.block_on(first.close());
+    wait_for(&m, "PeerDown", |e| matches!(e, Event::PeerDown { .. }));
+    let deadline = Instant::now() + WAIT;
+    while m.peer_id("w").is_some() {
+        assert!(
+            Instant::now() < deadline,
+            "the idle peer was never forgotten"
+        );
+        let _ = m.wait_event(Duration::from_millis(20));
+    }
+    // The same process reconnects; a chunk of its old epoch, queued before
+    // the drop, goes out ahead of its new HELLO.
+    let second = rt.block_on(raw_peer("w", &endpoint));
+    let stale = Wire::Chunk {
+        epoch: CacheEpoch(1),
+        seq: 1,
+        kind: serializer_bridge::MessageType::Serial,
+        payload: Bytes::from_static(b"old"),
+    };
+    rt.block_on(async {
+        second.send(stale.encode()).await.unwrap();
+        second
+            .send(Wire::Hello(hello("w", 2, 2)).encode())
+            .await
+            .unwrap();
+    });
+    let up = wait_for(&m, "PeerUp", |e| {
+        assert!(!matches!(e, Event::Refused { .. }), "refused: {e:?}");
+        matches!(e, Event::PeerUp { .. })
+    });
+    assert!(matches!(up, Event::PeerUp { epoch, .. } if epoch > CacheEpoch(1)));
+    let welcome = rt.block_on(async {
+        loop {
+            let message = tokio::time::timeout(WAIT, second.recv())
+                .await
+                .unwrap()
+                .unwrap();
+            if let Ok(wire) = Wire::decode(&message) {
+                return wire;
+            }
+        }
+    });
+    assert!(matches!(welcome, Wire::Welcome(_)), "{welcome:?}");
+}

@@ -660,6 +660,32 @@ impl Sim {
         self.nodes[i].sessions.clear();
     }
 
+    /// What the manager does with an accepted peer that is down with
+    /// nothing owed or unread: it keeps only the session's `History` and
+    /// builds a new session from it when the peer comes back.
+    fn forget_settled(&mut self, i: usize) {
+        let incarnation = self.nodes[i].incarnation;
+        let name = self.nodes[i].name.clone();
+        let settled: Vec<usize> = self.nodes[i]
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.role() == Role::Acceptor && s.is_settled())
+            .map(|(j, _)| *j)
+            .collect();
+        for j in settled {
+            let history = self.nodes[i].sessions[&j].history();
+            let revived = Session::with_history(
+                PeerId(j as u32),
+                format!("n{j}"),
+                Role::Acceptor,
+                settings(&name, incarnation),
+                history,
+            );
+            self.nodes[i].sessions.insert(j, revived);
+            self.log(format!("n{i} forgot settled n{j} ({history:?})"));
+        }
+    }
+
     fn advance(&mut self, by: Duration) -> Result<(), Violation> {
         self.now += by;
         let now = self.instant();
@@ -742,7 +768,8 @@ impl Sim {
                 let until = self.now + Duration::from_millis(self.rng.below(2000));
                 self.nodes[pick].stalled_until = until;
             }
-            86..=89 => {
+            86 => self.forget_settled(pick),
+            87..=89 => {
                 for j in 0..n {
                     if j != pick && self.nodes[pick].alive {
                         self.pump(pick, j);

@@ -7,6 +7,14 @@ use bytes::Bytes;
 use crate::metadata::Metadata;
 use crate::socket_type::SocketType;
 
+/// The default for [`Config::max_frames_per_message`].
+pub const DEFAULT_MAX_FRAMES: usize = 65_536;
+
+/// What one received frame costs in memory beside its body while its
+/// message is assembled (its handle and its slot in the message), for
+/// working out a link's bound: `frames x FRAME_COST + bytes`.
+pub const FRAME_COST: usize = 48;
+
 /// libzmq's `ZMQ_HANDSHAKE_IVL` default.
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -58,6 +66,13 @@ pub struct Config {
     /// Largest whole message accepted, all frames together; `None` for no
     /// limit.
     pub max_message_size: Option<u64>,
+    /// Most frames in one message; `None` for no limit. Each frame held
+    /// while a message is assembled costs about [`FRAME_COST`] bytes beside
+    /// its body, so without this a peer sending a message that never ends,
+    /// in tiny frames, would cost several times what it sends. Default
+    /// [`DEFAULT_MAX_FRAMES`] (libzmq has no such limit; no ordinary
+    /// application comes near it).
+    pub max_frames_per_message: Option<usize>,
     /// Greeting plus security handshake must finish within this;
     /// `None` waits forever. Default 30 s, as libzmq.
     pub handshake_timeout: Option<Duration>,
@@ -74,6 +89,7 @@ impl Config {
             properties: Metadata::new(),
             max_frame_size: None,
             max_message_size: None,
+            max_frames_per_message: Some(DEFAULT_MAX_FRAMES),
             handshake_timeout: Some(DEFAULT_HANDSHAKE_TIMEOUT),
             heartbeat: HeartbeatConfig::default(),
         }

@@ -46,6 +46,10 @@ use crate::socket_type::SocketType;
 /// memory than this, whatever the configured maximum.
 pub const HANDSHAKE_FRAME_MAX: u64 = 64 * 1024;
 
+/// Unsent output above which a PING is not answered (see `on_command`):
+/// PONGs add at most this much to a link whose peer does not read.
+pub const PONG_BACKLOG: usize = 64 * 1024;
+
 /// Where the connection is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum State {
@@ -93,6 +97,7 @@ pub struct Connection {
     socket_type: SocketType,
     local_metadata: Metadata,
     max_message_size: Option<u64>,
+    max_frames: Option<usize>,
     mechanism: Box<dyn Mechanism>,
     state: State,
     decoder: FrameDecoder,
@@ -127,6 +132,7 @@ impl Connection {
             socket_type: config.socket_type,
             local_metadata: config.local_metadata(),
             max_message_size: config.max_message_size,
+            max_frames: config.max_frames_per_message,
             mechanism,
             state: State::Greeting,
             decoder: FrameDecoder::new(config.max_frame_size),
@@ -477,6 +483,13 @@ impl Connection {
         match command {
             Command::Ping { ttl, context } => {
                 self.heartbeat.on_ping(ttl, now);
+                // A peer that sends PINGs but never reads would grow our
+                // output without bound, a PONG at a time. With this much
+                // unsent, the peer will see traffic (which is all a PONG
+                // proves) when it reads, or it is not reading at all.
+                if self.out.remaining() > PONG_BACKLOG {
+                    return;
+                }
                 if let Err(e) = self.write_command(&Command::pong_for(&context)) {
                     self.close_on_send_error(e);
                 }
@@ -517,6 +530,9 @@ impl Connection {
         if let Some(max) = self.max_message_size.filter(|&max| self.partial_size > max) {
             let size = self.partial_size;
             return self.close(CloseReason::MessageTooLarge { size, max });
+        }
+        if let Some(max) = self.max_frames.filter(|&max| self.partial.len() >= max) {
+            return self.close(CloseReason::TooManyFrames { max });
         }
         self.partial.push(frame.body);
         if frame.more {

@@ -81,6 +81,12 @@ pub enum CloseReason {
         /// The configured maximum.
         max: u64,
     },
+    /// A multipart message had more frames than allowed.
+    #[error("message of more than {max} frames")]
+    TooManyFrames {
+        /// The configured maximum.
+        max: usize,
+    },
     /// The peer's `Socket-Type` is not a socket type.
     #[error("peer metadata: {0}")]
     UnknownSocketType(#[from] UnknownSocketType),

@@ -73,7 +73,9 @@ pub mod testing;
 
 pub use command::{Command, CommandError, RawCommand};
 pub use config::{Config, HeartbeatConfig};
-pub use connection::{AuthenticateError, Connection, HANDSHAKE_FRAME_MAX, SendError, State};
+pub use connection::{
+    AuthenticateError, Connection, HANDSHAKE_FRAME_MAX, PONG_BACKLOG, SendError, State,
+};
 pub use decode::Decoded;
 pub use event::{CloseReason, Event, PeerInfo};
 pub use frame::{Frame, FrameDecoder, FrameHeader, FrameTooLarge};

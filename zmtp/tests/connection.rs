@@ -268,6 +268,44 @@ fn configured_limits_apply_per_frame_and_per_message() {
 }
 
 #[test]
+fn a_message_that_never_ends_is_cut_at_the_frame_cap() {
+    let mut config = Config::new(SocketType::Pull);
+    config.max_frames_per_message = Some(4);
+    let mut c = active(config.clone(), SocketType::Push, 1);
+    // Four frames make a message...
+    feed(&mut c, b"\x01\x01a\x01\x01b\x01\x01c\x00\x01d");
+    assert_eq!(
+        messages(events(&mut c)),
+        [vec![
+            b"a".to_vec(),
+            b"b".to_vec(),
+            b"c".to_vec(),
+            b"d".to_vec()
+        ]]
+    );
+    // ...a fifth closes the link instead of growing the message.
+    let mut c = active(config, SocketType::Push, 1);
+    feed(&mut c, b"\x01\x01a\x01\x01b\x01\x01c\x01\x01d\x01\x01e");
+    assert_eq!(closed_reason(&mut c), CloseReason::TooManyFrames { max: 4 });
+
+    // The default holds a never-ending message of empty frames to 65,536.
+    let config = Config::new(SocketType::Pull);
+    assert_eq!(
+        config.max_frames_per_message,
+        Some(zmtp::config::DEFAULT_MAX_FRAMES)
+    );
+    let mut c = active(config, SocketType::Push, 1);
+    let endless: Vec<u8> = std::iter::repeat_n([1u8, 0], 70_000).flatten().collect();
+    feed(&mut c, &endless);
+    assert_eq!(
+        closed_reason(&mut c),
+        CloseReason::TooManyFrames {
+            max: zmtp::config::DEFAULT_MAX_FRAMES
+        }
+    );
+}
+
+#[test]
 fn read_hint_tracks_a_partial_large_frame() {
     let mut c = active(Config::new(SocketType::Pull), SocketType::Push, 1);
     let mut buf = BytesMut::from(&[0x02, 0, 0, 0, 0, 0, 1, 0, 0, 7, 7][..]);
@@ -333,6 +371,33 @@ fn ping_is_answered_with_truncated_context_even_mid_message() {
     let mut pong = b"\x04\x15\x04PONG".to_vec();
     pong.extend_from_slice(&[b'c'; 16]);
     assert_eq!(take_output(&mut c), pong);
+}
+
+#[test]
+fn pings_from_a_peer_that_never_reads_grow_the_output_only_so_far() {
+    let mut c = active(Config::new(SocketType::Pull), SocketType::Push, 1);
+    take_output(&mut c);
+    // 160 MB of PINGs would once have queued 22 bytes of PONG each; nothing
+    // is taken off the output in between, as from a peer that never reads.
+    let ping = b"\x04\x17\x04PING\x00\x00cccccccccccccccc";
+    let burst: Vec<u8> = ping
+        .iter()
+        .copied()
+        .cycle()
+        .take(ping.len() * 10_000)
+        .collect();
+    for _ in 0..20 {
+        feed(&mut c, &burst);
+    }
+    let queued = take_output(&mut c).len();
+    assert!(
+        queued <= zmtp::PONG_BACKLOG + 64,
+        "{queued} bytes of PONG queued"
+    );
+    assert!(queued > 1000, "PINGs are answered while there is room");
+    // Once the output drains, PINGs are answered again.
+    feed(&mut c, ping);
+    assert_eq!(take_output(&mut c).len(), 23);
 }
 
 #[test]

@@ -2,31 +2,42 @@
 //! plays its role the way a network monitor's main loop would.
 //!
 //! - It takes the bridge's events in order: `PeerUp` starts a stream with a
-//!   fresh epoch; `Chunk`s are checked and booked; `PeerDown` books what
-//!   was handed back and queues those items to be serialized again in the
-//!   next epoch; `FillingUp`/`Drained` are printed.
+//!   fresh epoch; `Chunk`s are checked and booked; `Delivered`,
+//!   `HandedBack` and `DeliveredAfterHandBack` are booked as the outcomes
+//!   of the chunks they name, and handed-back items are queued to be
+//!   serialized again in the next epoch; `PeerDown`, `HandedBack`,
+//!   `FillingUp` and `Drained` are printed.
 //! - It writes at its configured rate per peer, generating items only while
 //!   the peer is not filling up (back-pressure reaches the producer), and
 //!   re-serializing handed-back items first.
 //! - The logger stalls now and then, as a node with a slow disk would, so
 //!   the workers' queues to it fill up while the other links flow.
+//! - When the link to its `--partition` partner (a peer that never dies)
+//!   drops and comes back, it prints how the chunks that were in doubt
+//!   were settled, checks that everything of the dropped epoch was settled
+//!   by the peer's record, none as `PeerRestarted`, and counts the heal in
+//!   its books.
 //!
 //! The main thread steers it through [`Control`] and reads its
-//! [`Snapshot`]s for the periodic report.
+//! [`Snapshot`]s for the periodic report. When the loop ends it hands back
+//! a [`Stopped`] node: killed, its bridge is dropped unread; stopped, its
+//! bridge is shut down and the outcomes `shutdown` returns are booked.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serializer_bridge::{CacheEpoch, Chunk, Event, MessageType, PeerId, PeerManager, WriteRefused};
+use serializer_bridge::{
+    CacheEpoch, Chunk, Event, HandBack, LinkDown, MessageType, PeerId, PeerManager, WriteRefused,
+};
 
-use super::ledger::{NodeLedger, Received, Sent, label};
+use super::ledger::{Back, NodeLedger, REASONS, Received, Sent, label, reason_index, reason_name};
 use super::log::Log;
 use super::payload::Payload;
 
 /// What a node is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Role {
     /// Receives SERIAL from workers and broadcasts SERIAL back to each.
     Manager,
@@ -57,6 +68,8 @@ pub struct NodeSpec {
     pub broadcast_rate: f64,
     /// Logger: (period, stall) — stops reading for `stall` every `period`.
     pub stall: Option<(Duration, Duration)>,
+    /// The peer across the `--partition` relay, if any.
+    pub partner: Option<String>,
 }
 
 /// Steering from the main thread.
@@ -77,7 +90,8 @@ pub struct Control {
 pub struct Snapshot {
     /// One entry per known peer.
     pub peers: Vec<PeerSnapshot>,
-    /// Draining, every expected peer up, nothing owed or pending.
+    /// Draining, every expected peer up, nothing to write again, and every
+    /// peer idle (nothing pending, in doubt or unread either way).
     pub settled: bool,
 }
 
@@ -108,9 +122,11 @@ struct Plan {
 /// A node's view of one peer.
 struct Link {
     name: String,
+    /// The peer's label: its name and which run of it this is.
+    label: String,
     epoch: Option<CacheEpoch>,
     plan: Option<Plan>,
-    /// Next sequence number in the current epoch.
+    /// The sequence of the last chunk written in the current epoch.
     seq: u64,
     tokens: f64,
     next_item: u64,
@@ -121,43 +137,118 @@ struct Link {
     read: u64,
 }
 
+/// A node's books and views; the bridge is passed in where it is needed,
+/// so that shutting it down (which consumes it) can still book its last
+/// events here.
 struct Node {
     spec: NodeSpec,
-    bridge: PeerManager,
     log: Log,
     links: HashMap<PeerId, Link>,
-    sent: HashMap<(PeerId, u64), Sent>,
+    /// Per peer name: which run of that peer we talk to (from 1) and the
+    /// latest epoch agreed with it.
+    runs: HashMap<String, (u16, CacheEpoch)>,
+    /// Streams written, by (peer, epoch), with the receiver's label.
+    sent: HashMap<(PeerId, u64), (String, Sent)>,
     received: HashMap<(u16, PeerId, u64), Received>,
     ledger: NodeLedger,
     /// Peers that came up before all expected ones had: printed as one line.
     first_ups: Vec<String>,
     all_up_once: bool,
+    /// The books of the stream to the partition partner whose link
+    /// dropped, as they stood then, until the partner is up again.
+    dropped: Option<DropMark>,
+    /// The bridge is shutting down: what comes back is not written again.
+    closing: bool,
     started: Instant,
     was_stalled: bool,
 }
 
-/// Runs a node until told to stop; hands back its books and its bridge
-/// (dropping it is the caller's: at once for a killed node, after every
-/// node has stopped at the end of the run).
-pub fn run(
-    spec: NodeSpec,
+/// Chunks handed back so far, per reason (in [`REASONS`] order).
+fn back_by_reason(sent: &Sent) -> [u64; 5] {
+    let mut back = [0; 5];
+    for b in &sent.back {
+        back[reason_index(b.reason)] += b.count;
+    }
+    back
+}
+
+/// A stream's outcomes when its link dropped.
+#[derive(Debug, Clone, Copy)]
+struct DropMark {
+    peer: PeerId,
+    epoch: CacheEpoch,
+    delivered: u64,
+    back: [u64; 5],
+}
+
+/// A node whose loop has ended, with its bridge still running.
+pub struct Stopped {
+    node: Node,
     bridge: PeerManager,
-    control: Arc<Control>,
-    log: Log,
-) -> (NodeLedger, PeerManager) {
+}
+
+impl Stopped {
+    /// Chunks queued or unacknowledged, over all peers.
+    pub fn pending(&self) -> u64 {
+        let bridge = &self.bridge;
+        bridge
+            .peers()
+            .into_iter()
+            .filter_map(|(id, _)| bridge.stats(id))
+            .map(|s| s.pending)
+            .sum()
+    }
+
+    /// A node about to be killed from outside (a SIGKILL of its process):
+    /// its books now, marked killed, and its bridge, which the caller
+    /// keeps running, unread, until the process dies.
+    pub fn abandon(self) -> (NodeLedger, PeerManager) {
+        let mut ledger = self.node.finish();
+        ledger.killed = true;
+        (ledger, self.bridge)
+    }
+
+    /// A killed node: its bridge is dropped with whatever it still holds,
+    /// without a goodbye and without taking another event. Returns its
+    /// books.
+    pub fn kill(self) -> NodeLedger {
+        drop(self.bridge);
+        let mut ledger = self.node.finish();
+        ledger.killed = true;
+        ledger
+    }
+
+    /// A node stopped at the end: shuts its bridge down, books the events
+    /// `shutdown` returns (the last outcomes, `HandedBack(Shutdown)` for
+    /// anything still owed), and returns its books.
+    pub fn shut_down(self) -> NodeLedger {
+        let Stopped { mut node, bridge } = self;
+        node.closing = true;
+        for event in bridge.shutdown() {
+            node.handle(event, None);
+        }
+        node.finish()
+    }
+}
+
+/// Runs a node until told to stop; hands back the stopped node with its
+/// bridge still running (dropping or shutting it down is the caller's).
+pub fn run(spec: NodeSpec, bridge: PeerManager, control: Arc<Control>, log: Log) -> Stopped {
     let mut node = Node {
         ledger: NodeLedger {
             label: label(&spec.name, spec.incarnation),
             ..NodeLedger::default()
         },
         spec,
-        bridge,
         log,
         links: HashMap::new(),
+        runs: HashMap::new(),
         sent: HashMap::new(),
         received: HashMap::new(),
         first_ups: Vec::new(),
         all_up_once: false,
+        dropped: None,
+        closing: false,
         started: Instant::now(),
         was_stalled: false,
     };
@@ -174,10 +265,10 @@ pub fn run(
         let mut busy = false;
         if !stalled {
             for _ in 0..4096 {
-                let Some(event) = node.bridge.poll_event() else {
+                let Some(event) = bridge.poll_event() else {
                     break;
                 };
-                node.handle(event);
+                node.handle(event, Some(&bridge));
                 busy = true;
             }
         }
@@ -185,22 +276,22 @@ pub fn run(
         last = now;
         let ids: Vec<PeerId> = node.links.keys().copied().collect();
         for id in ids {
-            busy |= node.write_some(id, dt, draining);
+            busy |= node.write_some(&bridge, id, dt, draining);
         }
         if now.duration_since(last_snapshot) >= Duration::from_millis(100) {
             last_snapshot = now;
-            let snapshot = node.snapshot(draining && !stalled);
+            let snapshot = node.snapshot(&bridge, draining && !stalled);
             *control.snapshot.lock().unwrap_or_else(|p| p.into_inner()) = snapshot;
         }
         if !busy {
             if stalled {
                 std::thread::sleep(Duration::from_millis(5));
-            } else if let Some(event) = node.bridge.wait_event(Duration::from_millis(2)) {
-                node.handle(event);
+            } else if let Some(event) = bridge.wait_event(Duration::from_millis(2)) {
+                node.handle(event, Some(&bridge));
             }
         }
     }
-    node.finish()
+    Stopped { node, bridge }
 }
 
 impl Node {
@@ -246,19 +337,49 @@ impl Node {
         .filter(|plan| plan.rate > 0.0)
     }
 
-    fn handle(&mut self, event: Event) {
+    /// The name of `peer` for the log.
+    fn peer_name(&self, peer: PeerId) -> String {
+        self.links
+            .get(&peer)
+            .map_or_else(|| format!("{peer:?}"), |l| l.name.clone())
+    }
+
+    /// Takes one event. `bridge` is `None` for the events `shutdown`
+    /// returned.
+    fn handle(&mut self, event: Event, bridge: Option<&PeerManager>) {
         match event {
-            Event::PeerUp { peer, node, epoch } => self.peer_up(peer, node, epoch),
+            Event::PeerUp {
+                peer,
+                node,
+                epoch,
+                restarted,
+            } => self.peer_up(peer, node, epoch, restarted),
             Event::PeerDown {
                 peer,
                 epoch,
                 reason,
-                unsent,
-                unconfirmed,
-            } => self.peer_down(peer, epoch, &reason, &unsent, &unconfirmed),
+            } => self.peer_down(peer, epoch, &reason),
+            Event::Delivered {
+                peer,
+                epoch,
+                through,
+            } => self.delivered(peer, epoch, through),
+            Event::HandedBack {
+                peer,
+                epoch,
+                reason,
+                first_seq,
+                chunks,
+            } => self.handed_back(peer, epoch, reason, first_seq, &chunks),
+            Event::DeliveredAfterHandBack {
+                peer,
+                epoch,
+                first_seq,
+                through,
+            } => self.delivered_after_hand_back(peer, epoch, first_seq, through),
             Event::Chunk { peer, chunk } => self.chunk(peer, &chunk),
             Event::FillingUp { peer } => {
-                let pending = self.bridge.stats(peer).map_or(0, |s| s.pending);
+                let pending = bridge.and_then(|b| b.stats(peer)).map_or(0, |s| s.pending);
                 if let Some(link) = self.links.get_mut(&peer) {
                     link.filling_since = Some(Instant::now());
                     let line = format!(
@@ -275,45 +396,71 @@ impl Node {
                         .take()
                         .map(|t| format!(" after {:.1} s", t.elapsed().as_secs_f64()))
                         .unwrap_or_default();
-                    let line = format!(
-                        "{} -> {}: Drained{after}, writing again",
-                        self.spec.name, link.name
-                    );
-                    self.log.line(&line);
+                    if !self.closing {
+                        let line = format!(
+                            "{} -> {}: Drained{after}, writing again",
+                            self.spec.name, link.name
+                        );
+                        self.log.line(&line);
+                    }
                 }
             }
-            Event::Refused { node, reason } => {
+            Event::Refused { node, error, count } => {
                 self.log.line(&format!(
-                    "{}: refused a link from {node}: {reason}",
+                    "{}: refused {count} link(s) from {node}: {error}",
                     self.name()
                 ));
             }
         }
     }
 
-    fn peer_up(&mut self, peer: PeerId, name: String, epoch: CacheEpoch) {
+    fn peer_up(&mut self, peer: PeerId, name: String, epoch: CacheEpoch, restarted: bool) {
+        // A new run of the peer: the bridge says so, or (if it had
+        // forgotten the peer) the epochs start again.
+        let run = match self.runs.get(&name) {
+            Some(&(run, last)) if restarted || epoch <= last => run + 1,
+            Some(&(run, _)) => run,
+            None => 1,
+        };
+        self.runs.insert(name.clone(), (run, epoch));
         let plan = self.plan_for(&name);
+        // An accepting bridge forgets a peer that is down with nothing
+        // owed, and knows it under a new id when it comes back: what the
+        // old link still had to write again moves to the new one.
+        let (mut backlog, mut next_item) = (VecDeque::new(), 0);
+        if !self.links.contains_key(&peer) {
+            for old in self.links.values_mut().filter(|l| l.name == name) {
+                backlog.extend(old.backlog.drain(..));
+                next_item = next_item.max(old.next_item);
+            }
+        }
         let link = self.links.entry(peer).or_insert_with(|| Link {
             name: name.clone(),
+            label: String::new(),
             epoch: None,
             plan,
             seq: 0,
             tokens: 0.0,
-            next_item: 0,
-            backlog: VecDeque::new(),
+            next_item,
+            backlog,
             filling_since: None,
             written: 0,
             read: 0,
         });
+        link.label = label(&name, run);
         link.epoch = Some(epoch);
         link.seq = 0;
         let again = link.backlog.iter().filter(|(_, back)| *back).count();
         if self.all_up_once {
             let mut line = format!("{}: {name} up, {epoch}", self.spec.name);
+            if restarted {
+                line += " (restarted: a new process)";
+            }
             if again > 0 {
                 line += &format!(", re-serializing {again} handed-back chunks");
             }
             self.log.line(&line);
+            self.settled_since_drop(&name);
         } else {
             self.first_ups.push(format!("{name} ({epoch})"));
             let all = self.spec.expected.iter().all(|want| {
@@ -333,55 +480,206 @@ impl Node {
         }
     }
 
-    fn peer_down(
-        &mut self,
-        peer: PeerId,
-        epoch: CacheEpoch,
-        reason: &str,
-        unsent: &[Chunk],
-        unconfirmed: &[Chunk],
-    ) {
-        let sent = self.sent.entry((peer, epoch.0)).or_default();
-        sent.ended = true;
-        let mut items = Vec::new();
-        let mut bad = 0;
-        for (chunks, list) in [
-            (unconfirmed, &mut sent.unconfirmed),
-            (unsent, &mut sent.unsent),
-        ] {
-            for chunk in chunks {
-                match Payload::decode(&chunk.data) {
-                    Some(p) if p.epoch == epoch.0 => {
-                        list.push(p.seq);
-                        items.push(p.item);
-                    }
-                    _ => bad += 1,
-                }
-            }
-        }
-        if bad > 0 {
-            self.ledger.violation(format!(
-                "{bad} chunks handed back for {epoch} were not of that epoch"
-            ));
-        }
+    fn peer_down(&mut self, peer: PeerId, epoch: CacheEpoch, reason: &LinkDown) {
+        let open = self
+            .sent
+            .get(&(peer, epoch.0))
+            .map_or(0, |(_, s)| s.written.saturating_sub(s.settled()));
         let Some(link) = self.links.get_mut(&peer) else {
             return;
         };
-        link.epoch = None;
-        link.seq = 0;
-        // Oldest first, ahead of anything already waiting.
-        for &item in items.iter().rev() {
-            link.backlog.push_front((item, true));
+        if link.epoch == Some(epoch) {
+            link.epoch = None;
         }
-        let mut line = format!("{}: {} down ({epoch}: {reason})", self.spec.name, link.name);
-        if !items.is_empty() {
-            line += &format!(
-                "; {} unsent + {} unconfirmed chunks handed back, to re-serialize in the next epoch",
-                unsent.len(),
-                unconfirmed.len()
-            );
+        if self.closing {
+            // Every bridge is going away now: its own links and those its
+            // peers' shutdowns closed first are no news.
+            return;
+        }
+        let name = link.name.clone();
+        if self.spec.partner.as_deref() == Some(name.as_str()) {
+            let (delivered, back) = self
+                .sent
+                .get(&(peer, epoch.0))
+                .map(|(_, s)| (s.delivered, back_by_reason(s)))
+                .unwrap_or_default();
+            self.dropped = Some(DropMark {
+                peer,
+                epoch,
+                delivered,
+                back,
+            });
+        }
+        let mut line = format!("{}: {name} down ({epoch}: {reason})", self.spec.name);
+        if open > 0 {
+            line += &format!("; {open} chunks sent wait for their outcome");
         }
         self.log.line(&line);
+    }
+
+    /// The peer `name` is up again: if it is the partition partner and
+    /// its link had dropped, prints and checks how the chunks in doubt
+    /// then were settled.
+    fn settled_since_drop(&mut self, name: &str) {
+        if self.spec.partner.as_deref() != Some(name) {
+            return;
+        }
+        let Some(mark) = self.dropped.take() else {
+            return;
+        };
+        let (written, delivered, back) = self
+            .sent
+            .get(&(mark.peer, mark.epoch.0))
+            .map(|(_, s)| (s.written, s.delivered, back_by_reason(s)))
+            .unwrap_or_default();
+        let since: Vec<u64> = back
+            .iter()
+            .zip(mark.back)
+            .map(|(now, then)| now.saturating_sub(then))
+            .collect();
+        let confirmed = delivered.saturating_sub(mark.delivered);
+        let unsent = back[reason_index(HandBack::Unsent)];
+        let in_doubt: u64 = confirmed
+            + REASONS
+                .iter()
+                .zip(&since)
+                .filter(|(r, _)| **r != HandBack::Unsent)
+                .map(|(_, n)| n)
+                .sum::<u64>();
+        let open = written.saturating_sub(delivered + back.iter().sum::<u64>());
+        let mut line = format!(
+            "partition healed: {} -> {name}: {in_doubt} in doubt settled: {confirmed} delivered, \
+             {} handed back (not delivered)",
+            self.spec.name,
+            since[reason_index(HandBack::NotDelivered)]
+        );
+        for (reason, n) in REASONS.iter().zip(&since) {
+            if !matches!(reason, HandBack::Unsent | HandBack::NotDelivered) && *n > 0 {
+                line += &format!(", {n} handed back ({})", reason_name(*reason));
+            }
+        }
+        if unsent > 0 {
+            line += &format!("; {unsent} unsent came back at the drop");
+        }
+        if open > 0 {
+            line += &format!("; {open} STILL WITHOUT AN OUTCOME");
+        }
+        self.log.line(&line);
+        let restarted = since[reason_index(HandBack::PeerRestarted)];
+        if restarted > 0 {
+            self.ledger.violation(format!(
+                "{restarted} chunks to {name} ({}) handed back as peer restarted after a \
+                 partition, though no process died",
+                mark.epoch
+            ));
+        }
+        if open > 0 {
+            self.ledger.violation(format!(
+                "{open} chunks to {name} ({}) had no outcome when the link came back",
+                mark.epoch
+            ));
+        }
+        if restarted == 0 && open == 0 {
+            self.ledger.heals += 1;
+        }
+    }
+
+    /// The books of the stream `(peer, epoch)` an outcome is about.
+    fn stream(&mut self, peer: PeerId, epoch: CacheEpoch, what: &str) -> Option<&mut Sent> {
+        if !self.sent.contains_key(&(peer, epoch.0)) {
+            let name = self.peer_name(peer);
+            self.ledger.violation(format!(
+                "{what} for {name} in {epoch}, where nothing was written"
+            ));
+            return None;
+        }
+        self.sent.get_mut(&(peer, epoch.0)).map(|(_, s)| s)
+    }
+
+    fn delivered(&mut self, peer: PeerId, epoch: CacheEpoch, through: u64) {
+        let Some(sent) = self.stream(peer, epoch, "Delivered") else {
+            return;
+        };
+        let problem = (through <= sent.delivered || through > sent.written).then(|| {
+            format!(
+                "Delivered through {through} in {epoch}, after {} delivered of {} written",
+                sent.delivered, sent.written
+            )
+        });
+        sent.delivered = sent.delivered.max(through);
+        if let Some(problem) = problem {
+            self.ledger.violation(problem);
+        }
+    }
+
+    fn handed_back(
+        &mut self,
+        peer: PeerId,
+        epoch: CacheEpoch,
+        reason: HandBack,
+        first_seq: u64,
+        chunks: &[Chunk],
+    ) {
+        let mut items = Vec::new();
+        let mut wrong = 0;
+        for (i, chunk) in chunks.iter().enumerate() {
+            match Payload::decode(&chunk.data) {
+                Some(p) if p.epoch == epoch.0 && p.seq == first_seq + i as u64 => {
+                    items.push(p.item)
+                }
+                _ => wrong += 1,
+            }
+        }
+        let name = self.peer_name(peer);
+        if wrong > 0 {
+            self.ledger.violation(format!(
+                "{wrong} chunks handed back as {epoch} from seq {first_seq} (to {name}) are not those"
+            ));
+        }
+        let closing = self.closing;
+        let Some(sent) = self.stream(peer, epoch, "HandedBack") else {
+            return;
+        };
+        sent.back.push(Back {
+            reason,
+            first: first_seq,
+            count: chunks.len() as u64,
+        });
+        let mut line = format!(
+            "{}: {} chunks to {name} ({epoch}, seq {first_seq}..{}) handed back: {}",
+            self.spec.name,
+            chunks.len(),
+            first_seq + (chunks.len() as u64).saturating_sub(1),
+            reason_name(reason),
+        );
+        if closing {
+            line += "; not written again (shutting down)";
+        } else if let Some(link) = self.links.get_mut(&peer) {
+            // Oldest first, ahead of anything already waiting.
+            for &item in items.iter().rev() {
+                link.backlog.push_front((item, true));
+            }
+            line += "; to re-serialize in the next epoch";
+        }
+        self.log.line(&line);
+    }
+
+    fn delivered_after_hand_back(
+        &mut self,
+        peer: PeerId,
+        epoch: CacheEpoch,
+        first: u64,
+        through: u64,
+    ) {
+        let name = self.peer_name(peer);
+        let Some(sent) = self.stream(peer, epoch, "DeliveredAfterHandBack") else {
+            return;
+        };
+        sent.late.push((first, through));
+        self.log.line(&format!(
+            "{}: chunks {first}..{through} to {name} ({epoch}), handed back as expired, reached it after all",
+            self.spec.name
+        ));
     }
 
     fn chunk(&mut self, peer: PeerId, chunk: &Chunk) {
@@ -424,7 +722,7 @@ impl Node {
     }
 
     /// Writes what the rate and the peer's queue allow; true if it wrote.
-    fn write_some(&mut self, peer: PeerId, dt: f64, draining: bool) -> bool {
+    fn write_some(&mut self, bridge: &PeerManager, peer: PeerId, dt: f64, draining: bool) -> bool {
         let Some(link) = self.links.get_mut(&peer) else {
             return false;
         };
@@ -441,7 +739,7 @@ impl Node {
         let Some(epoch) = link.epoch else {
             return false;
         };
-        if self.bridge.is_filling_up(peer) {
+        if bridge.is_filling_up(peer) {
             return false;
         }
         let mut wrote = 0;
@@ -451,23 +749,35 @@ impl Node {
                 None if link.tokens >= 1.0 => (link.next_item, false),
                 None => break,
             };
+            // The bridge numbers the chunks of an epoch from 1; the payload
+            // carries the number it will give, and the write must agree.
+            let expected = link.seq + 1;
             let payload = Payload {
                 incarnation: self.spec.incarnation,
                 kind: plan.kind.code(),
                 epoch: epoch.0,
-                seq: link.seq,
+                seq: expected,
                 item,
             };
             let chunk = Chunk::new(epoch, plan.kind, payload.encode(self.spec.chunk_size));
-            match self.bridge.write(peer, chunk) {
-                Ok(()) => {
+            match bridge.write(peer, chunk) {
+                Ok(seq) => {
                     if link.backlog.pop_front().is_none() {
                         link.tokens -= 1.0;
                         link.next_item += 1;
                     }
-                    let sent = self.sent.entry((peer, epoch.0)).or_default();
-                    link.seq += 1;
-                    sent.written = link.seq;
+                    if seq != expected {
+                        self.ledger.violation(format!(
+                            "write to {} in {epoch} got seq {seq}, expected {expected}",
+                            link.name
+                        ));
+                    }
+                    link.seq = seq;
+                    let (_, sent) = self
+                        .sent
+                        .entry((peer, epoch.0))
+                        .or_insert_with(|| (link.label.clone(), Sent::default()));
+                    sent.written = sent.written.max(seq);
                     if again {
                         sent.reserialized += 1;
                     }
@@ -489,31 +799,32 @@ impl Node {
         wrote > 0
     }
 
-    fn snapshot(&self, may_settle: bool) -> Snapshot {
-        let mut peers: Vec<PeerSnapshot> = self
-            .links
-            .iter()
-            .map(|(&id, link)| {
-                let stats = self.bridge.stats(id).unwrap_or_default();
-                PeerSnapshot {
-                    name: link.name.clone(),
-                    epoch: link.epoch.map(|e| e.0),
-                    written: link.written,
-                    read: link.read,
-                    pending: stats.pending,
-                    filling: self.bridge.is_filling_up(id),
-                }
-            })
-            .collect();
-        peers.sort_by(|a, b| a.name.cmp(&b.name));
+    fn snapshot(&self, bridge: &PeerManager, may_settle: bool) -> Snapshot {
+        // One entry per peer name: a peer the bridge forgot (down, nothing
+        // owed) and that came back has a new id, and both count.
+        let mut by_name: BTreeMap<&str, PeerSnapshot> = BTreeMap::new();
+        for (&id, link) in &self.links {
+            let stats = bridge.stats(id).unwrap_or_default();
+            let peer = by_name.entry(&link.name).or_insert_with(|| PeerSnapshot {
+                name: link.name.clone(),
+                ..PeerSnapshot::default()
+            });
+            peer.epoch = peer.epoch.or(link.epoch.map(|e| e.0));
+            peer.written += link.written;
+            peer.read += link.read;
+            peer.pending += stats.pending;
+            peer.filling |= bridge.is_filling_up(id);
+        }
+        let peers: Vec<PeerSnapshot> = by_name.into_values().collect();
         let all_up = self.spec.expected.iter().all(|want| {
             self.links
                 .values()
                 .any(|l| &l.name == want && l.epoch.is_some())
         });
-        let quiet = self.links.iter().all(|(&id, link)| {
-            link.backlog.is_empty() && (link.epoch.is_none() || !self.bridge.can_write(id))
-        });
+        let quiet = self
+            .links
+            .iter()
+            .all(|(&id, link)| link.backlog.is_empty() && bridge.is_idle(id));
         Snapshot {
             peers,
             settled: may_settle && all_up && quiet,
@@ -521,9 +832,8 @@ impl Node {
     }
 
     /// Closes the books.
-    fn finish(self) -> (NodeLedger, PeerManager) {
+    fn finish(self) -> NodeLedger {
         let Node {
-            bridge,
             links,
             sent,
             received,
@@ -535,8 +845,8 @@ impl Node {
                 .get(id)
                 .map_or_else(|| format!("{id:?}"), |l| l.name.clone())
         };
-        for ((peer, epoch), s) in sent {
-            ledger.sent.insert((name_of(&peer), epoch), s);
+        for ((_, epoch), (to, s)) in sent {
+            ledger.sent.insert((to, epoch), s);
         }
         for ((incarnation, peer, epoch), r) in received {
             ledger
@@ -544,6 +854,6 @@ impl Node {
                 .insert((label(&name_of(&peer), incarnation), epoch), r);
         }
         ledger.backlog_left = links.values().map(|l| l.backlog.len() as u64).sum();
-        (ledger, bridge)
+        ledger
     }
 }

@@ -1,7 +1,7 @@
 //! What the demo's chunks carry, so the receiver can check them: who wrote
 //! the chunk (node incarnation), for which epoch, its sequence number in
 //! that (sender, receiver, epoch) stream, and the logical item it stands
-//! for (an item handed back on a `PeerDown` is written again, as a new
+//! for (an item whose chunk was handed back is written again, as a new
 //! chunk of the next epoch).
 //!
 //! Layout, big-endian, then zero padding up to the chunk size:
@@ -23,7 +23,8 @@ pub struct Payload {
     pub kind: u8,
     /// The epoch the sender serialized it for.
     pub epoch: u64,
-    /// Its place in the (sender, receiver, epoch) stream, from 0.
+    /// Its place in the (sender, receiver, epoch) stream: the sequence the
+    /// bridge gave it, from 1.
     pub seq: u64,
     /// The logical item.
     pub item: u64,

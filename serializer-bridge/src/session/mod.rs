@@ -78,6 +78,28 @@ pub struct Settings {
     pub in_doubt_timeout: Duration,
 }
 
+/// What a session must remember of a peer to be recreated later without
+/// breaking the protocol: epochs keep increasing, a restart is seen as one,
+/// an old attempt's HELLO stays old, the peer's doubt is settled by what we
+/// really delivered, and a late delivery of expired chunks is still
+/// reported. A session that is [`Session::is_settled`] owes nothing else.
+#[derive(Debug, Clone, Copy)]
+pub struct History {
+    /// The peer's incarnation in the latest handshake.
+    peer_incarnation: u64,
+    /// The highest epoch used with the peer.
+    last_epoch: CacheEpoch,
+    /// The latest attempt nonce sent or answered.
+    nonce: u64,
+    /// An epoch the in-doubt timeout handed back, whose late delivery the
+    /// peer may still report.
+    expired: Option<outgoing::Expired>,
+    /// What we delivered of the peer's chunks: its next handshake settles
+    /// its doubt with this, so forgetting it would hand back as "not
+    /// delivered" chunks our application took.
+    record: crate::wire::Record,
+}
+
 /// Which end of the link this session is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -144,6 +166,34 @@ impl Session {
             events: VecDeque::new(),
             next_stamp: 0,
             stats: PeerStats::default(),
+        }
+    }
+
+    /// A session that continues `history` (see [`History`]).
+    pub fn with_history(
+        id: PeerId,
+        node: String,
+        role: Role,
+        settings: Arc<Settings>,
+        history: History,
+    ) -> Self {
+        let mut session = Session::new(id, node, role, settings);
+        session.peer_incarnation = history.peer_incarnation;
+        session.last_epoch = history.last_epoch;
+        session.nonce = history.nonce;
+        session.out.expired = history.expired;
+        session.inc.record = history.record;
+        session
+    }
+
+    /// What a later session with this peer must continue from.
+    pub fn history(&self) -> History {
+        History {
+            peer_incarnation: self.peer_incarnation,
+            last_epoch: self.last_epoch,
+            nonce: self.nonce,
+            expired: self.out.expired,
+            record: self.inc.record,
         }
     }
 

@@ -46,7 +46,7 @@ pub(crate) struct InDoubt {
 
 /// An epoch whose doubt the timeout settled by handing everything back.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Expired {
+pub struct Expired {
     pub(crate) epoch: CacheEpoch,
     pub(crate) peer_incarnation: u64,
     pub(crate) acked: u64,

@@ -86,7 +86,7 @@ impl Pair {
     }
 
     /// Messages from the connector, not delivered.
-    fn from_w(&mut self) -> Vec<Wire> {
+    fn sent_by_w(&mut self) -> Vec<Wire> {
         std::iter::from_fn(|| self.w.poll_transmit()).collect()
     }
 }
@@ -227,7 +227,7 @@ fn unsent_chunks_come_back_at_once_when_the_link_drops() {
         p.w.write(chunk(e1, n)).unwrap();
     }
     // The window (8) lets 8 go; 4 stay unsent.
-    assert_eq!(p.from_w().len(), 8);
+    assert_eq!(p.sent_by_w().len(), 8);
     p.w.link_down(p.now);
     let got = events(&mut p.w);
     assert!(got.iter().any(|e| matches!(
@@ -272,7 +272,7 @@ fn doubt_expires_and_a_late_record_is_reported() {
 fn a_stale_hello_after_the_current_one_is_ignored() {
     let mut p = Pair::new();
     p.w.link_up(p.now);
-    let stale = p.from_w();
+    let stale = p.sent_by_w();
     p.w.link_down(p.now);
     let e = p.connect();
     for wire in stale {
@@ -287,7 +287,7 @@ fn a_stale_hello_after_the_current_one_is_ignored() {
 fn a_stale_welcome_is_ignored_and_a_second_one_ends_the_link() {
     let mut p = Pair::new();
     p.w.link_up(p.now);
-    let first = p.from_w();
+    let first = p.sent_by_w();
     for wire in first {
         p.m.handle(wire, p.now).unwrap();
     }
@@ -296,7 +296,7 @@ fn a_stale_welcome_is_ignored_and_a_second_one_ends_the_link() {
     p.w.link_up(p.now);
     p.w.handle(welcome_1, p.now).unwrap();
     assert_eq!(p.w.epoch(), None, "an answer to the old attempt");
-    for wire in p.from_w() {
+    for wire in p.sent_by_w() {
         p.m.handle(wire, p.now).unwrap();
     }
     let welcome_2 = p.m.poll_transmit().unwrap();
@@ -312,7 +312,7 @@ fn a_stale_welcome_is_ignored_and_a_second_one_ends_the_link() {
 
 fn hello(p: &mut Pair) -> Hello {
     p.w.link_up(p.now);
-    match p.from_w().pop() {
+    match p.sent_by_w().pop() {
         Some(Wire::Hello(h)) => h,
         other => panic!("expected a HELLO, got {other:?}"),
     }
@@ -353,7 +353,7 @@ fn acks_beyond_what_was_sent_or_going_back_end_the_link() {
     for n in 0..4 {
         p.w.write(chunk(e, n)).unwrap();
     }
-    p.from_w();
+    p.sent_by_w();
     assert!(matches!(
         p.w.handle(Wire::Ack { epoch: e, seq: 5 }, p.now),
         Err(ProtocolError::AckOutOfRange {
@@ -370,7 +370,7 @@ fn acks_beyond_what_was_sent_or_going_back_end_the_link() {
     for n in 0..4 {
         p.w.write(chunk(e, n)).unwrap();
     }
-    p.from_w();
+    p.sent_by_w();
     p.w.handle(Wire::Ack { epoch: e, seq: 3 }, p.now).unwrap();
     assert!(matches!(
         p.w.handle(Wire::Ack { epoch: e, seq: 2 }, p.now),
@@ -438,7 +438,7 @@ fn records_that_do_not_fit_what_was_sent_end_the_link() {
         for n in 0..3 {
             p.w.write(chunk(e, n)).unwrap();
         }
-        p.from_w();
+        p.sent_by_w();
         p.drop_link();
         let mut h = hello(&mut p);
         // Let the acceptor answer with a forged record.
@@ -531,7 +531,7 @@ fn shutting_down_hands_back_everything_still_owed() {
     for n in 0..10 {
         p.w.write(chunk(e, n)).unwrap();
     }
-    p.from_w();
+    p.sent_by_w();
     p.w.shut_down(p.now);
     let back: usize = events(&mut p.w)
         .into_iter()

@@ -5,10 +5,11 @@
 //! bridge_peer NODE PEER=ENDPOINT [--send-size N] [--stall]
 //! ```
 //! Connects to PEER, then writes SERIAL chunks to it as fast as the bridge
-//! takes them, each carrying (epoch, sequence) in its first 16 bytes, and
-//! reads (and so acknowledges) whatever the peer sends, unless `--stall`.
-//! Prints `up EPOCH` when a link comes up and `down EPOCH RETURNED` when one
-//! drops, on stdout, flushed.
+//! takes them, each carrying (epoch, sequence) in its first 16 bytes (the
+//! sequence the bridge gives it, from 1 in each epoch), and reads (and so
+//! delivers) whatever the peer sends, unless `--stall`. Prints, on stdout,
+//! flushed: `up EPOCH` when a link comes up, `down EPOCH` when it drops,
+//! and `back EPOCH FIRST COUNT` when chunks are handed back.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -62,14 +63,17 @@ fn main() -> ExitCode {
                 seq = 0;
                 let _ = writeln!(out, "up {}", epoch.0);
             }
-            Some(Event::PeerDown {
+            Some(Event::PeerDown { epoch, .. }) => {
+                link = None;
+                let _ = writeln!(out, "down {}", epoch.0);
+            }
+            Some(Event::HandedBack {
                 epoch,
-                unsent,
-                unconfirmed,
+                first_seq,
+                chunks,
                 ..
             }) => {
-                link = None;
-                let _ = writeln!(out, "down {} {}", epoch.0, unsent.len() + unconfirmed.len());
+                let _ = writeln!(out, "back {} {first_seq} {}", epoch.0, chunks.len());
             }
             _ => {}
         }
@@ -85,9 +89,13 @@ fn main() -> ExitCode {
         for _ in 0..64 {
             let mut data = vec![0u8; size];
             data[..8].copy_from_slice(&epoch.0.to_be_bytes());
-            data[8..16].copy_from_slice(&seq.to_be_bytes());
+            data[8..16].copy_from_slice(&(seq + 1).to_be_bytes());
             match bridge.write(peer, Chunk::serial(epoch, data)) {
-                Ok(()) => seq += 1,
+                Ok(given) if given == seq + 1 => seq = given,
+                Ok(given) => {
+                    eprintln!("bridge_peer: write got seq {given}, expected {}", seq + 1);
+                    return ExitCode::from(1);
+                }
                 Err((WriteRefused::Full { .. }, _)) => {
                     std::thread::sleep(Duration::from_millis(1));
                     break;
