@@ -6,30 +6,15 @@
 use std::time::Duration;
 
 use tokio::time::timeout;
-use zmtp_transport::{
-    LinkEnd, Message, Monitor, MonitorEvent, Options, Refusal, Socket, SocketType,
-};
+use zmtp_transport::{LinkEnd, Monitor, MonitorEvent, Options, Refusal, Socket, SocketType};
 
-const WAIT: Duration = Duration::from_secs(10);
+mod common;
 
-fn msg(frames: &[&str]) -> Message {
-    frames.iter().map(|f| f.as_bytes().to_vec()).collect()
-}
+use common::{WAIT, msg, text};
 
-fn text(m: &Message) -> Vec<String> {
-    m.frames()
-        .iter()
-        .map(|f| String::from_utf8_lossy(f).into_owned())
-        .collect()
-}
-
+/// The next message on `s`, as text.
 async fn recv(s: &Socket) -> Vec<String> {
-    text(
-        &timeout(WAIT, s.recv())
-            .await
-            .expect("recv timed out")
-            .unwrap(),
-    )
+    text(&common::recv(s).await)
 }
 
 fn dealer(id: &str) -> Socket {

@@ -9,25 +9,9 @@ use tokio::time::timeout;
 use zmtp_transport::zmtp::CloseReason;
 use zmtp_transport::{Error, LinkEnd, Message, MonitorEvent, Options, Socket, SocketType};
 
-const WAIT: Duration = Duration::from_secs(10);
+mod common;
 
-fn msg(frames: &[&str]) -> Message {
-    frames.iter().map(|f| f.as_bytes().to_vec()).collect()
-}
-
-fn text(m: &Message) -> Vec<String> {
-    m.frames()
-        .iter()
-        .map(|f| String::from_utf8_lossy(f).into_owned())
-        .collect()
-}
-
-async fn recv(s: &Socket) -> Message {
-    timeout(WAIT, s.recv())
-        .await
-        .expect("recv timed out")
-        .unwrap()
-}
+use common::{WAIT, msg, recv, text};
 
 /// Binds `a` and connects `b` on the given transport; returns the endpoint.
 async fn join(a: &Socket, b: &Socket, transport: &str) -> String {
