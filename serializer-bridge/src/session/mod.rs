@@ -380,10 +380,12 @@ impl Session {
     fn settle(&mut self, hello: &Hello) -> Result<(), ProtocolError> {
         let mut events = Vec::new();
         let result = self.out.settle(
-            self.id,
-            hello.incarnation,
-            self.settings.incarnation,
-            hello.record,
+            outgoing::Said {
+                peer: self.id,
+                peer_incarnation: hello.incarnation,
+                our_incarnation: self.settings.incarnation,
+                record: hello.record,
+            },
             &mut events,
         );
         self.push_events(events);

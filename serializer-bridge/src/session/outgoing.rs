@@ -68,6 +68,19 @@ pub(crate) struct Outgoing {
     pub(crate) expired: Option<Expired>,
 }
 
+/// What the peer's handshake says, for settling our doubt.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Said {
+    /// The peer (for the events).
+    pub(crate) peer: PeerId,
+    /// Its incarnation now.
+    pub(crate) peer_incarnation: u64,
+    /// Ours, which its record must be about.
+    pub(crate) our_incarnation: u64,
+    /// Its delivery record.
+    pub(crate) record: Record,
+}
+
 /// Reports chunks `first_seq..` of `epoch` as handed back, if any.
 fn hand_back(
     events: &mut Vec<Event>,
@@ -285,13 +298,16 @@ impl Outgoing {
     /// `record.delivered` are confirmed, the rest come back.
     pub(crate) fn settle(
         &mut self,
-        peer: PeerId,
-        peer_incarnation: u64,
-        our_incarnation: u64,
-        record: Record,
+        said: Said,
         events: &mut Vec<Event>,
     ) -> Result<(), ProtocolError> {
-        self.report_late_delivery(peer, peer_incarnation, our_incarnation, record, events);
+        self.report_late_delivery(said, events);
+        let Said {
+            peer,
+            peer_incarnation,
+            our_incarnation,
+            record,
+        } = said;
         let Some(doubt) = self.in_doubt.as_ref() else {
             return Ok(());
         };
@@ -333,14 +349,13 @@ impl Outgoing {
     }
 
     /// A record about an epoch the timeout already handed back.
-    fn report_late_delivery(
-        &mut self,
-        peer: PeerId,
-        peer_incarnation: u64,
-        our_incarnation: u64,
-        record: Record,
-        events: &mut Vec<Event>,
-    ) {
+    fn report_late_delivery(&mut self, said: Said, events: &mut Vec<Event>) {
+        let Said {
+            peer,
+            peer_incarnation,
+            our_incarnation,
+            record,
+        } = said;
         let Some(expired) = self.expired else {
             return;
         };
