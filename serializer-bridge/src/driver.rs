@@ -576,11 +576,7 @@ impl Driver {
 
 /// The configured peer behind DEALER `i`.
 fn dealer_peer(state: &State, i: usize) -> Option<PeerId> {
-    state
-        .peers
-        .iter()
-        .find(|(_, e)| e.route == Route::Connected(i))
-        .map(|(id, _)| *id)
+    state.dealer_peers.get(i).copied()
 }
 
 /// Whether `routing_id` names an accepted peer the manager forgot.

@@ -82,10 +82,11 @@ impl PeerManager {
             let mut state = shared.lock();
             for (i, peer) in shared.config.peers.iter().enumerate() {
                 let name = peer.name.clone();
-                state.add(
+                let id = state.add(
                     |id| shared.session(id, name, Role::Connector),
                     Route::Connected(i),
                 );
+                state.dealer_peers.push(id);
             }
             state.dealer_links = vec![0; shared.config.peers.len()];
         }

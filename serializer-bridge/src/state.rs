@@ -87,6 +87,9 @@ pub(crate) struct State {
     pub(crate) router_links: HashMap<Bytes, u32>,
     /// Open links per configured peer's DEALER.
     pub(crate) dealer_links: Vec<u32>,
+    /// The configured peer behind each DEALER (configured peers are never
+    /// forgotten, so this never goes stale).
+    pub(crate) dealer_peers: Vec<PeerId>,
     pub(crate) next_id: u32,
     /// Refusals of links that belong to no peer.
     pub(crate) loose: VecDeque<Event>,

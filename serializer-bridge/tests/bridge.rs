@@ -11,7 +11,9 @@ use serializer_bridge::{
     PeerId, PeerManager, ProtocolError, WriteRefused,
 };
 
-const WAIT: Duration = Duration::from_secs(10);
+mod common;
+
+use common::{WAIT, wait_for, wait_until_forgotten};
 
 fn listener(node: &str, endpoint: &str) -> PeerManager {
     let mut config = BridgeConfig::new(node);
@@ -29,21 +31,6 @@ fn connector(node: &str, peer: &str, endpoint: &str, caps: Option<Caps>) -> Peer
         config.caps = caps;
     }
     PeerManager::start(config).unwrap()
-}
-
-/// Waits for an event matching `want`, returning it; other events are
-/// passed to `other`.
-fn wait_for(m: &PeerManager, what: &str, mut want: impl FnMut(&Event) -> bool) -> Event {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let event = m
-            .wait_event(left)
-            .unwrap_or_else(|| panic!("no {what} within {WAIT:?}"));
-        if want(&event) {
-            return event;
-        }
-    }
 }
 
 fn peer_up(m: &PeerManager) -> (PeerId, CacheEpoch) {
@@ -440,14 +427,7 @@ fn a_forgotten_peer_that_returns_keeps_its_epochs_and_is_seen_restarted() {
     drop(w);
     wait_for(&m, "PeerDown", |e| matches!(e, Event::PeerDown { .. }));
     // Down, nothing owed, nothing unread: the manager forgets the peer.
-    let deadline = Instant::now() + WAIT;
-    while m.peer_id("w").is_some() {
-        assert!(
-            Instant::now() < deadline,
-            "the idle peer was never forgotten"
-        );
-        let _ = m.wait_event(Duration::from_millis(20));
-    }
+    wait_until_forgotten(&m, "w");
     // The same node, restarted, comes back.
     let _w = connector("w", "m", &endpoint, None);
     let up = wait_for(&m, "PeerUp", |e| matches!(e, Event::PeerUp { .. }));

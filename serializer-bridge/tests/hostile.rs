@@ -16,7 +16,9 @@ use serializer_bridge::{
 };
 use zmtp_transport::{Message, Options, Socket, SocketType};
 
-const WAIT: Duration = Duration::from_secs(10);
+mod common;
+
+use common::{WAIT, wait_for, wait_until_forgotten};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -82,19 +84,6 @@ async fn until_closed(socket: &Socket) -> Vec<Wire> {
             continue;
         }
         got.push(Wire::decode(&message).unwrap());
-    }
-}
-
-fn wait_for(m: &PeerManager, what: &str, mut want: impl FnMut(&Event) -> bool) -> Event {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let event = m
-            .wait_event(left)
-            .unwrap_or_else(|| panic!("no {what} within {WAIT:?}"));
-        if want(&event) {
-            return event;
-        }
     }
 }
 
@@ -450,14 +439,7 @@ fn a_forgotten_peers_leftovers_before_its_hello_are_dropped_quietly() {
     wait_for(&m, "PeerUp", |e| matches!(e, Event::PeerUp { .. }));
     rt.block_on(first.close());
     wait_for(&m, "PeerDown", |e| matches!(e, Event::PeerDown { .. }));
-    let deadline = Instant::now() + WAIT;
-    while m.peer_id("w").is_some() {
-        assert!(
-            Instant::now() < deadline,
-            "the idle peer was never forgotten"
-        );
-        let _ = m.wait_event(Duration::from_millis(20));
-    }
+    wait_until_forgotten(&m, "w");
     // The same process reconnects; a chunk of its old epoch, queued before
     // the drop, goes out ahead of its new HELLO.
     let second = rt.block_on(raw_peer("w", &endpoint));

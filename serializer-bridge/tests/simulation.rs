@@ -414,23 +414,34 @@ impl Sim {
                     if stale {
                         return Err(format!("n{i} wrote a chunk of stale {chunk_epoch} to n{j}"));
                     }
-                    self.written.insert(
-                        id,
-                        Written {
-                            to: j,
-                            writer,
-                            reader,
-                            epoch,
-                            seq,
-                            outcome: None,
-                        },
-                    );
+                    self.note_write(id, j, writer, reader, epoch, seq);
                 }
                 Err(_) => break,
             }
         }
         self.pump(i, j);
         Ok(())
+    }
+
+    /// Books a write the session accepted, waiting for its outcome.
+    fn note_write(
+        &mut self,
+        id: u64,
+        to: usize,
+        writer: u64,
+        reader: u64,
+        epoch: CacheEpoch,
+        seq: u64,
+    ) {
+        let written = Written {
+            to,
+            writer,
+            reader,
+            epoch,
+            seq,
+            outcome: None,
+        };
+        self.written.insert(id, written);
     }
 
     fn read(&mut self, i: usize) -> Result<(), Violation> {
@@ -817,17 +828,7 @@ impl Sim {
                     .map_err(|(why, _)| {
                         format!("n{i} could not write to n{j} once settled: {why}")
                     })?;
-                self.written.insert(
-                    id,
-                    Written {
-                        to: j,
-                        writer,
-                        reader,
-                        epoch,
-                        seq,
-                        outcome: None,
-                    },
-                );
+                self.note_write(id, j, writer, reader, epoch, seq);
                 fresh.push(id);
             }
         }

@@ -350,27 +350,21 @@ impl Outgoing {
 
     /// A record about an epoch the timeout already handed back.
     fn report_late_delivery(&mut self, said: Said, events: &mut Vec<Event>) {
-        let Said {
-            peer,
-            peer_incarnation,
-            our_incarnation,
-            record,
-        } = said;
         let Some(expired) = self.expired else {
             return;
         };
-        if peer_incarnation != expired.peer_incarnation {
+        if said.peer_incarnation != expired.peer_incarnation {
             self.expired = None;
             return;
         }
-        if record.about != our_incarnation || record.epoch != expired.epoch {
+        if said.record.about != said.our_incarnation || said.record.epoch != expired.epoch {
             return;
         }
         self.expired = None;
-        let through = record.delivered.min(expired.sent);
+        let through = said.record.delivered.min(expired.sent);
         if through > expired.acked {
             events.push(Event::DeliveredAfterHandBack {
-                peer,
+                peer: said.peer,
                 epoch: expired.epoch,
                 first_seq: expired.acked + 1,
                 through,

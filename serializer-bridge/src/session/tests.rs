@@ -85,6 +85,14 @@ impl Pair {
         }
     }
 
+    /// The connector writes `count` one-byte chunks in its current epoch.
+    fn w_writes(&mut self, count: u8) {
+        let epoch = self.w.epoch().expect("connector up");
+        for n in 0..count {
+            self.w.write(chunk(epoch, n)).expect("within the caps");
+        }
+    }
+
     /// Messages from the connector, not delivered.
     fn sent_by_w(&mut self) -> Vec<Wire> {
         std::iter::from_fn(|| self.w.poll_transmit()).collect()
@@ -130,9 +138,7 @@ fn old_epoch_reads_never_count_towards_the_new_epoch() {
     // unread when epoch 2 starts acknowledged them as epoch 2's.
     let mut p = Pair::new();
     let e1 = p.connect();
-    for n in 0..6 {
-        p.w.write(chunk(e1, n)).unwrap();
-    }
+    p.w_writes(6);
     p.exchange();
     assert!(p.m.can_take());
     p.drop_link();
@@ -165,9 +171,7 @@ fn old_epoch_reads_never_count_towards_the_new_epoch() {
 fn the_record_confirms_what_was_taken_and_hands_back_the_rest() {
     let mut p = Pair::new();
     let e1 = p.connect();
-    for n in 0..5 {
-        p.w.write(chunk(e1, n)).unwrap();
-    }
+    p.w_writes(5);
     p.exchange();
     // Two taken, but the ACK never leaves (ack_every is 4 and 3 wait).
     p.m.take().unwrap();
@@ -194,9 +198,7 @@ fn the_record_confirms_what_was_taken_and_hands_back_the_rest() {
 fn a_restarted_peer_gets_everything_in_doubt_back() {
     let mut p = Pair::new();
     let e1 = p.connect();
-    for n in 0..3 {
-        p.w.write(chunk(e1, n)).unwrap();
-    }
+    p.w_writes(3);
     p.exchange();
     p.m.take().unwrap();
     p.drop_link();
@@ -222,10 +224,8 @@ fn a_restarted_peer_gets_everything_in_doubt_back() {
 #[test]
 fn unsent_chunks_come_back_at_once_when_the_link_drops() {
     let mut p = Pair::new();
-    let e1 = p.connect();
-    for n in 0..12 {
-        p.w.write(chunk(e1, n)).unwrap();
-    }
+    p.connect();
+    p.w_writes(12);
     // The window (8) lets 8 go; 4 stay unsent.
     assert_eq!(p.sent_by_w().len(), 8);
     p.w.link_down(p.now);
@@ -241,9 +241,7 @@ fn unsent_chunks_come_back_at_once_when_the_link_drops() {
 fn doubt_expires_and_a_late_record_is_reported() {
     let mut p = Pair::new();
     let e1 = p.connect();
-    for n in 0..4 {
-        p.w.write(chunk(e1, n)).unwrap();
-    }
+    p.w_writes(4);
     p.exchange();
     p.m.take().unwrap();
     p.m.take().unwrap();
@@ -350,9 +348,7 @@ fn epochs_out_of_range_are_refused_without_overflow() {
 fn acks_beyond_what_was_sent_or_going_back_end_the_link() {
     let mut p = Pair::new();
     let e = p.connect();
-    for n in 0..4 {
-        p.w.write(chunk(e, n)).unwrap();
-    }
+    p.w_writes(4);
     p.sent_by_w();
     assert!(matches!(
         p.w.handle(Wire::Ack { epoch: e, seq: 5 }, p.now),
@@ -367,9 +363,7 @@ fn acks_beyond_what_was_sent_or_going_back_end_the_link() {
 
     let mut p = Pair::new();
     let e = p.connect();
-    for n in 0..4 {
-        p.w.write(chunk(e, n)).unwrap();
-    }
+    p.w_writes(4);
     p.sent_by_w();
     p.w.handle(Wire::Ack { epoch: e, seq: 3 }, p.now).unwrap();
     assert!(matches!(
@@ -434,10 +428,8 @@ fn chunks_out_of_order_of_a_future_epoch_or_past_the_window_end_the_link() {
 fn records_that_do_not_fit_what_was_sent_end_the_link() {
     for (record_epoch, delivered, expect_ahead) in [(2, 0, true), (1, 9, false)] {
         let mut p = Pair::new();
-        let e = p.connect();
-        for n in 0..3 {
-            p.w.write(chunk(e, n)).unwrap();
-        }
+        p.connect();
+        p.w_writes(3);
         p.sent_by_w();
         p.drop_link();
         let mut h = hello(&mut p);
@@ -527,10 +519,8 @@ fn unread_deliveries_take_constant_room() {
 #[test]
 fn shutting_down_hands_back_everything_still_owed() {
     let mut p = Pair::new();
-    let e = p.connect();
-    for n in 0..10 {
-        p.w.write(chunk(e, n)).unwrap();
-    }
+    p.connect();
+    p.w_writes(10);
     p.sent_by_w();
     p.w.shut_down(p.now);
     let back: usize = events(&mut p.w)
