@@ -24,6 +24,7 @@
 
 mod auth;
 pub mod curve;
+mod moves;
 mod null;
 mod null_server;
 mod plain;
@@ -165,8 +166,11 @@ pub trait Mechanism: Send + fmt::Debug {
     /// The name this mechanism puts in the greeting.
     fn name(&self) -> MechanismName;
 
-    /// Whether this side plays the server role (the as-server greeting byte).
-    fn is_server(&self) -> bool;
+    /// Whether this side plays the server role (the as-server greeting
+    /// byte). Clients, and NULL, which has no roles, keep the default.
+    fn is_server(&self) -> bool {
+        false
+    }
 
     /// Starts the handshake once the greetings agree. `local` is the
     /// metadata to announce; any commands to send go into `out` as frames.

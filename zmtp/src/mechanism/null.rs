@@ -7,10 +7,12 @@
 
 use bytes::BytesMut;
 
-use super::{Handshake, Mechanism, MechanismError, Progress};
+use super::{Handshake, Mechanism, MechanismError, Progress, moves};
 use crate::command::{Command, RawCommand};
 use crate::greeting::MechanismName;
 use crate::metadata::Metadata;
+
+pub(super) const NULL: MechanismName = MechanismName::NULL;
 
 /// The NULL mechanism, one instance per connection. NULL has no roles; both
 /// sides behave alike and announce as-server 0.
@@ -28,20 +30,11 @@ impl Null {
 
 impl Mechanism for Null {
     fn name(&self) -> MechanismName {
-        MechanismName::NULL
-    }
-
-    fn is_server(&self) -> bool {
-        false
+        NULL
     }
 
     fn start(&mut self, local: &Metadata, out: &mut BytesMut) -> Result<Progress, MechanismError> {
-        Command::Ready(local.clone())
-            .encode(out)
-            .map_err(|source| MechanismError::LocalMetadata {
-                mechanism: MechanismName::NULL,
-                source,
-            })?;
+        send_ready(local.clone(), out)?;
         self.ready_sent = true;
         Ok(Progress::Continue)
     }
@@ -51,28 +44,29 @@ impl Mechanism for Null {
         command: RawCommand,
         _out: &mut BytesMut,
     ) -> Result<Progress, MechanismError> {
-        let name = command.name_lossy();
-        let malformed = |source| MechanismError::Malformed {
-            mechanism: MechanismName::NULL,
-            source,
-        };
-        match Command::from_raw(command).map_err(malformed)? {
-            Command::Ready(peer_metadata) if self.ready_sent => Ok(Progress::Complete(Handshake {
-                peer_metadata,
-                user_id: None,
-                auth_metadata: Metadata::new(),
-                cipher: None,
-            })),
-            Command::Error { reason } => Err(MechanismError::PeerError {
-                mechanism: MechanismName::NULL,
-                reason: String::from_utf8_lossy(&reason).into_owned(),
-            }),
-            _ => Err(MechanismError::UnexpectedCommand {
-                mechanism: MechanismName::NULL,
-                name,
-            }),
+        if command.is(b"ERROR") {
+            return Err(moves::refusal(NULL, &command));
         }
+        if !(self.ready_sent && command.is(b"READY")) {
+            return Err(moves::unexpected(NULL, &command));
+        }
+        Ok(Progress::Complete(Handshake {
+            peer_metadata: moves::peer_metadata(NULL, &command.data)?,
+            user_id: None,
+            auth_metadata: Metadata::new(),
+            cipher: None,
+        }))
     }
+}
+
+/// Appends READY with our metadata: all NULL ever says.
+pub(super) fn send_ready(local: Metadata, out: &mut BytesMut) -> Result<(), MechanismError> {
+    Command::Ready(local)
+        .encode(out)
+        .map_err(|source| MechanismError::LocalMetadata {
+            mechanism: NULL,
+            source,
+        })
 }
 
 #[cfg(test)]

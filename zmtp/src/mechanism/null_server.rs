@@ -13,8 +13,9 @@
 use bytes::BytesMut;
 
 use super::auth::{AuthReply, AuthRequest, Credentials};
-use super::{Handshake, Mechanism, MechanismError, Progress};
-use crate::command::{Command, RawCommand};
+use super::null::{NULL, send_ready};
+use super::{Handshake, Mechanism, MechanismError, Progress, moves};
+use crate::command::RawCommand;
 use crate::greeting::MechanismName;
 use crate::metadata::Metadata;
 
@@ -58,11 +59,7 @@ impl Default for NullServer {
 
 impl Mechanism for NullServer {
     fn name(&self) -> MechanismName {
-        MechanismName::NULL
-    }
-
-    fn is_server(&self) -> bool {
-        false
+        NULL
     }
 
     fn start(&mut self, local: &Metadata, _out: &mut BytesMut) -> Result<Progress, MechanismError> {
@@ -77,27 +74,16 @@ impl Mechanism for NullServer {
         command: RawCommand,
         _out: &mut BytesMut,
     ) -> Result<Progress, MechanismError> {
-        let name = command.name_lossy();
-        let command = Command::from_raw(command).map_err(|source| MechanismError::Malformed {
-            mechanism: MechanismName::NULL,
-            source,
-        })?;
-        match (std::mem::replace(&mut self.state, State::Done), command) {
-            (State::AwaitReady { local }, Command::Ready(peer)) => {
+        match moves::take_state(&mut self.state, State::Done, NULL, &command)? {
+            State::AwaitReady { local } if command.is(b"READY") => {
+                let peer = moves::peer_metadata(NULL, &command.data)?;
                 self.state = State::Authenticating { local, peer };
                 Ok(Progress::Authenticate(AuthRequest {
-                    mechanism: MechanismName::NULL,
+                    mechanism: NULL,
                     credentials: Credentials::None,
                 }))
             }
-            (_, Command::Error { reason }) => Err(MechanismError::PeerError {
-                mechanism: MechanismName::NULL,
-                reason: String::from_utf8_lossy(&reason).into_owned(),
-            }),
-            _ => Err(MechanismError::UnexpectedCommand {
-                mechanism: MechanismName::NULL,
-                name,
-            }),
+            _ => Err(moves::unexpected(NULL, &command)),
         }
     }
 
@@ -108,22 +94,10 @@ impl Mechanism for NullServer {
     ) -> Result<Progress, MechanismError> {
         let State::Authenticating { local, peer } = std::mem::replace(&mut self.state, State::Done)
         else {
-            return Err(MechanismError::UnexpectedAuthReply {
-                mechanism: MechanismName::NULL,
-            });
+            return Err(MechanismError::UnexpectedAuthReply { mechanism: NULL });
         };
-        reply
-            .refuse_unless_success(out)
-            .map_err(|status| MechanismError::Rejected {
-                mechanism: MechanismName::NULL,
-                status,
-            })?;
-        Command::Ready(local)
-            .encode(out)
-            .map_err(|source| MechanismError::LocalMetadata {
-                mechanism: MechanismName::NULL,
-                source,
-            })?;
+        moves::decide(NULL, &reply, out)?;
+        send_ready(local, out)?;
         Ok(Progress::Complete(Handshake {
             peer_metadata: peer,
             user_id: (!reply.user_id.is_empty()).then_some(reply.user_id),

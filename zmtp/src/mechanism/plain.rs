@@ -25,8 +25,8 @@ use nom::number::complete::be_u8;
 use zeroize::Zeroizing;
 
 use super::auth::{AuthReply, AuthRequest, Credentials};
-use super::{Handshake, Mechanism, MechanismError, Progress};
-use crate::command::{Command, CommandError, RawCommand};
+use super::{Handshake, Mechanism, MechanismError, Progress, moves};
+use crate::command::{CommandError, RawCommand};
 use crate::frame::FrameHeader;
 use crate::greeting::MechanismName;
 use crate::metadata::Metadata;
@@ -111,12 +111,8 @@ impl Mechanism for PlainClient {
         PLAIN
     }
 
-    fn is_server(&self) -> bool {
-        false
-    }
-
     fn start(&mut self, local: &Metadata, out: &mut BytesMut) -> Result<Progress, MechanismError> {
-        local.validate().map_err(local_metadata)?;
+        let local = moves::own_metadata(PLAIN, local)?;
         // Both fields were checked against 255 in `new`.
         let len = 6 + 1 + self.username.len() + 1 + self.password.len();
         FrameHeader::encode(false, true, len, out);
@@ -125,9 +121,7 @@ impl Mechanism for PlainClient {
         out.put_slice(&self.username);
         out.put_u8(self.password.len() as u8);
         out.put_slice(&self.password);
-        self.state = ClientState::AwaitWelcome {
-            local: local.clone(),
-        };
+        self.state = ClientState::AwaitWelcome { local };
         Ok(Progress::Continue)
     }
 
@@ -136,11 +130,7 @@ impl Mechanism for PlainClient {
         command: RawCommand,
         out: &mut BytesMut,
     ) -> Result<Progress, MechanismError> {
-        if command.is(b"ERROR") {
-            self.state = ClientState::Done;
-            return Err(peer_error(command));
-        }
-        match std::mem::replace(&mut self.state, ClientState::Done) {
+        match moves::take_state(&mut self.state, ClientState::Done, PLAIN, &command)? {
             ClientState::AwaitWelcome { local } if command.is(b"WELCOME") => {
                 if !command.data.is_empty() {
                     return Err(malformed("WELCOME", "WELCOME carries no data"));
@@ -150,8 +140,7 @@ impl Mechanism for PlainClient {
                 Ok(Progress::Continue)
             }
             ClientState::AwaitReady if command.is(b"READY") => {
-                let peer_metadata = Metadata::decode(&command.data)
-                    .map_err(|e| malformed_by(CommandError::Metadata(e)))?;
+                let peer_metadata = moves::peer_metadata(PLAIN, &command.data)?;
                 Ok(Progress::Complete(Handshake {
                     peer_metadata,
                     user_id: None,
@@ -159,7 +148,7 @@ impl Mechanism for PlainClient {
                     cipher: None,
                 }))
             }
-            _ => Err(unexpected(&command)),
+            _ => Err(moves::unexpected(PLAIN, &command)),
         }
     }
 
@@ -235,9 +224,8 @@ impl Mechanism for PlainServer {
     }
 
     fn start(&mut self, local: &Metadata, _out: &mut BytesMut) -> Result<Progress, MechanismError> {
-        local.validate().map_err(local_metadata)?;
         self.state = ServerState::AwaitHello {
-            local: local.clone(),
+            local: moves::own_metadata(PLAIN, local)?,
         };
         Ok(Progress::Continue)
     }
@@ -247,11 +235,7 @@ impl Mechanism for PlainServer {
         command: RawCommand,
         out: &mut BytesMut,
     ) -> Result<Progress, MechanismError> {
-        if command.is(b"ERROR") {
-            self.state = ServerState::Done;
-            return Err(peer_error(command));
-        }
-        match std::mem::replace(&mut self.state, ServerState::Done) {
+        match moves::take_state(&mut self.state, ServerState::Done, PLAIN, &command)? {
             ServerState::AwaitHello { local } if command.is(b"HELLO") => {
                 let (username, password) = parse_hello(&command.data)?;
                 self.state = ServerState::Authenticating { local };
@@ -261,8 +245,7 @@ impl Mechanism for PlainServer {
                 }))
             }
             ServerState::AwaitInitiate { local, reply } if command.is(b"INITIATE") => {
-                let peer_metadata = Metadata::decode(&command.data)
-                    .map_err(|e| malformed_by(CommandError::Metadata(e)))?;
+                let peer_metadata = moves::peer_metadata(PLAIN, &command.data)?;
                 write_metadata_command(b"READY", &local, out)?;
                 Ok(Progress::Complete(Handshake {
                     peer_metadata,
@@ -271,7 +254,7 @@ impl Mechanism for PlainServer {
                     cipher: None,
                 }))
             }
-            _ => Err(unexpected(&command)),
+            _ => Err(moves::unexpected(PLAIN, &command)),
         }
     }
 
@@ -285,12 +268,7 @@ impl Mechanism for PlainServer {
         else {
             return Err(MechanismError::UnexpectedAuthReply { mechanism: PLAIN });
         };
-        reply
-            .refuse_unless_success(out)
-            .map_err(|status| MechanismError::Rejected {
-                mechanism: PLAIN,
-                status,
-            })?;
+        moves::decide(PLAIN, &reply, out)?;
         out.put_slice(&[0x04, WELCOME.len() as u8]);
         out.put_slice(WELCOME);
         self.state = ServerState::AwaitInitiate { local, reply };
@@ -315,25 +293,15 @@ fn write_metadata_command(
     metadata: &Metadata,
     out: &mut BytesMut,
 ) -> Result<(), MechanismError> {
-    metadata.validate().map_err(local_metadata)?;
+    metadata
+        .validate()
+        .map_err(|e| moves::local_metadata(PLAIN, e))?;
     FrameHeader::encode(false, true, 1 + name.len() + metadata.encoded_len(), out);
     out.put_u8(name.len() as u8);
     out.put_slice(name);
-    metadata.encode(out).map_err(local_metadata)
-}
-
-/// The ERROR a peer sent, or an authentication failure if it is unreadable.
-fn peer_error(command: RawCommand) -> MechanismError {
-    match Command::from_raw(command) {
-        Ok(Command::Error { reason }) => MechanismError::PeerError {
-            mechanism: PLAIN,
-            reason: String::from_utf8_lossy(&reason).into_owned(),
-        },
-        _ => MechanismError::AuthenticationFailed {
-            mechanism: PLAIN,
-            detail: "malformed ERROR".into(),
-        },
-    }
+    metadata
+        .encode(out)
+        .map_err(|e| moves::local_metadata(PLAIN, e))
 }
 
 /// The reason of libzmq's misspelt ERROR, if `body` is one.
@@ -343,29 +311,8 @@ fn libzmq_broken_error(body: &Bytes) -> Option<String> {
     (reason.len() == usize::from(len)).then(|| String::from_utf8_lossy(reason).into_owned())
 }
 
-fn unexpected(command: &RawCommand) -> MechanismError {
-    MechanismError::UnexpectedCommand {
-        mechanism: PLAIN,
-        name: command.name_lossy(),
-    }
-}
-
 fn malformed(name: &'static str, reason: &'static str) -> MechanismError {
-    malformed_by(CommandError::Malformed { name, reason })
-}
-
-fn malformed_by(source: CommandError) -> MechanismError {
-    MechanismError::Malformed {
-        mechanism: PLAIN,
-        source,
-    }
-}
-
-fn local_metadata(e: crate::metadata::MetadataError) -> MechanismError {
-    MechanismError::LocalMetadata {
-        mechanism: PLAIN,
-        source: CommandError::Metadata(e),
-    }
+    moves::malformed(PLAIN, CommandError::Malformed { name, reason })
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@
 
 use std::fmt;
 
-use bytes::{BufMut, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 use crypto_box::SalsaBox;
 use zeroize::Zeroizing;
 
@@ -24,13 +24,13 @@ use super::random::{self, OsRandom, RandomSource};
 use super::salsa::SessionBox;
 use super::shared::handshake_box;
 use super::{
-    BOX_OVERHEAD, BoxKind, COOKIE_LEN, CurveError, HELLO_LEN, KEY_LEN, READY_MIN_LEN, WELCOME_LEN,
-    open_box, seal_into,
+    BOX_OVERHEAD, BoxKind, COOKIE_LEN, CURVE, CurveError, HELLO_LEN, KEY_LEN, READY_MIN_LEN,
+    WELCOME_LEN, open_box, seal_into,
 };
-use crate::command::{Command, CommandError, RawCommand};
+use crate::command::RawCommand;
 use crate::frame::FrameHeader;
 use crate::greeting::MechanismName;
-use crate::mechanism::{Handshake, Mechanism, MechanismError, Progress};
+use crate::mechanism::{Handshake, Mechanism, MechanismError, Progress, moves};
 use crate::metadata::Metadata;
 
 /// The client side of CURVE: it knows its own long-term pair and the
@@ -173,22 +173,11 @@ impl CurveClient {
             BoxKind::Vouch,
         )?;
 
-        step.local
-            .validate()
-            .map_err(|e| MechanismError::LocalMetadata {
-                mechanism: MechanismName::CURVE,
-                source: CommandError::Metadata(e),
-            })?;
         let mut plaintext = BytesMut::with_capacity(128 + step.local.encoded_len());
         plaintext.put_slice(self.keys.public().as_bytes());
         plaintext.put_slice(&vouch_suffix[..]);
         plaintext.put_slice(&vouch);
-        step.local
-            .encode(&mut plaintext)
-            .map_err(|e| MechanismError::LocalMetadata {
-                mechanism: MechanismName::CURVE,
-                source: CommandError::Metadata(e),
-            })?;
+        moves::encode_own_metadata(CURVE, &step.local, &mut plaintext)?;
 
         let counter = step.nonces.next()?;
         let len = 9 + COOKIE_LEN + 8 + BOX_OVERHEAD + plaintext.len();
@@ -227,13 +216,7 @@ impl CurveClient {
             sealed,
             BoxKind::Ready,
         )?;
-        let peer_metadata =
-            Metadata::decode(&bytes::Bytes::copy_from_slice(&metadata)).map_err(|e| {
-                MechanismError::Malformed {
-                    mechanism: MechanismName::CURVE,
-                    source: CommandError::Metadata(e),
-                }
-            })?;
+        let peer_metadata = moves::peer_metadata(CURVE, &Bytes::copy_from_slice(&metadata))?;
         Ok(Progress::Complete(Handshake {
             peer_metadata,
             user_id: None,
@@ -265,11 +248,7 @@ impl fmt::Debug for CurveClient {
 
 impl Mechanism for CurveClient {
     fn name(&self) -> MechanismName {
-        MechanismName::CURVE
-    }
-
-    fn is_server(&self) -> bool {
-        false
+        CURVE
     }
 
     fn start(&mut self, local: &Metadata, out: &mut BytesMut) -> Result<Progress, MechanismError> {
@@ -284,39 +263,14 @@ impl Mechanism for CurveClient {
         command: RawCommand,
         out: &mut BytesMut,
     ) -> Result<Progress, MechanismError> {
-        let state = std::mem::replace(&mut self.state, State::Done);
-        if command.is(b"ERROR") {
-            return Err(peer_error(command));
-        }
-        match state {
+        match moves::take_state(&mut self.state, State::Done, CURVE, &command)? {
             State::AwaitWelcome(step) if command.is(b"WELCOME") => {
                 let next = self.initiate(step, &command.data, out)?;
                 self.state = State::AwaitReady(next);
                 Ok(Progress::Continue)
             }
             State::AwaitReady(step) if command.is(b"READY") => Self::ready(step, &command.data),
-            _ => Err(MechanismError::UnexpectedCommand {
-                mechanism: MechanismName::CURVE,
-                name: command.name_lossy(),
-            }),
+            _ => Err(moves::unexpected(CURVE, &command)),
         }
-    }
-}
-
-/// An ERROR from the peer, malformed or not.
-pub(super) fn peer_error(command: RawCommand) -> MechanismError {
-    match Command::from_raw(command) {
-        Ok(Command::Error { reason }) => MechanismError::PeerError {
-            mechanism: MechanismName::CURVE,
-            reason: String::from_utf8_lossy(&reason).into_owned(),
-        },
-        Ok(_) => MechanismError::UnexpectedCommand {
-            mechanism: MechanismName::CURVE,
-            name: "ERROR".into(),
-        },
-        Err(source) => MechanismError::Malformed {
-            mechanism: MechanismName::CURVE,
-            source,
-        },
     }
 }

@@ -244,7 +244,17 @@ impl CurveKeyPair {
     /// assert!(again == pair);
     /// ```
     pub fn from_key_file(text: &str) -> Result<Self, KeyFileError> {
-        let parsed = KeyFile::parse(text)?;
+        Self::from_parsed(KeyFile::parse(text)?)
+    }
+
+    /// Reads a secret key file.
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, KeyFileError> {
+        Self::from_parsed(KeyFile::read(path.as_ref())?)
+    }
+
+    /// The pair a parsed key file holds: its secret key, checked against
+    /// its public key if it has one.
+    fn from_parsed(parsed: KeyFile) -> Result<Self, KeyFileError> {
         let secret = parsed.secret.ok_or(KeyFileError::Missing("secret"))?;
         match parsed.public {
             Some(public) => {
@@ -253,19 +263,6 @@ impl CurveKeyPair {
             }
             None => Ok(Self::from_secret(secret)),
         }
-    }
-
-    /// Reads a secret key file.
-    pub fn load(path: impl AsRef<Path>) -> Result<Self, KeyFileError> {
-        let path = path.as_ref();
-        let text =
-            Zeroizing::new(
-                std::fs::read_to_string(path).map_err(|source| KeyFileError::Io {
-                    path: path.to_owned(),
-                    source,
-                })?,
-            );
-        Self::from_key_file(&text)
     }
 
     /// Writes a secret key file (mode 0600 on Unix when it is created).

@@ -71,6 +71,9 @@ pub const BOX_OVERHEAD: usize = 16;
 /// The cookie a WELCOME carries and INITIATE echoes: nonce suffix and box.
 const COOKIE_LEN: usize = 96;
 
+/// The mechanism's name, as both sides report it in errors.
+const CURVE: crate::greeting::MechanismName = crate::greeting::MechanismName::CURVE;
+
 /// Which box a check concerns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BoxKind {

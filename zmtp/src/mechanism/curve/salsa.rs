@@ -570,6 +570,17 @@ mod tests {
     use proptest::prelude::*;
     use salsa20::cipher::{KeyIvInit, StreamCipher, StreamCipherSeek};
 
+    /// `data` under the reference cipher's keystream from byte `offset` on.
+    fn reference_keystream(
+        mut reference: impl StreamCipher + StreamCipherSeek,
+        offset: u64,
+        mut data: Vec<u8>,
+    ) -> Vec<u8> {
+        reference.seek(offset);
+        reference.apply_keystream(&mut data);
+        data
+    }
+
     /// Lengths around block and batch edges, and some longer ones.
     fn length() -> impl Strategy<Value = usize> {
         prop_oneof![0usize..=3 * BATCH + 3, 0usize..20_000]
@@ -585,11 +596,8 @@ mod tests {
         ) {
             let mut ours = data.clone();
             Salsa20::new(&key, &nonce).apply_keystream(offset, &mut ours);
-            let mut theirs = data;
-            let mut reference = salsa20::Salsa20::new(&key.into(), &nonce.into());
-            reference.seek(offset);
-            reference.apply_keystream(&mut theirs);
-            prop_assert_eq!(ours, theirs);
+            let reference = salsa20::Salsa20::new(&key.into(), &nonce.into());
+            prop_assert_eq!(ours, reference_keystream(reference, offset, data));
         }
 
         #[test]
@@ -603,11 +611,8 @@ mod tests {
             let subkey = hsalsa20(&key, &prefix);
             let mut ours = vec![0u8; len];
             Salsa20::new(&subkey, &counter).apply_keystream(offset, &mut ours);
-            let mut theirs = vec![0u8; len];
-            let mut reference = salsa20::XSalsa20::new(&key.into(), &nonce.into());
-            reference.seek(offset);
-            reference.apply_keystream(&mut theirs);
-            prop_assert_eq!(ours, theirs);
+            let reference = salsa20::XSalsa20::new(&key.into(), &nonce.into());
+            prop_assert_eq!(ours, reference_keystream(reference, offset, vec![0u8; len]));
         }
 
         #[test]

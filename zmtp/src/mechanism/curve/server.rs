@@ -18,7 +18,6 @@ use std::fmt;
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::client::peer_error;
 use super::cookie::CookieKey;
 use super::keys::{CurveKeyPair, CurvePublicKey};
 use super::message::CurveCipher;
@@ -27,18 +26,16 @@ use super::random::{self, OsRandom, RandomSource};
 use super::salsa::SessionBox;
 use super::shared::handshake_box;
 use super::{
-    BOX_OVERHEAD, BoxKind, COOKIE_LEN, CurveError, HELLO_LEN, INITIATE_MIN_LEN, KEY_LEN,
+    BOX_OVERHEAD, BoxKind, COOKIE_LEN, CURVE, CurveError, HELLO_LEN, INITIATE_MIN_LEN, KEY_LEN,
     WELCOME_LEN, ct_eq, open_box, seal_into,
 };
-use crate::command::{CommandError, RawCommand};
+use crate::command::RawCommand;
 use crate::frame::FrameHeader;
 use crate::greeting::MechanismName;
 use crate::mechanism::{
-    AuthReply, AuthRequest, Credentials, Handshake, Mechanism, MechanismError, Progress,
+    AuthReply, AuthRequest, Credentials, Handshake, Mechanism, MechanismError, Progress, moves,
 };
 use crate::metadata::Metadata;
-
-const CURVE: MechanismName = MechanismName::CURVE;
 
 /// The server side of CURVE: it holds its long-term key pair.
 pub struct CurveServer {
@@ -223,12 +220,7 @@ impl CurveServer {
         {
             return Err(CurveError::VouchMismatch.into());
         }
-        let peer_metadata = Metadata::decode(&Bytes::copy_from_slice(metadata)).map_err(|e| {
-            MechanismError::Malformed {
-                mechanism: CURVE,
-                source: CommandError::Metadata(e),
-            }
-        })?;
+        let peer_metadata = moves::peer_metadata(CURVE, &Bytes::copy_from_slice(metadata))?;
         Ok((
             Authenticating {
                 local: step.local,
@@ -245,19 +237,9 @@ impl CurveServer {
         reply: AuthReply,
         out: &mut BytesMut,
     ) -> Result<Progress, MechanismError> {
-        reply
-            .refuse_unless_success(out)
-            .map_err(|status| MechanismError::Rejected {
-                mechanism: CURVE,
-                status,
-            })?;
-        let local_error = |e| MechanismError::LocalMetadata {
-            mechanism: CURVE,
-            source: CommandError::Metadata(e),
-        };
-        step.local.validate().map_err(local_error)?;
+        moves::decide(CURVE, &reply, out)?;
         let mut metadata = BytesMut::with_capacity(step.local.encoded_len());
-        step.local.encode(&mut metadata).map_err(local_error)?;
+        moves::encode_own_metadata(CURVE, &step.local, &mut metadata)?;
         let mut nonces = NonceCounter::new();
         let counter = nonces.next()?;
         let len = 6 + 8 + BOX_OVERHEAD + metadata.len();
@@ -311,14 +293,8 @@ impl Mechanism for CurveServer {
     }
 
     fn start(&mut self, local: &Metadata, _out: &mut BytesMut) -> Result<Progress, MechanismError> {
-        local
-            .validate()
-            .map_err(|e| MechanismError::LocalMetadata {
-                mechanism: CURVE,
-                source: CommandError::Metadata(e),
-            })?;
         self.state = State::AwaitHello {
-            local: local.clone(),
+            local: moves::own_metadata(CURVE, local)?,
         };
         Ok(Progress::Continue)
     }
@@ -328,11 +304,7 @@ impl Mechanism for CurveServer {
         command: RawCommand,
         out: &mut BytesMut,
     ) -> Result<Progress, MechanismError> {
-        let state = std::mem::replace(&mut self.state, State::Done);
-        if command.is(b"ERROR") {
-            return Err(peer_error(command));
-        }
-        match state {
+        match moves::take_state(&mut self.state, State::Done, CURVE, &command)? {
             State::AwaitHello { local } if command.is(b"HELLO") => {
                 let next = self.welcome(local, &command.data, out)?;
                 self.state = State::AwaitInitiate(next);
@@ -348,10 +320,7 @@ impl Mechanism for CurveServer {
                     },
                 }))
             }
-            _ => Err(MechanismError::UnexpectedCommand {
-                mechanism: CURVE,
-                name: command.name_lossy(),
-            }),
+            _ => Err(moves::unexpected(CURVE, &command)),
         }
     }
 
