@@ -40,8 +40,30 @@ pub struct SocketArgs {
     /// Receive high-water mark in messages (default 1000, 0 = unlimited).
     #[arg(long, value_name = "N")]
     pub rcvhwm: Option<usize>,
+    /// Longest frame a peer may send, in bytes; a peer that sends a longer
+    /// one loses its link. `unlimited` is libzmq's default.
+    #[arg(long, value_name = "BYTES", default_value = DEFAULT_MAXMSGSIZE, value_parser = parse_maxmsgsize)]
+    pub maxmsgsize: MessageCap,
     #[command(flatten)]
     pub security: SecurityArgs,
+}
+
+/// The CLI's `--maxmsgsize` unless given: 64 MiB, so that a peer cannot
+/// make `zmtp recv` buffer an endless frame.
+pub const DEFAULT_MAXMSGSIZE: &str = "67108864";
+
+/// A cap on one frame's length in bytes, or none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MessageCap(pub Option<u64>);
+
+/// Parses `--maxmsgsize`: a number of bytes or `unlimited`.
+pub fn parse_maxmsgsize(text: &str) -> Result<MessageCap, String> {
+    if text.eq_ignore_ascii_case("unlimited") {
+        return Ok(MessageCap(None));
+    }
+    text.parse::<u64>()
+        .map(|n| MessageCap(Some(n)))
+        .map_err(|_| format!("{text:?} is neither a number of bytes nor `unlimited`"))
 }
 
 /// Parses a socket type name in any case.
@@ -77,6 +99,7 @@ impl SocketArgs {
         if let Some(n) = self.rcvhwm {
             options.rcvhwm = n;
         }
+        options.maxmsgsize = self.maxmsgsize.0;
         self.security.apply(&mut options)?;
         Ok(options)
     }
@@ -189,6 +212,41 @@ pub fn drops_without_peers(socket_type: SocketType) -> bool {
     )
 }
 
+/// `--subscribe PREFIX...` of the receiving commands.
+#[derive(Debug, Clone, Args)]
+pub struct SubscribeArgs {
+    /// SUB/XSUB: subscribe to messages starting with PREFIX (repeatable;
+    /// default: everything).
+    #[arg(long, value_name = "PREFIX")]
+    pub subscribe: Vec<String>,
+}
+
+impl SubscribeArgs {
+    /// Checks the prefixes against the socket type (they are for SUB and
+    /// XSUB only) and says whether the socket subscribes.
+    pub fn check(&self, socket_type: SocketType) -> Result<bool, CliError> {
+        let subscriber = matches!(socket_type, SocketType::Sub | SocketType::Xsub);
+        if !self.subscribe.is_empty() && !subscriber {
+            return Err(CliError::new(format!(
+                "--subscribe is for SUB and XSUB sockets, not {socket_type}"
+            )));
+        }
+        Ok(subscriber)
+    }
+
+    /// Subscribes a SUB or XSUB socket to the prefixes, or to everything
+    /// when none is given.
+    pub fn apply(&self, socket: &Socket) -> Result<(), CliError> {
+        if self.subscribe.is_empty() {
+            socket.subscribe("")?;
+        }
+        for prefix in &self.subscribe {
+            socket.subscribe(prefix)?;
+        }
+        Ok(())
+    }
+}
+
 /// Parses a duration in milliseconds for clap.
 pub fn parse_millis(text: &str) -> Result<Duration, String> {
     text.parse::<u64>()
@@ -207,6 +265,16 @@ mod tests {
         assert!(!is_ephemeral("tcp://127.0.0.1:5555"));
         assert!(!is_ephemeral("ipc://@x"));
         assert!(!is_ephemeral("nonsense"));
+    }
+
+    #[test]
+    fn maxmsgsize_is_bytes_or_unlimited() {
+        assert_eq!(
+            parse_maxmsgsize(DEFAULT_MAXMSGSIZE),
+            Ok(MessageCap(Some(64 << 20)))
+        );
+        assert_eq!(parse_maxmsgsize("Unlimited"), Ok(MessageCap(None)));
+        assert!(parse_maxmsgsize("64M").is_err());
     }
 
     #[test]

@@ -34,9 +34,8 @@ pub struct MonitorArgs {
     /// Exit 0 after this many events (default: run until Ctrl-C).
     #[arg(short = 'n', long, value_name = "COUNT")]
     count: Option<u64>,
-    /// SUB/XSUB: subscribe to PREFIX (repeatable; default: everything).
-    #[arg(long, value_name = "PREFIX")]
-    subscribe: Vec<String>,
+    #[command(flatten)]
+    subscribe: common::SubscribeArgs,
     /// Print received messages too, as `message <frames>`.
     #[arg(long)]
     messages: bool,
@@ -51,23 +50,13 @@ pub struct MonitorArgs {
 /// Runs `zmtp monitor`.
 pub async fn run(args: MonitorArgs) -> Result<(), CliError> {
     let socket_type = args.socket.socket_type;
-    let subscriber = matches!(socket_type, SocketType::Sub | SocketType::Xsub);
-    if !args.subscribe.is_empty() && !subscriber {
-        return Err(CliError::new(format!(
-            "--subscribe is for SUB and XSUB sockets, not {socket_type}"
-        )));
-    }
+    let subscriber = args.subscribe.check(socket_type)?;
     let options = args.socket.options()?;
     // The monitor subscribed before binding, so `listening` comes first.
     let common::Opened { socket, watch } = args.socket.open(options).await?;
     let mut monitor = watch.into_monitor();
     if subscriber {
-        if args.subscribe.is_empty() {
-            socket.subscribe("")?;
-        }
-        for prefix in &args.subscribe {
-            socket.subscribe(prefix)?;
-        }
+        args.subscribe.apply(&socket)?;
     }
     let printer = Printer::new(args.format, &args.frame_separator);
     let mut seen = 0u64;

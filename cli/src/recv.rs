@@ -37,10 +37,8 @@ pub struct RecvArgs {
     /// Exit 0 after this many messages (default: run until Ctrl-C).
     #[arg(short = 'n', long, value_name = "COUNT")]
     count: Option<u64>,
-    /// SUB/XSUB: subscribe to messages starting with PREFIX (repeatable;
-    /// default: everything).
-    #[arg(long, value_name = "PREFIX")]
-    subscribe: Vec<String>,
+    #[command(flatten)]
+    subscribe: common::SubscribeArgs,
     /// How to print each message.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -53,21 +51,11 @@ pub struct RecvArgs {
 pub async fn run(args: RecvArgs) -> Result<(), CliError> {
     let socket_type = args.socket.socket_type;
     check_type(socket_type)?;
-    let subscriber = matches!(socket_type, SocketType::Sub | SocketType::Xsub);
-    if !args.subscribe.is_empty() && !subscriber {
-        return Err(CliError::new(format!(
-            "--subscribe is for SUB and XSUB sockets, not {socket_type}"
-        )));
-    }
+    let subscriber = args.subscribe.check(socket_type)?;
     let options = args.socket.options()?;
     let common::Opened { socket, mut watch } = args.socket.open(options).await?;
     if subscriber {
-        if args.subscribe.is_empty() {
-            socket.subscribe("")?;
-        }
-        for prefix in &args.subscribe {
-            socket.subscribe(prefix)?;
-        }
+        args.subscribe.apply(&socket)?;
     }
     let printer = Printer::new(args.format, &args.frame_separator);
     let echo = socket_type == SocketType::Rep;

@@ -297,6 +297,42 @@ fn monitor_prints_the_life_of_a_link() {
     assert!(f.stdout.starts_with("listening endpoint=tcp://127.0.0.1:"));
 }
 
+/// `--maxmsgsize`: a peer that sends a longer frame loses its link (the
+/// monitor says why) and nothing of it is printed; shorter ones pass.
+#[test]
+fn maxmsgsize_closes_the_link_of_a_peer_that_sends_a_longer_frame() {
+    let monitor = zmtp(&[
+        "monitor",
+        "-t",
+        "PULL",
+        "--bind",
+        "tcp://127.0.0.1:*",
+        "--messages",
+        "--maxmsgsize",
+        "8",
+    ]);
+    let ep = monitor.listening();
+    ok(&run(&[
+        "send",
+        "-t",
+        "PUSH",
+        "--connect",
+        &ep,
+        "0123456789abcdef",
+    ]));
+    ok(&run(&["send", "-t", "PUSH", "--connect", &ep, "small"]));
+    let deadline = Instant::now() + WAIT;
+    let out = loop {
+        let out = monitor.stdout_now();
+        if out.contains("message small\n") && out.contains("exceeds the maximum of 8 bytes") {
+            break out;
+        }
+        assert!(Instant::now() < deadline, "monitor printed only {out:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert!(!out.contains("0123456789abcdef"), "{out:?}");
+}
+
 /// With `RUST_LOG`, the transport's link events reach stderr; stdout
 /// still holds nothing but the messages.
 #[test]

@@ -48,6 +48,11 @@
 #define ZB_ECLOSED -7
 
 /*
+ The chunk alone is longer than the peer queue's hard byte cap.
+ */
+#define ZB_ETOOLARGE -8
+
+/*
  Event kind: a link is up in a new epoch.
  */
 #define ZB_EVENT_PEER_UP 1

@@ -48,6 +48,8 @@ pub const ZB_EFULL: c_int = -5;
 pub const ZB_ETYPE: c_int = -6;
 /// The manager is closed, or a panic was caught.
 pub const ZB_ECLOSED: c_int = -7;
+/// The chunk alone is longer than the peer queue's hard byte cap.
+pub const ZB_ETOOLARGE: c_int = -8;
 
 /// Event kind: a link is up in a new epoch.
 pub const ZB_EVENT_PEER_UP: c_int = 1;
@@ -526,6 +528,7 @@ pub unsafe extern "C" fn zb_write(
                 WriteRefused::PeerDown => ZB_EDOWN,
                 WriteRefused::StaleEpoch { .. } => ZB_ESTALE,
                 WriteRefused::Full { .. } => ZB_EFULL,
+                WriteRefused::TooLarge { .. } => ZB_ETOOLARGE,
                 WriteRefused::UnknownPeer => ZB_ENOPEER,
                 WriteRefused::Closed => ZB_ECLOSED,
             },

@@ -57,8 +57,31 @@ pub(crate) fn dealer_options(config: &BridgeConfig) -> Options {
 }
 
 /// The configured socket options, with the link notices the driver needs.
+///
+/// Unless the caller set one, `maxmsgsize` is the hard byte cap: no honest
+/// peer sends a chunk longer than that (its `write` refuses them as
+/// `TooLarge`), so the transport refuses a longer frame as it arrives
+/// instead of buffering it whole before the session could object.
 fn link_options(config: &BridgeConfig) -> Options {
     let mut options = config.socket.clone();
     options.link_notify = true;
+    if options.maxmsgsize.is_none() {
+        options.maxmsgsize = Some(config.caps.hard_bytes as u64);
+    }
     options
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_longer_than_the_hard_byte_cap_are_refused_by_default() {
+        let mut config = BridgeConfig::new("n");
+        config.caps.hard_bytes = 1 << 20;
+        assert_eq!(link_options(&config).maxmsgsize, Some(1 << 20));
+        assert_eq!(dealer_options(&config).maxmsgsize, Some(1 << 20));
+        config.socket.maxmsgsize = Some(4096);
+        assert_eq!(link_options(&config).maxmsgsize, Some(4096));
+    }
 }

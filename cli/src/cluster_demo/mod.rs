@@ -334,6 +334,11 @@ impl Layout {
 /// A running cluster, whichever way its nodes run: threads of this
 /// process or processes of their own.
 trait Cluster {
+    /// Starts every worker as its first incarnation (the servers run
+    /// already).
+    fn start_workers(&mut self) -> Result<(), CliError>;
+    /// The workers' names.
+    fn workers(&self) -> Vec<String>;
     /// The node `name` stops (or starts again) reading and writing; its
     /// bridge runs on.
     fn pause(&mut self, name: &str, paused: bool) -> Result<(), CliError>;
@@ -413,9 +418,10 @@ fn drive<C: Cluster>(
     schedule: Schedule,
     log: &Log,
     mut cluster: C,
-    workers: &[String],
     relay: Option<&Relay>,
 ) -> Result<(), CliError> {
+    cluster.start_workers()?;
+    let workers = cluster.workers();
     let mut finished: Vec<NodeLedger> = Vec::new();
     let victim = workers.last().cloned().unwrap_or_default();
     let kill_at = schedule.kill_at;

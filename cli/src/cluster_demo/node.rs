@@ -794,6 +794,13 @@ impl Node {
                     | WriteRefused::Closed,
                     _,
                 )) => break,
+                // The demo's chunks are far below any cap; a refusal here
+                // means the caps were set below one chunk.
+                Err((refused @ WriteRefused::TooLarge { .. }, _)) => {
+                    self.ledger
+                        .violation(format!("write to {} refused: {refused}", link.name));
+                    break;
+                }
             }
         }
         wrote > 0

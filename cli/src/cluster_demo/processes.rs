@@ -113,30 +113,11 @@ pub fn run(
     }
     let relay = start_relay(layout, &cluster.servers)?;
     introduce(log, args, &cluster.servers, schedule, relay.as_ref());
-    let mut cluster = Processes {
+    let cluster = Processes {
         relay: relay.as_ref(),
         ..cluster
     };
-    for name in &layout.workers {
-        cluster.start_worker(name, 1)?;
-    }
-    let pids: Vec<String> = cluster
-        .nodes
-        .iter()
-        .map(|n| format!("{} {}", n.name, n.child.id()))
-        .collect();
-    log.line(&format!("node processes (pid): {}", pids.join(", ")));
-    let result = drive(
-        args,
-        schedule,
-        log,
-        cluster,
-        &layout.workers,
-        relay.as_ref(),
-    );
-    drop(relay);
-    drop(ipc);
-    result
+    drive(args, schedule, log, cluster, relay.as_ref())
 }
 
 impl Processes<'_> {
@@ -280,6 +261,24 @@ impl Drop for NodeProcess {
 }
 
 impl Cluster for Processes<'_> {
+    fn start_workers(&mut self) -> Result<(), CliError> {
+        for name in &self.layout.workers {
+            self.start_worker(name, 1)?;
+        }
+        let pids: Vec<String> = self
+            .nodes
+            .iter()
+            .map(|n| format!("{} {}", n.name, n.child.id()))
+            .collect();
+        self.log
+            .line(&format!("node processes (pid): {}", pids.join(", ")));
+        Ok(())
+    }
+
+    fn workers(&self) -> Vec<String> {
+        self.layout.workers.clone()
+    }
+
     fn pause(&mut self, name: &str, paused: bool) -> Result<(), CliError> {
         let command = if paused {
             ToNode::Pause

@@ -62,27 +62,14 @@ pub fn run(
     }
     let relay = start_relay(layout, &servers)?;
     introduce(log, args, &servers, schedule, relay.as_ref());
-    let mut cluster = Threads {
+    let cluster = Threads {
         log: log.clone(),
         layout,
         servers,
         relay: relay.as_ref(),
         running,
     };
-    for name in &layout.workers {
-        cluster.start_worker(name, 1)?;
-    }
-    let result = drive(
-        args,
-        schedule,
-        log,
-        cluster,
-        &layout.workers,
-        relay.as_ref(),
-    );
-    drop(relay);
-    drop(ipc);
-    result
+    drive(args, schedule, log, cluster, relay.as_ref())
 }
 
 impl Threads<'_> {
@@ -98,6 +85,17 @@ impl Threads<'_> {
 }
 
 impl Cluster for Threads<'_> {
+    fn start_workers(&mut self) -> Result<(), CliError> {
+        for name in &self.layout.workers {
+            self.start_worker(name, 1)?;
+        }
+        Ok(())
+    }
+
+    fn workers(&self) -> Vec<String> {
+        self.layout.workers.clone()
+    }
+
     fn pause(&mut self, name: &str, paused: bool) -> Result<(), CliError> {
         for node in self.running.iter().filter(|n| n.spec.name == name) {
             node.control.frozen.store(paused, Ordering::Release);

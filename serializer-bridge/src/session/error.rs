@@ -203,6 +203,16 @@ pub enum WriteRefused {
         /// The peer's.
         current: CacheEpoch,
     },
+    /// The chunk alone is longer than the hard byte cap (`caps.hard_bytes`):
+    /// it can never be queued, unlike a chunk refused as `Full`. Peers'
+    /// sockets refuse frames past their own cap too (`maxmsgsize`).
+    #[error("chunk of {len} bytes is longer than the cap of {max} bytes")]
+    TooLarge {
+        /// The chunk's length.
+        len: usize,
+        /// The hard byte cap.
+        max: usize,
+    },
     /// The hard cap is reached.
     #[error("peer queue is full ({pending} chunks, {pending_bytes} bytes pending)")]
     Full {

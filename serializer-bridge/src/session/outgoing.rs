@@ -171,6 +171,13 @@ impl Outgoing {
                 chunk,
             ));
         }
+        if chunk.len() > caps.hard_bytes {
+            let refused = WriteRefused::TooLarge {
+                len: chunk.len(),
+                max: caps.hard_bytes,
+            };
+            return Err((refused, chunk));
+        }
         let len = chunk.len() as u64;
         if self.pending() >= caps.hard_chunks
             || self.pending_bytes.saturating_add(len) > caps.hard_bytes as u64

@@ -533,3 +533,22 @@ fn shutting_down_hands_back_everything_still_owed() {
     assert_eq!(back, 10);
     assert!(p.w.is_idle());
 }
+
+#[test]
+fn a_chunk_larger_than_the_hard_byte_cap_is_refused_as_too_large_not_full() {
+    let mut p = Pair::new();
+    let epoch = p.connect();
+    let big = Chunk::serial(epoch, Bytes::from(vec![0; CAPS.hard_bytes + 1]));
+    let (refused, back) = p.w.write(big).unwrap_err();
+    assert_eq!(
+        refused,
+        WriteRefused::TooLarge {
+            len: CAPS.hard_bytes + 1,
+            max: CAPS.hard_bytes
+        }
+    );
+    assert_eq!(back.len(), CAPS.hard_bytes + 1);
+    // It takes no room: a chunk of exactly the cap still fits.
+    let most = Chunk::serial(epoch, Bytes::from(vec![0; CAPS.hard_bytes]));
+    assert_eq!(p.w.write(most).unwrap(), 1);
+}

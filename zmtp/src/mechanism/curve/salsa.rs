@@ -343,28 +343,22 @@ impl ShortPoly1305 {
     /// Full reduction mod 2^130 - 5, plus the pad, mod 2^128.
     fn finish(&self, h: [u64; 3]) -> [u8; TAG_LEN] {
         let [mut h0, mut h1, mut h2] = h;
-        let mut c = h1 >> 44;
-        h1 &= MASK44;
-        h2 += c;
-        c = h2 >> 42;
-        h2 &= MASK42;
-        h0 += c * 5;
-        c = h0 >> 44;
-        h0 &= MASK44;
-        h1 += c;
-        c = h1 >> 44;
-        h1 &= MASK44;
-        h2 += c;
-        c = h2 >> 42;
-        h2 &= MASK42;
-        h0 += c * 5;
-        c = h0 >> 44;
-        h0 &= MASK44;
-        h1 += c;
+        // Two rounds of carries bring every limb within its width.
+        for _ in 0..2 {
+            let c = h1 >> 44;
+            h1 &= MASK44;
+            h2 += c;
+            let c = h2 >> 42;
+            h2 &= MASK42;
+            h0 += c * 5;
+            let c = h0 >> 44;
+            h0 &= MASK44;
+            h1 += c;
+        }
 
         // g = h - p; keep it if it did not go below zero, in constant time.
         let mut g0 = h0 + 5;
-        c = g0 >> 44;
+        let mut c = g0 >> 44;
         g0 &= MASK44;
         let mut g1 = h1 + c;
         c = g1 >> 44;
