@@ -21,14 +21,17 @@ pub(crate) struct Audience {
 
 impl Audience {
     /// `pipe` now subscribes to `topic`; true if it is the topic's first
-    /// pipe.
+    /// pipe (false if it was listed already).
     pub(crate) fn insert(&mut self, topic: &[u8], pipe: PipeId) -> bool {
         let node = self.trie.find_or_insert(topic);
         let pipes = self.trie.slot(node).get_or_insert_with(Vec::new);
-        if let Err(pos) = pipes.binary_search(&pipe) {
-            pipes.insert(pos, pipe);
+        match pipes.binary_search(&pipe) {
+            Ok(_) => false,
+            Err(pos) => {
+                pipes.insert(pos, pipe);
+                pipes.len() == 1
+            }
         }
-        pipes.len() == 1
     }
 
     /// `pipe` no longer subscribes to `topic`; true if it was the topic's
@@ -84,6 +87,7 @@ mod tests {
     fn finds_each_matching_pipe_once() {
         let mut a = Audience::default();
         assert!(a.insert(b"ab", 2));
+        assert!(!a.insert(b"ab", 2), "listed already: not the first again");
         assert!(!a.insert(b"ab", 1));
         assert!(!a.insert(b"ab", 1), "a pipe is listed once");
         assert!(a.insert(b"a", 2));
