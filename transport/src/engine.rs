@@ -688,4 +688,3 @@ pub(crate) fn report(link: &LinkInfo, outcome: &Outcome) {
     };
     link.core.monitor.emit(event);
 }
-
