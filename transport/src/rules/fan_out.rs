@@ -33,10 +33,10 @@ use crate::subscriptions::SubscriptionSet;
 /// `xpub_nodrop`) waits while any of them is full instead of dropping.
 pub(crate) fn publish(state: &State, stats: &Stats, nodrop: bool, message: Message) -> Attempt {
     let topic = message.first().map(|f| &f[..]).unwrap_or_default();
-    let mut matched = Vec::new();
-    state.audience.matching(topic, &mut matched);
+    let matched = state.audience.matching(topic);
     let targets = || {
         matched
+            .pipes()
             .iter()
             .filter_map(|&id| state.pipe(id))
             .filter(|p: &&PipeEntry| p.ready)

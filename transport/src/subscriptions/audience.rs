@@ -56,19 +56,42 @@ impl Audience {
         true
     }
 
-    /// The pipes subscribed to a prefix of `data`, each once, sorted, into
-    /// `out` (cleared first).
-    pub(crate) fn matching(&self, data: &[u8], out: &mut Vec<PipeId>) {
-        out.clear();
-        let mut lists = 0;
-        for pipes in self.trie.prefixes(data) {
-            out.extend_from_slice(pipes);
-            lists += 1;
-        }
-        if lists > 1 {
-            // A pipe subscribed to two prefixes of the topic is found twice.
-            out.sort_unstable();
-            out.dedup();
+    /// The pipes subscribed to a prefix of `data`, each once, sorted. The
+    /// usual case, one subscribed prefix, lends its list without a copy.
+    pub(crate) fn matching<'a>(&'a self, data: &'a [u8]) -> Matched<'a> {
+        let mut lists = self.trie.prefixes(data);
+        let Some(first) = lists.next() else {
+            return Matched::One(&[]);
+        };
+        let Some(second) = lists.next() else {
+            return Matched::One(first);
+        };
+        let mut all = Vec::with_capacity(first.len() + second.len());
+        all.extend_from_slice(first);
+        all.extend_from_slice(second);
+        lists.for_each(|pipes| all.extend_from_slice(pipes));
+        // A pipe subscribed to two prefixes of the topic is found twice.
+        all.sort_unstable();
+        all.dedup();
+        Matched::Many(all)
+    }
+}
+
+/// What [`Audience::matching`] found.
+#[derive(Debug)]
+pub(crate) enum Matched<'a> {
+    /// One prefix's list (or none), as the trie holds it.
+    One(&'a [PipeId]),
+    /// Several prefixes' lists, merged.
+    Many(Vec<PipeId>),
+}
+
+impl Matched<'_> {
+    /// The pipes, each once, sorted.
+    pub(crate) fn pipes(&self) -> &[PipeId] {
+        match self {
+            Matched::One(pipes) => pipes,
+            Matched::Many(pipes) => pipes,
         }
     }
 }
@@ -78,9 +101,7 @@ mod tests {
     use super::*;
 
     fn matching(a: &Audience, data: &[u8]) -> Vec<PipeId> {
-        let mut out = Vec::new();
-        a.matching(data, &mut out);
-        out
+        a.matching(data).pipes().to_vec()
     }
 
     #[test]
