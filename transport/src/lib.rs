@@ -26,6 +26,9 @@ mod core;
 mod endpoint;
 mod engine;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzz_subscriptions;
 mod inproc;
 mod link_end;
 mod listener;

@@ -88,6 +88,22 @@ pub struct Options {
     /// option; see [`TlsConfig`]). `None`: binding or connecting `tls://`
     /// fails.
     pub tls: Option<TlsConfig>,
+
+    // Subscriptions: per-peer caps (not libzmq options).
+    /// PUB/XPUB: most distinct topics one peer may hold subscribed
+    /// (default 10,000). A subscription to a new topic past it ends that
+    /// peer's link with [`Refusal::TooManySubscriptions`]; repeats of a
+    /// topic it holds only count. libzmq has no such cap; `usize::MAX`
+    /// gives its behaviour.
+    ///
+    /// [`Refusal::TooManySubscriptions`]: crate::Refusal::TooManySubscriptions
+    pub max_peer_subscriptions: usize,
+    /// PUB/XPUB: most bytes of distinct topics one peer may hold subscribed
+    /// (default 1 MiB). Past it the peer's link ends with
+    /// [`Refusal::SubscriptionBytes`]. Not a libzmq option.
+    ///
+    /// [`Refusal::SubscriptionBytes`]: crate::Refusal::SubscriptionBytes
+    pub max_peer_subscription_bytes: usize,
 }
 
 impl Options {
@@ -122,6 +138,9 @@ impl Options {
             authenticator: None,
             zap_domain: String::new(),
             tls: None,
+
+            max_peer_subscriptions: 10_000,
+            max_peer_subscription_bytes: 1 << 20,
         }
     }
 
