@@ -38,6 +38,9 @@ pub enum Source {
     V6Prefix([u8; 8]),
     /// Every `ipc://` peer: one shared key (the peers are local processes).
     Local,
+    /// Peers whose address could not be read (they had gone already): one
+    /// shared key.
+    Unknown,
 }
 
 impl Source {
@@ -227,37 +230,9 @@ impl Admission {
         link.started.checked_add(ivl)
     }
 
-    /// How many links are pending.
-    pub fn len(&self) -> usize {
-        self.pending.len()
-    }
-
-    /// Whether no link is pending.
-    pub fn is_empty(&self) -> bool {
-        self.pending.is_empty()
-    }
-
     /// How many links from `source` are pending.
     pub fn pending_from(&self, source: Source) -> usize {
         self.per_source.get(&source).copied().unwrap_or(0)
-    }
-
-    /// Whether `id` is pending.
-    pub fn contains(&self, id: LinkId) -> bool {
-        self.pending.contains_key(&id)
-    }
-
-    /// The oldest pending link.
-    pub fn oldest(&self) -> Option<LinkId> {
-        self.pending.keys().next().copied()
-    }
-
-    /// The pending links, oldest first: id, source, when it was admitted
-    /// and whether its greeting is in.
-    pub fn iter(&self) -> impl Iterator<Item = (LinkId, Source, Instant, bool)> + '_ {
-        self.pending
-            .iter()
-            .map(|(id, p)| (*id, p.source, p.started, p.greeted))
     }
 
     fn advance(&mut self, now: Instant) -> Instant {
@@ -278,6 +253,38 @@ impl Admission {
             }
         }
         true
+    }
+}
+
+/// Inspection, for the tests and the fuzz target.
+#[cfg_attr(not(feature = "fuzzing"), allow(dead_code))]
+impl Admission {
+    /// How many links are pending.
+    pub fn len(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Whether no link is pending.
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+
+    /// Whether `id` is pending.
+    pub fn contains(&self, id: LinkId) -> bool {
+        self.pending.contains_key(&id)
+    }
+
+    /// The oldest pending link.
+    pub fn oldest(&self) -> Option<LinkId> {
+        self.pending.keys().next().copied()
+    }
+
+    /// The pending links, oldest first: id, source, when it was admitted
+    /// and whether its greeting is in.
+    pub fn iter(&self) -> impl Iterator<Item = (LinkId, Source, Instant, bool)> + '_ {
+        self.pending
+            .iter()
+            .map(|(id, p)| (*id, p.source, p.started, p.greeted))
     }
 }
 

@@ -32,6 +32,7 @@ mod core;
 mod endpoint;
 mod engine;
 mod error;
+mod gate;
 mod inproc;
 mod link_end;
 mod listener;
