@@ -71,6 +71,16 @@ async fn events(monitor: &mut Monitor, n: usize, want: impl Fn(&MonitorEvent) ->
     }
 }
 
+/// Checks that no handshake failed among the events queued on `monitor`.
+fn no_other_handshake_failed(monitor: &mut Monitor) {
+    while let Some(event) = monitor.try_next() {
+        assert!(
+            !matches!(event, MonitorEvent::HandshakeFailed { .. }),
+            "{event:?}"
+        );
+    }
+}
+
 fn is_accepted(e: &MonitorEvent) -> bool {
     matches!(e, MonitorEvent::Accepted { .. })
 }
@@ -78,8 +88,13 @@ fn is_accepted(e: &MonitorEvent) -> bool {
 /// Whether the listener closed `raw`: it reads to the end (our greeting
 /// may come first) within [`WAIT`].
 async fn closed_by_listener<S: AsyncReadExt + Unpin>(raw: &mut S) -> bool {
+    ends_within(raw, WAIT).await
+}
+
+/// Whether `raw` reads to its end within `limit`.
+async fn ends_within<S: AsyncReadExt + Unpin>(raw: &mut S, limit: Duration) -> bool {
     let mut sink = [0u8; 256];
-    let ended = timeout(WAIT, async {
+    let ended = timeout(limit, async {
         loop {
             match raw.read(&mut sink).await {
                 Ok(0) | Err(_) => return,
@@ -145,12 +160,7 @@ async fn one_source_holds_at_most_its_share() {
     // Another source (127.0.0.1) is not affected.
     let _push = real_peer_gets_through(&socket, &format!("tcp://{addr}")).await;
     // Nobody was evicted: the global cap was never reached.
-    while let Some(event) = monitor.try_next() {
-        assert!(
-            !matches!(event, MonitorEvent::HandshakeFailed { .. }),
-            "{event:?}"
-        );
-    }
+    no_other_handshake_failed(&mut monitor);
 }
 
 #[tokio::test]
@@ -170,22 +180,11 @@ async fn no_greeting_in_time_closes_the_link_and_a_greeting_keeps_it() {
     assert!(closed_by_listener(&mut partial).await);
     // The greeted link stays for its handshake (`handshake_ivl` is long):
     // it is still open at three times the greeting deadline.
-    let mut sink = [0u8; 256];
-    let still_open = timeout(3 * IVL, async {
-        loop {
-            match greeted.read(&mut sink).await {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {}
-            }
-        }
-    });
-    assert!(still_open.await.is_err(), "the greeted link was closed");
-    while let Some(event) = monitor.try_next() {
-        assert!(
-            !matches!(event, MonitorEvent::HandshakeFailed { .. }),
-            "{event:?}"
-        );
-    }
+    assert!(
+        !ends_within(&mut greeted, 3 * IVL).await,
+        "the greeted link was closed"
+    );
+    no_other_handshake_failed(&mut monitor);
 }
 
 #[tokio::test]
