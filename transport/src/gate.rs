@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use tokio::sync::oneshot;
 
-use crate::admission::{Admission, Cut, LinkId, Limits, Source, Turned};
+use crate::admission::{Admission, Cut, Limits, LinkId, Source, Turned};
 use crate::options::Options;
 use crate::refusal::Refusal;
 

@@ -189,6 +189,9 @@ mod tests {
             reason: LinkEnd::Refused(Refusal::Evicted { max: 16 }),
         });
         assert_eq!(seen.0, Level::WARN);
-        assert_eq!(field(&seen, "message"), Some("handshake cut by the listener"));
+        assert_eq!(
+            field(&seen, "message"),
+            Some("handshake cut by the listener")
+        );
     }
 }

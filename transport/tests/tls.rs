@@ -20,8 +20,7 @@ use tokio::time::timeout;
 use zmtp_transport::zmtp::CloseReason;
 use zmtp_transport::{
     AuthReply, AuthStatus, CurveKeyPair, Error, LinkEnd, Monitor, MonitorEvent, Options, Refusal,
-    Security,
-    Socket, SocketType, TlsConfig, TlsError, TlsIdentity, TlsRoots, ZapRequest,
+    Security, Socket, SocketType, TlsConfig, TlsError, TlsIdentity, TlsRoots, ZapRequest,
 };
 
 const WAIT: Duration = Duration::from_secs(10);
