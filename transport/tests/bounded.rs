@@ -144,7 +144,10 @@ async fn a_flood_of_empty_messages_is_held_to_one_batch_per_link() {
         assert_eq!(m.frames(), [Bytes::new()]);
     }
     let held = settled(|| pull.stats().held_by_links).await;
-    assert!(held <= LINKS as u64 * DECODE_BATCH, "{held} held after reading");
+    assert!(
+        held <= LINKS as u64 * DECODE_BATCH,
+        "{held} held after reading"
+    );
     for peer in peers {
         peer.abort();
     }
@@ -189,7 +192,10 @@ async fn a_peer_that_pings_and_never_reads_stops_being_read() {
         }
     }
     eprintln!("{sent} bytes of PINGs written before the reads stopped");
-    assert!(sent < STOPPED, "{sent} bytes of PINGs read from a peer that never reads");
+    assert!(
+        sent < STOPPED,
+        "{sent} bytes of PINGs read from a peer that never reads"
+    );
 
     // The link is still up, and another peer is served as usual.
     let push = Socket::with_options(SocketType::Push, options(SocketType::Push));
@@ -230,7 +236,10 @@ async fn a_message_of_many_empty_frames_costs_their_overhead_against_maxmsgsize(
     .await
     .unwrap();
     assert!(
-        matches!(&reason, LinkEnd::Protocol(zmtp::CloseReason::MessageTooLarge { .. })),
+        matches!(
+            &reason,
+            LinkEnd::Protocol(zmtp::CloseReason::MessageTooLarge { .. })
+        ),
         "{reason:?}"
     );
     // A single frame of exactly maxmsgsize is fine, as in libzmq.

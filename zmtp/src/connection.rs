@@ -568,7 +568,11 @@ impl Connection {
         }
         // A frame after the first costs its handle as well as its bytes:
         // a message of many empty frames is not free (see `FRAME_COST`).
-        let overhead = if self.partial.is_empty() { 0 } else { FRAME_COST };
+        let overhead = if self.partial.is_empty() {
+            0
+        } else {
+            FRAME_COST
+        };
         self.partial_size += (frame.body.len() + overhead) as u64;
         if let Some(max) = self.max_message_size.filter(|&max| self.partial_size > max) {
             let size = self.partial_size;
