@@ -789,3 +789,15 @@ pub(crate) fn deliver_notices(core: &Core, pipe: PipeId, notices: Vec<Message>) 
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `docs/limits.md` ("One link") counts a decoded message's handle as
+    /// at most 96 bytes beside its bytes and its frames after the second.
+    #[test]
+    fn a_decoded_message_handle_is_at_most_96_bytes() {
+        assert!(std::mem::size_of::<Inbound>() <= 96);
+    }
+}
