@@ -656,8 +656,52 @@ fn run_split(stream: &[u8], cuts: &[usize]) -> (Vec<String>, Vec<u8>) {
     (evs, take_output(&mut c))
 }
 
+/// As [`run_split`], decoding at most `caps[i]` events at a time (taking
+/// them between calls) until the buffer is drained, as a driver whose
+/// consumer has little room does.
+fn run_capped(stream: &[u8], cuts: &[usize], caps: &[usize]) -> (Vec<String>, Vec<u8>) {
+    let mut c = conn(SocketType::Router);
+    take_output(&mut c);
+    let mut buf = BytesMut::new();
+    let mut at = 0;
+    let mut points: Vec<usize> = cuts.iter().map(|&c| c % (stream.len() + 1)).collect();
+    points.sort_unstable();
+    points.push(stream.len());
+    let now = Instant::now();
+    let mut caps = caps.iter().cycle().map(|&c| c % 4 + 1);
+    let mut evs = Vec::new();
+    for p in points {
+        buf.extend_from_slice(&stream[at..p.max(at)]);
+        at = p.max(at);
+        loop {
+            let cap = caps.next().unwrap_or(1);
+            let input = c.handle_input_until(&mut buf, now, cap);
+            let taken = events(&mut c);
+            assert!(taken.len() <= cap, "{} events past a cap of {cap}", taken.len());
+            evs.extend(taken.iter().map(describe));
+            if input == Input::Drained {
+                break;
+            }
+        }
+    }
+    (evs, take_output(&mut c))
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn capped_decoding_gives_the_same_events_and_output(
+        msgs in proptest::collection::vec(
+            proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..40), 1..4),
+            0..8,
+        ),
+        cuts in proptest::collection::vec(any::<usize>(), 0..6),
+        caps in proptest::collection::vec(any::<usize>(), 1..6),
+    ) {
+        let stream = peer_stream(&msgs);
+        prop_assert_eq!(run_split(&stream, &[]), run_capped(&stream, &cuts, &caps));
+    }
 
     #[test]
     fn split_stream_gives_same_events(
