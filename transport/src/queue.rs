@@ -3,7 +3,7 @@
 //!
 //! A general-purpose channel costs a semaphore operation and a wake-up per
 //! item. Here one lock moves a whole batch: a link's engine drains every
-//! queued message with one [`Queue::poll_take`] and hands a read buffer's
+//! queued message with one [`Queue::poll_take`] and hands a decode batch's
 //! worth of received messages over with one [`Queue::push_batch`]. Waiters
 //! are woken only when something they wait for changes: consumers when the
 //! queue stops being empty, producers when it stops being full.

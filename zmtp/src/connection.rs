@@ -9,7 +9,9 @@
 //! The driver (the transport's connection task) owns the socket and the read
 //! buffer, and loops:
 //! - read into the buffer, then [`Connection::handle_input`], which splits
-//!   off every complete frame (bodies are slices of the buffer, not copies);
+//!   off every complete frame (bodies are slices of the buffer, not copies),
+//!   or [`Connection::handle_input_until`], which stops once as many events
+//!   wait as the driver has room for and leaves the rest as bytes;
 //! - take events with [`Connection::poll_event`];
 //! - write what [`Connection::transmit`] holds, as one vectored write;
 //! - sleep until [`Connection::poll_timeout`], then [`Connection::handle_timeout`].

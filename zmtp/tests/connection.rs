@@ -677,7 +677,11 @@ fn run_capped(stream: &[u8], cuts: &[usize], caps: &[usize]) -> (Vec<String>, Ve
             let cap = caps.next().unwrap_or(1);
             let input = c.handle_input_until(&mut buf, now, cap);
             let taken = events(&mut c);
-            assert!(taken.len() <= cap, "{} events past a cap of {cap}", taken.len());
+            assert!(
+                taken.len() <= cap,
+                "{} events past a cap of {cap}",
+                taken.len()
+            );
             evs.extend(taken.iter().map(describe));
             if input == Input::Drained {
                 break;
