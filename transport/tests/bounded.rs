@@ -250,3 +250,24 @@ async fn a_message_of_many_empty_frames_costs_their_overhead_against_maxmsgsize(
     let m = common::recv(&pull).await;
     assert_eq!(m.size(), 1024);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn links_sending_large_messages_both_ways_keep_reading_each_other() {
+    // The read stop counts only output the peer caused: were the
+    // application's messages counted, each side would hold a large message
+    // unsent, stop reading the other, and both would wait forever.
+    const SIZE: usize = 8 << 20;
+    const COUNT: usize = 4;
+    let (a, addr) = bound(SocketType::Pair, options(SocketType::Pair)).await;
+    let b = Socket::with_options(SocketType::Pair, options(SocketType::Pair));
+    b.connect(&format!("tcp://{addr}")).await.unwrap();
+    let big = Bytes::from(vec![1u8; SIZE]);
+    for _ in 0..COUNT {
+        a.send(big.clone()).await.unwrap();
+        b.send(big.clone()).await.unwrap();
+    }
+    for _ in 0..COUNT {
+        assert_eq!(common::recv(&a).await.size(), SIZE);
+        assert_eq!(common::recv(&b).await.size(), SIZE);
+    }
+}
