@@ -9,7 +9,9 @@
 //! The driver (the transport's connection task) owns the socket and the read
 //! buffer, and loops:
 //! - read into the buffer, then [`Connection::handle_input`], which splits
-//!   off every complete frame (bodies are slices of the buffer, not copies);
+//!   off every complete frame (bodies are slices of the buffer, not copies),
+//!   or [`Connection::handle_input_until`], which stops once as many events
+//!   wait as the driver has room for and leaves the rest as bytes;
 //! - take events with [`Connection::poll_event`];
 //! - write what [`Connection::transmit`] holds, as one vectored write;
 //! - sleep until [`Connection::poll_timeout`], then [`Connection::handle_timeout`].
@@ -29,7 +31,7 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use thiserror::Error;
 
 use crate::command::{Command, RawCommand};
-use crate::config::Config;
+use crate::config::{Config, FRAME_COST};
 use crate::decode::Decoded;
 use crate::event::{CloseReason, Event, PeerInfo};
 use crate::frame::{Frame, FrameDecoder};
@@ -80,6 +82,17 @@ pub enum SendError {
     Cipher(#[from] MechanismError),
 }
 
+/// Where [`Connection::handle_input_until`] stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input {
+    /// Every complete frame was consumed (or the connection closed): what
+    /// is left is the start of a frame; read more.
+    Drained,
+    /// It stopped with `max_events` events waiting: complete frames may
+    /// remain. Take the events, then call again before reading more.
+    Paused,
+}
+
 /// Why [`Connection::authenticate`] refused a reply.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum AuthenticateError {
@@ -108,6 +121,7 @@ pub struct Connection {
     out: OutQueue,
     events: VecDeque<Event>,
     partial: Message,
+    /// What `partial` costs so far, as [`Message::cost`] counts it.
     partial_size: u64,
     handshake_deadline: Option<Instant>,
     heartbeat: Heartbeat,
@@ -231,32 +245,69 @@ impl Connection {
     /// Consumes every complete greeting or frame at the front of `buf`,
     /// leaving an incomplete tail in place for the next read.
     pub fn handle_input(&mut self, buf: &mut BytesMut, now: Instant) {
+        self.handle_input_until(buf, now, usize::MAX);
+    }
+
+    /// As [`Connection::handle_input`], but stops before the next frame
+    /// once `max_events` events wait to be taken, leaving the rest of
+    /// `buf` as it is. A driver whose consumer is slow decodes only as many
+    /// messages as it has room for and keeps the rest as bytes (two per
+    /// empty message, rather than a message's handle each).
+    ///
+    /// Frames that make no event (PINGs, PONGs, handshake commands that
+    /// only answer) are consumed as they come; each frame makes at most one
+    /// event, so no more than `max_events` wait on return.
+    ///
+    pub fn handle_input_until(
+        &mut self,
+        buf: &mut BytesMut,
+        now: Instant,
+        max_events: usize,
+    ) -> Input {
         loop {
-            match self.state {
-                State::Closed => return,
-                State::Greeting => match Greeting::decode(buf) {
-                    Err(e) => return self.close(e.into()),
-                    Ok(Decoded::Incomplete { needed }) => {
-                        self.read_hint = needed;
-                        return;
-                    }
-                    Ok(Decoded::Complete { value, consumed }) => {
-                        buf.advance(consumed);
-                        self.on_greeting(value, now);
-                    }
-                },
-                State::Handshake | State::Active => match self.frame_decoder().decode(buf) {
-                    Err(e) => return self.close(e.into()),
-                    Ok(Decoded::Incomplete { needed }) => {
-                        self.read_hint = needed;
-                        return;
-                    }
-                    Ok(Decoded::Complete { value, .. }) => {
-                        self.heartbeat.on_traffic();
-                        self.on_frame(value, now);
-                    }
-                },
+            if self.events.len() >= max_events {
+                return Input::Paused;
             }
+            match self.state {
+                State::Closed => return Input::Drained,
+                State::Greeting => match self.settle(Greeting::decode(buf)) {
+                    Ok((greeting, consumed)) => {
+                        buf.advance(consumed);
+                        self.on_greeting(greeting, now);
+                    }
+                    Err(stop) => return stop,
+                },
+                State::Handshake | State::Active => {
+                    let decoded = self.frame_decoder().decode(buf);
+                    match self.settle(decoded) {
+                        Ok((frame, _)) => {
+                            self.heartbeat.on_traffic();
+                            self.on_frame(frame, now);
+                        }
+                        Err(stop) => return stop,
+                    }
+                }
+            }
+        }
+    }
+
+    /// A decoder's answer: the value and the bytes it took, or where
+    /// decoding stops (the connection closed on an error, or the next
+    /// value is incomplete and `read_hint` says how much it still needs).
+    fn settle<T, E: Into<CloseReason>>(
+        &mut self,
+        decoded: Result<Decoded<T>, E>,
+    ) -> Result<(T, usize), Input> {
+        match decoded {
+            Err(e) => {
+                self.close(e.into());
+                Err(Input::Drained)
+            }
+            Ok(Decoded::Incomplete { needed }) => {
+                self.read_hint = needed;
+                Err(Input::Drained)
+            }
+            Ok(Decoded::Complete { value, consumed }) => Ok((value, consumed)),
         }
     }
 
@@ -526,7 +577,14 @@ impl Connection {
             };
             return self.events.push_back(event);
         }
-        self.partial_size += frame.body.len() as u64;
+        // A frame after the first costs its handle as well as its bytes:
+        // a message of many empty frames is not free (see `FRAME_COST`).
+        let overhead = if self.partial.is_empty() {
+            0
+        } else {
+            FRAME_COST
+        };
+        self.partial_size += (frame.body.len() + overhead) as u64;
         if let Some(max) = self.max_message_size.filter(|&max| self.partial_size > max) {
             let size = self.partial_size;
             return self.close(CloseReason::MessageTooLarge { size, max });

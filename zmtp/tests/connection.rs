@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use proptest::prelude::*;
 use zmtp::{
-    CloseReason, Command, Config, Connection, Event, HeartbeatConfig, MechanismName, Message,
-    Metadata, SocketType, State, Version,
+    CloseReason, Command, Config, Connection, Event, HeartbeatConfig, Input, MechanismName,
+    Message, Metadata, SocketType, State, Version,
+    config::FRAME_COST,
     mechanism::Null,
     testing::{Pair, events, transmitted},
 };
@@ -255,16 +256,74 @@ fn configured_limits_apply_per_frame_and_per_message() {
         CloseReason::FrameTooLarge(_)
     ));
 
+    // A message costs its bytes plus FRAME_COST for each frame after the
+    // first: 3, then 3 + 2 + 48, then 53 + 1 + 48.
     let mut config = Config::new(SocketType::Pull);
-    config.max_message_size = Some(5);
+    config.max_message_size = Some(100);
     let mut c = active(config, SocketType::Push, 1);
     feed(&mut c, b"\x01\x03abc\x01\x02de");
     assert!(messages(events(&mut c)).is_empty());
     feed(&mut c, b"\x00\x01f");
     assert_eq!(
         closed_reason(&mut c),
-        CloseReason::MessageTooLarge { size: 6, max: 5 }
+        CloseReason::MessageTooLarge {
+            size: 102,
+            max: 100
+        }
     );
+    // A single frame may be exactly the maximum.
+    let mut config = Config::new(SocketType::Pull);
+    config.max_message_size = Some(5);
+    let mut c = active(config, SocketType::Push, 1);
+    feed(&mut c, b"\x00\x05abcde");
+    assert_eq!(messages(events(&mut c)), [vec![b"abcde".to_vec()]]);
+}
+
+#[test]
+fn empty_frames_cost_their_handles_against_the_message_size() {
+    // 64 empty frames hold no bytes but 63 handles beyond the first.
+    let mut config = Config::new(SocketType::Pull);
+    config.max_message_size = Some(1024);
+    let mut c = active(config, SocketType::Push, 1);
+    let mut wire = b"\x01\x00".repeat(63);
+    wire.extend_from_slice(b"\x00\x00");
+    feed(&mut c, &wire);
+    let size = 22 * FRAME_COST as u64;
+    assert_eq!(
+        closed_reason(&mut c),
+        CloseReason::MessageTooLarge { size, max: 1024 }
+    );
+}
+
+#[test]
+fn decoding_pauses_at_the_event_cap_and_resumes_from_the_buffer() {
+    let mut c = active(Config::new(SocketType::Pull), SocketType::Push, 1);
+    // Five empty messages with a PING between the second and the third,
+    // and the start of a sixth message.
+    let mut wire = BytesMut::from(&b"\x00\x00\x00\x00"[..]);
+    Command::Ping {
+        ttl: 0,
+        context: Bytes::new(),
+    }
+    .encode(&mut wire)
+    .unwrap();
+    wire.extend_from_slice(b"\x00\x00\x00\x00\x00\x00\x00\x03ab");
+    let now = Instant::now();
+    assert_eq!(c.handle_input_until(&mut wire, now, 2), Input::Paused);
+    assert_eq!(messages(events(&mut c)).len(), 2);
+    // The PING is answered on the way to the next two messages.
+    assert_eq!(c.handle_input_until(&mut wire, now, 2), Input::Paused);
+    assert_eq!(messages(events(&mut c)).len(), 2);
+    assert!(!take_output(&mut c).is_empty());
+    assert_eq!(c.handle_input_until(&mut wire, now, 2), Input::Drained);
+    assert_eq!(messages(events(&mut c)).len(), 1);
+    assert_eq!(&wire[..], b"\x00\x03ab");
+    // Nothing is decoded while the events are not taken.
+    wire.extend_from_slice(b"c\x00\x00");
+    assert_eq!(c.handle_input_until(&mut wire, now, 1), Input::Paused);
+    assert_eq!(c.handle_input_until(&mut wire, now, 1), Input::Paused);
+    assert_eq!(&wire[..], b"\x00\x00");
+    assert_eq!(messages(events(&mut c)), [vec![b"abc".to_vec()]]);
 }
 
 #[test]
@@ -580,6 +639,14 @@ fn peer_stream(messages: &[Vec<Vec<u8>>]) -> Vec<u8> {
 }
 
 fn run_split(stream: &[u8], cuts: &[usize]) -> (Vec<String>, Vec<u8>) {
+    run_capped(stream, cuts, &[])
+}
+
+/// The events and output of `stream` fed in pieces cut at `cuts`, each
+/// piece decoded at most `caps[i] % 4 + 1` events at a time (taking them
+/// between calls) until the buffer is drained, as a driver whose consumer
+/// has little room does; no caps decodes everything at once.
+fn run_capped(stream: &[u8], cuts: &[usize], caps: &[usize]) -> (Vec<String>, Vec<u8>) {
     let mut c = conn(SocketType::Router);
     take_output(&mut c);
     let mut buf = BytesMut::new();
@@ -588,24 +655,56 @@ fn run_split(stream: &[u8], cuts: &[usize]) -> (Vec<String>, Vec<u8>) {
     points.sort_unstable();
     points.push(stream.len());
     let now = Instant::now();
+    let mut caps = caps.iter().cycle().map(|&c| c % 4 + 1);
+    let mut evs = Vec::new();
     for p in points {
         buf.extend_from_slice(&stream[at..p.max(at)]);
         at = p.max(at);
-        c.handle_input(&mut buf, now);
+        loop {
+            let cap = caps.next().unwrap_or(usize::MAX);
+            let input = c.handle_input_until(&mut buf, now, cap);
+            let taken = events(&mut c);
+            assert!(
+                taken.len() <= cap,
+                "{} events past a cap of {cap}",
+                taken.len()
+            );
+            evs.extend(taken.iter().map(describe));
+            if input == Input::Drained {
+                break;
+            }
+        }
     }
-    let evs = events(&mut c).iter().map(describe).collect();
     (evs, take_output(&mut c))
+}
+
+/// Fewer than `count` messages of 1 to `frames - 1` frames of fewer than
+/// `size` bytes each.
+fn some_messages(
+    count: usize,
+    frames: usize,
+    size: usize,
+) -> impl Strategy<Value = Vec<Vec<Vec<u8>>>> {
+    let frame = proptest::collection::vec(any::<u8>(), 0..size);
+    proptest::collection::vec(proptest::collection::vec(frame, 1..frames), 0..count)
 }
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
 
     #[test]
+    fn capped_decoding_gives_the_same_events_and_output(
+        msgs in some_messages(8, 4, 40),
+        cuts in proptest::collection::vec(any::<usize>(), 0..6),
+        caps in proptest::collection::vec(any::<usize>(), 1..6),
+    ) {
+        let stream = peer_stream(&msgs);
+        prop_assert_eq!(run_split(&stream, &[]), run_capped(&stream, &cuts, &caps));
+    }
+
+    #[test]
     fn split_stream_gives_same_events(
-        msgs in proptest::collection::vec(
-            proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..300), 1..4),
-            0..6,
-        ),
+        msgs in some_messages(6, 4, 300),
         cuts in proptest::collection::vec(any::<usize>(), 0..12),
     ) {
         let stream = peer_stream(&msgs);
@@ -618,10 +717,7 @@ proptest! {
 
     #[test]
     fn byte_by_byte_equals_whole(
-        msgs in proptest::collection::vec(
-            proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..40), 1..3),
-            0..3,
-        ),
+        msgs in some_messages(3, 3, 40),
     ) {
         let stream = peer_stream(&msgs);
         let every: Vec<usize> = (0..stream.len()).collect();
