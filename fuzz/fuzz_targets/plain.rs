@@ -24,7 +24,7 @@ fn server() -> Box<dyn Mechanism> {
 fn credentials() -> Credentials {
     Credentials::Plain {
         username: "admin".into(),
-        password: "secret".into(),
+        password: zmtp::Secret::new("secret"),
     }
 }
 

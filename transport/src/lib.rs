@@ -32,10 +32,10 @@ mod core;
 mod endpoint;
 mod engine;
 mod error;
-mod gate;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzz_subscriptions;
+mod gate;
 mod inproc;
 mod link_end;
 mod listener;

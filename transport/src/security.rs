@@ -209,13 +209,13 @@ impl Authenticator for PlainPasswords {
             return AuthReply::deny();
         };
         match self.users.get(&username[..]) {
-            Some(expected) if same_secret(expected, password) => {
+            Some(expected) if same_secret(expected, password.expose()) => {
                 AuthReply::accept_as(username.clone())
             }
             Some(_) => AuthReply::deny(),
             None => {
                 // The same work as for a known user.
-                let _ = same_secret(&[0u8; 32], password);
+                let _ = same_secret(&[0u8; 32], password.expose());
                 AuthReply::deny()
             }
         }
@@ -234,7 +234,7 @@ mod plain_passwords_tests {
             mechanism: MechanismName::PLAIN,
             credentials: Credentials::Plain {
                 username: Bytes::copy_from_slice(user),
-                password: Bytes::copy_from_slice(password),
+                password: zmtp::Secret::new(password),
             },
             tls_peer: None,
         })

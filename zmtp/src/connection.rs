@@ -150,7 +150,7 @@ impl Connection {
             mechanism,
             state: State::Greeting,
             decoder: FrameDecoder::new(config.max_frame_size),
-            handshake_decoder: FrameDecoder::new(Some(HANDSHAKE_FRAME_MAX)),
+            handshake_decoder: FrameDecoder::new(Some(HANDSHAKE_FRAME_MAX)).wiping(),
             peer_version: Version::V3_1,
             cipher: None,
             auth_pending: false,
@@ -523,6 +523,12 @@ impl Connection {
             }
         };
         let progress = self.mechanism.on_command(command, self.out.tail());
+        // The handshake decoder gave this frame its own allocation; once the
+        // mechanism kept nothing of it, zero it (it may have held a
+        // password: see `Secret`).
+        if let Ok(mut body) = frame.body.try_into_mut() {
+            body.fill(0);
+        }
         self.on_progress(progress, now);
     }
 

@@ -174,6 +174,8 @@ pub struct FrameTooLarge {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FrameDecoder {
     max_frame_size: u64,
+    /// Copy each body out and zero the bytes taken from the buffer.
+    wipe: bool,
 }
 
 impl Default for FrameDecoder {
@@ -188,7 +190,17 @@ impl FrameDecoder {
     pub fn new(max_frame_size: Option<u64>) -> Self {
         FrameDecoder {
             max_frame_size: max_frame_size.unwrap_or(i64::MAX as u64),
+            wipe: false,
         }
+    }
+
+    /// The same decoder, but each frame's body is copied into its own
+    /// allocation and the bytes it took from the read buffer are zeroed:
+    /// for handshake frames, which may carry a password, so that no copy of
+    /// it stays behind in a buffer the connection reuses. Costs a copy per
+    /// frame; the handshake has a handful.
+    pub fn wiping(self) -> Self {
+        FrameDecoder { wipe: true, ..self }
     }
 
     /// The effective maximum frame size.
@@ -232,7 +244,11 @@ impl FrameDecoder {
             });
         }
         buf.advance(header_len);
-        let body = buf.split_to(size).freeze();
+        let body = if self.wipe {
+            copy_out_and_wipe(&mut buf.split_to(size))
+        } else {
+            buf.split_to(size).freeze()
+        };
         Ok(Decoded::Complete {
             value: Frame {
                 more: header.more,
@@ -244,10 +260,36 @@ impl FrameDecoder {
     }
 }
 
+/// A copy of `taken` in its own allocation; `taken` is zeroed.
+fn copy_out_and_wipe(taken: &mut BytesMut) -> Bytes {
+    let body = Bytes::copy_from_slice(taken);
+    taken.fill(0);
+    body
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_wiping_decoder_zeroes_what_it_took_and_owns_its_body() {
+        let mut buf = BytesMut::from(&b"\x04\x06secret\x00\x01z"[..]);
+        let frame = FrameDecoder::default()
+            .wiping()
+            .decode(&mut buf)
+            .unwrap()
+            .complete()
+            .unwrap();
+        assert_eq!(&frame.body[..], b"secret");
+        // The body is its own allocation, not a slice of the read buffer.
+        assert!(frame.body.try_into_mut().is_ok());
+        assert_eq!(&buf[..], b"\x00\x01z");
+        // What the decoder gives up of the read buffer is zeroed.
+        let mut region = BytesMut::from(&b"secret"[..]);
+        let copy = copy_out_and_wipe(&mut region);
+        assert_eq!((&copy[..], &region[..]), (&b"secret"[..], &[0u8; 6][..]));
+    }
 
     #[test]
     fn peek_agrees_with_the_parser_on_short_headers() {

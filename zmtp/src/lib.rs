@@ -65,6 +65,7 @@ pub mod mechanism;
 mod message;
 pub mod metadata;
 mod out_queue;
+mod secret;
 pub mod socket_type;
 pub mod z85;
 
@@ -88,4 +89,5 @@ pub use mechanism::{
 pub use message::Message;
 pub use metadata::{Metadata, MetadataError};
 pub use out_queue::OutQueue;
+pub use secret::Secret;
 pub use socket_type::{SocketType, UnknownSocketType};

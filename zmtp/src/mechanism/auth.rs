@@ -30,6 +30,7 @@ use super::curve::CurvePublicKey;
 use crate::command::Command;
 use crate::greeting::MechanismName;
 use crate::metadata::Metadata;
+use crate::secret::Secret;
 
 /// What a server mechanism asks the application to decide.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,12 +48,12 @@ impl AuthRequest {
     ///
     /// ```
     /// use bytes::Bytes;
-    /// use zmtp::{AuthRequest, Credentials, MechanismName};
+    /// use zmtp::{AuthRequest, Credentials, MechanismName, Secret};
     /// let request = AuthRequest {
     ///     mechanism: MechanismName::PLAIN,
     ///     credentials: Credentials::Plain {
     ///         username: Bytes::from_static(b"admin"),
-    ///         password: Bytes::from_static(b"secret"),
+    ///         password: Secret::new("secret"),
     ///     },
     /// };
     /// assert_eq!(request.zap_credentials(), [&b"admin"[..], &b"secret"[..]]);
@@ -60,7 +61,9 @@ impl AuthRequest {
     pub fn zap_credentials(&self) -> Vec<Bytes> {
         match &self.credentials {
             Credentials::None => Vec::new(),
-            Credentials::Plain { username, password } => vec![username.clone(), password.clone()],
+            Credentials::Plain { username, password } => {
+                vec![username.clone(), Bytes::copy_from_slice(password.expose())]
+            }
             Credentials::Curve { public_key } => {
                 vec![Bytes::copy_from_slice(public_key.as_bytes())]
             }
@@ -77,8 +80,8 @@ pub enum Credentials {
     Plain {
         /// The username.
         username: Bytes,
-        /// The password, in clear, as PLAIN sends it.
-        password: Bytes,
+        /// The password, in clear, as PLAIN sends it; wiped when dropped.
+        password: Secret,
     },
     /// CURVE: the client's long-term public key, proven by its vouch.
     Curve {
@@ -280,7 +283,7 @@ mod tests {
     fn debug_hides_the_password() {
         let c = Credentials::Plain {
             username: Bytes::from_static(b"admin"),
-            password: Bytes::from_static(b"hunter2"),
+            password: Secret::new("hunter2"),
         };
         let text = format!("{c:?}");
         assert!(

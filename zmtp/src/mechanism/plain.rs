@@ -30,6 +30,7 @@ use crate::command::{CommandError, RawCommand};
 use crate::frame::FrameHeader;
 use crate::greeting::MechanismName;
 use crate::metadata::Metadata;
+use crate::secret::Secret;
 
 const PLAIN: MechanismName = MechanismName::PLAIN;
 
@@ -277,11 +278,15 @@ impl Mechanism for PlainServer {
 }
 
 /// Splits HELLO's data into username and password, refusing stray bytes.
-fn parse_hello(data: &Bytes) -> Result<(Bytes, Bytes), MechanismError> {
+/// Both are copies: nothing keeps the frame alive, so the connection can
+/// wipe it.
+fn parse_hello(data: &Bytes) -> Result<(Bytes, Secret), MechanismError> {
     let parsed: nom::IResult<&[u8], (&[u8], &[u8])> =
         (length_data(be_u8), length_data(be_u8)).parse(&data[..]);
     match parsed {
-        Ok(([], (username, password))) => Ok((data.slice_ref(username), data.slice_ref(password))),
+        Ok(([], (username, password))) => {
+            Ok((Bytes::copy_from_slice(username), Secret::new(password)))
+        }
         Ok(_) => Err(malformed("HELLO", "bytes after the password")),
         Err(_) => Err(malformed("HELLO", "truncated username or password")),
     }
@@ -320,6 +325,18 @@ mod tests {
     use std::time::Instant;
 
     use super::*;
+
+    #[test]
+    fn hello_fields_are_copies_so_the_frame_can_be_wiped() {
+        let data = Bytes::from_static(b"\x05admin\x06secret");
+        let (username, password) = parse_hello(&data).unwrap();
+        assert_eq!(
+            (&username[..], password.expose()),
+            (&b"admin"[..], &b"secret"[..])
+        );
+        // Neither keeps the frame alive: the username owns its bytes.
+        assert!(username.try_into_mut().is_ok());
+    }
     use crate::event::{CloseReason, Event};
     use crate::mechanism::AuthStatus;
     use crate::testing::{Pair, frame_bodies};
@@ -548,7 +565,7 @@ mod tests {
             request.credentials,
             Credentials::Plain {
                 username: Bytes::from_static(b"admin"),
-                password: Bytes::from_static(b"secret")
+                password: Secret::new("secret")
             }
         );
         assert!(pair.server.state() == crate::State::Handshake);
