@@ -118,6 +118,21 @@ impl Server {
         Duration::from_millis((tick(11) + tick(12)) * 10)
     }
 
+    /// Waits (up to 30 s) until it has worked off what the attack gave it:
+    /// it used under 30 ms of CPU in the last 300 ms.
+    pub async fn settle(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut last = self.cpu();
+        while Instant::now() < deadline {
+            sleep(Duration::from_millis(300)).await;
+            let now = self.cpu();
+            if now.saturating_sub(last) < Duration::from_millis(30) {
+                return;
+            }
+            last = now;
+        }
+    }
+
     /// Whether it still runs.
     pub fn alive(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
@@ -308,8 +323,8 @@ pub enum Legit {
     Dealer,
     /// A SUB to `legit.` receives a published tick.
     Sub,
-    /// A SUB subscribed before the attack unsubscribes after it; the
-    /// (XPUB) server must print both notices.
+    /// A SUB subscribed before the attack leaves after it; the (XPUB)
+    /// server must print its subscribe and its cancel notice.
     Notices,
 }
 
@@ -699,11 +714,13 @@ pub async fn legit_served(legit: Legit, server: &mut Server, sub: Option<Socket>
             .await
         }
         Legit::Notices => {
+            // The subscriber leaves: its cancel notice is made by the
+            // socket itself, into the full inbound queue.
             let Some(socket) = sub else { return false };
-            let unsubscribed = socket.unsubscribe("legit.").is_ok();
+            let closed = timeout(LEGIT_DEADLINE, socket.close()).await.is_ok();
             sleep(Duration::from_millis(300)).await;
             server.tell("read");
-            unsubscribed
+            closed
                 && server.wait_for("sub legit.", LEGIT_DEADLINE).await
                 && server.wait_for("unsub legit.", LEGIT_DEADLINE).await
         }
@@ -749,8 +766,8 @@ pub struct Trial {
     /// Its resident memory after the legitimate peer's turn, minus
     /// `before` (negative growth reads as zero).
     pub after: u64,
-    /// CPU time the server used from the attack's start to the end of the
-    /// legitimate peer's turn.
+    /// CPU time the server used from the attack's start until it settled
+    /// (see [`Server::settle`]) and the legitimate peer had its turn.
     pub cpu: Duration,
     /// Whether the legitimate peer was served within [`LEGIT_DEADLINE`].
     pub legit_served: bool,
@@ -793,6 +810,7 @@ pub async fn trial(attack: Attack, program: &str, prefix: &[String]) -> io::Resu
     let before = server.memory().rss;
     let cpu_before = server.cpu();
     let (report, held) = attack.run(server.addr()).await?;
+    server.settle().await;
     let growth = server.memory().hwm.saturating_sub(before);
     if attack.busy() && attack.legit() != Legit::Notices {
         server.tell("read");
