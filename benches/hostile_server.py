@@ -79,7 +79,12 @@ def main():
             except zmq.Again:
                 pass
             next_tick = now + TICK
-        ready = dict(poller.poll(int(TICK * 1000)))
+        if poller.sockets:
+            ready = dict(poller.poll(int(TICK * 1000)))
+        else:
+            # zmq_poll with nothing to watch does not wait.
+            time.sleep(TICK)
+            ready = {}
         if busy and stdin in ready:
             line = sys.stdin.readline()
             if line.strip() == "read" or line == "":
