@@ -147,6 +147,9 @@ pub(crate) struct Stats {
     pub(crate) dropped_hwm: AtomicU64,
     pub(crate) dropped_unroutable: AtomicU64,
     pub(crate) dropped_inbound: AtomicU64,
+    /// Messages links have decoded and not yet put in the inbound queue
+    /// (changed a batch at a time).
+    pub(crate) held_by_links: AtomicU64,
 }
 
 /// A snapshot of a socket's counters.
@@ -168,6 +171,10 @@ pub struct SocketStats {
     pub dropped_inbound: u64,
     /// Peers whose handshake is complete.
     pub peers: usize,
+    /// Messages the links have decoded and hold because the inbound queue
+    /// (`rcvhwm`) is full: at most one decode batch per link (see
+    /// `docs/limits.md`, "One link").
+    pub held_by_links: u64,
 }
 
 /// What a link learns when its handshake is accepted by the socket.
@@ -452,6 +459,7 @@ impl Core {
             dropped_unroutable: load(&self.stats.dropped_unroutable),
             dropped_inbound: load(&self.stats.dropped_inbound),
             peers,
+            held_by_links: load(&self.stats.held_by_links),
         }
     }
 

@@ -3,10 +3,15 @@
 //! It is a single hand-written poll loop rather than a `select!` so that
 //! reading, writing, the pipe and the timers share one `&mut` stream and no
 //! work is lost to cancellation. Each wake-up it:
-//! 1. hands received messages to the socket's inbound queue (and stops
-//!    reading while that queue is full, so TCP pushes back on the peer);
-//! 2. reads whatever the stream has, into a large buffer, and lets the
-//!    connection decode every complete frame in it;
+//! 1. decodes received frames, no more messages at a time than the
+//!    socket's inbound queue has room for (at most [`DECODE_BATCH`]), and
+//!    hands them to that queue; while it is full, the undecoded rest stays
+//!    in the read buffer as bytes, and nothing more is read, so TCP pushes
+//!    back on the peer;
+//! 2. once the read buffer holds no complete frame, reads whatever the
+//!    stream has into it, unless the output the peer itself caused (PONGs,
+//!    handshake replies) is above [`READ_STOP`]: a peer that does not read
+//!    is not read either;
 //! 3. pulls queued outbound messages in batches, while the output buffer is
 //!    below its high mark;
 //! 4. writes the output with vectored writes: many small messages per
@@ -14,6 +19,10 @@
 //!    is empty (TLS keeps sealed records in a buffer of its own);
 //! 5. fires the connection's timers (handshake timeout, heartbeats) and the
 //!    linger deadline.
+//!
+//! What one link holds is bounded (`docs/limits.md`, "One link"): its read
+//! buffer, at most one decode batch of messages, and its output (the pull
+//! stops at [`WRITE_HIGH`], the peer's own at [`READ_STOP`]).
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -28,7 +37,7 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use tokio::io::AsyncWrite;
 use tokio::time::Sleep;
 use tokio_util::sync::WaitForCancellationFutureOwned;
-use zmtp::{Connection, Event, Message, PeerInfo};
+use zmtp::{Connection, Event, Input, Message, PeerInfo};
 
 use zmtp::mechanism::NullServer;
 
@@ -50,6 +59,18 @@ const READ_CHUNK: usize = 64 * 1024;
 const MAX_RESERVE: usize = 4 * 1024 * 1024;
 /// Stop pulling messages from the pipe once this much output is waiting.
 const WRITE_HIGH: usize = 256 * 1024;
+/// Stop reading while more than this much unsent output is the peer's own
+/// doing (PONGs, handshake replies, ERROR): half of zmtp's
+/// [`PONG_BACKLOG`](zmtp::PONG_BACKLOG), so a peer that sends PINGs and
+/// never reads is stopped before its PINGs go unanswered. Messages the
+/// application sent do not count: they are bounded by the pipe and
+/// [`WRITE_HIGH`], and two links each stopping the other's reads while
+/// sending large messages both ways would wait for each other forever.
+pub(crate) const READ_STOP: usize = zmtp::PONG_BACKLOG / 2;
+/// Most messages decoded ahead of the inbound queue: a link decodes no
+/// more than the room the queue had at its last push, and at least one
+/// (so a handshake goes on whatever the queue holds).
+pub(crate) const DECODE_BATCH: usize = 256;
 /// Messages pulled from the pipe per batch, at most (a default pipe of 1000
 /// small messages goes in one swap).
 const BATCH: usize = 1024;
@@ -145,6 +166,10 @@ pub(crate) async fn run(
         closing: Box::pin(core.closing.clone().cancelled_owned()),
         closing_seen: false,
         pending: VecDeque::new(),
+        held: 0,
+        buffered: false,
+        room: 0,
+        pulled: 0,
         batch: VecDeque::with_capacity(BATCH),
         slot: Some(slot),
         guard,
@@ -156,6 +181,7 @@ pub(crate) async fn run(
         end: None,
     };
     let outcome = std::future::poll_fn(|cx| engine.poll(cx, out_rx)).await;
+    engine.report_held(0);
     let Engine {
         mut stream,
         pending,
@@ -240,6 +266,15 @@ struct Engine<'a> {
     closing_seen: bool,
     /// Received, not yet in the socket's inbound queue.
     pending: VecDeque<Inbound>,
+    /// `pending.len()` as last added to the socket's `held_by_links`.
+    held: u64,
+    /// `read_buf` may hold complete frames not decoded yet.
+    buffered: bool,
+    /// Room in the inbound queue at the last push: the next decode batch.
+    room: usize,
+    /// How much of the unsent output came from the pipe (or the socket's
+    /// subscription replay), at least: the rest is the peer's doing.
+    pulled: usize,
     batch: VecDeque<Outbound>,
     slot: Option<PipeSlot>,
     guard: Option<HandshakeGuard>,
@@ -256,6 +291,7 @@ impl Engine<'_> {
         loop {
             let mut progress = self.deliver(cx);
             progress |= self.read(cx);
+            self.report_held(self.pending.len());
             progress |= self.pull(cx, out_rx);
             progress |= self.write(cx);
             progress |= self.timers(cx);
@@ -283,35 +319,80 @@ impl Engine<'_> {
         }
     }
 
+    /// Brings the socket's count of messages held by links up to date with
+    /// `now` held here: one atomic operation per batch, none per message.
+    fn report_held(&mut self, now: usize) {
+        let now = now as u64;
+        let counter = &self.link.core.stats.held_by_links;
+        if now > self.held {
+            counter.fetch_add(now - self.held, Ordering::Relaxed);
+        } else if now < self.held {
+            counter.fetch_sub(self.held - now, Ordering::Relaxed);
+        }
+        self.held = now;
+    }
+
     fn finish(&mut self, end: LinkEnd) {
         self.end.get_or_insert(end);
     }
 
     /// Step 1: received messages into the socket's inbound queue, as many
-    /// as fit, in one go.
+    /// as fit, in one go; decoded from the read buffer as room appears.
     fn deliver(&mut self, cx: &mut Context<'_>) -> bool {
-        if self.pending.is_empty() {
-            return false;
-        }
-        let inbound = &self.link.core.inbound;
-        let moved = inbound.push_batch(&mut self.pending);
-        if self.pending.is_empty() {
-            return true;
-        }
-        match inbound.poll_room(cx) {
-            Poll::Ready(false) => {
-                self.finish(LinkEnd::SocketClosed);
-                true
+        let mut progress = false;
+        loop {
+            if self.pending.is_empty() {
+                if !self.buffered || self.draining || self.end.is_some() {
+                    return progress;
+                }
+                self.decode();
+                progress = true;
+                continue;
             }
-            // Room appeared since the push: go round again.
-            Poll::Ready(true) => true,
-            Poll::Pending => moved > 0,
+            let inbound = &self.link.core.inbound;
+            let before = self.pending.len();
+            self.room = inbound.push_batch(&mut self.pending);
+            progress |= self.pending.len() < before;
+            if self.pending.is_empty() {
+                continue;
+            }
+            match inbound.poll_room(cx) {
+                Poll::Ready(false) => {
+                    self.finish(LinkEnd::SocketClosed);
+                    return true;
+                }
+                // Room appeared since the push: go round again.
+                Poll::Ready(true) => {}
+                Poll::Pending => return progress,
+            }
         }
     }
 
-    /// Step 2: read and decode, unless the socket is not keeping up.
+    /// Decodes one batch from the read buffer: no more messages than the
+    /// inbound queue had room for at the last push.
+    fn decode(&mut self) {
+        let batch = self.room.clamp(1, DECODE_BATCH);
+        let input = self
+            .conn
+            .handle_input_until(&mut self.read_buf, Instant::now(), batch);
+        self.buffered = input == Input::Paused;
+        self.process_events();
+    }
+
+    /// Unsent output that the peer caused rather than the application.
+    fn peer_output(&mut self) -> usize {
+        self.conn.transmit().remaining().saturating_sub(self.pulled)
+    }
+
+    /// Step 2: read, once everything read before is decoded and delivered,
+    /// and unless the peer is not reading what it made us send.
     fn read(&mut self, cx: &mut Context<'_>) -> bool {
-        if !self.pending.is_empty() || self.draining || self.end.is_some() {
+        if !self.pending.is_empty()
+            || self.buffered
+            || self.draining
+            || self.end.is_some()
+            || self.peer_output() > READ_STOP
+        {
             return false;
         }
         let want = self.conn.read_hint().clamp(READ_CHUNK, MAX_RESERVE);
@@ -327,8 +408,11 @@ impl Engine<'_> {
                 true
             }
             Poll::Ready(Ok(_)) => {
-                self.conn.handle_input(&mut self.read_buf, Instant::now());
-                self.process_events();
+                // Decoded by the next `deliver`, a batch at a time, the
+                // first as large as the queue's room now (other links may
+                // have filled it since this one last pushed).
+                self.buffered = true;
+                self.room = self.link.core.inbound.room();
                 true
             }
             Poll::Ready(Err(e)) => {
@@ -395,7 +479,7 @@ impl Engine<'_> {
             // messages would hold well beyond the high-water mark.
             let budget = WRITE_HIGH - self.conn.transmit().remaining();
             let polled = out_rx.poll_take(cx, &mut self.batch, BATCH, budget, |item| match item {
-                Outbound::Message(m) => m.size(),
+                Outbound::Message(m) => m.cost(),
                 Outbound::Subscribe { topic, .. } | Outbound::Cancel { topic, .. } => topic.len(),
             });
             match polled {
@@ -404,11 +488,13 @@ impl Engine<'_> {
                     return true;
                 }
                 Poll::Ready(_) => {
+                    let unsent = self.conn.transmit().remaining();
                     let mut batch = std::mem::take(&mut self.batch);
                     while let Some(item) = batch.pop_front() {
                         self.encode(item);
                     }
                     self.batch = batch;
+                    self.note_pulled(unsent);
                     let core = &self.link.core;
                     if core.send_waiters.load(Ordering::Acquire) > 0 {
                         core.send_ready.notify_waiters();
@@ -419,6 +505,13 @@ impl Engine<'_> {
             }
         }
         progress
+    }
+
+    /// Counts the output added since `unsent` was read as the
+    /// application's (see [`Engine::pulled`]).
+    fn note_pulled(&mut self, unsent: usize) {
+        let added = self.conn.transmit().remaining().saturating_sub(unsent);
+        self.pulled += added;
     }
 
     fn encode(&mut self, item: Outbound) {
@@ -466,6 +559,10 @@ impl Engine<'_> {
                 }
                 Poll::Ready(Ok(written)) => {
                     self.conn.transmit().advance(written);
+                    // Output leaves in order, whoever queued it: what is
+                    // left cannot be more of the application's than all
+                    // of it (so the peer's share is never overstated).
+                    self.pulled = self.pulled.min(self.conn.transmit().remaining());
                     self.unflushed = true;
                     progress = true;
                 }
@@ -586,9 +683,11 @@ impl Engine<'_> {
         };
         match link.core.pipe_ready(link.pipe, entry, info) {
             Ok(ready) => {
+                let unsent = self.conn.transmit().remaining();
                 for topic in &ready.replay {
                     let _ = self.conn.send_subscribe(topic);
                 }
+                self.note_pulled(unsent);
                 self.replay_seq = ready.replay_seq;
                 self.routing_id = ready.routing_id;
                 let mut properties = info.metadata.clone();

@@ -39,8 +39,12 @@ pub struct Options {
     /// `ZMQ_HANDSHAKE_IVL`: greeting and security handshake must finish in
     /// this time (30 s). `None` waits forever.
     pub handshake_ivl: Option<Duration>,
-    /// `ZMQ_MAXMSGSIZE`: largest frame accepted (per frame, as libzmq);
-    /// `None` (the default) means no limit.
+    /// `ZMQ_MAXMSGSIZE`: largest frame accepted (as libzmq), and largest
+    /// message: its frames' bytes plus `zmtp::config::FRAME_COST` (48 B)
+    /// for each frame after the first, so that a message of many tiny
+    /// frames costs what it holds in memory (libzmq checks frames only; a
+    /// single frame may be exactly this large in both). `None` (the
+    /// default) means no limit.
     pub maxmsgsize: Option<u64>,
     /// `ZMQ_ROUTING_ID`: the identity we announce (REQ, DEALER, ROUTER).
     pub routing_id: Bytes,
@@ -130,6 +134,7 @@ impl Options {
         let mut config = zmtp::Config::new(socket_type);
         config.identity = self.routing_id.clone();
         config.max_frame_size = self.maxmsgsize;
+        config.max_message_size = self.maxmsgsize;
         config.handshake_timeout = self.handshake_ivl;
         config.heartbeat = self.heartbeat;
         config

@@ -119,7 +119,8 @@ impl<T> Queue<T> {
     }
 
     /// Moves as many items from the front of `items` as there is room for;
-    /// returns how many moved. On a closed queue nothing moves.
+    /// returns the room left after them (0 on a closed queue, where
+    /// nothing moves).
     pub(crate) fn push_batch(&self, items: &mut VecDeque<T>) -> usize {
         let mut inner = self.lock();
         if inner.closed {
@@ -128,7 +129,7 @@ impl<T> Queue<T> {
         let room = self.capacity.saturating_sub(inner.items.len());
         let n = room.min(items.len());
         if n == 0 {
-            return 0;
+            return room;
         }
         let was_empty = inner.items.is_empty();
         if was_empty && n == items.len() {
@@ -142,7 +143,7 @@ impl<T> Queue<T> {
         if was_empty {
             wake_all(&mut inner.consumers);
         }
-        n
+        room - n
     }
 
     /// Ready(true) when there is room, Ready(false) when closed; otherwise
@@ -359,8 +360,16 @@ impl<T> Queue<T> {
 
     /// Whether one more item fits.
     pub(crate) fn has_room(&self) -> bool {
+        self.room() > 0
+    }
+
+    /// How many more items fit now (0 once closed).
+    pub(crate) fn room(&self) -> usize {
         let inner = self.lock();
-        !inner.closed && inner.items.len() < self.capacity
+        if inner.closed {
+            return 0;
+        }
+        self.capacity.saturating_sub(inner.items.len())
     }
 }
 
@@ -473,8 +482,9 @@ mod tests {
         assert!(matches!(q.try_push(3), Err(PushError::Full(3))));
         let mut batch: VecDeque<i32> = (4..10).collect();
         assert_eq!(q.push_batch(&mut batch), 0);
+        assert_eq!(batch.len(), 6);
         assert_eq!(q.try_pop(), Some(1));
-        assert_eq!(q.push_batch(&mut batch), 1);
+        assert_eq!(q.push_batch(&mut batch), 0);
         assert_eq!(batch.front(), Some(&5));
         q.close();
         assert!(matches!(q.try_push(9), Err(PushError::Closed(9))));

@@ -63,8 +63,10 @@ pub struct Config {
     /// Largest frame body accepted (`ZMQ_MAXMSGSIZE`, per frame as in
     /// libzmq); `None` means no limit beyond the protocol's 2^63 - 1.
     pub max_frame_size: Option<u64>,
-    /// Largest whole message accepted, all frames together; `None` for no
-    /// limit.
+    /// Largest whole message accepted, as [`Message::cost`](crate::Message::cost)
+    /// counts it: all frames' bytes together plus [`FRAME_COST`] for each
+    /// frame after the first (so a single frame may be exactly this large);
+    /// `None` for no limit.
     pub max_message_size: Option<u64>,
     /// Most frames in one message; `None` for no limit. Each frame held
     /// while a message is assembled costs about [`FRAME_COST`] bytes beside

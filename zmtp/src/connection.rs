@@ -29,7 +29,7 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use thiserror::Error;
 
 use crate::command::{Command, RawCommand};
-use crate::config::Config;
+use crate::config::{Config, FRAME_COST};
 use crate::decode::Decoded;
 use crate::event::{CloseReason, Event, PeerInfo};
 use crate::frame::{Frame, FrameDecoder};
@@ -80,6 +80,17 @@ pub enum SendError {
     Cipher(#[from] MechanismError),
 }
 
+/// Where [`Connection::handle_input_until`] stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input {
+    /// Every complete frame was consumed (or the connection closed): what
+    /// is left is the start of a frame; read more.
+    Drained,
+    /// It stopped with `max_events` events waiting: complete frames may
+    /// remain. Take the events, then call again before reading more.
+    Paused,
+}
+
 /// Why [`Connection::authenticate`] refused a reply.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum AuthenticateError {
@@ -108,6 +119,7 @@ pub struct Connection {
     out: OutQueue,
     events: VecDeque<Event>,
     partial: Message,
+    /// What `partial` costs so far, as [`Message::cost`] counts it.
     partial_size: u64,
     handshake_deadline: Option<Instant>,
     heartbeat: Heartbeat,
@@ -231,14 +243,39 @@ impl Connection {
     /// Consumes every complete greeting or frame at the front of `buf`,
     /// leaving an incomplete tail in place for the next read.
     pub fn handle_input(&mut self, buf: &mut BytesMut, now: Instant) {
+        self.handle_input_until(buf, now, usize::MAX);
+    }
+
+    /// As [`Connection::handle_input`], but stops before the next frame
+    /// once `max_events` events wait to be taken, leaving the rest of
+    /// `buf` as it is. A driver whose consumer is slow decodes only as many
+    /// messages as it has room for and keeps the rest as bytes (two per
+    /// empty message, rather than a message's handle each).
+    ///
+    /// Frames that make no event (PINGs, PONGs, handshake commands that
+    /// only answer) are consumed as they come; each frame makes at most one
+    /// event, so no more than `max_events` wait on return.
+    ///
+    pub fn handle_input_until(
+        &mut self,
+        buf: &mut BytesMut,
+        now: Instant,
+        max_events: usize,
+    ) -> Input {
         loop {
+            if self.events.len() >= max_events {
+                return Input::Paused;
+            }
             match self.state {
-                State::Closed => return,
+                State::Closed => return Input::Drained,
                 State::Greeting => match Greeting::decode(buf) {
-                    Err(e) => return self.close(e.into()),
+                    Err(e) => {
+                        self.close(e.into());
+                        return Input::Drained;
+                    }
                     Ok(Decoded::Incomplete { needed }) => {
                         self.read_hint = needed;
-                        return;
+                        return Input::Drained;
                     }
                     Ok(Decoded::Complete { value, consumed }) => {
                         buf.advance(consumed);
@@ -246,10 +283,13 @@ impl Connection {
                     }
                 },
                 State::Handshake | State::Active => match self.frame_decoder().decode(buf) {
-                    Err(e) => return self.close(e.into()),
+                    Err(e) => {
+                        self.close(e.into());
+                        return Input::Drained;
+                    }
                     Ok(Decoded::Incomplete { needed }) => {
                         self.read_hint = needed;
-                        return;
+                        return Input::Drained;
                     }
                     Ok(Decoded::Complete { value, .. }) => {
                         self.heartbeat.on_traffic();
@@ -526,7 +566,10 @@ impl Connection {
             };
             return self.events.push_back(event);
         }
-        self.partial_size += frame.body.len() as u64;
+        // A frame after the first costs its handle as well as its bytes:
+        // a message of many empty frames is not free (see `FRAME_COST`).
+        let overhead = if self.partial.is_empty() { 0 } else { FRAME_COST };
+        self.partial_size += (frame.body.len() + overhead) as u64;
         if let Some(max) = self.max_message_size.filter(|&max| self.partial_size > max) {
             let size = self.partial_size;
             return self.close(CloseReason::MessageTooLarge { size, max });

@@ -74,7 +74,7 @@ pub mod testing;
 pub use command::{Command, CommandError, RawCommand};
 pub use config::{Config, HeartbeatConfig};
 pub use connection::{
-    AuthenticateError, Connection, HANDSHAKE_FRAME_MAX, PONG_BACKLOG, SendError, State,
+    AuthenticateError, Connection, HANDSHAKE_FRAME_MAX, Input, PONG_BACKLOG, SendError, State,
 };
 pub use decode::Decoded;
 pub use event::{CloseReason, Event, PeerInfo};

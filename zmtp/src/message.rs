@@ -8,6 +8,8 @@
 use bytes::Bytes;
 use smallvec::SmallVec;
 
+use crate::config::FRAME_COST;
+
 /// A multipart message.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Message {
@@ -62,6 +64,20 @@ impl Message {
     /// Total body bytes over all frames.
     pub fn size(&self) -> usize {
         self.frames.iter().map(Bytes::len).sum()
+    }
+
+    /// What the message costs against a size limit: its bytes, plus
+    /// [`FRAME_COST`] for each frame after the first (the first one's
+    /// handle lives in the message itself). A message of many tiny frames
+    /// costs what it takes in memory, not only what its bodies hold.
+    ///
+    /// ```
+    /// use zmtp::{Message, config::FRAME_COST};
+    /// let m: Message = [&b"abc"[..], b"", b""].into_iter().map(|f| f.to_vec()).collect();
+    /// assert_eq!(m.cost(), 3 + 2 * FRAME_COST);
+    /// ```
+    pub fn cost(&self) -> usize {
+        self.size() + FRAME_COST * self.frames.len().saturating_sub(1)
     }
 
     /// The frames, by value.

@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use proptest::prelude::*;
 use zmtp::{
-    CloseReason, Command, Config, Connection, Event, HeartbeatConfig, MechanismName, Message,
-    Metadata, SocketType, State, Version,
+    CloseReason, Command, Config, Connection, Event, HeartbeatConfig, Input, MechanismName,
+    Message, Metadata, SocketType, State, Version,
+    config::FRAME_COST,
     mechanism::Null,
     testing::{Pair, events, transmitted},
 };
@@ -255,16 +256,74 @@ fn configured_limits_apply_per_frame_and_per_message() {
         CloseReason::FrameTooLarge(_)
     ));
 
+    // A message costs its bytes plus FRAME_COST for each frame after the
+    // first: 3, then 3 + 2 + 48, then 53 + 1 + 48.
     let mut config = Config::new(SocketType::Pull);
-    config.max_message_size = Some(5);
+    config.max_message_size = Some(100);
     let mut c = active(config, SocketType::Push, 1);
     feed(&mut c, b"\x01\x03abc\x01\x02de");
     assert!(messages(events(&mut c)).is_empty());
     feed(&mut c, b"\x00\x01f");
     assert_eq!(
         closed_reason(&mut c),
-        CloseReason::MessageTooLarge { size: 6, max: 5 }
+        CloseReason::MessageTooLarge {
+            size: 102,
+            max: 100
+        }
     );
+    // A single frame may be exactly the maximum.
+    let mut config = Config::new(SocketType::Pull);
+    config.max_message_size = Some(5);
+    let mut c = active(config, SocketType::Push, 1);
+    feed(&mut c, b"\x00\x05abcde");
+    assert_eq!(messages(events(&mut c)), [vec![b"abcde".to_vec()]]);
+}
+
+#[test]
+fn empty_frames_cost_their_handles_against_the_message_size() {
+    // 64 empty frames hold no bytes but 63 handles beyond the first.
+    let mut config = Config::new(SocketType::Pull);
+    config.max_message_size = Some(1024);
+    let mut c = active(config, SocketType::Push, 1);
+    let mut wire = b"\x01\x00".repeat(63);
+    wire.extend_from_slice(b"\x00\x00");
+    feed(&mut c, &wire);
+    let size = 22 * FRAME_COST as u64;
+    assert_eq!(
+        closed_reason(&mut c),
+        CloseReason::MessageTooLarge { size, max: 1024 }
+    );
+}
+
+#[test]
+fn decoding_pauses_at_the_event_cap_and_resumes_from_the_buffer() {
+    let mut c = active(Config::new(SocketType::Pull), SocketType::Push, 1);
+    // Five empty messages with a PING between the second and the third,
+    // and the start of a sixth message.
+    let mut wire = BytesMut::from(&b"\x00\x00\x00\x00"[..]);
+    Command::Ping {
+        ttl: 0,
+        context: Bytes::new(),
+    }
+    .encode(&mut wire)
+    .unwrap();
+    wire.extend_from_slice(b"\x00\x00\x00\x00\x00\x00\x00\x03ab");
+    let now = Instant::now();
+    assert_eq!(c.handle_input_until(&mut wire, now, 2), Input::Paused);
+    assert_eq!(messages(events(&mut c)).len(), 2);
+    // The PING is answered on the way to the next two messages.
+    assert_eq!(c.handle_input_until(&mut wire, now, 2), Input::Paused);
+    assert_eq!(messages(events(&mut c)).len(), 2);
+    assert!(!take_output(&mut c).is_empty());
+    assert_eq!(c.handle_input_until(&mut wire, now, 2), Input::Drained);
+    assert_eq!(messages(events(&mut c)).len(), 1);
+    assert_eq!(&wire[..], b"\x00\x03ab");
+    // Nothing is decoded while the events are not taken.
+    wire.extend_from_slice(b"c\x00\x00");
+    assert_eq!(c.handle_input_until(&mut wire, now, 1), Input::Paused);
+    assert_eq!(c.handle_input_until(&mut wire, now, 1), Input::Paused);
+    assert_eq!(&wire[..], b"\x00\x00");
+    assert_eq!(messages(events(&mut c)), [vec![b"abc".to_vec()]]);
 }
 
 #[test]
