@@ -29,7 +29,7 @@ use std::future::Future;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -43,6 +43,7 @@ use zmtp::mechanism::NullServer;
 
 use crate::core::{Core, Inbound, Outbound, PipeEntry};
 use crate::endpoint::Endpoint;
+use crate::gate::Ticket;
 use crate::link_end::{IoFailure, LinkEnd};
 use crate::monitor_event::MonitorEvent;
 use crate::peers::{PeerMetadata, PipeId};
@@ -92,28 +93,6 @@ pub(crate) enum PipeSlot {
     Pending(PipeTx<Outbound>),
 }
 
-/// Counts a listener's links that are still in their handshake.
-#[derive(Debug)]
-pub(crate) struct HandshakeGuard(Arc<AtomicUsize>);
-
-impl HandshakeGuard {
-    /// Takes a place if fewer than `max` are taken.
-    pub(crate) fn try_acquire(count: &Arc<AtomicUsize>, max: usize) -> Option<Self> {
-        count
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < max).then_some(n + 1)
-            })
-            .ok()
-            .map(|_| HandshakeGuard(count.clone()))
-    }
-}
-
-impl Drop for HandshakeGuard {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
 /// How a link ended, and whether its handshake had completed.
 #[derive(Debug)]
 pub(crate) struct Outcome {
@@ -136,7 +115,7 @@ pub(crate) async fn run(
     link: &LinkInfo,
     out_rx: &mut PipeRx<Outbound>,
     slot: PipeSlot,
-    guard: Option<HandshakeGuard>,
+    guard: Option<Ticket>,
     started: Instant,
 ) -> Outcome {
     let core = &link.core;
@@ -277,7 +256,9 @@ struct Engine<'a> {
     pulled: usize,
     batch: VecDeque<Outbound>,
     slot: Option<PipeSlot>,
-    guard: Option<HandshakeGuard>,
+    /// An accepted link's place among its listener's pending handshakes,
+    /// until the handshake completes.
+    guard: Option<Ticket>,
     routing_id: Option<Bytes>,
     replay_seq: u64,
     handshake_done: bool,
@@ -300,6 +281,7 @@ impl Engine<'_> {
             if !self.closing_seen && !self.handshake_done {
                 self.watch_closing(cx, !out_rx.is_empty());
             }
+            self.watch_admission(cx);
             if self.draining
                 && !self.conn.transmit().has_remaining()
                 && !self.unflushed
@@ -376,6 +358,11 @@ impl Engine<'_> {
             .conn
             .handle_input_until(&mut self.read_buf, Instant::now(), batch);
         self.buffered = input == Input::Paused;
+        if let Some(ticket) = self.guard.as_mut() {
+            if self.conn.peer_version().is_some() {
+                ticket.greeted();
+            }
+        }
         self.process_events();
     }
 
@@ -635,6 +622,17 @@ impl Engine<'_> {
             }
             None if queued => {}
             _ => self.finish(LinkEnd::SocketClosed),
+        }
+    }
+
+    /// An accepted link in its handshake ends if its listener cuts it
+    /// (evicted for a newcomer, or no greeting in time).
+    fn watch_admission(&mut self, cx: &mut Context<'_>) {
+        if let Some(ticket) = self.guard.as_mut() {
+            if let Poll::Ready(why) = ticket.poll_cut(cx) {
+                self.guard = None;
+                self.finish(LinkEnd::Refused(why));
+            }
         }
     }
 

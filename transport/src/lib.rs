@@ -21,11 +21,18 @@
 //! `link_end` and `refusal` why links end. The repository's
 //! `docs/architecture.md` follows a message through these files.
 
+// The fuzz targets drive admission directly; nothing else should.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod admission;
+#[cfg(not(feature = "fuzzing"))]
+mod admission;
 mod connecter;
 mod core;
 mod endpoint;
 mod engine;
 mod error;
+mod gate;
 mod inproc;
 mod link_end;
 mod listener;

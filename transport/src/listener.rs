@@ -3,20 +3,20 @@
 
 use std::io;
 use std::sync::Arc;
-use std::sync::atomic::AtomicUsize;
 use std::time::{Duration, Instant};
 
 use tokio::net::{TcpListener, TcpStream, UnixListener};
 use tokio_rustls::TlsAcceptor;
 
+use crate::admission::Source;
 use crate::core::Core;
 use crate::endpoint::{Endpoint, IpcAddr};
-use crate::engine::{self, HandshakeGuard, LinkInfo, Outcome, PipeSlot};
+use crate::engine::{self, LinkInfo, Outcome, PipeSlot};
 use crate::error::{Error, Result};
+use crate::gate::{Gate, Ticket};
 use crate::inproc;
 use crate::link_end::{IoFailure, LinkEnd};
 use crate::monitor_event::MonitorEvent;
-use crate::refusal::Refusal;
 use crate::stream::Stream;
 use crate::tls::handshake;
 use crate::tls::settings::TlsError;
@@ -142,10 +142,15 @@ pub(crate) fn configure_tcp(core: &Core, stream: &TcpStream) {
 }
 
 async fn accept_loop(core: Arc<Core>, listener: Listener, endpoint: Endpoint) {
-    let handshakes = Arc::new(AtomicUsize::new(0));
+    let gate = Gate::new(&core.options);
     loop {
+        let greeting_due = gate.next_deadline();
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
+            () = sleep_until(greeting_due) => {
+                gate.expire();
+                continue;
+            }
             _ = core.closing.cancelled() => break,
         };
         let stream = match accepted {
@@ -165,16 +170,16 @@ async fn accept_loop(core: Arc<Core>, listener: Listener, endpoint: Endpoint) {
             configure_tcp(&core, tcp);
         }
         let peer = stream.peer();
-        let Some(guard) = HandshakeGuard::try_acquire(&handshakes, core.options.max_handshakes)
-        else {
-            core.monitor.emit(MonitorEvent::Refused {
-                endpoint: endpoint.clone(),
-                peer,
-                reason: LinkEnd::Refused(Refusal::HandshakeCap {
-                    max: core.options.max_handshakes,
-                }),
-            });
-            continue;
+        let ticket = match gate.admit(source_of(&stream)) {
+            Ok(ticket) => ticket,
+            Err(refusal) => {
+                core.monitor.emit(MonitorEvent::Refused {
+                    endpoint: endpoint.clone(),
+                    peer,
+                    reason: LinkEnd::Refused(refusal),
+                });
+                continue;
+            }
         };
         core.monitor.emit(MonitorEvent::Accepted {
             endpoint: endpoint.clone(),
@@ -187,7 +192,7 @@ async fn accept_loop(core: Arc<Core>, listener: Listener, endpoint: Endpoint) {
             tls,
             endpoint.clone(),
             peer,
-            guard,
+            ticket,
         ));
         core.track(task);
     }
@@ -200,13 +205,33 @@ async fn accept_loop(core: Arc<Core>, listener: Listener, endpoint: Endpoint) {
     });
 }
 
+/// Sleeps until `at`; forever without it.
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Who a new connection counts against in the per-source cap.
+fn source_of(stream: &Stream) -> Source {
+    match stream {
+        Stream::Tcp(tcp) => tcp
+            .peer_addr()
+            .map_or(Source::Unknown, |a| Source::from_ip(a.ip())),
+        Stream::Unix(_) => Source::Local,
+        // Never at accept: TLS starts after admission.
+        Stream::Tls(_) => Source::Unknown,
+    }
+}
+
 async fn serve(
     core: Arc<Core>,
     stream: Stream,
     tls: Option<TlsAcceptor>,
     endpoint: Endpoint,
     peer: String,
-    guard: HandshakeGuard,
+    mut ticket: Ticket,
 ) {
     let started = Instant::now();
     let pipe = core.new_pipe_id();
@@ -222,6 +247,7 @@ async fn serve(
             let deadline = core.options.handshake_ivl.map(|t| started + t);
             let secured = tokio::select! {
                 secured = handshake::accept(core, &acceptor, tcp, deadline) => secured,
+                why = ticket.cut() => Err(LinkEnd::Refused(why)),
                 () = core.closing.cancelled() => Err(LinkEnd::SocketClosed),
             };
             match secured {
@@ -239,7 +265,7 @@ async fn serve(
     };
     let (tx, mut rx) = core.new_pipe();
     let slot = PipeSlot::Pending(tx);
-    let outcome = engine::run(stream, &link, &mut rx, slot, Some(guard), started).await;
+    let outcome = engine::run(stream, &link, &mut rx, slot, Some(ticket), started).await;
     let notices = link.core.pipe_down(pipe, true);
     engine::deliver_notices(&link.core, pipe, notices);
     engine::report(&link, &outcome);

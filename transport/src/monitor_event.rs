@@ -28,9 +28,12 @@ pub enum MonitorEvent {
         /// The peer's address.
         peer: String,
     },
-    /// A listener refused a connection (too many handshakes in progress:
-    /// [`Refusal::HandshakeCap`](crate::Refusal::HandshakeCap)) or could
-    /// not accept one ([`LinkEnd::AcceptFailed`], with an empty `peer`).
+    /// A listener refused a connection (too many handshakes in progress
+    /// from its source:
+    /// [`Refusal::TooManyFromSource`](crate::Refusal::TooManyFromSource);
+    /// none allowed: [`Refusal::HandshakeCap`](crate::Refusal::HandshakeCap))
+    /// or could not accept one ([`LinkEnd::AcceptFailed`], with an empty
+    /// `peer`).
     Refused {
         /// The listener's endpoint.
         endpoint: Endpoint,
@@ -65,7 +68,11 @@ pub enum MonitorEvent {
         /// The peer's socket type, if announced.
         peer_socket_type: Option<SocketType>,
     },
-    /// The ZMTP handshake failed; the connection was closed.
+    /// The ZMTP handshake failed; the connection was closed. This includes
+    /// accepted links the listener cut short: evicted for a newcomer
+    /// ([`Refusal::Evicted`](crate::Refusal::Evicted)) or silent past the
+    /// greeting deadline
+    /// ([`Refusal::GreetingTimeout`](crate::Refusal::GreetingTimeout)).
     HandshakeFailed {
         /// The endpoint (bound or connected).
         endpoint: Endpoint,

@@ -61,8 +61,11 @@ pub struct Options {
     /// `ZMQ_TCP_KEEPALIVE` with `_IDLE`: enable TCP keepalive probes after
     /// this much idle time. `None` leaves the system default.
     pub tcp_keepalive: Option<Duration>,
-    /// Most connections allowed in greeting/handshake at once per listener;
-    /// more are closed on accept (not a libzmq option). Default 256.
+    /// Most connections allowed in greeting/handshake at once per listener
+    /// (not a libzmq option). Default 256. A newcomer at the cap is let in
+    /// and the oldest link still in its handshake is closed for it
+    /// ([`Refusal::Evicted`](crate::Refusal::Evicted)); zero refuses every
+    /// connection. See also `max_handshakes_per_source` and `greeting_ivl`.
     pub max_handshakes: usize,
     /// `ZMQ_XPUB_VERBOSE`: pass every subscription to the application, not
     /// only the first for a topic.
@@ -92,6 +95,21 @@ pub struct Options {
     /// option; see [`TlsConfig`]). `None`: binding or connecting `tls://`
     /// fails.
     pub tls: Option<TlsConfig>,
+
+    // Fair admission of a listener's handshakes (see `max_handshakes`).
+    /// Time an accepted link has to send its whole ZMTP greeting (on
+    /// `tls://`: to finish the TLS handshake and then send the greeting);
+    /// a link that has not is closed
+    /// ([`Refusal::GreetingTimeout`](crate::Refusal::GreetingTimeout)).
+    /// Default 5 s; `None` waits as long as `handshake_ivl`. Not a libzmq
+    /// option: libzmq has only `ZMQ_HANDSHAKE_IVL` for the whole handshake.
+    pub greeting_ivl: Option<Duration>,
+    /// Most links one source may have in their handshake at once per
+    /// listener; a newcomer beyond it is closed on accept
+    /// ([`Refusal::TooManyFromSource`](crate::Refusal::TooManyFromSource)).
+    /// A source is an IPv4 address, an IPv6 /64 prefix, or, for `ipc://`,
+    /// every local peer together. Default 32; not a libzmq option.
+    pub max_handshakes_per_source: usize,
 }
 
 impl Options {
@@ -126,6 +144,8 @@ impl Options {
             authenticator: None,
             zap_domain: String::new(),
             tls: None,
+            greeting_ivl: Some(Duration::from_secs(5)),
+            max_handshakes_per_source: 32,
         }
     }
 

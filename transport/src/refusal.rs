@@ -1,7 +1,9 @@
 //! Why the socket itself turned a link away or ended it: its own rules
-//! (one PAIR peer, unique ROUTER ids, the handshake cap of a listener),
-//! its closing, or the application's say-so. The other ways a link ends
+//! (one PAIR peer, unique ROUTER ids, a listener's admission of links in
+//! their handshake), its closing, or the application's say-so. The other ways a link ends
 //! (the protocol, the stream, TLS) are in [`LinkEnd`](crate::LinkEnd).
+
+use std::time::Duration;
 
 use bytes::Bytes;
 use thiserror::Error;
@@ -18,6 +20,35 @@ pub enum Refusal {
     HandshakeCap {
         /// The cap.
         max: usize,
+    },
+    /// A listener already had [`Options::max_handshakes_per_source`] links
+    /// from the same source in their handshake; the new connection was
+    /// closed at once.
+    ///
+    /// [`Options::max_handshakes_per_source`]: crate::Options::max_handshakes_per_source
+    #[error("{max} connections from this source are in their handshake already")]
+    TooManyFromSource {
+        /// The per-source cap.
+        max: usize,
+    },
+    /// The link was the oldest of [`Options::max_handshakes`] in their
+    /// handshake when a new connection came: it was closed to let the
+    /// newcomer in.
+    ///
+    /// [`Options::max_handshakes`]: crate::Options::max_handshakes
+    #[error("closed for a newcomer: the oldest of {max} connections in their handshake")]
+    Evicted {
+        /// The cap.
+        max: usize,
+    },
+    /// The link had not sent its whole greeting (on `tls://`: finished TLS
+    /// and sent the greeting) within [`Options::greeting_ivl`].
+    ///
+    /// [`Options::greeting_ivl`]: crate::Options::greeting_ivl
+    #[error("no greeting within {ivl:?}")]
+    GreetingTimeout {
+        /// The greeting interval.
+        ivl: Duration,
     },
     /// A PAIR socket has its one peer already.
     #[error("PAIR socket already has a peer")]
@@ -49,5 +80,17 @@ impl Refusal {
     /// application's disconnect say nothing about the next attempt.
     pub fn is_permanent(&self) -> bool {
         matches!(self, Refusal::PairTaken | Refusal::RoutingIdInUse(_))
+    }
+
+    /// Whether a listener's admission rules closed or refused the link: a
+    /// cap on handshakes in progress, or the greeting deadline.
+    pub fn is_admission(&self) -> bool {
+        matches!(
+            self,
+            Refusal::HandshakeCap { .. }
+                | Refusal::TooManyFromSource { .. }
+                | Refusal::Evicted { .. }
+                | Refusal::GreetingTimeout { .. }
+        )
     }
 }

@@ -17,7 +17,10 @@
 //!    authenticated and encrypted the link already; PLAIN and CURVE work
 //!    inside TLS as well, for deployments that want both.
 //! 4. The TLS handshake counts against `handshake_ivl`: TLS and ZMTP
-//!    handshakes together must finish within it.
+//!    handshakes together must finish within it. On a listener it counts
+//!    in the admission of handshakes as well: the place is taken at
+//!    accept, before TLS, and TLS and the ZMTP greeting together must
+//!    finish within `greeting_ivl`.
 //! 5. The peer's certificate identity ([`TlsPeer`]) reaches the
 //!    [`Authenticator`](crate::Authenticator) of a server (in
 //!    [`ZapRequest::tls_peer`](crate::ZapRequest::tls_peer); a NULL server

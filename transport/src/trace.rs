@@ -10,9 +10,12 @@
 //!
 //! Levels: `debug` for the normal life of links (listening, accepted,
 //! connected, up, down, reconnect scheduled), `info` for failed handshakes
-//! and endpoints closing, `warn` for refused credentials and refused
-//! connections (a listener at its handshake cap, accept failures).
+//! and endpoints closing, `warn` for refused credentials, refused
+//! connections (too many handshakes from one source, accept failures) and
+//! handshakes a listener cut short (the oldest evicted for a newcomer, no
+//! greeting in time).
 
+use crate::link_end::LinkEnd;
 use crate::monitor_event::MonitorEvent;
 
 /// Records `event` as a `tracing` event (target `zmtp_transport::trace`).
@@ -48,7 +51,9 @@ pub(crate) fn record(event: &MonitorEvent) {
             reason,
         } => {
             let protocol_error = reason.is_protocol_error();
-            if reason.is_authentication_failure() {
+            if is_admission(reason) {
+                tracing::warn!(%endpoint, peer, %reason, "handshake cut by the listener");
+            } else if reason.is_authentication_failure() {
                 tracing::warn!(%endpoint, peer, %reason, protocol_error, "credentials refused");
             } else {
                 tracing::info!(%endpoint, peer, %reason, protocol_error, "handshake failed");
@@ -75,6 +80,12 @@ pub(crate) fn record(event: &MonitorEvent) {
     }
 }
 
+/// Whether a listener's admission rules ended the link (evicted for a
+/// newcomer, no greeting in time).
+fn is_admission(reason: &LinkEnd) -> bool {
+    matches!(reason, LinkEnd::Refused(refusal) if refusal.is_admission())
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::{Arc, Mutex};
@@ -84,7 +95,6 @@ mod tests {
     use tracing::{Event, Level, Metadata, Subscriber};
 
     use super::*;
-    use crate::link_end::LinkEnd;
     use crate::refusal::Refusal;
 
     /// What a recorded event said: its level and its fields as text.
@@ -167,6 +177,21 @@ mod tests {
         assert_eq!(
             field(&seen, "reason"),
             Some("refused: 4 connections are in their handshake already")
+        );
+    }
+
+    #[test]
+    fn handshakes_cut_by_the_listener_are_warnings() {
+        let endpoint: crate::Endpoint = "tcp://127.0.0.1:5555".parse().unwrap();
+        let seen = recorded(&MonitorEvent::HandshakeFailed {
+            endpoint,
+            peer: "127.0.0.1:4000".into(),
+            reason: LinkEnd::Refused(Refusal::Evicted { max: 16 }),
+        });
+        assert_eq!(seen.0, Level::WARN);
+        assert_eq!(
+            field(&seen, "message"),
+            Some("handshake cut by the listener")
         );
     }
 }

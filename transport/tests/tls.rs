@@ -3,7 +3,8 @@
 //! TLS with the client's identity reaching the authenticator and received
 //! messages, and refusals (a client certificate from another CA, a server
 //! the client does not trust, a name that does not match) reported as
-//! authentication failures on both sides.
+//! authentication failures on both sides, and silent connections held to
+//! the listener's admission rules before any TLS.
 
 #![allow(clippy::unwrap_used)]
 
@@ -18,8 +19,8 @@ use rustls::CertificateError;
 use tokio::time::timeout;
 use zmtp_transport::zmtp::CloseReason;
 use zmtp_transport::{
-    AuthReply, AuthStatus, CurveKeyPair, Error, LinkEnd, Monitor, MonitorEvent, Options, Security,
-    Socket, SocketType, TlsConfig, TlsError, TlsIdentity, TlsRoots, ZapRequest,
+    AuthReply, AuthStatus, CurveKeyPair, Error, LinkEnd, Monitor, MonitorEvent, Options, Refusal,
+    Security, Socket, SocketType, TlsConfig, TlsError, TlsIdentity, TlsRoots, ZapRequest,
 };
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -506,6 +507,53 @@ async fn a_silent_peer_times_out_in_the_tls_handshake() {
     push.send("after").await.unwrap();
     let m = timeout(WAIT, pull.recv()).await.unwrap().unwrap();
     assert_eq!(&m.frames()[0][..], b"after");
+}
+
+/// Silent TCP connections to a `tls://` listener hold places from accept,
+/// before any TLS: as many as `max_handshakes` do not keep a real TLS peer
+/// out (the oldest is evicted for it), and one that never finishes TLS and
+/// its greeting is closed at the greeting deadline.
+#[tokio::test]
+async fn tls_handshakes_count_in_the_listeners_admission() {
+    const MAX: usize = 4;
+    const GREETING: Duration = Duration::from_millis(1500);
+    let ca = Ca::new("test CA");
+    let mut options = Options::new(SocketType::Pull);
+    options.tls = Some(TlsConfig::server(ca.server()));
+    options.handshake_ivl = Some(Duration::from_secs(120));
+    options.greeting_ivl = Some(GREETING);
+    options.max_handshakes = MAX;
+    let pull = Socket::with_options(SocketType::Pull, options);
+    let mut monitor = pull.monitor();
+    let ep = pull.bind("tls://127.0.0.1:*").await.unwrap();
+    let addr = ep.to_string().replace("tls://", "");
+
+    let mut silent = Vec::new();
+    for _ in 0..MAX {
+        silent.push(tokio::net::TcpStream::connect(&addr).await.unwrap());
+    }
+    for _ in 0..MAX {
+        next_event(&mut monitor, |e| {
+            matches!(e, MonitorEvent::Accepted { .. }).then_some(())
+        })
+        .await;
+    }
+    let push = socket(SocketType::Push, TlsConfig::client(ca.roots()));
+    push.connect(&ep.to_string()).await.unwrap();
+    push.send("past the flood").await.unwrap();
+    let m = timeout(WAIT, pull.recv()).await.unwrap().unwrap();
+    assert_eq!(&m.frames()[0][..], b"past the flood");
+
+    // The oldest went for the newcomer, the others at their deadline.
+    let (reason, _) = some_handshake_failed(&mut monitor).await;
+    assert_eq!(reason, LinkEnd::Refused(Refusal::Evicted { max: MAX }));
+    for _ in 1..MAX {
+        let (reason, _) = some_handshake_failed(&mut monitor).await;
+        assert_eq!(
+            reason,
+            LinkEnd::Refused(Refusal::GreetingTimeout { ivl: GREETING })
+        );
+    }
 }
 
 /// A slow reader behind a small receive window: the sender's socket stays

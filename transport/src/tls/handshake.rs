@@ -4,12 +4,13 @@
 //! handshake ends the link with the TLS error; the refused TCP stream is
 //! drained briefly so that rustls's alert reaches the peer.
 
+use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio_rustls::TlsAcceptor;
+use tokio_rustls::{TlsAcceptor, TlsStream};
 use zmtp::CloseReason;
 
 use super::settings::TlsClient;
@@ -28,11 +29,7 @@ pub(crate) async fn accept(
     tcp: TcpStream,
     deadline: Option<Instant>,
 ) -> Result<Stream, LinkEnd> {
-    let handshake = acceptor.accept(tcp).into_fallible();
-    match within(deadline, handshake).await? {
-        Ok(tls) => Ok(Stream::Tls(Box::new(tls.into()))),
-        Err((error, tcp)) => Err(refused(core, error, tcp)),
-    }
+    secured(core, deadline, acceptor.accept(tcp).into_fallible()).await
 }
 
 /// Runs the client handshake on a connected stream, by `deadline`.
@@ -42,7 +39,19 @@ pub(crate) async fn connect(
     tcp: TcpStream,
     deadline: Option<Instant>,
 ) -> Result<Stream, LinkEnd> {
-    let handshake = client.connect(tcp).into_fallible();
+    secured(core, deadline, client.connect(tcp).into_fallible()).await
+}
+
+/// Either side's handshake, by `deadline`: the secured stream, or the
+/// TLS error (the refused stream drained).
+async fn secured<S>(
+    core: &Arc<Core>,
+    deadline: Option<Instant>,
+    handshake: impl Future<Output = Result<S, (io::Error, TcpStream)>>,
+) -> Result<Stream, LinkEnd>
+where
+    TlsStream<TcpStream>: From<S>,
+{
     match within(deadline, handshake).await? {
         Ok(tls) => Ok(Stream::Tls(Box::new(tls.into()))),
         Err((error, tcp)) => Err(refused(core, error, tcp)),
@@ -65,7 +74,7 @@ async fn within<T>(
 /// stream while the peer's bytes sit unread would reset it and could
 /// destroy the alert before the peer reads it. So our side is shut and
 /// the rest read away, briefly, on a task of its own.
-fn refused(core: &Arc<Core>, error: std::io::Error, mut tcp: TcpStream) -> LinkEnd {
+fn refused(core: &Arc<Core>, error: io::Error, mut tcp: TcpStream) -> LinkEnd {
     let owner = core.clone();
     core.track(tokio::spawn(async move {
         let drain = async {
