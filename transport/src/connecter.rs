@@ -140,8 +140,9 @@ async fn run(
                         handshake_done: false,
                     },
                 };
-                let notices = core.pipe_down(pipe, false);
-                engine::deliver_notices(&core, pipe, notices);
+                // `engine::run` queued the XPUB's notices already; this
+                // covers a link that failed before the engine ran.
+                core.pipe_down(pipe, false);
                 engine::report(&link, &outcome);
                 if outcome.handshake_done {
                     attempt = 0;

@@ -28,7 +28,7 @@ use crate::peers::{PeerDirectory, PipeId};
 use crate::queue::{self, PipeRx, PipeTx, Queue};
 use crate::refusal::Refusal;
 use crate::rules::{self, ReceiveRule};
-use crate::subscriptions::SubscriptionSet;
+use crate::subscriptions::{Audience, SubscriptionSet};
 
 /// What a socket hands a link to send.
 #[derive(Debug)]
@@ -94,8 +94,12 @@ pub(crate) struct State {
     pub(crate) subscriptions: SubscriptionSet,
     /// Numbers subscription changes so replays skip queued duplicates.
     pub(crate) subscription_seq: u64,
-    /// XPUB: subscriptions of all peers together, to report each topic once.
-    pub(crate) all_peer_topics: SubscriptionSet,
+    /// PUB/XPUB: which pipes subscribed to which topics, for fan-out and
+    /// (XPUB) to report a topic's first subscriber and its last.
+    pub(crate) audience: Audience,
+    /// Where each pipe is in `pipes` (rebuilt when the pipes change; a
+    /// stale entry only costs a scan, see [`State::pipe`]).
+    pub(crate) positions: HashMap<PipeId, usize>,
     /// REQ: the pipe the reply must come from.
     pub(crate) req_awaiting: Option<PipeId>,
     /// REP: where the reply to the request being served goes, and its
@@ -110,22 +114,44 @@ pub(crate) struct State {
 }
 
 impl State {
+    /// Where pipe `id` is in `pipes`: by the index when it is current,
+    /// else by a scan.
+    fn position(&self, id: PipeId) -> Option<usize> {
+        match self.positions.get(&id) {
+            Some(&i) if self.pipes.get(i).is_some_and(|p| p.id == id) => Some(i),
+            _ => self.pipes.iter().position(|p| p.id == id),
+        }
+    }
+
     pub(crate) fn pipe_mut(&mut self, id: PipeId) -> Option<&mut PipeEntry> {
-        self.pipes.iter_mut().find(|p| p.id == id)
+        let i = self.position(id)?;
+        self.pipes.get_mut(i)
     }
 
     pub(crate) fn pipe(&self, id: PipeId) -> Option<&PipeEntry> {
-        self.pipes.iter().find(|p| p.id == id)
+        self.pipes.get(self.position(id)?)
+    }
+
+    /// Rebuilds [`State::positions`] after the pipes changed.
+    pub(crate) fn reindex(&mut self) {
+        self.positions.clear();
+        let positions = self.pipes.iter().enumerate().map(|(i, p)| (p.id, i));
+        self.positions.extend(positions);
     }
 
     /// Drops a live link's pipe, which ends the link: its engine finds the
     /// pipe closed and reports `why`.
     pub(crate) fn drop_pipe(&mut self, id: PipeId, why: Refusal) {
-        let before = self.pipes.len();
-        self.pipes.retain(|p| p.id != id);
-        if self.pipes.len() < before {
-            self.dropped.insert(id, why);
+        let Some(i) = self.position(id) else {
+            return;
+        };
+        let mut entry = self.pipes.remove(i);
+        // Its peer's subscriptions go with it (the link's own end finds no
+        // pipe left, so nothing else would remove them).
+        for topic in entry.peer_subscriptions.take_topics() {
+            self.audience.remove(&topic, id);
         }
+        self.dropped.insert(id, why);
     }
 }
 
@@ -271,7 +297,8 @@ impl Core {
 
     /// Records, under the state lock (`_state` proves it is held), that the
     /// pipes changed.
-    pub(crate) fn pipes_changed(&self, _state: &mut State) {
+    pub(crate) fn pipes_changed(&self, state: &mut State) {
+        state.reindex();
         self.pipes_version.fetch_add(1, Ordering::Release);
     }
 
@@ -334,7 +361,7 @@ impl Core {
         pipe.routing_id = routing_id.clone();
         let ready = Ready {
             routing_id,
-            replay: state.subscriptions.topics().cloned().collect(),
+            replay: state.subscriptions.topics(),
             replay_seq: state.subscription_seq,
         };
         self.pipes_changed(&mut state);
@@ -363,8 +390,9 @@ impl Core {
                 state.routes.remove(&rid);
             }
         }
-        if was_ready && self.socket_type == SocketType::Xpub {
-            notices = rules::peer_left(&mut state, &self.options, topics);
+        if was_ready && self.socket_type.is_publisher() {
+            let xpub = self.socket_type == SocketType::Xpub;
+            notices = rules::peer_left(&mut state, &self.options, xpub, id, topics);
         }
         if detach {
             state.pipes.retain(|p| p.id != id);
@@ -408,15 +436,16 @@ impl Core {
     }
 
     /// A peer subscribed or cancelled (PUB, XPUB). Returns the notice an
-    /// XPUB application should see, if any.
+    /// XPUB application should see, if any, or why the peer's link must end
+    /// (it went over its subscription caps).
     pub(crate) fn on_subscription(
         &self,
         id: PipeId,
         subscribe: bool,
         topic: Bytes,
-    ) -> Option<Message> {
+    ) -> Result<Option<Message>, Refusal> {
         if !self.socket_type.is_publisher() {
-            return None;
+            return Ok(None);
         }
         let xpub = self.socket_type == SocketType::Xpub;
         let mut state = self.state();

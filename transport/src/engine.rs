@@ -175,12 +175,21 @@ pub(crate) async fn run(
     })
     .await;
     drop(stream);
+    // The peer's subscriptions go now (an accepted link's pipe with them);
+    // an XPUB's unsubscribe notices follow what the peer sent.
+    let notices = core.pipe_down(link.pipe, accepted);
     // What the peer sent before the link ended still reaches the
-    // application, followed by the link notice if asked for. A task of its
-    // own does it, so neither the bookkeeping, the monitor event, a
-    // reconnect nor `close` waits for the application to make room.
+    // application, followed by the XPUB's notices and the link notice if
+    // asked for, none dropped. A task of its own does it, so neither the
+    // bookkeeping, the monitor event, a reconnect nor `close` waits for the
+    // application to make room.
     if !core.is_closing() {
         let mut rest: Vec<Inbound> = pending.into();
+        rest.extend(notices.into_iter().map(|message| Inbound {
+            pipe: link.pipe,
+            message,
+            from_peer: false,
+        }));
         if outcome.handshake_done && core.options.link_notify {
             let notice = rules::admit(core, routing_id.as_ref(), link_notice(false));
             rest.extend(notice.map(|message| Inbound {
@@ -742,12 +751,16 @@ impl Engine<'_> {
     }
 
     fn on_subscription(&mut self, subscribe: bool, topic: Bytes) {
-        if let Some(notice) = self
+        // A notice waits in `pending` like a message: the link reads no
+        // further until the application has room for it.
+        match self
             .link
             .core
             .on_subscription(self.link.pipe, subscribe, topic)
         {
-            self.queue(notice);
+            Ok(Some(notice)) => self.queue(notice),
+            Ok(None) => {}
+            Err(over_budget) => self.finish(LinkEnd::Refused(over_budget)),
         }
     }
 }
@@ -773,17 +786,3 @@ pub(crate) fn report(link: &LinkInfo, outcome: &Outcome) {
     link.core.monitor.emit(event);
 }
 
-/// Hands messages the socket generated for itself (XPUB unsubscribe
-/// notices when a subscriber leaves) to the inbound queue without waiting.
-pub(crate) fn deliver_notices(core: &Core, pipe: PipeId, notices: Vec<Message>) {
-    for message in notices {
-        let item = Inbound {
-            pipe,
-            message,
-            from_peer: false,
-        };
-        if core.inbound.try_push(item).is_err() {
-            Core::count(&core.stats.dropped_inbound);
-        }
-    }
-}

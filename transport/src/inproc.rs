@@ -67,7 +67,7 @@ pub(crate) fn connect(core: &Arc<Core>, name: &str) -> Result<()> {
     let theirs = match Side::attach(&binder, core) {
         Ok(side) => side,
         Err(e) => {
-            core.pipe_down(ours.pipe, true);
+            let _no_subscriptions_yet = core.pipe_down(ours.pipe, true);
             return Err(e);
         }
     };
@@ -152,15 +152,16 @@ impl Side {
 /// Moves one direction's items until either socket drops its pipe.
 async fn forward(mut from: Source, to: Sink) {
     notify_link(&to, true).await;
+    let mut within_budget = true;
     for topic in std::mem::take(&mut from.replay) {
-        subscription(&to, true, topic).await;
+        within_budget = within_budget && subscription(&to, true, topic).await;
     }
     // In batches, as an engine does: one lock to take what the pipe holds,
     // one to hand it over, rather than two per message.
     let admits_as_is = to.core.receive_rule.admits_as_is();
     let mut batch = VecDeque::with_capacity(BATCH);
     let mut ready = VecDeque::with_capacity(BATCH);
-    'link: loop {
+    'link: while within_budget {
         // Whole pipes at a time when they fit (a swap of buffers); the
         // receiving socket's queue bounds what is in flight.
         let n =
@@ -196,16 +197,16 @@ async fn forward(mut from: Source, to: Sink) {
                 }
                 // Notices keep their place among the messages.
                 Outbound::Subscribe { topic, seq } if seq > from.replay_seq => {
-                    if !hand_over(&to, &mut ready).await {
+                    if !hand_over(&to, &mut ready).await || !subscription(&to, true, topic).await
+                    {
                         break 'link;
                     }
-                    subscription(&to, true, topic).await
                 }
                 Outbound::Cancel { topic, seq } if seq > from.replay_seq => {
-                    if !hand_over(&to, &mut ready).await {
+                    if !hand_over(&to, &mut ready).await || !subscription(&to, false, topic).await
+                    {
                         break 'link;
                     }
-                    subscription(&to, false, topic).await
                 }
                 Outbound::Subscribe { .. } | Outbound::Cancel { .. } => {}
             }
@@ -216,10 +217,17 @@ async fn forward(mut from: Source, to: Sink) {
     }
     // One side is gone: take the link down on both.
     notify_link(&to, false).await;
-    let notices = from.core.pipe_down(from.pipe, true);
-    engine::deliver_notices(&from.core, from.pipe, notices);
-    let notices = to.core.pipe_down(to.pipe, true);
-    engine::deliver_notices(&to.core, to.pipe, notices);
+    // Unsubscribe notices wait for room like any message: none is dropped.
+    for (core, pipe) in [(&from.core, from.pipe), (&to.core, to.pipe)] {
+        for message in core.pipe_down(pipe, true) {
+            let item = Inbound {
+                from_peer: false,
+                pipe,
+                message,
+            };
+            let _ = core.inbound.push(item).await;
+        }
+    }
 }
 
 /// Moves every item of `ready` into the receiving socket's inbound queue,
@@ -247,9 +255,16 @@ async fn notify_link(to: &Sink, up: bool) {
     deliver_notice(to, notice).await;
 }
 
-async fn subscription(to: &Sink, subscribe: bool, topic: Bytes) {
-    let notice = to.core.on_subscription(to.pipe, subscribe, topic);
-    deliver_notice(to, notice).await;
+/// A subscription from the source side reaches the receiving socket;
+/// false if it broke that socket's per-peer caps (the link must end).
+async fn subscription(to: &Sink, subscribe: bool, topic: Bytes) -> bool {
+    match to.core.on_subscription(to.pipe, subscribe, topic) {
+        Ok(notice) => {
+            deliver_notice(to, notice).await;
+            true
+        }
+        Err(_over_budget) => false,
+    }
 }
 
 /// Queues a notice the socket made (a link or subscription notice) for the

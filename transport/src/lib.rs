@@ -33,6 +33,9 @@ mod endpoint;
 mod engine;
 mod error;
 mod gate;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzz_subscriptions;
 mod inproc;
 mod link_end;
 mod listener;

@@ -266,7 +266,8 @@ async fn serve(
     let (tx, mut rx) = core.new_pipe();
     let slot = PipeSlot::Pending(tx);
     let outcome = engine::run(stream, &link, &mut rx, slot, Some(ticket), started).await;
-    let notices = link.core.pipe_down(pipe, true);
-    engine::deliver_notices(&link.core, pipe, notices);
+    // `engine::run` took the link down and queued its notices already;
+    // this only makes sure the pipe is gone.
+    link.core.pipe_down(pipe, true);
     engine::report(&link, &outcome);
 }

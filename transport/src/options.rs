@@ -110,6 +110,21 @@ pub struct Options {
     /// A source is an IPv4 address, an IPv6 /64 prefix, or, for `ipc://`,
     /// every local peer together. Default 32; not a libzmq option.
     pub max_handshakes_per_source: usize,
+    // Subscriptions: per-peer caps (not libzmq options).
+    /// PUB/XPUB: most distinct topics one peer may hold subscribed
+    /// (default 10,000). A subscription to a new topic past it ends that
+    /// peer's link with [`Refusal::TooManySubscriptions`]; repeats of a
+    /// topic it holds only count. libzmq has no such cap; `usize::MAX`
+    /// gives its behaviour.
+    ///
+    /// [`Refusal::TooManySubscriptions`]: crate::Refusal::TooManySubscriptions
+    pub max_peer_subscriptions: usize,
+    /// PUB/XPUB: most bytes of distinct topics one peer may hold subscribed
+    /// (default 1 MiB). Past it the peer's link ends with
+    /// [`Refusal::SubscriptionBytes`]. Not a libzmq option.
+    ///
+    /// [`Refusal::SubscriptionBytes`]: crate::Refusal::SubscriptionBytes
+    pub max_peer_subscription_bytes: usize,
 }
 
 impl Options {
@@ -146,6 +161,9 @@ impl Options {
             tls: None,
             greeting_ivl: Some(Duration::from_secs(5)),
             max_handshakes_per_source: 32,
+
+            max_peer_subscriptions: 10_000,
+            max_peer_subscription_bytes: 1 << 20,
         }
     }
 

@@ -71,6 +71,20 @@ pub enum Refusal {
     /// ([`Socket::disconnect_peer`](crate::Socket::disconnect_peer)).
     #[error("disconnected by the application")]
     DisconnectedByApplication,
+    /// PUB/XPUB: the peer subscribed to more distinct topics than
+    /// [`Options::max_peer_subscriptions`](crate::Options::max_peer_subscriptions).
+    #[error("the peer subscribed to more than {max} topics")]
+    TooManySubscriptions {
+        /// The cap.
+        max: usize,
+    },
+    /// PUB/XPUB: the peer's distinct topics came to more bytes than
+    /// [`Options::max_peer_subscription_bytes`](crate::Options::max_peer_subscription_bytes).
+    #[error("the peer's subscriptions exceed {max} bytes")]
+    SubscriptionBytes {
+        /// The cap.
+        max: usize,
+    },
 }
 
 impl Refusal {
@@ -79,7 +93,16 @@ impl Refusal {
     /// protocol error likewise). Closing, a lost pipe, a handover or the
     /// application's disconnect say nothing about the next attempt.
     pub fn is_permanent(&self) -> bool {
-        matches!(self, Refusal::PairTaken | Refusal::RoutingIdInUse(_))
+        matches!(self, Refusal::PairTaken | Refusal::RoutingIdInUse(_)) || self.is_over_budget()
+    }
+
+    /// Whether the peer broke a per-peer budget (its subscriptions): it
+    /// misbehaved, and only its own link ended.
+    pub fn is_over_budget(&self) -> bool {
+        matches!(
+            self,
+            Refusal::TooManySubscriptions { .. } | Refusal::SubscriptionBytes { .. }
+        )
     }
 
     /// Whether a listener's admission rules closed or refused the link: a

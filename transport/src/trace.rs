@@ -43,7 +43,11 @@ pub(crate) fn record(event: &MonitorEvent) {
             peer,
             reason,
         } => {
-            tracing::debug!(%endpoint, peer, %reason, "link down");
+            if matches!(reason, LinkEnd::Refused(r) if r.is_over_budget()) {
+                tracing::warn!(%endpoint, peer, %reason, "peer over its budget, link closed");
+            } else {
+                tracing::debug!(%endpoint, peer, %reason, "link down");
+            }
         }
         MonitorEvent::HandshakeFailed {
             endpoint,
@@ -163,6 +167,21 @@ mod tests {
         assert_eq!(field(&seen, "reason"), Some("peer closed the connection"));
         assert_eq!(field(&seen, "peer"), Some("127.0.0.1:4000"));
         assert_eq!(field(&seen, "endpoint"), Some("tcp://127.0.0.1:5555"));
+    }
+
+    #[test]
+    fn a_peer_over_its_subscription_budget_is_a_warning() {
+        let endpoint: crate::Endpoint = "tcp://127.0.0.1:5555".parse().unwrap();
+        let seen = recorded(&MonitorEvent::Disconnected {
+            endpoint,
+            peer: "127.0.0.1:4000".into(),
+            reason: LinkEnd::Refused(Refusal::TooManySubscriptions { max: 3 }),
+        });
+        assert_eq!(seen.0, Level::WARN);
+        assert_eq!(
+            field(&seen, "reason"),
+            Some("refused: the peer subscribed to more than 3 topics")
+        );
     }
 
     #[test]

@@ -1,17 +1,21 @@
 //! Fan-out: PUB, XPUB, SUB and XSUB, and the subscriptions that steer them.
 //!
 //! - **Out** ([`publish`]): a PUB or XPUB message goes to every ready peer
-//!   whose subscriptions match its first frame; a full peer loses it
-//!   (XPUB with `xpub_nodrop` waits instead, for all of them).
+//!   whose subscriptions match its first frame, found by one walk of that
+//!   frame through the socket's [`Audience`](crate::subscriptions::Audience);
+//!   a full peer loses it (XPUB with `xpub_nodrop` waits instead, for all
+//!   of them).
 //!   An XSUB message ([`send_upstream`]) goes to every publisher, except
 //!   `\x01topic` and `\x00topic`, which change the XSUB's subscriptions.
 //! - **Our subscriptions** ([`subscribe`], [`unsubscribe`]): SUB and XSUB
 //!   count them and tell every publisher; new links get them replayed
 //!   (`Core::pipe_ready`).
 //! - **Peers' subscriptions** ([`peer_subscription`], [`peer_left`]): a
-//!   PUB or XPUB keeps what each peer subscribed to; an XPUB also tells
-//!   the application when a topic gains its first subscriber or loses its
-//!   last (every time with `xpub_verbose`/`xpub_verboser`).
+//!   PUB or XPUB keeps what each peer subscribed to, within the per-peer
+//!   caps (`Options::max_peer_subscriptions`, `_bytes`: a peer past them
+//!   loses its link); an XPUB also tells the application when a topic gains
+//!   its first subscribed peer or loses its last (every time with
+//!   `xpub_verbose`/`xpub_verboser`).
 //! - **In** ([`subscribed`]): a SUB hands out only what matches its
 //!   subscriptions (a publisher filters too, but a 3.0 peer may not).
 
@@ -22,22 +26,25 @@ use super::{Attempt, offer};
 use crate::core::{Core, Outbound, PipeEntry, State, Stats};
 use crate::options::Options;
 use crate::peers::PipeId;
+use crate::refusal::Refusal;
+use crate::subscriptions::SubscriptionSet;
 
 /// PUB and XPUB: fan-out to matching subscribers; `nodrop` (XPUB's
 /// `xpub_nodrop`) waits while any of them is full instead of dropping.
 pub(crate) fn publish(state: &State, stats: &Stats, nodrop: bool, message: Message) -> Attempt {
-    let topic = message.first().cloned().unwrap_or_default();
-    let matching = |p: &&PipeEntry| p.ready && p.peer_subscriptions.matches(&topic);
-    if nodrop
-        && state
-            .pipes
+    let topic = message.first().map(|f| &f[..]).unwrap_or_default();
+    let mut matched = Vec::new();
+    state.audience.matching(topic, &mut matched);
+    let targets = || {
+        matched
             .iter()
-            .filter(matching)
-            .any(|p| !p.tx.has_room())
-    {
+            .filter_map(|&id| state.pipe(id))
+            .filter(|p: &&PipeEntry| p.ready)
+    };
+    if nodrop && targets().any(|p| !p.tx.has_room()) {
         return Attempt::Wait(message);
     }
-    for pipe in state.pipes.iter().filter(matching) {
+    for pipe in targets() {
         if offer(&pipe.tx, message.clone()).is_err() {
             Core::count(&stats.dropped_hwm);
         }
@@ -109,7 +116,8 @@ fn tell_publishers(
 }
 
 /// PUB/XPUB: the peer on `pipe` subscribed (or cancelled). For an XPUB
-/// (`xpub`), returns the notice its application should see, if any.
+/// (`xpub`), returns the notice its application should see, if any; a
+/// subscription past the peer's caps is refused (its link must end).
 pub(crate) fn peer_subscription(
     state: &mut State,
     options: &Options,
@@ -117,38 +125,68 @@ pub(crate) fn peer_subscription(
     pipe: PipeId,
     subscribe: bool,
     topic: Bytes,
-) -> Option<Message> {
-    let entry = state.pipe_mut(pipe)?;
-    if subscribe {
-        entry.peer_subscriptions.add(&topic);
-    } else if entry.peer_subscriptions.contains(&topic) {
-        entry.peer_subscriptions.remove(&topic);
+) -> Result<Option<Message>, Refusal> {
+    let Some(entry) = state.pipe_mut(pipe) else {
+        return Ok(None);
+    };
+    let set = &mut entry.peer_subscriptions;
+    // Whether the peer's own set gained the topic or lost its last count.
+    let peer_changed = if subscribe {
+        if !set.contains(&topic) {
+            within_budget(set, options, topic.len())?;
+        }
+        set.add(&topic)
+    } else if set.contains(&topic) {
+        set.remove(&topic)
     } else {
         // Cancelling what this peer never subscribed to changes nothing.
-        return None;
-    }
-    if !xpub {
-        return None;
-    }
-    let changed = if subscribe {
-        state.all_peer_topics.add(&topic)
-    } else {
-        state.all_peer_topics.remove(&topic)
+        return Ok(None);
     };
+    // The topic's first subscribed peer, or its last one gone.
+    let changed = peer_changed
+        && if subscribe {
+            state.audience.insert(&topic, pipe)
+        } else {
+            state.audience.remove(&topic, pipe)
+        };
+    if !xpub {
+        return Ok(None);
+    }
     let verbose = if subscribe {
         options.xpub_verbose || options.xpub_verboser
     } else {
         options.xpub_verboser
     };
-    (changed || verbose).then(|| subscription_message(subscribe, &topic))
+    Ok((changed || verbose).then(|| subscription_message(subscribe, &topic)))
 }
 
-/// XPUB: a peer that subscribed to `topics` left; the cancel notices its
+/// Whether a peer holding `set` may add a new topic of `len` bytes.
+fn within_budget(set: &SubscriptionSet, options: &Options, len: usize) -> Result<(), Refusal> {
+    let max = options.max_peer_subscriptions;
+    if set.len() >= max {
+        return Err(Refusal::TooManySubscriptions { max });
+    }
+    let max = options.max_peer_subscription_bytes;
+    if set.bytes().saturating_add(len) > max {
+        return Err(Refusal::SubscriptionBytes { max });
+    }
+    Ok(())
+}
+
+/// PUB/XPUB: the peer on `pipe`, subscribed to `topics`, left; they are
+/// forgotten. For an XPUB (`xpub`), returns the cancel notices its
 /// application should see.
-pub(crate) fn peer_left(state: &mut State, options: &Options, topics: Vec<Bytes>) -> Vec<Message> {
+pub(crate) fn peer_left(
+    state: &mut State,
+    options: &Options,
+    xpub: bool,
+    pipe: PipeId,
+    topics: Vec<Bytes>,
+) -> Vec<Message> {
     topics
         .into_iter()
-        .filter(|topic| state.all_peer_topics.remove(topic) || options.xpub_verboser)
+        .filter(|topic| state.audience.remove(topic, pipe) || options.xpub_verboser)
+        .filter(|_| xpub)
         .map(|topic| subscription_message(false, &topic))
         .collect()
 }
@@ -172,8 +210,11 @@ pub(crate) fn subscription_message(subscribe: bool, topic: &[u8]) -> Message {
 mod tests {
     use std::sync::atomic::Ordering;
 
+    use proptest::prelude::*;
+
     use super::*;
     use crate::queue::PipeRx;
+    use crate::subscriptions::model::Model;
     use crate::rules::fixtures::with_pipes;
     use zmtp::SocketType;
 
@@ -195,9 +236,9 @@ mod tests {
     fn publishes_only_to_matching_ready_peers() {
         let (mut state, rxs) = with_pipes(3, 4, true);
         let options = Options::new(SocketType::Pub);
-        peer_subscription(&mut state, &options, false, 1, true, topic(b"a"));
-        peer_subscription(&mut state, &options, false, 2, true, topic(b"b"));
-        peer_subscription(&mut state, &options, false, 3, true, topic(b""));
+        for (pipe, t) in [(1, b"a" as &[u8]), (2, b"b"), (3, b"")] {
+            peer_subscription(&mut state, &options, false, pipe, true, Bytes::from(t)).unwrap();
+        }
         state.pipes[2].ready = false;
         let stats = Stats::default();
         publish(&state, &stats, false, Message::from(topic(b"apple")));
@@ -211,7 +252,7 @@ mod tests {
         let (mut state, rxs) = with_pipes(2, 1, true);
         let options = Options::new(SocketType::Xpub);
         for pipe in [1, 2] {
-            peer_subscription(&mut state, &options, true, pipe, true, topic(b""));
+            peer_subscription(&mut state, &options, true, pipe, true, topic(b"")).unwrap();
         }
         let stats = Stats::default();
         publish(&state, &stats, false, Message::from(topic(b"1")));
@@ -266,7 +307,7 @@ mod tests {
         let (mut state, _rxs) = with_pipes(2, 8, true);
         let options = Options::new(SocketType::Xpub);
         let notice =
-            |s: &mut State, pipe, sub| peer_subscription(s, &options, true, pipe, sub, topic(b"t"));
+            |s: &mut State, pipe, sub| peer_subscription(s, &options, true, pipe, sub, topic(b"t")).unwrap();
         assert_eq!(
             notice(&mut state, 1, true),
             Some(subscription_message(true, b"t"))
@@ -280,7 +321,7 @@ mod tests {
         );
         let topics = state.pipe_mut(2).unwrap().peer_subscriptions.take_topics();
         assert_eq!(
-            peer_left(&mut state, &options, topics),
+            peer_left(&mut state, &options, true, 2, topics),
             [subscription_message(false, b"t")]
         );
     }
@@ -292,12 +333,165 @@ mod tests {
         options.xpub_verbose = true;
         for pipe in [1, 2] {
             assert!(
-                peer_subscription(&mut state, &options, true, pipe, true, topic(b"t")).is_some()
+                peer_subscription(&mut state, &options, true, pipe, true, topic(b"t"))
+                    .unwrap()
+                    .is_some()
             );
         }
-        assert!(peer_subscription(&mut state, &options, true, 1, false, topic(b"t")).is_none());
+        assert!(
+            peer_subscription(&mut state, &options, true, 1, false, topic(b"t"))
+                .unwrap()
+                .is_none()
+        );
         options.xpub_verboser = true;
-        assert!(peer_subscription(&mut state, &options, true, 2, false, topic(b"t")).is_some());
+        assert!(
+            peer_subscription(&mut state, &options, true, 2, false, topic(b"t"))
+                .unwrap()
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn a_peer_that_subscribed_twice_and_left_is_reported_gone() {
+        let (mut state, _rxs) = with_pipes(1, 8, true);
+        let options = Options::new(SocketType::Xpub);
+        for _ in 0..2 {
+            peer_subscription(&mut state, &options, true, 1, true, topic(b"t")).unwrap();
+        }
+        let topics = state.pipe_mut(1).unwrap().peer_subscriptions.take_topics();
+        assert_eq!(
+            peer_left(&mut state, &options, true, 1, topics),
+            [subscription_message(false, b"t")],
+            "the topic lost its only subscriber, however often it subscribed"
+        );
+        assert_eq!(
+            peer_subscription(&mut state, &options, true, 1, true, topic(b"t")).unwrap(),
+            Some(subscription_message(true, b"t")),
+            "a new subscriber is the topic's first again"
+        );
+    }
+
+    #[test]
+    fn a_peer_past_its_caps_is_refused_and_the_others_are_not() {
+        let (mut state, rxs) = with_pipes(2, 8, true);
+        let mut options = Options::new(SocketType::Pub);
+        options.max_peer_subscriptions = 2;
+        options.max_peer_subscription_bytes = 5;
+        let sub = |s: &mut State, pipe, t: &'static [u8]| {
+            peer_subscription(s, &options, false, pipe, true, topic(t))
+        };
+        assert_eq!(sub(&mut state, 1, b"a"), Ok(None));
+        assert_eq!(sub(&mut state, 1, b"bb"), Ok(None));
+        assert_eq!(sub(&mut state, 1, b"a"), Ok(None), "a repeat only counts");
+        assert_eq!(
+            sub(&mut state, 1, b"c"),
+            Err(Refusal::TooManySubscriptions { max: 2 })
+        );
+        assert_eq!(
+            sub(&mut state, 2, b"abcdef"),
+            Err(Refusal::SubscriptionBytes { max: 5 })
+        );
+        assert_eq!(sub(&mut state, 2, b"abcde"), Ok(None));
+        let stats = Stats::default();
+        publish(&state, &stats, false, Message::from(topic(b"abcdef")));
+        assert_eq!(drain(&rxs[0]).len(), 1);
+        assert_eq!(drain(&rxs[1]).len(), 1);
+    }
+
+    #[test]
+    fn a_peer_subscribed_to_two_prefixes_of_a_topic_gets_one_copy() {
+        let (mut state, rxs) = with_pipes(1, 8, true);
+        let options = Options::new(SocketType::Pub);
+        for t in [b"" as &[u8], b"a", b"ab"] {
+            peer_subscription(&mut state, &options, false, 1, true, Bytes::from(t)).unwrap();
+        }
+        publish(&state, &Stats::default(), false, Message::from(topic(b"abc")));
+        assert_eq!(drain(&rxs[0]).len(), 1);
+    }
+
+    /// One step of a random schedule at a publisher.
+    #[derive(Debug, Clone)]
+    enum Step {
+        Subscribe(u64, Vec<u8>),
+        Cancel(u64, Vec<u8>),
+        Leave(u64),
+        Publish(Vec<u8>),
+    }
+
+    fn word(max: usize) -> impl Strategy<Value = Vec<u8>> {
+        proptest::collection::vec(prop_oneof![Just(b'a'), Just(b'b')], 0..max)
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        let peer = 1..=PEERS;
+        prop_oneof![
+            4 => (peer.clone(), word(4)).prop_map(|(p, t)| Step::Subscribe(p, t)),
+            3 => (peer.clone(), word(4)).prop_map(|(p, t)| Step::Cancel(p, t)),
+            1 => peer.prop_map(Step::Leave),
+            3 => word(6).prop_map(Step::Publish),
+        ]
+    }
+
+    const PEERS: u64 = 4;
+
+    proptest! {
+        /// Against a model where each peer has its own list of topics: a
+        /// message reaches exactly the peers with a matching topic, once
+        /// each, and an XPUB reports a topic exactly when the number of
+        /// peers holding it goes from 0 to 1 or from 1 to 0.
+        #[test]
+        fn fan_out_and_notices_follow_the_per_peer_model(
+            steps in proptest::collection::vec(step(), 0..120)
+        ) {
+            let (mut state, rxs) = with_pipes(PEERS, 1024, true);
+            let options = Options::new(SocketType::Xpub);
+            let mut model: Vec<Model> = vec![Model::default(); PEERS as usize];
+            let holders = |model: &[Model], t: &[u8]| {
+                model.iter().filter(|m| m.count(t) > 0).count()
+            };
+            let stats = Stats::default();
+            for step in steps {
+                match step {
+                    Step::Subscribe(p, t) => {
+                        let before = holders(&model, &t);
+                        model[p as usize - 1].add(&t);
+                        let first = before == 0;
+                        let notice = peer_subscription(
+                            &mut state, &options, true, p, true, Bytes::from(t.clone())
+                        ).unwrap();
+                        prop_assert_eq!(notice, first.then(|| subscription_message(true, &t)));
+                    }
+                    Step::Cancel(p, t) => {
+                        let last = model[p as usize - 1].remove(&t) && holders(&model, &t) == 0;
+                        let notice = peer_subscription(
+                            &mut state, &options, true, p, false, Bytes::from(t.clone())
+                        ).unwrap();
+                        prop_assert_eq!(notice, last.then(|| subscription_message(false, &t)));
+                    }
+                    Step::Leave(p) => {
+                        let gone = std::mem::take(&mut model[p as usize - 1]);
+                        let mut expected: Vec<Message> = gone
+                            .topics()
+                            .iter()
+                            .filter(|t| holders(&model, t) == 0)
+                            .map(|t| subscription_message(false, t))
+                            .collect();
+                        let topics = state.pipe_mut(p).unwrap().peer_subscriptions.take_topics();
+                        let mut notices = peer_left(&mut state, &options, true, p, topics);
+                        notices.sort_by(|a, b| a.frames().cmp(b.frames()));
+                        expected.sort_by(|a, b| a.frames().cmp(b.frames()));
+                        prop_assert_eq!(notices, expected);
+                    }
+                    Step::Publish(data) => {
+                        publish(&state, &stats, false, Message::from(Bytes::from(data.clone())));
+                        for (i, rx) in rxs.iter().enumerate() {
+                            let got = drain(rx).len();
+                            prop_assert_eq!(got, usize::from(model[i].matches(&data)), "peer {}", i + 1);
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]

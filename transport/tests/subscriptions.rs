@@ -1,0 +1,310 @@
+//! Subscriptions under load: a raw peer that subscribes to 60,000 topics
+//! (closed at the per-peer cap, or served when the cap allows it, while a
+//! well-behaved SUB keeps getting its messages), and XPUB notices that must
+//! all reach a slow application, directly and through an XSUB/XPUB proxy.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio::time::{Instant, sleep, timeout};
+use zmtp_transport::{LinkEnd, Message, MonitorEvent, Options, Refusal, Socket, SocketType};
+
+mod common;
+
+use common::{WAIT, recv};
+
+/// Distinct topics the raw peer subscribes to.
+const FLOOD: usize = 60_000;
+
+/// The bytes of a ZMTP 3.1 NULL greeting (as client), a READY saying SUB,
+/// and then a SUBSCRIBE command for each of `topics`.
+fn raw_subscriber(topics: impl Iterator<Item = Vec<u8>>) -> Vec<u8> {
+    let mut out = vec![0xFF, 0, 0, 0, 0, 0, 0, 0, 1, 0x7F, 3, 1];
+    let mut mechanism = [0u8; 20];
+    mechanism[..4].copy_from_slice(b"NULL");
+    out.extend_from_slice(&mechanism);
+    out.extend_from_slice(&[0u8; 32]); // as-server 0, filler
+    let mut ready = vec![5];
+    ready.extend_from_slice(b"READY");
+    ready.push(11);
+    ready.extend_from_slice(b"Socket-Type");
+    ready.extend_from_slice(&3u32.to_be_bytes());
+    ready.extend_from_slice(b"SUB");
+    command(&mut out, &ready);
+    for topic in topics {
+        let mut body = vec![9];
+        body.extend_from_slice(b"SUBSCRIBE");
+        body.extend_from_slice(&topic);
+        command(&mut out, &body);
+    }
+    out
+}
+
+/// A short command frame (every body here is under 256 bytes).
+fn command(out: &mut Vec<u8>, body: &[u8]) {
+    out.push(0x04);
+    out.push(u8::try_from(body.len()).unwrap());
+    out.extend_from_slice(body);
+}
+
+fn flood_topic(i: usize) -> Vec<u8> {
+    format!("flood/{i:05}").into_bytes()
+}
+
+/// A raw peer: writes `bytes`, then reads until the link closes. The
+/// watch tells what it read so far and whether the link is closed.
+async fn raw_peer(endpoint: &str, bytes: Vec<u8>) -> watch::Receiver<(Vec<u8>, bool)> {
+    let address = endpoint.trim_start_matches("tcp://").to_owned();
+    let stream = TcpStream::connect(address).await.unwrap();
+    let (mut reader, mut writer) = stream.into_split();
+    let (tx, rx) = watch::channel((Vec::new(), false));
+    tokio::spawn(async move {
+        // The peer may close the link before we finish writing.
+        let _ = writer.write_all(&bytes).await;
+        // Keep the write half open: closing it would end the link too.
+        std::future::pending::<()>().await;
+        drop(writer);
+    });
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            match reader.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => tx.send_modify(|(seen, _)| seen.extend_from_slice(&buf[..n])),
+            }
+        }
+        tx.send_modify(|(_, closed)| *closed = true);
+    });
+    rx
+}
+
+/// A SUB subscribed to `news`, connected to `endpoint`.
+async fn legit_subscriber(endpoint: &str) -> Socket {
+    let sub = Socket::new(SocketType::Sub);
+    sub.subscribe("news").unwrap();
+    sub.connect(endpoint).await.unwrap();
+    sub
+}
+
+/// Publishes `news` until `sub` gets one.
+async fn publish_until_received(publisher: &Socket, sub: &Socket) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        publisher.send("news!").await.unwrap();
+        if timeout(Duration::from_millis(20), sub.recv()).await.is_ok() {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the legit SUB got nothing");
+    }
+}
+
+/// The reason of the next `Disconnected` event on `monitor`.
+async fn next_disconnect(monitor: &mut zmtp_transport::Monitor) -> LinkEnd {
+    loop {
+        let event = timeout(WAIT, monitor.next()).await.unwrap().unwrap();
+        if let MonitorEvent::Disconnected { reason, .. } = event {
+            return reason;
+        }
+    }
+}
+
+/// A PUB with `options`, bound on tcp, with a legit SUB connected and
+/// served; returns the PUB, its endpoint and the SUB.
+async fn publisher_with_a_legit_subscriber(options: Options) -> (Socket, String, Socket) {
+    let publisher = Socket::with_options(SocketType::Pub, options);
+    let ep = publisher
+        .bind("tcp://127.0.0.1:*")
+        .await
+        .unwrap()
+        .to_string();
+    let sub = legit_subscriber(&ep).await;
+    publish_until_received(&publisher, &sub).await;
+    (publisher, ep, sub)
+}
+
+/// The flood is refused at `max` topics: only the flooding link closes,
+/// with a typed reason, and the legit SUB is served before and after.
+async fn flood_closed_at(options: Options, max: usize) {
+    let (publisher, ep, sub) = publisher_with_a_legit_subscriber(options).await;
+    let mut monitor = publisher.monitor();
+    let mut raw = raw_peer(&ep, raw_subscriber((0..FLOOD).map(flood_topic))).await;
+    assert_eq!(
+        next_disconnect(&mut monitor).await,
+        LinkEnd::Refused(Refusal::TooManySubscriptions { max })
+    );
+    timeout(WAIT, raw.wait_for(|(_, closed)| *closed))
+        .await
+        .expect("the flooding link stays open")
+        .unwrap();
+    publish_until_received(&publisher, &sub).await;
+    assert_eq!(publisher.stats().peers, 1, "the legit SUB is still there");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_flood_is_closed_at_a_small_cap() {
+    let mut options = Options::new(SocketType::Pub);
+    options.max_peer_subscriptions = 100;
+    flood_closed_at(options, 100).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_flood_is_closed_at_the_default_cap() {
+    let options = Options::new(SocketType::Pub);
+    assert_eq!(options.max_peer_subscriptions, 10_000);
+    flood_closed_at(options, 10_000).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_flood_past_the_byte_cap_is_closed() {
+    let mut options = Options::new(SocketType::Pub);
+    options.max_peer_subscription_bytes = 1000;
+    let (publisher, ep, sub) = publisher_with_a_legit_subscriber(options).await;
+    let mut monitor = publisher.monitor();
+    let _raw = raw_peer(&ep, raw_subscriber((0..FLOOD).map(flood_topic))).await;
+    assert_eq!(
+        next_disconnect(&mut monitor).await,
+        LinkEnd::Refused(Refusal::SubscriptionBytes { max: 1000 })
+    );
+    publish_until_received(&publisher, &sub).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixty_thousand_subscriptions_within_the_cap_are_all_served() {
+    let mut options = Options::new(SocketType::Pub);
+    options.max_peer_subscriptions = 2 * FLOOD;
+    let (publisher, ep, sub) = publisher_with_a_legit_subscriber(options).await;
+    let mut raw = raw_peer(&ep, raw_subscriber((0..FLOOD).map(flood_topic))).await;
+    // The last topic subscribed is served once every SUBSCRIBE before it
+    // has been taken in.
+    let last = flood_topic(FLOOD - 1);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        publisher.send(Message::from(last.clone())).await.unwrap();
+        let seen = timeout(Duration::from_millis(50), raw.changed()).await;
+        if seen.is_ok() && raw.borrow().0.windows(last.len()).any(|w| w == last) {
+            break;
+        }
+        assert!(!raw.borrow().1, "the raw peer's link closed");
+        assert!(Instant::now() < deadline, "the last topic was never served");
+    }
+    publish_until_received(&publisher, &sub).await;
+}
+
+/// What an XPUB application read: `(subscribe, topic)` in order.
+async fn read_notices_slowly(xpub: &Socket, count: usize) -> Vec<(bool, Vec<u8>)> {
+    let mut notices = Vec::new();
+    while notices.len() < count {
+        let m = recv(xpub).await;
+        let frame = &m.frames()[0];
+        notices.push((frame[0] == 1, frame[1..].to_vec()));
+        if notices.len() % 16 == 0 {
+            sleep(Duration::from_millis(2)).await;
+        }
+    }
+    notices
+}
+
+const TOPICS: usize = 300;
+
+fn topic(i: usize) -> String {
+    format!("topic/{i:03}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn xpub_notices_all_reach_a_slow_reader() {
+    for transport in ["tcp://127.0.0.1:*", "inproc://xpub-slow-reader"] {
+        let mut options = Options::new(SocketType::Xpub);
+        options.rcvhwm = 4;
+        let xpub = Socket::with_options(SocketType::Xpub, options);
+        let ep = xpub.bind(transport).await.unwrap().to_string();
+        let sub = Socket::new(SocketType::Sub);
+        for i in 0..TOPICS {
+            sub.subscribe(topic(i)).unwrap();
+        }
+        let mut monitor = sub.monitor();
+        sub.connect(&ep).await.unwrap();
+        // Cancelled after the link is up, so the XPUB hears of them (before
+        // it, the replay would leave them out).
+        if transport.starts_with("tcp") {
+            loop {
+                let event = timeout(WAIT, monitor.next()).await.unwrap().unwrap();
+                if matches!(event, MonitorEvent::HandshakeSucceeded { .. }) {
+                    break;
+                }
+            }
+        }
+        for i in 0..TOPICS / 2 {
+            sub.unsubscribe(topic(i)).unwrap();
+        }
+        // The SUB leaves: the XPUB reports its remaining topics gone.
+        let reader = tokio::spawn(async move {
+            let notices = read_notices_slowly(&xpub, 2 * TOPICS).await;
+            (xpub, notices)
+        });
+        sleep(Duration::from_millis(50)).await;
+        sub.close().await;
+        let (xpub, notices) = reader.await.unwrap_or_else(|e| panic!("{transport}: {e}"));
+        let subscribed: BTreeSet<_> = notices.iter().filter(|n| n.0).map(|n| &n.1).collect();
+        let cancelled: BTreeSet<_> = notices.iter().filter(|n| !n.0).map(|n| &n.1).collect();
+        assert_eq!((subscribed.len(), cancelled.len()), (TOPICS, TOPICS));
+        assert!(
+            timeout(Duration::from_millis(100), xpub.recv())
+                .await
+                .is_err(),
+            "{transport}: nothing more"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proxy_carries_every_unsubscribe_upstream() {
+    use zmtp_transport::proxy::Proxy;
+    // upstream XPUB <- XSUB (proxy) XPUB <- SUB; the proxy's XPUB reads
+    // its notices through a small queue.
+    let upstream = Socket::new(SocketType::Xpub);
+    let up_ep = upstream
+        .bind("tcp://127.0.0.1:*")
+        .await
+        .unwrap()
+        .to_string();
+    let frontend = Socket::new(SocketType::Xsub);
+    frontend.connect(&up_ep).await.unwrap();
+    let mut options = Options::new(SocketType::Xpub);
+    options.rcvhwm = 2;
+    let backend = Socket::with_options(SocketType::Xpub, options);
+    let back_ep = backend
+        .bind("tcp://127.0.0.1:*")
+        .await
+        .unwrap()
+        .to_string();
+    let (handle, task) = Proxy::new(frontend, backend, None).spawn();
+
+    let sub = Socket::new(SocketType::Sub);
+    for i in 0..TOPICS {
+        sub.subscribe(topic(i)).unwrap();
+    }
+    sub.connect(&back_ep).await.unwrap();
+    // Every subscription reaches the upstream publisher ...
+    let mut held = BTreeSet::new();
+    while held.len() < TOPICS {
+        let m = recv(&upstream).await;
+        let frame = &m.frames()[0];
+        assert_eq!(frame[0], 1, "a subscription");
+        held.insert(frame[1..].to_vec());
+    }
+    // ... and when the SUB leaves, every cancellation follows.
+    sub.close().await;
+    while !held.is_empty() {
+        let m = recv(&upstream).await;
+        let frame = &m.frames()[0];
+        assert_eq!(frame[0], 0, "a cancellation");
+        assert!(held.remove(&frame[1..]), "a topic held");
+    }
+    handle.terminate();
+    timeout(WAIT, task).await.unwrap().unwrap().unwrap();
+}
