@@ -11,6 +11,7 @@
 
 use std::io::{self, BufRead, BufReader, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -19,7 +20,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::task::JoinHandle;
 use tokio::time::{sleep, timeout};
-use zmtp_transport::{Message, Options, Socket, SocketType};
+use rcgen::{
+    BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose,
+};
+use zmtp_transport::{Message, Options, Socket, SocketType, TlsConfig, TlsRoots};
 
 /// How long a well-behaved peer may take to be served during an attack.
 pub const LEGIT_DEADLINE: Duration = Duration::from_secs(5);
@@ -33,6 +38,8 @@ pub struct Server {
     lines: mpsc::Receiver<String>,
     /// The TCP port it bound on 127.0.0.1.
     pub port: u16,
+    /// For a `tls://` server, the roots its certificate chains to.
+    pub tls: Option<TlsRoots>,
 }
 
 /// Memory of a process, from `/proc/PID/status`, in bytes.
@@ -67,6 +74,7 @@ impl Server {
             stdin,
             lines,
             port: 0,
+            tls: None,
         };
         let line = server
             .next_line(Duration::from_secs(20))
@@ -80,7 +88,8 @@ impl Server {
 
     /// The endpoint it listens on.
     pub fn endpoint(&self) -> String {
-        format!("tcp://127.0.0.1:{}", self.port)
+        let scheme = if self.tls.is_some() { "tls" } else { "tcp" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     /// Its socket address.
@@ -298,6 +307,9 @@ pub enum Attack {
     SilentManySources,
     /// Greetings trickled a byte at a time.
     SlowLoris,
+    /// Connections that send nothing to a `tls://` listener (not even a
+    /// ClientHello), from one source.
+    TlsSilent,
     /// Distinct SUBSCRIBEs to a PUB from one peer (row 5).
     Subscriptions,
     /// READYs packed with empty properties (row 6).
@@ -383,13 +395,14 @@ pub const CHURN_LINKS: usize = 2_000;
 
 impl Attack {
     /// Every attack, in table order.
-    pub const ALL: [Attack; 13] = [
+    pub const ALL: [Attack; 14] = [
         Attack::EmptyFlood,
         Attack::EndlessMultipart,
         Attack::PingNoRead,
         Attack::SilentHandshakes,
         Attack::SilentManySources,
         Attack::SlowLoris,
+        Attack::TlsSilent,
         Attack::Subscriptions,
         Attack::MetadataProperties,
         Attack::LongIdentity,
@@ -408,6 +421,7 @@ impl Attack {
             Attack::SilentHandshakes => "silent-handshakes",
             Attack::SilentManySources => "silent-many-sources",
             Attack::SlowLoris => "slow-loris",
+            Attack::TlsSilent => "tls-silent",
             Attack::Subscriptions => "subscriptions",
             Attack::MetadataProperties => "metadata-properties",
             Attack::LongIdentity => "long-identity",
@@ -431,6 +445,7 @@ impl Attack {
             | Attack::SilentHandshakes
             | Attack::SilentManySources
             | Attack::SlowLoris
+            | Attack::TlsSilent
             | Attack::HugeFrameUncapped
             | Attack::Churn => &["PULL"],
             Attack::HugeFrameCapped => &["PULL", "maxmsgsize=1048576"],
@@ -466,7 +481,7 @@ impl Attack {
             Attack::EmptyFlood => empty_flood(target).await,
             Attack::EndlessMultipart => endless_multipart(target).await,
             Attack::PingNoRead => ping_no_read(target).await,
-            Attack::SilentHandshakes => silent(target, |_| ATTACKER).await,
+            Attack::SilentHandshakes | Attack::TlsSilent => silent(target, |_| ATTACKER).await,
             Attack::SilentManySources => silent(target, many_sources).await,
             Attack::SlowLoris => slow_loris(target).await,
             Attack::Subscriptions => subscriptions(target).await,
@@ -588,7 +603,11 @@ async fn subscriptions(target: SocketAddr) -> io::Result<(Report, Held)> {
         data.extend_from_slice(&command("SUBSCRIBE", format!("t{i:06}").as_bytes()));
     }
     let mut stream = handshaken(target, "SUB").await?;
-    let (sent, closed) = pour(&mut stream, &data, Duration::from_secs(3)).await;
+    let (sent, mut closed) = pour(&mut stream, &data, Duration::from_secs(3)).await;
+    if !closed {
+        // A per-peer cap closes the link once the server has read past it.
+        closed = closed_by_server(&mut stream, Duration::from_secs(3)).await;
+    }
     let report = Report {
         sent,
         links: 1,
@@ -683,6 +702,35 @@ async fn churn(target: SocketAddr) -> io::Result<(Report, Held)> {
     Ok((report, Held::default()))
 }
 
+/// A CA and a server certificate for 127.0.0.1 signed by it, the
+/// certificate and key written as PEM files into `dir`: the CA's roots and
+/// the server arguments naming the files.
+pub fn tls_files(dir: &Path) -> io::Result<(TlsRoots, Vec<String>)> {
+    let err = |e: rcgen::Error| io::Error::other(e.to_string());
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(err)?;
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca_key = KeyPair::generate().map_err(err)?;
+    let ca_cert = ca_params.self_signed(&ca_key).map_err(err)?;
+    let issuer = Issuer::new(ca_params, ca_key);
+    let mut params = CertificateParams::new(vec!["127.0.0.1".to_owned()]).map_err(err)?;
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let key = KeyPair::generate().map_err(err)?;
+    let cert = params.signed_by(&key, &issuer).map_err(err)?;
+    std::fs::create_dir_all(dir)?;
+    let cert_path = dir.join("server.pem");
+    let key_path = dir.join("server.key");
+    std::fs::write(&cert_path, cert.pem())?;
+    std::fs::write(&key_path, key.serialize_pem())?;
+    let roots = TlsRoots::from_pem(ca_cert.pem().as_bytes())
+        .map_err(|e| io::Error::other(e.to_string()))?;
+    let files = vec![
+        format!("tls_cert={}", cert_path.display()),
+        format!("tls_key={}", key_path.display()),
+    ];
+    Ok((roots, files))
+}
+
 // --- the legitimate peer -----------------------------------------------------
 
 /// Whether a well-behaved peer is served within [`LEGIT_DEADLINE`].
@@ -695,7 +743,9 @@ pub async fn legit_served(legit: Legit, server: &mut Server, sub: Option<Socket>
             } else {
                 (SocketType::Dealer, "legit-dealer")
             };
-            let socket = Socket::with_options(socket_type, quick_options(socket_type));
+            let mut options = quick_options(socket_type);
+            options.tls = server.tls.clone().map(TlsConfig::client);
+            let socket = Socket::with_options(socket_type, options);
             let sent = within(async {
                 let mut m = Message::new();
                 m.push(text.as_bytes().to_vec());
@@ -800,7 +850,15 @@ impl Trial {
 pub async fn trial(attack: Attack, program: &str, prefix: &[String]) -> io::Result<Trial> {
     let mut args = prefix.to_vec();
     args.extend(attack.server_args());
+    let mut roots = None;
+    if attack == Attack::TlsSilent {
+        let dir = std::env::temp_dir().join(format!("hostile-tls-{}", std::process::id()));
+        let (ca, files) = tls_files(&dir)?;
+        roots = Some(ca);
+        args.extend(files);
+    }
     let mut server = Server::spawn(program, &args)?;
+    server.tls = roots;
     let sub = if attack.legit() == Legit::Notices {
         early_subscriber(&server).await
     } else {

@@ -140,6 +140,16 @@ async fn slow_loris_greetings() {
     check(&t, bound);
 }
 
+/// Issue row 4 on `tls://`: 256 silent connections to a TLS listener
+/// (no ClientHello); the legitimate peer's TLS handshake still gets in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_connections_to_tls() {
+    let t = attack(Attack::TlsSilent).await;
+    // limits.md: TLS handshakes count in the listener's admission, so the
+    // bound is that of the silent links above.
+    check(&t, SILENT_BOUND);
+}
+
 /// Issue row 5: 60,000 distinct SUBSCRIBEs to a PUB from one peer; a
 /// subscriber to `legit.` must still get the publisher's ticks. What this
 /// peer costs is CPU: a topic set scanned per SUBSCRIBE costs n^2/2 topic
@@ -160,6 +170,10 @@ async fn sixty_thousand_subscriptions() {
     // the cap, all 60,000: 60,000 x (512 + 14) B + SLACK bounds both.
     let bound = SUBSCRIPTIONS as u64 * (512 + 14) + SLACK;
     check(&t, bound);
+    assert_eq!(
+        t.report.closed, 1,
+        "limits.md: past max_peer_subscriptions (10,000) the peer's link closes"
+    );
 }
 
 /// Issue row 6: 64 links each send a READY of ~10,900 empty properties.

@@ -5,7 +5,10 @@
 //!
 //! ```text
 //! hostile_server TYPE [rcvhwm=N] [sndhwm=N] [maxmsgsize=N] [busy=1]
+//!                      [tls_cert=PEM tls_key=PEM]
 //! ```
+//!
+//! With `tls_cert` and `tls_key` it binds `tls://` instead of `tcp://`.
 //!
 //! `benches/hostile_server.py` is the same program on libzmq; both speak
 //! this protocol:
@@ -23,7 +26,7 @@ use std::process::ExitCode;
 use std::str::FromStr;
 use std::time::Duration;
 
-use zmtp_transport::{Message, Options, Socket, SocketType};
+use zmtp_transport::{Message, Options, Socket, SocketType, TlsConfig, TlsIdentity};
 
 /// What the command line asked for.
 struct Args {
@@ -38,8 +41,17 @@ fn parse_args() -> Result<Args, String> {
     let socket_type = SocketType::from_str(&name).map_err(|_| format!("bad type {name}"))?;
     let mut options = Options::new(socket_type);
     let mut busy = false;
+    let mut tls_files = (None, None);
     for arg in args {
         let (key, value) = arg.split_once('=').ok_or(format!("bad option {arg}"))?;
+        match key {
+            "tls_cert" => tls_files.0 = Some(value.to_owned()),
+            "tls_key" => tls_files.1 = Some(value.to_owned()),
+            _ => {}
+        }
+        if key.starts_with("tls_") {
+            continue;
+        }
         let n: u64 = value.parse().map_err(|_| format!("bad number in {arg}"))?;
         let size = usize::try_from(n).map_err(|_| format!("too large: {arg}"))?;
         match key {
@@ -49,6 +61,10 @@ fn parse_args() -> Result<Args, String> {
             "busy" => busy = n != 0,
             _ => return Err(format!("unknown option {key}")),
         }
+    }
+    if let (Some(cert), Some(key)) = tls_files {
+        let identity = TlsIdentity::from_pem_files(&cert, &key).map_err(|e| e.to_string())?;
+        options.tls = Some(TlsConfig::server(identity));
     }
     Ok(Args {
         socket_type,
@@ -122,8 +138,13 @@ async fn receive(socket: Socket, busy: bool) {
 
 async fn serve(args: Args) -> Result<(), String> {
     let socket = Socket::with_options(args.socket_type, args.options);
+    let scheme = if socket.options().tls.is_some() {
+        "tls"
+    } else {
+        "tcp"
+    };
     let bound = socket
-        .bind("tcp://127.0.0.1:0")
+        .bind(&format!("{scheme}://127.0.0.1:0"))
         .await
         .map_err(|e| e.to_string())?;
     let port = bound
