@@ -16,14 +16,14 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpSocket, TcpStream};
-use tokio::task::JoinHandle;
-use tokio::time::{sleep, timeout};
 use rcgen::{
     BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     KeyUsagePurpose,
 };
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio::task::JoinHandle;
+use tokio::time::{sleep, timeout};
 use zmtp_transport::{Message, Options, Socket, SocketType, TlsConfig, TlsRoots};
 
 /// How long a well-behaved peer may take to be served during an attack.
@@ -60,7 +60,10 @@ impl Server {
             .stdout(Stdio::piped())
             .spawn()?;
         let stdin = child.stdin.take();
-        let stdout = child.stdout.take().ok_or_else(|| io::Error::other("no stdout"))?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| io::Error::other("no stdout"))?;
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -123,7 +126,12 @@ impl Server {
         // utime and stime are fields 14 and 15.
         let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
         let fields: Vec<&str> = rest.split_whitespace().collect();
-        let tick = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+        let tick = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
         Duration::from_millis((tick(11) + tick(12)) * 10)
     }
 
@@ -459,9 +467,7 @@ impl Attack {
     /// How the legitimate peer checks the server.
     pub fn legit(self) -> Legit {
         match self {
-            Attack::PingNoRead | Attack::LongIdentity | Attack::MetadataProperties => {
-                Legit::Dealer
-            }
+            Attack::PingNoRead | Attack::LongIdentity | Attack::MetadataProperties => Legit::Dealer,
             Attack::Subscriptions => Legit::Sub,
             Attack::XpubNotices => Legit::Notices,
             _ => Legit::Push,
@@ -524,7 +530,11 @@ async fn endless_multipart(target: SocketAddr) -> io::Result<(Report, Held)> {
 
 /// One handshaken link pouring `data`; the report says whether the server
 /// closed it (within 2 s after the last byte).
-async fn one_link(target: SocketAddr, socket_type: &str, data: &[u8]) -> io::Result<(Report, Held)> {
+async fn one_link(
+    target: SocketAddr,
+    socket_type: &str,
+    data: &[u8],
+) -> io::Result<(Report, Held)> {
     let mut stream = handshaken(target, socket_type).await?;
     let (sent, mut closed) = pour(&mut stream, data, Duration::from_secs(3)).await;
     if !closed {
@@ -752,7 +762,9 @@ pub async fn legit_served(legit: Legit, server: &mut Server, sub: Option<Socket>
                 socket.connect(&endpoint).await.is_ok() && socket.send(m).await.is_ok()
             })
             .await;
-            sent && server.wait_for(&format!("got {text}"), LEGIT_DEADLINE).await
+            sent && server
+                .wait_for(&format!("got {text}"), LEGIT_DEADLINE)
+                .await
         }
         Legit::Sub => {
             let socket = Socket::with_options(SocketType::Sub, quick_options(SocketType::Sub));

@@ -92,7 +92,10 @@ async fn flood_of_empty_messages_while_busy() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn multipart_message_that_never_ends() {
     let t = attack(Attack::EndlessMultipart).await;
-    assert_eq!(t.report.closed, 1, "the link was not closed (TooManyFrames)");
+    assert_eq!(
+        t.report.closed, 1,
+        "the link was not closed (TooManyFrames)"
+    );
     // limits.md: max_frames_per_message x FRAME_COST + max_message_size
     // = 65,536 x 48 B + 0 (the frames are empty), plus one read buffer.
     let bound = 65_536 * 48 + READ_BUFFER + SLACK;

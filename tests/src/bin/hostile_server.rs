@@ -37,7 +37,9 @@ struct Args {
 
 fn parse_args() -> Result<Args, String> {
     let mut args = std::env::args().skip(1);
-    let name = args.next().ok_or("usage: hostile_server TYPE [key=value]...")?;
+    let name = args
+        .next()
+        .ok_or("usage: hostile_server TYPE [key=value]...")?;
     let socket_type = SocketType::from_str(&name).map_err(|_| format!("bad type {name}"))?;
     let mut options = Options::new(socket_type);
     let mut busy = false;
