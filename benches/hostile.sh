@@ -31,7 +31,11 @@ libzmq=$(python3 -c 'import zmq; print(zmq.zmq_version())')
 echo "| attack | libzmq $libzmq (pyzmq) | zmtp-rs |"
 echo "|---|---|---|"
 for attack in "${attacks[@]}"; do
-    theirs=$("$target/hostile-attack" --attack "$attack" -- python3 "$root/benches/hostile_server.py" 2>/dev/null || true)
+    if [ "$attack" = tls-silent ]; then
+        theirs="n/a (libzmq has no tls://)"
+    else
+        theirs=$("$target/hostile-attack" --attack "$attack" -- python3 "$root/benches/hostile_server.py" 2>/dev/null || true)
+    fi
     ours=$("$target/hostile-attack" --attack "$attack" -- "$target/hostile_server" 2>/dev/null || true)
     echo "| $attack | ${theirs:-failed} | ${ours:-failed} |"
 done
