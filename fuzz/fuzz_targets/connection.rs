@@ -194,7 +194,7 @@ impl Checker {
                     assert!(self.handshake_done, "message before the handshake");
                     assert!(!message.is_empty());
                     if let Some(max) = self.max_message {
-                        assert!(message.size() as u64 <= max);
+                        assert!(message.cost() as u64 <= max);
                     }
                     if let Some(max) = self.max_frame {
                         assert!(message.frames().iter().all(|f| f.len() as u64 <= max));

@@ -188,7 +188,9 @@ fn run(data: &[u8]) {
         }
         if limits {
             c.max_frame_size = Some(LARGEST_FRAME as u64);
-            c.max_message_size = Some((LARGEST_FRAME * MAX_FRAMES) as u64);
+            // Every frame after the first costs FRAME_COST as well.
+            let overhead = zmtp::config::FRAME_COST * (MAX_FRAMES - 1);
+            c.max_message_size = Some((LARGEST_FRAME * MAX_FRAMES + overhead) as u64);
         }
         c
     };

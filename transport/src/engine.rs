@@ -69,8 +69,9 @@ const WRITE_HIGH: usize = 256 * 1024;
 /// sending large messages both ways would wait for each other forever.
 pub(crate) const READ_STOP: usize = zmtp::PONG_BACKLOG / 2;
 /// Most messages decoded ahead of the inbound queue: a link decodes no
-/// more than the room the queue had at its last push, and at least one
-/// (so a handshake goes on whatever the queue holds).
+/// more than the room the queue had when it last looked (after a read or
+/// a push), and at least one (so a handshake goes on whatever the queue
+/// holds).
 pub(crate) const DECODE_BATCH: usize = 256;
 /// Messages pulled from the pipe per batch, at most (a default pipe of 1000
 /// small messages goes in one swap).
@@ -258,7 +259,8 @@ struct Engine<'a> {
     held: u64,
     /// `read_buf` may hold complete frames not decoded yet.
     buffered: bool,
-    /// Room in the inbound queue at the last push: the next decode batch.
+    /// Room in the inbound queue after the last read or push: the next
+    /// decode batch.
     room: usize,
     /// How much of the unsent output came from the pipe (or the socket's
     /// subscription replay), at least: the rest is the peer's doing.
@@ -360,7 +362,7 @@ impl Engine<'_> {
     }
 
     /// Decodes one batch from the read buffer: no more messages than the
-    /// inbound queue had room for at the last push.
+    /// inbound queue had room for when last looked at.
     fn decode(&mut self) {
         let batch = self.room.clamp(1, DECODE_BATCH);
         let input = self
@@ -786,3 +788,14 @@ pub(crate) fn report(link: &LinkInfo, outcome: &Outcome) {
     link.core.monitor.emit(event);
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `docs/limits.md` ("One link") counts a decoded message's handle as
+    /// at most 96 bytes beside its bytes and its frames after the second.
+    #[test]
+    fn a_decoded_message_handle_is_at_most_96_bytes() {
+        assert!(std::mem::size_of::<Inbound>() <= 96);
+    }
+}

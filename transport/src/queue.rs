@@ -3,7 +3,7 @@
 //!
 //! A general-purpose channel costs a semaphore operation and a wake-up per
 //! item. Here one lock moves a whole batch: a link's engine drains every
-//! queued message with one [`Queue::poll_take`] and hands a read buffer's
+//! queued message with one [`Queue::poll_take`] and hands a decode batch's
 //! worth of received messages over with one [`Queue::push_batch`]. Waiters
 //! are woken only when something they wait for changes: consumers when the
 //! queue stops being empty, producers when it stops being full.
@@ -56,6 +56,14 @@ fn register(list: &mut Vec<Waker>, waker: &Waker) {
     }
 }
 
+/// Queues `item` at the back, waking consumers if it is the only one.
+fn push_back<T>(inner: &mut Inner<T>, item: T) {
+    inner.items.push_back(item);
+    if inner.items.len() == 1 {
+        wake_all(&mut inner.consumers);
+    }
+}
+
 /// Wakes and forgets every waiter. Done under the queue's lock: waking a
 /// task only schedules it, and keeping the list's allocation avoids one per
 /// wake-up.
@@ -94,11 +102,7 @@ impl<T> Queue<T> {
         if inner.items.len() >= self.capacity {
             return Err(PushError::Full(item));
         }
-        let was_empty = inner.items.is_empty();
-        inner.items.push_back(item);
-        if was_empty {
-            wake_all(&mut inner.consumers);
-        }
+        push_back(&mut inner, item);
         Ok(())
     }
 
@@ -110,11 +114,7 @@ impl<T> Queue<T> {
         if inner.closed || inner.items.len() >= self.capacity {
             return false;
         }
-        let was_empty = inner.items.is_empty();
-        inner.items.push_back(make());
-        if was_empty {
-            wake_all(&mut inner.consumers);
-        }
+        push_back(&mut inner, make());
         true
     }
 
@@ -224,16 +224,7 @@ impl<T> Queue<T> {
     /// Ready(Some) with the front item, Ready(None) once closed and empty;
     /// otherwise the task is woken when an item arrives.
     pub(crate) fn poll_pop(&self, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        let mut inner = self.lock();
-        if let Some(item) = inner.items.pop_front() {
-            self.after_take(&mut inner, 1);
-            return Poll::Ready(Some(item));
-        }
-        if inner.closed {
-            return Poll::Ready(None);
-        }
-        register(&mut inner.consumers, cx.waker());
-        Poll::Pending
+        self.poll_pop_map(cx, |item| item)
     }
 
     /// Moves items from the front into `out` until `max` moved or their
@@ -281,27 +272,28 @@ impl<T> Queue<T> {
     /// items arrive).
     pub(crate) fn poll_take_all(&self, cx: &mut Context<'_>, out: &mut VecDeque<T>) -> Poll<bool> {
         let mut inner = self.lock();
-        let n = inner.items.len();
-        if n > 0 {
-            std::mem::swap(&mut inner.items, out);
-            self.after_take(&mut inner, n);
-            return Poll::Ready(true);
+        match self.take_all(&mut inner, out) {
+            Some(moved) => Poll::Ready(moved),
+            None => {
+                register(&mut inner.consumers, cx.waker());
+                Poll::Pending
+            }
         }
-        if inner.closed {
-            return Poll::Ready(false);
-        }
-        register(&mut inner.consumers, cx.waker());
-        Poll::Pending
     }
 
     /// [`Queue::poll_take_all`] without waiting: `Some(true)` if items
     /// moved, `Some(false)` once closed and empty, `None` if empty.
     pub(crate) fn try_take_all(&self, out: &mut VecDeque<T>) -> Option<bool> {
         let mut inner = self.lock();
+        self.take_all(&mut inner, out)
+    }
+
+    /// The two take-alls' common part, under the lock.
+    fn take_all(&self, inner: &mut Inner<T>, out: &mut VecDeque<T>) -> Option<bool> {
         let n = inner.items.len();
         if n > 0 {
             std::mem::swap(&mut inner.items, out);
-            self.after_take(&mut inner, n);
+            self.after_take(inner, n);
             return Some(true);
         }
         inner.closed.then_some(false)
@@ -418,34 +410,13 @@ impl<T> Drop for PipeTx<T> {
     }
 }
 
-impl<T> PipeRx<T> {
-    /// Moves items into `out` by count and weight (see
-    /// [`Queue::poll_take`]).
-    pub(crate) fn poll_take(
-        &self,
-        cx: &mut Context<'_>,
-        out: &mut VecDeque<T>,
-        max: usize,
-        budget: usize,
-        weight: impl Fn(&T) -> usize,
-    ) -> Poll<usize> {
-        self.0.poll_take(cx, out, max, budget, weight)
-    }
+/// The receiving end takes items as the queue does ([`Queue::poll_take`],
+/// [`Queue::len`], ...); only its dropping differs.
+impl<T> std::ops::Deref for PipeRx<T> {
+    type Target = Queue<T>;
 
-    /// Items waiting.
-    pub(crate) fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    /// Whether nothing waits.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// Takes the front item if there is one (for tests of what was queued).
-    #[cfg(test)]
-    pub(crate) fn try_pop(&self) -> Option<T> {
-        self.0.try_pop()
+    fn deref(&self) -> &Queue<T> {
+        &self.0
     }
 }
 
@@ -474,6 +445,15 @@ mod tests {
         (Waker::from(counter.clone()), counter)
     }
 
+    /// A queue of `capacity` holding 1 to `n`.
+    fn holding(capacity: usize, n: u32) -> Queue<u32> {
+        let q = Queue::new(capacity);
+        for i in 1..=n {
+            q.try_push(i).unwrap();
+        }
+        q
+    }
+
     #[test]
     fn bounded_with_items_handed_back() {
         let q = Queue::new(2);
@@ -495,12 +475,8 @@ mod tests {
 
     #[test]
     fn take_stops_at_the_count_or_the_weight_and_swaps_whole_queues() {
-        let q = Queue::new(100);
-        for i in 1..=10u32 {
-            q.try_push(i).unwrap();
-        }
-        let (waker, _) = waker();
-        let mut cx = Context::from_waker(&waker);
+        let q = holding(100, 10);
+        let mut cx = Context::from_waker(Waker::noop());
         let mut out = VecDeque::new();
         // Count first: 3 items.
         assert_eq!(
@@ -536,12 +512,8 @@ mod tests {
 
     #[test]
     fn what_is_given_back_comes_first_and_counts_as_never_taken() {
-        let q = Queue::new(3);
-        for i in 1..=3u32 {
-            q.try_push(i).unwrap();
-        }
-        let (waker, _) = waker();
-        let mut cx = Context::from_waker(&waker);
+        let q = holding(3, 3);
+        let mut cx = Context::from_waker(Waker::noop());
         let mut held = VecDeque::new();
         assert_eq!(q.poll_take_all(&mut cx, &mut held), Poll::Ready(true));
         assert_eq!(held.pop_front(), Some(1));

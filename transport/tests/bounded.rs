@@ -144,7 +144,10 @@ async fn a_flood_of_empty_messages_is_held_to_one_batch_per_link() {
         assert_eq!(m.frames(), [Bytes::new()]);
     }
     let held = settled(|| pull.stats().held_by_links).await;
-    assert!(held <= LINKS as u64 * DECODE_BATCH, "{held} held after reading");
+    assert!(
+        held <= LINKS as u64 * DECODE_BATCH,
+        "{held} held after reading"
+    );
     for peer in peers {
         peer.abort();
     }
@@ -189,7 +192,10 @@ async fn a_peer_that_pings_and_never_reads_stops_being_read() {
         }
     }
     eprintln!("{sent} bytes of PINGs written before the reads stopped");
-    assert!(sent < STOPPED, "{sent} bytes of PINGs read from a peer that never reads");
+    assert!(
+        sent < STOPPED,
+        "{sent} bytes of PINGs read from a peer that never reads"
+    );
 
     // The link is still up, and another peer is served as usual.
     let push = Socket::with_options(SocketType::Push, options(SocketType::Push));
@@ -230,7 +236,10 @@ async fn a_message_of_many_empty_frames_costs_their_overhead_against_maxmsgsize(
     .await
     .unwrap();
     assert!(
-        matches!(&reason, LinkEnd::Protocol(zmtp::CloseReason::MessageTooLarge { .. })),
+        matches!(
+            &reason,
+            LinkEnd::Protocol(zmtp::CloseReason::MessageTooLarge { .. })
+        ),
         "{reason:?}"
     );
     // A single frame of exactly maxmsgsize is fine, as in libzmq.
@@ -240,4 +249,25 @@ async fn a_message_of_many_empty_frames_costs_their_overhead_against_maxmsgsize(
     stream.write_all(&wire).await.unwrap();
     let m = common::recv(&pull).await;
     assert_eq!(m.size(), 1024);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn links_sending_large_messages_both_ways_keep_reading_each_other() {
+    // The read stop counts only output the peer caused: were the
+    // application's messages counted, each side would hold a large message
+    // unsent, stop reading the other, and both would wait forever.
+    const SIZE: usize = 8 << 20;
+    const COUNT: usize = 4;
+    let (a, addr) = bound(SocketType::Pair, options(SocketType::Pair)).await;
+    let b = Socket::with_options(SocketType::Pair, options(SocketType::Pair));
+    b.connect(&format!("tcp://{addr}")).await.unwrap();
+    let big = Bytes::from(vec![1u8; SIZE]);
+    for _ in 0..COUNT {
+        a.send(big.clone()).await.unwrap();
+        b.send(big.clone()).await.unwrap();
+    }
+    for _ in 0..COUNT {
+        assert_eq!(common::recv(&a).await.size(), SIZE);
+        assert_eq!(common::recv(&b).await.size(), SIZE);
+    }
 }

@@ -9,7 +9,9 @@
 //! The driver (the transport's connection task) owns the socket and the read
 //! buffer, and loops:
 //! - read into the buffer, then [`Connection::handle_input`], which splits
-//!   off every complete frame (bodies are slices of the buffer, not copies);
+//!   off every complete frame (bodies are slices of the buffer, not copies),
+//!   or [`Connection::handle_input_until`], which stops once as many events
+//!   wait as the driver has room for and leaves the rest as bytes;
 //! - take events with [`Connection::poll_event`];
 //! - write what [`Connection::transmit`] holds, as one vectored write;
 //! - sleep until [`Connection::poll_timeout`], then [`Connection::handle_timeout`].
@@ -268,35 +270,44 @@ impl Connection {
             }
             match self.state {
                 State::Closed => return Input::Drained,
-                State::Greeting => match Greeting::decode(buf) {
-                    Err(e) => {
-                        self.close(e.into());
-                        return Input::Drained;
-                    }
-                    Ok(Decoded::Incomplete { needed }) => {
-                        self.read_hint = needed;
-                        return Input::Drained;
-                    }
-                    Ok(Decoded::Complete { value, consumed }) => {
+                State::Greeting => match self.settle(Greeting::decode(buf)) {
+                    Ok((greeting, consumed)) => {
                         buf.advance(consumed);
-                        self.on_greeting(value, now);
+                        self.on_greeting(greeting, now);
                     }
+                    Err(stop) => return stop,
                 },
-                State::Handshake | State::Active => match self.frame_decoder().decode(buf) {
-                    Err(e) => {
-                        self.close(e.into());
-                        return Input::Drained;
+                State::Handshake | State::Active => {
+                    let decoded = self.frame_decoder().decode(buf);
+                    match self.settle(decoded) {
+                        Ok((frame, _)) => {
+                            self.heartbeat.on_traffic();
+                            self.on_frame(frame, now);
+                        }
+                        Err(stop) => return stop,
                     }
-                    Ok(Decoded::Incomplete { needed }) => {
-                        self.read_hint = needed;
-                        return Input::Drained;
-                    }
-                    Ok(Decoded::Complete { value, .. }) => {
-                        self.heartbeat.on_traffic();
-                        self.on_frame(value, now);
-                    }
-                },
+                }
             }
+        }
+    }
+
+    /// A decoder's answer: the value and the bytes it took, or where
+    /// decoding stops (the connection closed on an error, or the next
+    /// value is incomplete and `read_hint` says how much it still needs).
+    fn settle<T, E: Into<CloseReason>>(
+        &mut self,
+        decoded: Result<Decoded<T>, E>,
+    ) -> Result<(T, usize), Input> {
+        match decoded {
+            Err(e) => {
+                self.close(e.into());
+                Err(Input::Drained)
+            }
+            Ok(Decoded::Incomplete { needed }) => {
+                self.read_hint = needed;
+                Err(Input::Drained)
+            }
+            Ok(Decoded::Complete { value, consumed }) => Ok((value, consumed)),
         }
     }
 
@@ -568,7 +579,11 @@ impl Connection {
         }
         // A frame after the first costs its handle as well as its bytes:
         // a message of many empty frames is not free (see `FRAME_COST`).
-        let overhead = if self.partial.is_empty() { 0 } else { FRAME_COST };
+        let overhead = if self.partial.is_empty() {
+            0
+        } else {
+            FRAME_COST
+        };
         self.partial_size += (frame.body.len() + overhead) as u64;
         if let Some(max) = self.max_message_size.filter(|&max| self.partial_size > max) {
             let size = self.partial_size;

@@ -639,6 +639,14 @@ fn peer_stream(messages: &[Vec<Vec<u8>>]) -> Vec<u8> {
 }
 
 fn run_split(stream: &[u8], cuts: &[usize]) -> (Vec<String>, Vec<u8>) {
+    run_capped(stream, cuts, &[])
+}
+
+/// The events and output of `stream` fed in pieces cut at `cuts`, each
+/// piece decoded at most `caps[i] % 4 + 1` events at a time (taking them
+/// between calls) until the buffer is drained, as a driver whose consumer
+/// has little room does; no caps decodes everything at once.
+fn run_capped(stream: &[u8], cuts: &[usize], caps: &[usize]) -> (Vec<String>, Vec<u8>) {
     let mut c = conn(SocketType::Router);
     take_output(&mut c);
     let mut buf = BytesMut::new();
@@ -647,24 +655,56 @@ fn run_split(stream: &[u8], cuts: &[usize]) -> (Vec<String>, Vec<u8>) {
     points.sort_unstable();
     points.push(stream.len());
     let now = Instant::now();
+    let mut caps = caps.iter().cycle().map(|&c| c % 4 + 1);
+    let mut evs = Vec::new();
     for p in points {
         buf.extend_from_slice(&stream[at..p.max(at)]);
         at = p.max(at);
-        c.handle_input(&mut buf, now);
+        loop {
+            let cap = caps.next().unwrap_or(usize::MAX);
+            let input = c.handle_input_until(&mut buf, now, cap);
+            let taken = events(&mut c);
+            assert!(
+                taken.len() <= cap,
+                "{} events past a cap of {cap}",
+                taken.len()
+            );
+            evs.extend(taken.iter().map(describe));
+            if input == Input::Drained {
+                break;
+            }
+        }
     }
-    let evs = events(&mut c).iter().map(describe).collect();
     (evs, take_output(&mut c))
+}
+
+/// Fewer than `count` messages of 1 to `frames - 1` frames of fewer than
+/// `size` bytes each.
+fn some_messages(
+    count: usize,
+    frames: usize,
+    size: usize,
+) -> impl Strategy<Value = Vec<Vec<Vec<u8>>>> {
+    let frame = proptest::collection::vec(any::<u8>(), 0..size);
+    proptest::collection::vec(proptest::collection::vec(frame, 1..frames), 0..count)
 }
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
 
     #[test]
+    fn capped_decoding_gives_the_same_events_and_output(
+        msgs in some_messages(8, 4, 40),
+        cuts in proptest::collection::vec(any::<usize>(), 0..6),
+        caps in proptest::collection::vec(any::<usize>(), 1..6),
+    ) {
+        let stream = peer_stream(&msgs);
+        prop_assert_eq!(run_split(&stream, &[]), run_capped(&stream, &cuts, &caps));
+    }
+
+    #[test]
     fn split_stream_gives_same_events(
-        msgs in proptest::collection::vec(
-            proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..300), 1..4),
-            0..6,
-        ),
+        msgs in some_messages(6, 4, 300),
         cuts in proptest::collection::vec(any::<usize>(), 0..12),
     ) {
         let stream = peer_stream(&msgs);
@@ -677,10 +717,7 @@ proptest! {
 
     #[test]
     fn byte_by_byte_equals_whole(
-        msgs in proptest::collection::vec(
-            proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..40), 1..3),
-            0..3,
-        ),
+        msgs in some_messages(3, 3, 40),
     ) {
         let stream = peer_stream(&msgs);
         let every: Vec<usize> = (0..stream.len()).collect();
