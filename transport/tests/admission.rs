@@ -140,6 +140,29 @@ async fn a_flood_of_idle_connections_does_not_keep_a_real_peer_out() {
     .await;
 }
 
+/// At the defaults (256 places, 32 per source, 5 s for the greeting), 256
+/// silent connections from eight addresses fill every place; a real peer
+/// from a ninth still gets its message through at once.
+#[tokio::test]
+async fn at_the_defaults_a_full_house_of_silent_peers_does_not_keep_a_real_one_out() {
+    let defaults = Options::new(SocketType::Pull);
+    let (max, per_source) = (defaults.max_handshakes, defaults.max_handshakes_per_source);
+    let mut options = options(max, per_source, defaults.greeting_ivl);
+    options.handshake_ivl = defaults.handshake_ivl;
+    let (socket, mut monitor, addr) = pull(options).await;
+    let mut flood = Vec::new();
+    for i in 0..max {
+        let host = 2 + u8::try_from(i / per_source).unwrap();
+        flood.push(raw_from([127, 0, 0, host], addr).await);
+    }
+    events(&mut monitor, max, is_accepted).await;
+    let started = std::time::Instant::now();
+    let _push = real_peer_gets_through(&socket, &format!("tcp://{addr}")).await;
+    eprintln!("past {max} silent connections in {:?}", started.elapsed());
+    // Within the greeting deadline: eviction let it in, not a timeout.
+    assert!(started.elapsed() < defaults.greeting_ivl.unwrap());
+}
+
 #[tokio::test]
 async fn one_source_holds_at_most_its_share() {
     const PER_SOURCE: usize = 4;
