@@ -65,8 +65,6 @@ impl Index {
 
     /// The pipes subscribed to a prefix of `data`, sorted, each once.
     pub fn matching(&self, data: &[u8]) -> Vec<u64> {
-        let mut out = Vec::new();
-        self.0.matching(data, &mut out);
-        out
+        self.0.matching(data).pipes().to_vec()
     }
 }

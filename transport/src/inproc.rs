@@ -161,7 +161,11 @@ async fn forward(mut from: Source, to: Sink) {
     let admits_as_is = to.core.receive_rule.admits_as_is();
     let mut batch = VecDeque::with_capacity(BATCH);
     let mut ready = VecDeque::with_capacity(BATCH);
-    'link: while within_budget {
+    'link: loop {
+        if !within_budget {
+            // The receiving socket refused the replayed subscriptions.
+            break;
+        }
         // Whole pipes at a time when they fit (a swap of buffers); the
         // receiving socket's queue bounds what is in flight.
         let n =
@@ -197,14 +201,12 @@ async fn forward(mut from: Source, to: Sink) {
                 }
                 // Notices keep their place among the messages.
                 Outbound::Subscribe { topic, seq } if seq > from.replay_seq => {
-                    if !hand_over(&to, &mut ready).await || !subscription(&to, true, topic).await
-                    {
+                    if !hand_over(&to, &mut ready).await || !subscription(&to, true, topic).await {
                         break 'link;
                     }
                 }
                 Outbound::Cancel { topic, seq } if seq > from.replay_seq => {
-                    if !hand_over(&to, &mut ready).await || !subscription(&to, false, topic).await
-                    {
+                    if !hand_over(&to, &mut ready).await || !subscription(&to, false, topic).await {
                         break 'link;
                     }
                 }

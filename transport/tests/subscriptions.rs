@@ -277,11 +277,7 @@ async fn a_proxy_carries_every_unsubscribe_upstream() {
     let mut options = Options::new(SocketType::Xpub);
     options.rcvhwm = 2;
     let backend = Socket::with_options(SocketType::Xpub, options);
-    let back_ep = backend
-        .bind("tcp://127.0.0.1:*")
-        .await
-        .unwrap()
-        .to_string();
+    let back_ep = backend.bind("tcp://127.0.0.1:*").await.unwrap().to_string();
     let (handle, task) = Proxy::new(frontend, backend, None).spawn();
 
     let sub = Socket::new(SocketType::Sub);

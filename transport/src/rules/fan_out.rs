@@ -33,10 +33,10 @@ use crate::subscriptions::SubscriptionSet;
 /// `xpub_nodrop`) waits while any of them is full instead of dropping.
 pub(crate) fn publish(state: &State, stats: &Stats, nodrop: bool, message: Message) -> Attempt {
     let topic = message.first().map(|f| &f[..]).unwrap_or_default();
-    let mut matched = Vec::new();
-    state.audience.matching(topic, &mut matched);
+    let matched = state.audience.matching(topic);
     let targets = || {
         matched
+            .pipes()
             .iter()
             .filter_map(|&id| state.pipe(id))
             .filter(|p: &&PipeEntry| p.ready)
@@ -214,8 +214,8 @@ mod tests {
 
     use super::*;
     use crate::queue::PipeRx;
-    use crate::subscriptions::model::Model;
     use crate::rules::fixtures::with_pipes;
+    use crate::subscriptions::model::Model;
     use zmtp::SocketType;
 
     fn drain(rx: &PipeRx<Outbound>) -> Vec<String> {
@@ -306,8 +306,9 @@ mod tests {
     fn xpub_reports_a_topics_first_subscriber_and_its_last_leaving() {
         let (mut state, _rxs) = with_pipes(2, 8, true);
         let options = Options::new(SocketType::Xpub);
-        let notice =
-            |s: &mut State, pipe, sub| peer_subscription(s, &options, true, pipe, sub, topic(b"t")).unwrap();
+        let notice = |s: &mut State, pipe, sub| {
+            peer_subscription(s, &options, true, pipe, sub, topic(b"t")).unwrap()
+        };
         assert_eq!(
             notice(&mut state, 1, true),
             Some(subscription_message(true, b"t"))
@@ -405,7 +406,12 @@ mod tests {
         for t in [b"" as &[u8], b"a", b"ab"] {
             peer_subscription(&mut state, &options, false, 1, true, Bytes::from(t)).unwrap();
         }
-        publish(&state, &Stats::default(), false, Message::from(topic(b"abc")));
+        publish(
+            &state,
+            &Stats::default(),
+            false,
+            Message::from(topic(b"abc")),
+        );
         assert_eq!(drain(&rxs[0]).len(), 1);
     }
 

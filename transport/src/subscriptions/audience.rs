@@ -21,14 +21,17 @@ pub(crate) struct Audience {
 
 impl Audience {
     /// `pipe` now subscribes to `topic`; true if it is the topic's first
-    /// pipe.
+    /// pipe (false if it was listed already).
     pub(crate) fn insert(&mut self, topic: &[u8], pipe: PipeId) -> bool {
         let node = self.trie.find_or_insert(topic);
         let pipes = self.trie.slot(node).get_or_insert_with(Vec::new);
-        if let Err(pos) = pipes.binary_search(&pipe) {
-            pipes.insert(pos, pipe);
+        match pipes.binary_search(&pipe) {
+            Ok(_) => false,
+            Err(pos) => {
+                pipes.insert(pos, pipe);
+                pipes.len() == 1
+            }
         }
-        pipes.len() == 1
     }
 
     /// `pipe` no longer subscribes to `topic`; true if it was the topic's
@@ -53,19 +56,42 @@ impl Audience {
         true
     }
 
-    /// The pipes subscribed to a prefix of `data`, each once, sorted, into
-    /// `out` (cleared first).
-    pub(crate) fn matching(&self, data: &[u8], out: &mut Vec<PipeId>) {
-        out.clear();
-        let mut lists = 0;
-        for pipes in self.trie.prefixes(data) {
-            out.extend_from_slice(pipes);
-            lists += 1;
-        }
-        if lists > 1 {
-            // A pipe subscribed to two prefixes of the topic is found twice.
-            out.sort_unstable();
-            out.dedup();
+    /// The pipes subscribed to a prefix of `data`, each once, sorted. The
+    /// usual case, one subscribed prefix, lends its list without a copy.
+    pub(crate) fn matching<'a>(&'a self, data: &'a [u8]) -> Matched<'a> {
+        let mut lists = self.trie.prefixes(data);
+        let Some(first) = lists.next() else {
+            return Matched::One(&[]);
+        };
+        let Some(second) = lists.next() else {
+            return Matched::One(first);
+        };
+        let mut all = Vec::with_capacity(first.len() + second.len());
+        all.extend_from_slice(first);
+        all.extend_from_slice(second);
+        lists.for_each(|pipes| all.extend_from_slice(pipes));
+        // A pipe subscribed to two prefixes of the topic is found twice.
+        all.sort_unstable();
+        all.dedup();
+        Matched::Many(all)
+    }
+}
+
+/// What [`Audience::matching`] found.
+#[derive(Debug)]
+pub(crate) enum Matched<'a> {
+    /// One prefix's list (or none), as the trie holds it.
+    One(&'a [PipeId]),
+    /// Several prefixes' lists, merged.
+    Many(Vec<PipeId>),
+}
+
+impl Matched<'_> {
+    /// The pipes, each once, sorted.
+    pub(crate) fn pipes(&self) -> &[PipeId] {
+        match self {
+            Matched::One(pipes) => pipes,
+            Matched::Many(pipes) => pipes,
         }
     }
 }
@@ -75,15 +101,14 @@ mod tests {
     use super::*;
 
     fn matching(a: &Audience, data: &[u8]) -> Vec<PipeId> {
-        let mut out = Vec::new();
-        a.matching(data, &mut out);
-        out
+        a.matching(data).pipes().to_vec()
     }
 
     #[test]
     fn finds_each_matching_pipe_once() {
         let mut a = Audience::default();
         assert!(a.insert(b"ab", 2));
+        assert!(!a.insert(b"ab", 2), "listed already: not the first again");
         assert!(!a.insert(b"ab", 1));
         assert!(!a.insert(b"ab", 1), "a pipe is listed once");
         assert!(a.insert(b"a", 2));

@@ -314,6 +314,13 @@ mod tests {
     }
 
     #[test]
+    fn a_node_is_small() {
+        // docs/limits.md counts on these (64-bit targets).
+        assert!(std::mem::size_of::<Node<u64>>() <= 64);
+        assert!(std::mem::size_of::<Node<Vec<crate::peers::PipeId>>>() <= 72);
+    }
+
+    #[test]
     fn a_deep_chain_of_prefixes_is_walked_and_dropped_without_recursion() {
         let mut t = Trie::default();
         let key = vec![b'a'; 5_000];
