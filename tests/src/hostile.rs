@@ -332,6 +332,10 @@ pub enum Attack {
     HugeFrameUncapped,
     /// Many short-lived connections, each handshaking and sending once.
     Churn,
+    /// One-byte messages each followed by a read buffer's worth of PINGs
+    /// (whose PONGs the attacker reads), while the application is busy:
+    /// each queued message pins the buffer it arrived in.
+    PinnedBuffers,
 }
 
 /// What a legitimate peer does to prove the server still serves.
@@ -398,12 +402,17 @@ pub const NOTICE_LINKS: usize = 4;
 pub const NOTICE_TOPICS: usize = 5_000;
 /// Bytes of the 1 GiB frame [`Attack::HugeFrameUncapped`] actually sends.
 pub const HUGE_SENT: usize = 32 * 1024 * 1024;
+/// Messages [`Attack::PinnedBuffers`] offers (the server's `rcvhwm` is
+/// 200 of them).
+pub const PINNED_MESSAGES: usize = 250;
+/// PINGs after each of those messages: a 256 KiB read buffer's worth.
+pub const PINNED_PAD: usize = 256 * 1024;
 /// Connections of [`Attack::Churn`].
 pub const CHURN_LINKS: usize = 2_000;
 
 impl Attack {
     /// Every attack, in table order.
-    pub const ALL: [Attack; 14] = [
+    pub const ALL: [Attack; 15] = [
         Attack::EmptyFlood,
         Attack::EndlessMultipart,
         Attack::PingNoRead,
@@ -418,6 +427,7 @@ impl Attack {
         Attack::HugeFrameCapped,
         Attack::HugeFrameUncapped,
         Attack::Churn,
+        Attack::PinnedBuffers,
     ];
 
     /// Its name on the command line.
@@ -437,6 +447,7 @@ impl Attack {
             Attack::HugeFrameCapped => "huge-frame-capped",
             Attack::HugeFrameUncapped => "huge-frame-uncapped",
             Attack::Churn => "churn",
+            Attack::PinnedBuffers => "pinned-buffers",
         }
     }
 
@@ -460,6 +471,7 @@ impl Attack {
             Attack::PingNoRead | Attack::LongIdentity | Attack::MetadataProperties => &["ROUTER"],
             Attack::Subscriptions => &["PUB"],
             Attack::XpubNotices => &["XPUB", "busy=1", "rcvhwm=16"],
+            Attack::PinnedBuffers => &["PULL", "busy=1", "rcvhwm=200"],
         };
         args.iter().map(|a| (*a).to_owned()).collect()
     }
@@ -497,6 +509,7 @@ impl Attack {
             Attack::HugeFrameCapped => huge_frame(target, 1 << 20).await,
             Attack::HugeFrameUncapped => huge_frame(target, HUGE_SENT).await,
             Attack::Churn => churn(target).await,
+            Attack::PinnedBuffers => pinned_buffers(target).await,
         }
     }
 }
@@ -747,6 +760,41 @@ pub fn tls_files(dir: &Path) -> io::Result<(TlsRoots, Vec<String>)> {
         format!("tls_key={}", key_path.display()),
     ];
     Ok((roots, files))
+}
+
+async fn pinned_buffers(target: SocketAddr) -> io::Result<(Report, Held)> {
+    let mut ping = b"\x04PING\x00\x00".to_vec();
+    ping.extend_from_slice(&[0xab; 16]);
+    let ping = frame(0x04, &ping);
+    let mut unit = frame(0, b"p");
+    unit.extend_from_slice(&ping.repeat(PINNED_PAD / ping.len()));
+    let stream = handshaken(target, "PUSH").await?;
+    let (mut rx, mut tx) = stream.into_split();
+    let mut held = Held::default();
+    // Read (and drop) the PONGs, so the server keeps reading.
+    held.tasks.push(tokio::spawn(async move {
+        let mut buf = vec![0u8; 64 * 1024];
+        while matches!(rx.read(&mut buf).await, Ok(n) if n > 0) {}
+    }));
+    let mut report = Report {
+        links: 1,
+        ..Report::default()
+    };
+    for _ in 0..PINNED_MESSAGES {
+        match timeout(Duration::from_secs(3), tx.write_all(&unit)).await {
+            Ok(Ok(())) => report.sent += unit.len() as u64,
+            Ok(Err(_)) => {
+                report.closed = 1;
+                break;
+            }
+            Err(_) => break, // pushed back: the queue is full
+        }
+    }
+    held.tasks.push(tokio::spawn(async move {
+        let _keep = tx;
+        std::future::pending::<()>().await;
+    }));
+    Ok((report, held))
 }
 
 // --- the legitimate peer -----------------------------------------------------

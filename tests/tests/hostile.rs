@@ -16,8 +16,8 @@
 use std::time::Duration;
 
 use zmtp_tests::hostile::{
-    Attack, FLOOD_LINKS, HUGE_SENT, METADATA_LINKS, NOTICE_LINKS, NOTICE_TOPICS, SILENT_LINKS,
-    SUBSCRIPTIONS, Trial, trial,
+    Attack, FLOOD_LINKS, HUGE_SENT, METADATA_LINKS, NOTICE_LINKS, NOTICE_TOPICS, PINNED_MESSAGES,
+    SILENT_LINKS, SUBSCRIPTIONS, Trial, trial,
 };
 
 const KIB: u64 = 1024;
@@ -246,4 +246,19 @@ async fn many_short_lived_connections() {
         "still +{:.1} MB after the links closed",
         t.after as f64 / 1e6
     );
+}
+
+/// limits.md "Open": a queued message keeps its whole read buffer alive. A
+/// busy PULL (`rcvhwm` 200) is sent 250 one-byte messages, each followed by
+/// 256 KiB of PINGs, so each queued message sits alone in its buffer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_messages_pinning_read_buffers() {
+    let t = attack(Attack::PinnedBuffers).await;
+    const { assert!(PINNED_MESSAGES > 200, "the attack must fill the queue") };
+    // limits.md "One socket": rcvhwm x (96 B + the message, 1 B) + links x L,
+    // L about 7.6 MiB at the defaults (two links: the attacker's and the
+    // legitimate peer's): 200 x 97 B + 2 x 7.6 MiB + SLACK. The pinned
+    // buffers (the open row) would be 200 x 256 KiB = 50 MiB more.
+    let bound = 200 * 97 + 2 * (76 * MIB / 10) + SLACK;
+    check(&t, bound);
 }
