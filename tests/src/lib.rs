@@ -11,8 +11,12 @@
 //! - [`Link`]: a minimal blocking driver for one [`zmtp::Connection`] over a
 //!   `std::net::TcpStream`, so the sans-IO core can meet libzmq before the
 //!   tokio transport exists and independently of it.
+//! - [`hostile`]: raw-TCP attackers, the server process they attack and one
+//!   measured trial, for `tests/tests/hostile.rs` and `benches/hostile.sh`.
 
 #![allow(clippy::unwrap_used)] // test support: a panic is a test failure
+
+pub mod hostile;
 
 use std::collections::VecDeque;
 use std::io::{self, BufRead, BufReader, IoSlice, Read, Write};
