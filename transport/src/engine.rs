@@ -80,6 +80,13 @@ const BATCH: usize = 1024;
 const SPARE_BUFFERS: usize = 16;
 /// ... holding at most this many bytes.
 const SPARE_BYTES: usize = 8 * 1024 * 1024;
+/// Retired read buffers that delivered messages may keep alive before the
+/// link copies what it decodes instead of slicing it: a received message is
+/// a slice of the buffer it arrived in, so a peer that spaces tiny messages
+/// with PINGs could otherwise make every queued message hold a whole
+/// buffer. With copying on, the current buffer is retired at most once
+/// more, so a link pins at most `PINNED_BUFFERS + 2` buffers.
+const PINNED_BUFFERS: usize = 4;
 /// Smallest read buffer allocated: medium messages share buffers, and
 /// buffers come in few sizes, so retired ones fit again.
 const READ_BUFFER_MIN: usize = 256 * 1024;
@@ -139,6 +146,7 @@ pub(crate) async fn run(
         read_buf_size: READ_CHUNK,
         spare_bufs: VecDeque::new(),
         spare_bytes: 0,
+        copying: false,
         unflushed: false,
         tls_peer,
         timer: Box::pin(tokio::time::sleep_until(tokio::time::Instant::now())),
@@ -245,6 +253,8 @@ struct Engine<'a> {
     /// [`Engine::make_room`]).
     spare_bufs: VecDeque<(BytesMut, usize)>,
     spare_bytes: usize,
+    /// Frames are being copied out of the read buffer (`PINNED_BUFFERS`).
+    copying: bool,
     /// Written since the last flush (TLS may hold it back).
     unflushed: bool,
     /// The peer's TLS certificate identity, on a TLS link that has one.
@@ -431,10 +441,23 @@ impl Engine<'_> {
     /// throughput). Instead, retired buffers are kept (empty, their
     /// allocation alive) and taken back once their messages are gone.
     fn make_room(&mut self, want: usize) {
-        if self.read_buf.capacity() - self.read_buf.len() >= want || self.read_buf.try_reclaim(want)
-        {
-            return;
+        let fits = self.read_buf.capacity() - self.read_buf.len() >= want
+            || self.read_buf.try_reclaim(want);
+        if !fits {
+            self.replace_read_buf(want);
         }
+        // Copy while delivered messages pin too many buffers; look again
+        // once they may have been read.
+        if !fits || self.copying {
+            self.copying = self.pinned_spares() >= PINNED_BUFFERS;
+            self.conn.set_copy_frames(self.copying);
+        }
+    }
+
+    /// A read buffer with room for `want` more bytes after what the current
+    /// one holds unread: a spare one reclaimed, or a new one. The current
+    /// buffer is retired to the spares.
+    fn replace_read_buf(&mut self, want: usize) {
         let need = self.read_buf.len() + want;
         let reused = self
             .spare_bufs
@@ -463,6 +486,16 @@ impl Engine<'_> {
             };
             self.spare_bytes -= size;
         }
+    }
+
+    /// Retired buffers that received messages still keep alive (the rest
+    /// are reclaimed for reuse on the way).
+    fn pinned_spares(&mut self) -> usize {
+        let mut pinned = 0;
+        for (buf, size) in &mut self.spare_bufs {
+            pinned += usize::from(!buf.try_reclaim(*size));
+        }
+        pinned
     }
 
     /// Step 3: queued messages into the connection's output.

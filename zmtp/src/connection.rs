@@ -215,6 +215,14 @@ impl Connection {
         (self.state != State::Greeting).then_some(self.peer_version)
     }
 
+    /// Received frames from now on are copied out of the read buffer
+    /// (`true`) or left slices of it (`false`, the default; see
+    /// [`FrameDecoder::copying`]). A driver turns copying on while the
+    /// messages it has delivered keep too many of its read buffers alive.
+    pub fn set_copy_frames(&mut self, copy: bool) {
+        self.decoder = self.decoder.copying(copy);
+    }
+
     /// A lower bound on the bytes the next frame still needs: a driver can
     /// reserve this much before reading so a large frame lands in one
     /// allocation. Limits were checked before this grows.

@@ -174,8 +174,19 @@ pub struct FrameTooLarge {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FrameDecoder {
     max_frame_size: u64,
-    /// Copy each body out and zero the bytes taken from the buffer.
-    wipe: bool,
+    body: Body,
+}
+
+/// How a decoded frame's body relates to the read buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Body {
+    /// A slice of the read buffer: no copy, but it keeps the whole buffer
+    /// alive as long as it lives.
+    Slice,
+    /// A copy in its own allocation.
+    Copy,
+    /// A copy, and the bytes taken from the read buffer are zeroed.
+    CopyAndWipe,
 }
 
 impl Default for FrameDecoder {
@@ -190,8 +201,27 @@ impl FrameDecoder {
     pub fn new(max_frame_size: Option<u64>) -> Self {
         FrameDecoder {
             max_frame_size: max_frame_size.unwrap_or(i64::MAX as u64),
-            wipe: false,
+            body: Body::Slice,
         }
+    }
+
+    /// The same decoder, with each frame's body copied into its own
+    /// allocation (`true`) or left a slice of the read buffer (`false`, the
+    /// default). A slice costs no copy but keeps its whole read buffer
+    /// alive; a driver whose queued messages pin many buffers copies
+    /// instead, so that what they hold is what they carry.
+    pub fn copying(self, copy: bool) -> Self {
+        let body = match (copy, self.body) {
+            (_, Body::CopyAndWipe) => Body::CopyAndWipe,
+            (true, _) => Body::Copy,
+            (false, _) => Body::Slice,
+        };
+        FrameDecoder { body, ..self }
+    }
+
+    /// Whether bodies are copied out of the read buffer.
+    pub fn is_copying(&self) -> bool {
+        self.body != Body::Slice
     }
 
     /// The same decoder, but each frame's body is copied into its own
@@ -200,7 +230,10 @@ impl FrameDecoder {
     /// it stays behind in a buffer the connection reuses. Costs a copy per
     /// frame; the handshake has a handful.
     pub fn wiping(self) -> Self {
-        FrameDecoder { wipe: true, ..self }
+        FrameDecoder {
+            body: Body::CopyAndWipe,
+            ..self
+        }
     }
 
     /// The effective maximum frame size.
@@ -244,10 +277,10 @@ impl FrameDecoder {
             });
         }
         buf.advance(header_len);
-        let body = if self.wipe {
-            copy_out_and_wipe(&mut buf.split_to(size))
-        } else {
-            buf.split_to(size).freeze()
+        let body = match self.body {
+            Body::Slice => buf.split_to(size).freeze(),
+            Body::Copy => Bytes::copy_from_slice(&buf.split_to(size)),
+            Body::CopyAndWipe => copy_out_and_wipe(&mut buf.split_to(size)),
         };
         Ok(Decoded::Complete {
             value: Frame {
@@ -285,6 +318,16 @@ mod tests {
         // The body is its own allocation, not a slice of the read buffer.
         assert!(frame.body.try_into_mut().is_ok());
         assert_eq!(&buf[..], b"\x00\x01z");
+        // A copying decoder owns its bodies too; a slicing one shares.
+        for (decoder, owned) in [
+            (FrameDecoder::default().copying(true), true),
+            (FrameDecoder::default(), false),
+        ] {
+            let mut buf = BytesMut::from(&b"\x00\x03abc\x00\x01z"[..]);
+            let frame = decoder.decode(&mut buf).unwrap().complete().unwrap();
+            assert_eq!(&frame.body[..], b"abc");
+            assert_eq!(frame.body.try_into_mut().is_ok(), owned);
+        }
         // What the decoder gives up of the read buffer is zeroed.
         let mut region = BytesMut::from(&b"secret"[..]);
         let copy = copy_out_and_wipe(&mut region);
