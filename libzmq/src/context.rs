@@ -203,7 +203,10 @@ impl Context {
         self.shut_down();
         let mut registry = self.lock();
         while registry.open > 0 {
-            registry = self.closed.wait(registry).unwrap_or_else(|p| p.into_inner());
+            registry = self
+                .closed
+                .wait(registry)
+                .unwrap_or_else(|p| p.into_inner());
         }
         registry.terminated = true;
         let lingering = std::mem::take(&mut registry.lingering);

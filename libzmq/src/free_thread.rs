@@ -64,7 +64,12 @@ impl UserBuffer {
     /// # Safety
     /// `data` is readable for `len` bytes (or `len` is 0) until `free` is
     /// called, or for the rest of the process if `free` is `None`.
-    pub unsafe fn new(data: *mut c_void, len: usize, free: Option<FreeFn>, hint: *mut c_void) -> Self {
+    pub unsafe fn new(
+        data: *mut c_void,
+        len: usize,
+        free: Option<FreeFn>,
+        hint: *mut c_void,
+    ) -> Self {
         UserBuffer {
             data,
             len,

@@ -178,7 +178,11 @@ pub unsafe extern "C" fn zmq_msg_get(msg: *const zmq_msg_t, property: c_int) -> 
 /// # Safety
 /// `msg` is NULL or an initialised message.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn zmq_msg_set(msg: *mut zmq_msg_t, _property: c_int, _value: c_int) -> c_int {
+pub unsafe extern "C" fn zmq_msg_set(
+    msg: *mut zmq_msg_t,
+    _property: c_int,
+    _value: c_int,
+) -> c_int {
     call(|| {
         // SAFETY: caller's contract.
         unsafe { message::state(msg) }?;
@@ -195,10 +199,18 @@ pub unsafe extern "C" fn zmq_msg_set(msg: *mut zmq_msg_t, _property: c_int, _val
 /// `msg` is NULL or an initialised message; `property` NULL or a
 /// NUL-terminated string.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn zmq_msg_gets(msg: *const zmq_msg_t, property: *const c_char) -> *const c_char {
+pub unsafe extern "C" fn zmq_msg_gets(
+    msg: *const zmq_msg_t,
+    property: *const c_char,
+) -> *const c_char {
     call_ptr(|| {
         // SAFETY: caller's contract, for both pointers.
-        let (state, name) = unsafe { (message::state(msg.cast_mut())?, message::property_name(property)?) };
+        let (state, name) = unsafe {
+            (
+                message::state(msg.cast_mut())?,
+                message::property_name(property)?,
+            )
+        };
         let metadata = state.metadata.as_ref().ok_or(Errno::INVAL)?;
         metadata.get(name).map(|p| p.cast_mut())
     })

@@ -36,7 +36,11 @@ pub extern "C" fn zmq_poll(_items: *mut zmq_pollitem_t, _nitems: c_int, _timeout
 
 /// `zmq_proxy`: not yet (ENOTSUP).
 #[unsafe(no_mangle)]
-pub extern "C" fn zmq_proxy(_frontend: *mut c_void, _backend: *mut c_void, _capture: *mut c_void) -> c_int {
+pub extern "C" fn zmq_proxy(
+    _frontend: *mut c_void,
+    _backend: *mut c_void,
+    _capture: *mut c_void,
+) -> c_int {
     not_yet()
 }
 
@@ -59,19 +63,33 @@ pub extern "C" fn zmq_device(_type: c_int, _frontend: *mut c_void, _backend: *mu
 
 /// `zmq_socket_monitor`: not yet (ENOTSUP).
 #[unsafe(no_mangle)]
-pub extern "C" fn zmq_socket_monitor(_s: *mut c_void, _addr: *const c_char, _events: c_int) -> c_int {
+pub extern "C" fn zmq_socket_monitor(
+    _s: *mut c_void,
+    _addr: *const c_char,
+    _events: c_int,
+) -> c_int {
     not_yet()
 }
 
 /// `zmq_sendiov`: not yet (ENOTSUP).
 #[unsafe(no_mangle)]
-pub extern "C" fn zmq_sendiov(_s: *mut c_void, _iov: *mut libc::iovec, _count: usize, _flags: c_int) -> c_int {
+pub extern "C" fn zmq_sendiov(
+    _s: *mut c_void,
+    _iov: *mut libc::iovec,
+    _count: usize,
+    _flags: c_int,
+) -> c_int {
     not_yet()
 }
 
 /// `zmq_recviov`: not yet (ENOTSUP).
 #[unsafe(no_mangle)]
-pub extern "C" fn zmq_recviov(_s: *mut c_void, _iov: *mut libc::iovec, _count: *mut usize, _flags: c_int) -> c_int {
+pub extern "C" fn zmq_recviov(
+    _s: *mut c_void,
+    _iov: *mut libc::iovec,
+    _count: *mut usize,
+    _flags: c_int,
+) -> c_int {
     not_yet()
 }
 
@@ -106,7 +124,11 @@ pub extern "C" fn zmq_timers_cancel(_timers: *mut c_void, _timer_id: c_int) -> c
 
 /// `zmq_timers_set_interval`: not yet (ENOTSUP).
 #[unsafe(no_mangle)]
-pub extern "C" fn zmq_timers_set_interval(_timers: *mut c_void, _timer_id: c_int, _interval: usize) -> c_int {
+pub extern "C" fn zmq_timers_set_interval(
+    _timers: *mut c_void,
+    _timer_id: c_int,
+    _interval: usize,
+) -> c_int {
     not_yet()
 }
 

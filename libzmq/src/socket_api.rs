@@ -117,7 +117,12 @@ pub unsafe extern "C" fn zmq_disconnect(s: *mut c_void, addr: *const c_char) -> 
 /// # Safety
 /// `s` is NULL or a live socket; `buf` readable for `len` bytes.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn zmq_send(s: *mut c_void, buf: *const c_void, len: usize, flags: c_int) -> c_int {
+pub unsafe extern "C" fn zmq_send(
+    s: *mut c_void,
+    buf: *const c_void,
+    len: usize,
+    flags: c_int,
+) -> c_int {
     call(|| {
         // SAFETY: caller's contract, for both pointers.
         let (socket, data) = unsafe { (socket(s)?, bytes(buf, len)?) };
@@ -133,7 +138,12 @@ pub unsafe extern "C" fn zmq_send(s: *mut c_void, buf: *const c_void, len: usize
 /// `s` is NULL or a live socket; `buf` readable for `len` bytes and never
 /// changed or freed.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn zmq_send_const(s: *mut c_void, buf: *const c_void, len: usize, flags: c_int) -> c_int {
+pub unsafe extern "C" fn zmq_send_const(
+    s: *mut c_void,
+    buf: *const c_void,
+    len: usize,
+    flags: c_int,
+) -> c_int {
     call(|| {
         // SAFETY: caller's contract: a live socket, and bytes that are
         // valid and unchanged for the rest of the process ('static).
@@ -149,7 +159,12 @@ pub unsafe extern "C" fn zmq_send_const(s: *mut c_void, buf: *const c_void, len:
 /// # Safety
 /// `s` is NULL or a live socket; `buf` writable for `len` bytes.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn zmq_recv(s: *mut c_void, buf: *mut c_void, len: usize, flags: c_int) -> c_int {
+pub unsafe extern "C" fn zmq_recv(
+    s: *mut c_void,
+    buf: *mut c_void,
+    len: usize,
+    flags: c_int,
+) -> c_int {
     call(|| {
         // SAFETY: caller's contract.
         let socket = unsafe { socket(s) }?;
@@ -227,7 +242,12 @@ pub unsafe extern "C" fn zmq_recvmsg(s: *mut c_void, msg: *mut zmq_msg_t, flags:
 /// # Safety
 /// `s` is NULL or a live socket; `value` readable for `len` bytes.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn zmq_setsockopt(s: *mut c_void, option: c_int, value: *const c_void, len: usize) -> c_int {
+pub unsafe extern "C" fn zmq_setsockopt(
+    s: *mut c_void,
+    option: c_int,
+    value: *const c_void,
+    len: usize,
+) -> c_int {
     call(|| {
         // SAFETY: caller's contract, for both pointers.
         let (socket, value) = unsafe { (socket(s)?, bytes(value, len)?) };
@@ -242,7 +262,12 @@ pub unsafe extern "C" fn zmq_setsockopt(s: *mut c_void, option: c_int, value: *c
 /// `s` is NULL or a live socket; `len` NULL or valid; `value` writable
 /// for `*len` bytes.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn zmq_getsockopt(s: *mut c_void, option: c_int, value: *mut c_void, len: *mut usize) -> c_int {
+pub unsafe extern "C" fn zmq_getsockopt(
+    s: *mut c_void,
+    option: c_int,
+    value: *mut c_void,
+    len: *mut usize,
+) -> c_int {
     call(|| {
         // SAFETY: caller's contract.
         let socket = unsafe { socket(s) }?;

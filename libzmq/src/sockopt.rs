@@ -232,7 +232,9 @@ impl SocketOptions {
 
     /// The linger to honour when closing; `None` is forever.
     pub fn linger(&self) -> Option<Duration> {
-        u64::try_from(self.linger_ms).ok().map(Duration::from_millis)
+        u64::try_from(self.linger_ms)
+            .ok()
+            .map(Duration::from_millis)
     }
 
     /// Applies `zmq_setsockopt(option, value)`.
@@ -356,9 +358,10 @@ impl SocketOptions {
             num::IPV6 => flag(self.ipv6),
             num::IPV4ONLY => flag(!self.ipv6),
             num::IMMEDIATE => flag(t.immediate),
-            num::MAXMSGSIZE => Value::Int64(t.maxmsgsize.map_or(-1, |m| {
-                i64::try_from(m).unwrap_or(i64::MAX)
-            })),
+            num::MAXMSGSIZE => Value::Int64(
+                t.maxmsgsize
+                    .map_or(-1, |m| i64::try_from(m).unwrap_or(i64::MAX)),
+            ),
             num::RECONNECT_IVL => Value::Int(duration_ms(t.reconnect_ivl)),
             num::RECONNECT_IVL_MAX => Value::Int(duration_ms(t.reconnect_ivl_max)),
             num::HANDSHAKE_IVL => Value::Int(t.handshake_ivl.map_or(0, duration_ms)),
@@ -407,7 +410,10 @@ mod tests {
         assert_eq!(o.set(num::SNDHWM, &7i32.to_ne_bytes()), Ok(Effect::Stored));
         assert_eq!(o.get(num::SNDHWM), Ok(Value::Int(7)));
         assert_eq!(o.set(num::SNDHWM, &[1, 2]), Err(Errno::INVAL));
-        assert_eq!(o.set(num::SNDHWM, &(-1i32).to_ne_bytes()), Err(Errno::INVAL));
+        assert_eq!(
+            o.set(num::SNDHWM, &(-1i32).to_ne_bytes()),
+            Err(Errno::INVAL)
+        );
     }
 
     #[test]
@@ -435,7 +441,10 @@ mod tests {
         let mut with_nul = z85.into_bytes();
         with_nul.push(0);
         assert_eq!(curve_key(&with_nul), Ok(*pair.public().as_bytes()));
-        assert_eq!(curve_key(pair.public().as_bytes()), Ok(*pair.public().as_bytes()));
+        assert_eq!(
+            curve_key(pair.public().as_bytes()),
+            Ok(*pair.public().as_bytes())
+        );
         assert_eq!(curve_key(b"short"), Err(Errno::INVAL));
     }
 

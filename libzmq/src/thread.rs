@@ -53,7 +53,9 @@ pub unsafe extern "C" fn zmq_threadstart(func: Option<ThreadFn>, arg: *mut c_voi
 pub unsafe extern "C" fn zmq_threadclose(thread: *mut c_void) {
     call_void(|| {
         // SAFETY: caller's contract, which gives the handle up.
-        if let Ok(t) = unsafe { handle::from_raw::<JoinHandle<()>>(thread, tags::THREAD, Errno::FAULT) } {
+        if let Ok(t) =
+            unsafe { handle::from_raw::<JoinHandle<()>>(thread, tags::THREAD, Errno::FAULT) }
+        {
             let _ = t.join();
         }
     });

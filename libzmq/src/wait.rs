@@ -127,7 +127,10 @@ mod tests {
         let (tx, _rx) = watch::channel(false);
         let started = Instant::now();
         let never = std::future::pending::<()>();
-        assert_eq!(wait(rt.handle(), &tx, Deadline::Now, never), Err(Errno::AGAIN));
+        assert_eq!(
+            wait(rt.handle(), &tx, Deadline::Now, never),
+            Err(Errno::AGAIN)
+        );
         let never = std::future::pending::<()>();
         let r = wait(rt.handle(), &tx, Deadline::from_timeout_ms(50), never);
         assert_eq!(r, Err(Errno::AGAIN));

@@ -5,7 +5,7 @@ use std::ffi::{c_char, c_int};
 
 use zmtp::{CurveKeyPair, CurveSecretKey};
 
-use crate::boundary::{call, call_ptr, c_str};
+use crate::boundary::{c_str, call, call_ptr};
 use crate::errno::Errno;
 
 /// Writes `text` and a NUL to `dest`.
@@ -27,7 +27,11 @@ unsafe fn write_c(dest: *mut c_char, text: &str) {
 /// # Safety
 /// `data` readable for `size` bytes; `dest` writable as above.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn zmq_z85_encode(dest: *mut c_char, data: *const u8, size: usize) -> *mut c_char {
+pub unsafe extern "C" fn zmq_z85_encode(
+    dest: *mut c_char,
+    data: *const u8,
+    size: usize,
+) -> *mut c_char {
     call_ptr(|| {
         if dest.is_null() {
             return Err(Errno::INVAL);
