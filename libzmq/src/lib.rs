@@ -12,7 +12,8 @@
 //! - the objects: `context` (runtime, shutdown), `socket` (a C socket over
 //!   a transport socket), `sockopt` (option numbers), `message` (the state
 //!   inside `zmq_msg_t`), `free_thread` (`zmq_msg_init_data` callbacks),
-//!   `wait` (how a blocking call waits);
+//!   `wait` (how a blocking call waits), `signaler` (the per-socket
+//!   readiness descriptor behind the coming `ZMQ_FD` and `zmq_poll`);
 //! - the exported functions by group: `ctx_api`, `socket_api`, `msg_api`,
 //!   `version`, `z85_api`, `atomic_counter`, `stopwatch`, `thread`, and
 //!   `not_yet` for those that fail with ENOTSUP until built.
@@ -29,6 +30,7 @@ pub mod handle;
 pub mod message;
 pub mod msg_api;
 pub mod not_yet;
+pub mod signaler;
 pub mod socket;
 pub mod socket_api;
 pub mod sockopt;

@@ -26,6 +26,7 @@ use zmtp_transport::{EndpointError, Error, PeerMetadata, Socket};
 use crate::context::Context;
 use crate::errno::Errno;
 use crate::message::{MsgMetadata, MsgState};
+use crate::signaler::Signaler;
 use crate::sockopt::{Effect, SocketOptions, Value, num};
 use crate::wait::{Deadline, wait};
 
@@ -74,6 +75,9 @@ fn type_number(t: SocketType) -> c_int {
 /// A C socket.
 pub struct ZSocket {
     ctx: Arc<Context>,
+    /// Readable when readiness may have changed (libzmq's mailbox fd); to
+    /// be raised by a readiness watcher and exposed as `ZMQ_FD`.
+    signaler: Signaler,
     runtime: Handle,
     socket_type: SocketType,
     inner: Mutex<Inner>,
@@ -103,8 +107,16 @@ impl ZSocket {
     pub fn new(ctx: Arc<Context>, socket_type: SocketType) -> Result<Self, Errno> {
         let runtime = ctx.open_socket()?;
         let options = SocketOptions::new(socket_type, ctx.options().ipv6);
+        let signaler = match Signaler::new() {
+            Ok(s) => s,
+            Err(e) => {
+                ctx.socket_closed(None);
+                return Err(e);
+            }
+        };
         Ok(ZSocket {
             ctx,
+            signaler,
             runtime,
             socket_type,
             inner: Mutex::new(Inner {
@@ -249,6 +261,11 @@ impl ZSocket {
             num::FD | num::EVENTS => Err(Errno::NOTSUP),
             _ => inner.options.get(option),
         }
+    }
+
+    /// The readiness descriptor (for the coming `ZMQ_FD`).
+    pub fn signaler(&self) -> &Signaler {
+        &self.signaler
     }
 
     /// `zmq_close`: the socket is gone for the caller; what it still has
