@@ -57,6 +57,12 @@ impl Wake for Unpark {
     }
 }
 
+thread_local! {
+    /// This thread's waker, made once: blocking calls are frequent, and a
+    /// waker per call would be an allocation per call.
+    static WAKER: Waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+}
+
 /// Runs `op` on the calling thread until it finishes, the context shuts
 /// down (ETERM) or the deadline passes (EAGAIN).
 pub fn wait<F: Future>(
@@ -66,7 +72,7 @@ pub fn wait<F: Future>(
     op: F,
 ) -> Result<F::Output, Errno> {
     let _entered = runtime.enter();
-    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let waker = WAKER.with(Waker::clone);
     let mut cx = Context::from_waker(&waker);
     let mut op = pin!(op);
     if let Poll::Ready(out) = op.as_mut().poll(&mut cx) {
