@@ -12,7 +12,8 @@
 //! - the objects: `context` (runtime, shutdown), `socket` (a C socket over
 //!   a transport socket), `sockopt` (option numbers), `message` (the state
 //!   inside `zmq_msg_t`), `free_thread` (`zmq_msg_init_data` callbacks),
-//!   `wait` (how a blocking call waits), `signaler` (the per-socket
+//!   `monitor` (`zmq_socket_monitor`'s events), `wait` (how a blocking
+//!   call waits), `signaler` (the per-socket
 //!   readiness descriptor behind the coming `ZMQ_FD` and `zmq_poll`);
 //! - the exported functions by group: `ctx_api`, `socket_api`, `msg_api`,
 //!   `version`, `z85_api`, `atomic_counter`, `stopwatch`, `thread`, and
@@ -28,6 +29,7 @@ pub mod errno;
 pub mod free_thread;
 pub mod handle;
 pub mod message;
+pub mod monitor;
 pub mod msg_api;
 pub mod not_yet;
 pub mod signaler;

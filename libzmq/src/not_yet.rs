@@ -2,7 +2,7 @@
 //! is exported, so programs link, and fails loudly: -1 (or NULL) with
 //! ENOTSUP. `docs/libzmq.md` tracks them.
 
-use std::ffi::{c_char, c_int, c_long, c_short, c_void};
+use std::ffi::{c_int, c_long, c_short, c_void};
 
 use crate::boundary::{call, call_ptr};
 use crate::errno::Errno;
@@ -58,16 +58,6 @@ pub extern "C" fn zmq_proxy_steerable(
 /// `zmq_device`: not yet (ENOTSUP).
 #[unsafe(no_mangle)]
 pub extern "C" fn zmq_device(_type: c_int, _frontend: *mut c_void, _backend: *mut c_void) -> c_int {
-    not_yet()
-}
-
-/// `zmq_socket_monitor`: not yet (ENOTSUP).
-#[unsafe(no_mangle)]
-pub extern "C" fn zmq_socket_monitor(
-    _s: *mut c_void,
-    _addr: *const c_char,
-    _events: c_int,
-) -> c_int {
     not_yet()
 }
 

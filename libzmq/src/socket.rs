@@ -26,6 +26,7 @@ use zmtp_transport::{EndpointError, Error, PeerMetadata, Socket};
 use crate::context::Context;
 use crate::errno::Errno;
 use crate::message::{MsgMetadata, MsgState};
+use crate::monitor::MonitorSink;
 use crate::signaler::Signaler;
 use crate::sockopt::{Effect, SocketOptions, Value, num};
 use crate::wait::{Deadline, wait};
@@ -100,6 +101,8 @@ struct Inner {
     rcvmore: bool,
     /// `ZMQ_LAST_ENDPOINT`.
     last_endpoint: String,
+    /// `zmq_socket_monitor`'s PAIR and forwarder, if monitored.
+    monitor: Option<MonitorSink>,
 }
 
 impl ZSocket {
@@ -128,6 +131,7 @@ impl ZSocket {
                 incoming_from: None,
                 rcvmore: false,
                 last_endpoint: String::new(),
+                monitor: None,
             }),
         })
     }
@@ -153,6 +157,9 @@ impl ZSocket {
             };
             for effect in inner.pending_subscriptions.drain(..) {
                 apply_subscription(&socket, effect)?;
+            }
+            if let Some(monitor) = inner.monitor.as_mut() {
+                monitor.start(&self.runtime, &socket);
             }
             inner.transport = Some(socket);
         }
@@ -263,6 +270,24 @@ impl ZSocket {
         }
     }
 
+    /// `zmq_socket_monitor`: events go to a PAIR bound at `addr` (an
+    /// `inproc://` name); `None` stops monitoring. A new monitor replaces
+    /// the previous one, which reports `MONITOR_STOPPED`.
+    pub fn monitor(&self, addr: Option<&str>, events: c_int) -> Result<(), Errno> {
+        self.ctx.check_live()?;
+        let mut inner = self.lock();
+        if let Some(previous) = inner.monitor.take() {
+            previous.stop(&self.runtime);
+        }
+        let Some(addr) = addr else { return Ok(()) };
+        let mut sink = MonitorSink::bind(&self.runtime, self.ctx.shutdown_signal(), addr, events)?;
+        if let Some(socket) = &inner.transport {
+            sink.start(&self.runtime, socket);
+        }
+        inner.monitor = Some(sink);
+        Ok(())
+    }
+
     /// The readiness descriptor (for the coming `ZMQ_FD`).
     pub fn signaler(&self) -> &Signaler {
         &self.signaler
@@ -272,7 +297,13 @@ impl ZSocket {
     /// to deliver goes on for up to `ZMQ_LINGER`, which `zmq_ctx_term`
     /// waits for.
     pub fn close(self) {
-        let inner = self.inner.into_inner().unwrap_or_else(|p| p.into_inner());
+        let mut inner = self.inner.into_inner().unwrap_or_else(|p| p.into_inner());
+        // A forwarder ends by itself when the socket's events end.
+        if let Some(monitor) = inner.monitor.take() {
+            if inner.transport.is_none() {
+                monitor.stop(&self.runtime);
+            }
+        }
         let linger = if self.ctx.options().blocky {
             inner.options.linger()
         } else {

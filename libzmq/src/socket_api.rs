@@ -237,6 +237,31 @@ pub unsafe extern "C" fn zmq_recvmsg(s: *mut c_void, msg: *mut zmq_msg_t, flags:
     unsafe { zmq_msg_recv(msg, s, flags) }
 }
 
+/// `zmq_socket_monitor`: the socket's events, as libzmq's version 1
+/// two-frame messages, on a PAIR bound at `addr` (`inproc://` only);
+/// `addr` NULL stops monitoring.
+///
+/// # Safety
+/// `s` is NULL or a live socket; `addr` NULL or a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zmq_socket_monitor(
+    s: *mut c_void,
+    addr: *const c_char,
+    events: c_int,
+) -> c_int {
+    call(|| {
+        // SAFETY: caller's contract.
+        let socket = unsafe { socket(s) }?;
+        let addr = if addr.is_null() {
+            None
+        } else {
+            // SAFETY: not NULL, NUL-terminated (contract).
+            Some(unsafe { c_str(addr) }?)
+        };
+        socket.monitor(addr, events).map(|()| 0)
+    })
+}
+
 /// `zmq_setsockopt`: sets option number `option` from `len` bytes.
 ///
 /// # Safety
