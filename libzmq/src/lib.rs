@@ -16,7 +16,7 @@
 //!   call waits), `signaler` (the per-socket
 //!   readiness descriptor behind the coming `ZMQ_FD` and `zmq_poll`);
 //! - the exported functions by group: `ctx_api`, `socket_api`, `msg_api`,
-//!   `version`, `z85_api`, `atomic_counter`, `stopwatch`, `thread`, and
+//!   `proxy_api`, `version`, `z85_api`, `atomic_counter`, `stopwatch`, `thread`, and
 //!   `not_yet` for those that fail with ENOTSUP until built.
 
 #![allow(unsafe_code)]
@@ -32,6 +32,7 @@ pub mod message;
 pub mod monitor;
 pub mod msg_api;
 pub mod not_yet;
+pub mod proxy_api;
 pub mod signaler;
 pub mod socket;
 pub mod socket_api;

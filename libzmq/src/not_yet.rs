@@ -34,33 +34,6 @@ pub extern "C" fn zmq_poll(_items: *mut zmq_pollitem_t, _nitems: c_int, _timeout
     not_yet()
 }
 
-/// `zmq_proxy`: not yet (ENOTSUP).
-#[unsafe(no_mangle)]
-pub extern "C" fn zmq_proxy(
-    _frontend: *mut c_void,
-    _backend: *mut c_void,
-    _capture: *mut c_void,
-) -> c_int {
-    not_yet()
-}
-
-/// `zmq_proxy_steerable`: not yet (ENOTSUP).
-#[unsafe(no_mangle)]
-pub extern "C" fn zmq_proxy_steerable(
-    _frontend: *mut c_void,
-    _backend: *mut c_void,
-    _capture: *mut c_void,
-    _control: *mut c_void,
-) -> c_int {
-    not_yet()
-}
-
-/// `zmq_device`: not yet (ENOTSUP).
-#[unsafe(no_mangle)]
-pub extern "C" fn zmq_device(_type: c_int, _frontend: *mut c_void, _backend: *mut c_void) -> c_int {
-    not_yet()
-}
-
 /// `zmq_sendiov`: not yet (ENOTSUP).
 #[unsafe(no_mangle)]
 pub extern "C" fn zmq_sendiov(

@@ -166,6 +166,22 @@ impl ZSocket {
         inner.transport.as_ref().ok_or(Errno::FAULT)
     }
 
+    /// The transport socket (made now if need be), for proxies.
+    pub fn transport_socket(&self) -> Result<Socket, Errno> {
+        let mut inner = self.lock();
+        Ok(self.transport(&mut inner)?.clone())
+    }
+
+    /// The socket's context.
+    pub fn context(&self) -> &Arc<Context> {
+        &self.ctx
+    }
+
+    /// The runtime the socket runs on.
+    pub fn runtime(&self) -> &Handle {
+        &self.runtime
+    }
+
     /// `zmq_bind`: binds and records `ZMQ_LAST_ENDPOINT`.
     pub fn bind(&self, endpoint: &str) -> Result<(), Errno> {
         let mut inner = self.lock();
