@@ -1,0 +1,47 @@
+//! A drop-in `libzmq.so.5`: libzmq 4.3's C ABI (`include/zmq.h`) on the
+//! zmtp-rs stack.
+//!
+//! C programs, pyzmq and cppzmq link against this library as they would
+//! against libzmq; Rust tests call the same `extern "C"` functions through
+//! the rlib. `docs/libzmq.md` describes the design (threads, blocking,
+//! readiness, shutdown) and which functions are done.
+//!
+//! Layout, one concept per file:
+//! - the C edge: `boundary` (panics caught, errors to `errno`), `errno`,
+//!   `handle` (tagged opaque pointers);
+//! - the objects: `context` (runtime, shutdown), `socket` (a C socket over
+//!   a transport socket), `sockopt` (option numbers), `message` (the state
+//!   inside `zmq_msg_t`), `free_thread` (`zmq_msg_init_data` callbacks),
+//!   `monitor` (`zmq_socket_monitor`'s events), `wait` (how a blocking
+//!   call waits), `signaler` (the per-socket
+//!   readiness descriptor behind the coming `ZMQ_FD` and `zmq_poll`);
+//! - the exported functions by group: `ctx_api`, `socket_api`, `msg_api`,
+//!   `proxy_api`, `version`, `z85_api`, `atomic_counter`, `stopwatch`, `thread`, and
+//!   `not_yet` for those that fail with ENOTSUP until built.
+
+#![allow(unsafe_code)]
+
+pub mod atomic_counter;
+pub mod boundary;
+pub mod context;
+pub mod ctx_api;
+pub mod errno;
+pub mod free_thread;
+pub mod handle;
+pub mod message;
+pub mod monitor;
+pub mod msg_api;
+pub mod not_yet;
+pub mod proxy_api;
+pub mod signaler;
+pub mod socket;
+pub mod socket_api;
+pub mod sockopt;
+pub mod stopwatch;
+pub mod thread;
+pub mod version;
+pub mod wait;
+pub mod z85_api;
+
+pub use message::zmq_msg_t;
+pub use not_yet::zmq_pollitem_t;

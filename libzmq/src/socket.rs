@@ -1,0 +1,406 @@
+//! One C socket: its options, the transport socket it drives, and the
+//! frames of the message being assembled or taken apart.
+//!
+//! The transport fixes a socket's [`Options`](zmtp_transport::Options)
+//! when it is made, while C callers set options at any time before
+//! binding. So the transport socket is made lazily, with the options as
+//! they stand, by the first call that needs it: bind, connect, send,
+//! receive or (un)subscribe. Options the transport reads at creation and
+//! that change afterwards are stored (getsockopt shows them) but apply to
+//! nothing already made; LINGER is the exception, honoured at close.
+//!
+//! The transport moves whole messages, so SNDMORE frames wait here until
+//! the last one, and a received message is handed out frame by frame.
+//! Everything sits behind one mutex: libzmq sockets are not thread-safe,
+//! but a C caller breaking that rule gets serialised calls, not a race.
+
+use std::collections::VecDeque;
+use std::ffi::c_int;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::Bytes;
+use tokio::runtime::Handle;
+use zmtp::{Message, SocketType};
+use zmtp_transport::{EndpointError, Error, PeerMetadata, Socket};
+
+use crate::context::Context;
+use crate::errno::Errno;
+use crate::message::{MsgMetadata, MsgState};
+use crate::monitor::MonitorSink;
+use crate::signaler::Signaler;
+use crate::sockopt::{Effect, SocketOptions, Value, num};
+use crate::wait::{Deadline, wait};
+
+/// `zmq_send`/`zmq_recv` flag: do not block.
+pub const ZMQ_DONTWAIT: c_int = 1;
+/// `zmq_send` flag: more frames of this message follow.
+pub const ZMQ_SNDMORE: c_int = 2;
+
+/// libzmq's socket type numbers, in order (`ZMQ_PAIR` = 0 ... `ZMQ_XSUB`
+/// = 10).
+const TYPES: [SocketType; 11] = [
+    SocketType::Pair,
+    SocketType::Pub,
+    SocketType::Sub,
+    SocketType::Req,
+    SocketType::Rep,
+    SocketType::Dealer,
+    SocketType::Router,
+    SocketType::Pull,
+    SocketType::Push,
+    SocketType::Xpub,
+    SocketType::Xsub,
+];
+
+/// `ZMQ_STREAM`, which the transport does not have.
+const ZMQ_STREAM: c_int = 11;
+
+/// The socket type for libzmq's number: EINVAL if unknown, ENOTSUP for
+/// `ZMQ_STREAM` and the draft types.
+pub fn socket_type(number: c_int) -> Result<SocketType, Errno> {
+    match usize::try_from(number).ok().and_then(|i| TYPES.get(i)) {
+        Some(t) => Ok(*t),
+        None if (ZMQ_STREAM..=20).contains(&number) => Err(Errno::NOTSUP),
+        None => Err(Errno::INVAL),
+    }
+}
+
+fn type_number(t: SocketType) -> c_int {
+    TYPES
+        .iter()
+        .position(|x| *x == t)
+        .and_then(|i| c_int::try_from(i).ok())
+        .unwrap_or(-1)
+}
+
+/// A C socket.
+pub struct ZSocket {
+    ctx: Arc<Context>,
+    /// Readable when readiness may have changed (libzmq's mailbox fd); to
+    /// be raised by a readiness watcher and exposed as `ZMQ_FD`.
+    signaler: Signaler,
+    runtime: Handle,
+    socket_type: SocketType,
+    inner: Mutex<Inner>,
+}
+
+/// The socket's mutable state.
+struct Inner {
+    options: SocketOptions,
+    /// Made at the first call that needs it.
+    transport: Option<Socket>,
+    /// Subscriptions set before the transport socket existed.
+    pending_subscriptions: Vec<Effect>,
+    /// Frames sent with SNDMORE, waiting for the last one.
+    outgoing: Message,
+    /// The rest of the message being received.
+    incoming: VecDeque<Bytes>,
+    /// Who sent `incoming`.
+    incoming_from: Option<Arc<MsgMetadata>>,
+    /// The last frame received had more after it.
+    rcvmore: bool,
+    /// `ZMQ_LAST_ENDPOINT`.
+    last_endpoint: String,
+    /// `zmq_socket_monitor`'s PAIR and forwarder, if monitored.
+    monitor: Option<MonitorSink>,
+}
+
+impl ZSocket {
+    /// A socket of `socket_type` in `ctx` (which counts it).
+    pub fn new(ctx: Arc<Context>, socket_type: SocketType) -> Result<Self, Errno> {
+        let runtime = ctx.open_socket()?;
+        let options = SocketOptions::new(socket_type, ctx.options().ipv6);
+        let signaler = match Signaler::new() {
+            Ok(s) => s,
+            Err(e) => {
+                ctx.socket_closed(None);
+                return Err(e);
+            }
+        };
+        Ok(ZSocket {
+            ctx,
+            signaler,
+            runtime,
+            socket_type,
+            inner: Mutex::new(Inner {
+                options,
+                transport: None,
+                pending_subscriptions: Vec::new(),
+                outgoing: Message::new(),
+                incoming: VecDeque::new(),
+                incoming_from: None,
+                rcvmore: false,
+                last_endpoint: String::new(),
+                monitor: None,
+            }),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `op` to completion, the deadline, or the context's shutdown.
+    fn wait<F: std::future::Future>(&self, deadline: Deadline, op: F) -> Result<F::Output, Errno> {
+        wait(&self.runtime, self.ctx.shutdown_signal(), deadline, op)
+    }
+
+    /// The transport socket, made now if this is the first call needing it.
+    fn transport<'a>(&self, inner: &'a mut Inner) -> Result<&'a Socket, Errno> {
+        self.ctx.check_live()?;
+        if inner.transport.is_none() {
+            let mut options = inner.options.transport.clone();
+            options.security = inner.options.security.security()?;
+            let socket = {
+                let _entered = self.runtime.enter();
+                Socket::with_options(self.socket_type, options)
+            };
+            for effect in inner.pending_subscriptions.drain(..) {
+                apply_subscription(&socket, effect)?;
+            }
+            if let Some(monitor) = inner.monitor.as_mut() {
+                monitor.start(&self.runtime, &socket);
+            }
+            inner.transport = Some(socket);
+        }
+        inner.transport.as_ref().ok_or(Errno::FAULT)
+    }
+
+    /// The transport socket (made now if need be), for proxies.
+    pub fn transport_socket(&self) -> Result<Socket, Errno> {
+        let mut inner = self.lock();
+        Ok(self.transport(&mut inner)?.clone())
+    }
+
+    /// The socket's context.
+    pub fn context(&self) -> &Arc<Context> {
+        &self.ctx
+    }
+
+    /// The runtime the socket runs on.
+    pub fn runtime(&self) -> &Handle {
+        &self.runtime
+    }
+
+    /// `zmq_bind`: binds and records `ZMQ_LAST_ENDPOINT`.
+    pub fn bind(&self, endpoint: &str) -> Result<(), Errno> {
+        let mut inner = self.lock();
+        let socket = self.transport(&mut inner)?.clone();
+        let bound = self
+            .wait(Deadline::Never, socket.bind(endpoint))?
+            .map_err(errno_of)?;
+        inner.last_endpoint = last_endpoint(&bound.to_string());
+        Ok(())
+    }
+
+    /// `zmq_connect`.
+    pub fn connect(&self, endpoint: &str) -> Result<(), Errno> {
+        let mut inner = self.lock();
+        let socket = self.transport(&mut inner)?.clone();
+        self.wait(Deadline::Never, socket.connect(endpoint))?
+            .map_err(errno_of)?;
+        inner.last_endpoint = endpoint.to_owned();
+        Ok(())
+    }
+
+    /// Sends one frame; the message goes when a frame without `more` ends
+    /// it. Blocks up to `ZMQ_SNDTIMEO` unless `dontwait`.
+    ///
+    /// Known difference: at the high-water mark libzmq refuses a message's
+    /// first frame with EAGAIN; here frames are buffered and the last one
+    /// is refused, and the whole message is discarded with it.
+    pub fn send(&self, frame: Bytes, flags: c_int) -> Result<(), Errno> {
+        let mut inner = self.lock();
+        self.transport(&mut inner)?;
+        inner.outgoing.push(frame);
+        if flags & ZMQ_SNDMORE != 0 {
+            return Ok(());
+        }
+        let message = std::mem::take(&mut inner.outgoing);
+        let deadline = if flags & ZMQ_DONTWAIT != 0 {
+            Deadline::Now
+        } else {
+            Deadline::from_timeout_ms(inner.options.sndtimeo)
+        };
+        let socket = self.transport(&mut inner)?;
+        if deadline == Deadline::Now {
+            return socket.try_send(message).map_err(|e| errno_of(e.error));
+        }
+        self.wait(deadline, socket.send(message))?.map_err(errno_of)
+    }
+
+    /// Receives the next frame, with whether more follow. Blocks up to
+    /// `ZMQ_RCVTIMEO` unless `dontwait`.
+    pub fn recv(&self, flags: c_int) -> Result<MsgState, Errno> {
+        let mut inner = self.lock();
+        if inner.incoming.is_empty() {
+            let deadline = if flags & ZMQ_DONTWAIT != 0 {
+                Deadline::Now
+            } else {
+                Deadline::from_timeout_ms(inner.options.rcvtimeo)
+            };
+            let socket = self.transport(&mut inner)?.clone();
+            let (message, peer) = self
+                .wait(deadline, socket.recv_with_metadata())?
+                .map_err(errno_of)?;
+            inner.incoming_from = peer.map(|p| metadata_for(&inner.incoming_from, p));
+            inner.incoming.extend(message.into_frames());
+        }
+        let frame = inner.incoming.pop_front().ok_or(Errno::AGAIN)?;
+        let more = !inner.incoming.is_empty();
+        inner.rcvmore = more;
+        Ok(MsgState::received(frame, more, inner.incoming_from.clone()))
+    }
+
+    /// `zmq_setsockopt`.
+    pub fn set_option(&self, option: c_int, value: &[u8]) -> Result<(), Errno> {
+        self.ctx.check_live()?;
+        let mut inner = self.lock();
+        let effect = inner.options.set(option, value)?;
+        if effect == Effect::Stored {
+            return Ok(());
+        }
+        if !matches!(self.socket_type, SocketType::Sub | SocketType::Xsub) {
+            return Err(Errno::INVAL);
+        }
+        match &inner.transport {
+            Some(socket) => apply_subscription(socket, effect),
+            None => {
+                inner.pending_subscriptions.push(effect);
+                Ok(())
+            }
+        }
+    }
+
+    /// `zmq_getsockopt`.
+    pub fn get_option(&self, option: c_int) -> Result<Value, Errno> {
+        self.ctx.check_live()?;
+        let inner = self.lock();
+        match option {
+            num::TYPE => Ok(Value::Int(type_number(self.socket_type))),
+            num::RCVMORE => Ok(Value::Int(c_int::from(inner.rcvmore))),
+            num::LAST_ENDPOINT => Ok(Value::Str(inner.last_endpoint.clone())),
+            // Readiness signalling comes with zmq_poll (see docs/libzmq.md).
+            num::FD | num::EVENTS => Err(Errno::NOTSUP),
+            _ => inner.options.get(option),
+        }
+    }
+
+    /// `zmq_socket_monitor`: events go to a PAIR bound at `addr` (an
+    /// `inproc://` name); `None` stops monitoring. A new monitor replaces
+    /// the previous one, which reports `MONITOR_STOPPED`.
+    pub fn monitor(&self, addr: Option<&str>, events: c_int) -> Result<(), Errno> {
+        self.ctx.check_live()?;
+        let mut inner = self.lock();
+        if let Some(previous) = inner.monitor.take() {
+            previous.stop(&self.runtime);
+        }
+        let Some(addr) = addr else { return Ok(()) };
+        let mut sink = MonitorSink::bind(&self.runtime, self.ctx.shutdown_signal(), addr, events)?;
+        if let Some(socket) = &inner.transport {
+            sink.start(&self.runtime, socket);
+        }
+        inner.monitor = Some(sink);
+        Ok(())
+    }
+
+    /// The readiness descriptor (for the coming `ZMQ_FD`).
+    pub fn signaler(&self) -> &Signaler {
+        &self.signaler
+    }
+
+    /// `zmq_close`: the socket is gone for the caller; what it still has
+    /// to deliver goes on for up to `ZMQ_LINGER`, which `zmq_ctx_term`
+    /// waits for.
+    pub fn close(self) {
+        let mut inner = self.inner.into_inner().unwrap_or_else(|p| p.into_inner());
+        // A forwarder ends by itself when the socket's events end.
+        if let Some(monitor) = inner.monitor.take() {
+            if inner.transport.is_none() {
+                monitor.stop(&self.runtime);
+            }
+        }
+        let linger = if self.ctx.options().blocky {
+            inner.options.linger()
+        } else {
+            Some(std::time::Duration::ZERO)
+        };
+        let lingering = inner.transport.map(|socket| {
+            self.runtime.spawn(async move {
+                let closing = socket.close();
+                match linger {
+                    Some(limit) => {
+                        let _ = tokio::time::timeout(limit, closing).await;
+                    }
+                    None => closing.await,
+                }
+            })
+        });
+        self.ctx.socket_closed(lingering);
+    }
+}
+
+fn apply_subscription(socket: &Socket, effect: Effect) -> Result<(), Errno> {
+    match effect {
+        Effect::Subscribe(topic) => socket.subscribe(topic),
+        Effect::Unsubscribe(topic) => socket.unsubscribe(topic),
+        Effect::Stored => Ok(()),
+    }
+    .map_err(errno_of)
+}
+
+/// Reuses the previous message's metadata wrapper when the sender is the
+/// same, so its C strings are made once per peer, not per message.
+fn metadata_for(previous: &Option<Arc<MsgMetadata>>, peer: Arc<PeerMetadata>) -> Arc<MsgMetadata> {
+    match previous {
+        Some(m) if m.is_of(&peer) => m.clone(),
+        _ => Arc::new(MsgMetadata::new(peer)),
+    }
+}
+
+/// libzmq prints a wildcard bind's address as `0.0.0.0`.
+fn last_endpoint(bound: &str) -> String {
+    match bound.strip_prefix("tcp://*:") {
+        Some(port) => format!("tcp://0.0.0.0:{port}"),
+        None => bound.to_owned(),
+    }
+}
+
+/// The errno libzmq reports for a transport error.
+pub fn errno_of(error: Error) -> Errno {
+    match error {
+        Error::WouldBlock => Errno::AGAIN,
+        Error::Closed => Errno::TERM,
+        Error::State(_) => Errno::FSM,
+        Error::Unsupported { .. } => Errno::NOTSUP,
+        Error::Endpoint(EndpointError::UnknownTransport { .. }) => Errno(libc::EPROTONOSUPPORT),
+        Error::Endpoint(_) => Errno::INVAL,
+        Error::InprocNotBound(_) => Errno(libc::ECONNREFUSED),
+        Error::AddressInUse(_) => Errno(libc::EADDRINUSE),
+        Error::HostUnreachable(_) => Errno(libc::EHOSTUNREACH),
+        Error::IncompatibleSocketType { .. } => Errno(crate::errno::ENOCOMPATPROTO),
+        Error::Io { source, .. } => Errno(source.raw_os_error().unwrap_or(libc::EIO)),
+        Error::InvalidMessage(_) | Error::Options(_) | Error::Refused(_) => Errno::INVAL,
+        _ => Errno::INVAL,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn type_numbers_round_trip() {
+        for n in 0..=10 {
+            assert_eq!(socket_type(n).map(type_number), Ok(n));
+        }
+        assert_eq!(socket_type(11), Err(Errno::NOTSUP));
+        assert_eq!(socket_type(99), Err(Errno::INVAL));
+    }
+
+    #[test]
+    fn wildcard_endpoints_print_as_any_address() {
+        assert_eq!(last_endpoint("tcp://*:5555"), "tcp://0.0.0.0:5555");
+        assert_eq!(last_endpoint("inproc://a"), "inproc://a");
+    }
+}

@@ -1,0 +1,147 @@
+/* A C program using the drop-in through include/zmq.h and the cdylib only:
+ * REQ/REP over tcp, PUSH/PULL multipart over inproc, DONTWAIT, RCVTIMEO,
+ * zmq_msg_init_data's free callback, option 9999, Z85, and
+ * zmq_ctx_shutdown waking a receive blocked in another thread. */
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "zmq.h"
+
+#define CHECK(cond)                                                         \
+    do {                                                                    \
+        if (!(cond)) {                                                      \
+            printf ("FAIL line %d: %s (errno %d: %s)\n", __LINE__, #cond,   \
+                    zmq_errno (), zmq_strerror (zmq_errno ()));             \
+            return 1;                                                       \
+        }                                                                   \
+    } while (0)
+
+static volatile int freed = 0;
+
+static void free_buffer (void *data, void *hint)
+{
+    (void) data;
+    if (hint == (void *) &freed)
+        __atomic_store_n (&freed, 1, __ATOMIC_SEQ_CST);
+}
+
+static void *blocked_recv (void *socket)
+{
+    char buf[8];
+    int rc = zmq_recv (socket, buf, sizeof buf, 0);
+    static int result;
+    result = (rc == -1 && zmq_errno () == ETERM) ? 1 : 0;
+    return &result;
+}
+
+static int req_rep_tcp (void *ctx)
+{
+    void *rep = zmq_socket (ctx, ZMQ_REP);
+    void *req = zmq_socket (ctx, ZMQ_REQ);
+    CHECK (rep && req);
+    CHECK (zmq_bind (rep, "tcp://127.0.0.1:*") == 0);
+    char endpoint[256];
+    size_t len = sizeof endpoint;
+    CHECK (zmq_getsockopt (rep, ZMQ_LAST_ENDPOINT, endpoint, &len) == 0);
+    CHECK (zmq_connect (req, endpoint) == 0);
+    CHECK (zmq_send (req, "ping", 4, 0) == 4);
+    char buf[16];
+    CHECK (zmq_recv (rep, buf, sizeof buf, 0) == 4 && memcmp (buf, "ping", 4) == 0);
+    CHECK (zmq_send (rep, "pong", 4, 0) == 4);
+    CHECK (zmq_recv (req, buf, sizeof buf, 0) == 4 && memcmp (buf, "pong", 4) == 0);
+    int linger = 0;
+    zmq_setsockopt (req, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt (rep, ZMQ_LINGER, &linger, sizeof linger);
+    CHECK (zmq_close (req) == 0 && zmq_close (rep) == 0);
+    return 0;
+}
+
+static int multipart_inproc (void *ctx)
+{
+    void *pull = zmq_socket (ctx, ZMQ_PULL);
+    void *push = zmq_socket (ctx, ZMQ_PUSH);
+    CHECK (zmq_bind (pull, "inproc://c-demo") == 0);
+    CHECK (zmq_connect (push, "inproc://c-demo") == 0);
+    char buf[16];
+    CHECK (zmq_recv (pull, buf, sizeof buf, ZMQ_DONTWAIT) == -1 && zmq_errno () == EAGAIN);
+    int timeout = 50;
+    CHECK (zmq_setsockopt (pull, ZMQ_RCVTIMEO, &timeout, sizeof timeout) == 0);
+    CHECK (zmq_recv (pull, buf, sizeof buf, 0) == -1 && zmq_errno () == EAGAIN);
+
+    static char lent[] = "lent";
+    zmq_msg_t msg;
+    CHECK (zmq_msg_init_data (&msg, lent, 4, free_buffer, (void *) &freed) == 0);
+    CHECK (zmq_msg_send (&msg, push, ZMQ_SNDMORE) == 4);
+    CHECK (zmq_send (push, "end", 3, 0) == 3);
+
+    CHECK (zmq_msg_init (&msg) == 0);
+    CHECK (zmq_msg_recv (&msg, pull, 0) == 4);
+    CHECK (memcmp (zmq_msg_data (&msg), "lent", 4) == 0 && zmq_msg_more (&msg) == 1);
+    int more = 0;
+    size_t more_len = sizeof more;
+    CHECK (zmq_getsockopt (pull, ZMQ_RCVMORE, &more, &more_len) == 0 && more == 1);
+    CHECK (zmq_msg_recv (&msg, pull, 0) == 3 && zmq_msg_more (&msg) == 0);
+    CHECK (zmq_msg_close (&msg) == 0);
+    for (int i = 0; i < 500 && !__atomic_load_n (&freed, __ATOMIC_SEQ_CST); i++)
+        usleep (10000);
+    CHECK (freed == 1);
+
+    int value = 1;
+    CHECK (zmq_setsockopt (pull, 9999, &value, sizeof value) == -1 && zmq_errno () == EINVAL);
+    int linger = 0;
+    zmq_setsockopt (push, ZMQ_LINGER, &linger, sizeof linger);
+    CHECK (zmq_close (push) == 0 && zmq_close (pull) == 0);
+    return 0;
+}
+
+static int z85 (void)
+{
+    const uint8_t data[8] = {0x86, 0x4F, 0xD2, 0x6F, 0xB5, 0x59, 0xF7, 0x5B};
+    char text[11];
+    CHECK (zmq_z85_encode (text, data, 8) == text && strcmp (text, "HelloWorld") == 0);
+    uint8_t back[8];
+    CHECK (zmq_z85_decode (back, "HelloWorld") == back && memcmp (back, data, 8) == 0);
+    char public_key[41], secret_key[41], derived[41];
+    CHECK (zmq_curve_keypair (public_key, secret_key) == 0);
+    CHECK (zmq_curve_public (derived, secret_key) == 0 && strcmp (derived, public_key) == 0);
+    return 0;
+}
+
+static int shutdown_wakes (void)
+{
+    void *ctx = zmq_ctx_new ();
+    void *pull = zmq_socket (ctx, ZMQ_PULL);
+    CHECK (zmq_bind (pull, "inproc://c-shutdown") == 0);
+    pthread_t thread;
+    CHECK (pthread_create (&thread, NULL, blocked_recv, pull) == 0);
+    usleep (100000);
+    CHECK (zmq_ctx_shutdown (ctx) == 0);
+    void *result;
+    pthread_join (thread, &result);
+    CHECK (*(int *) result == 1);
+    CHECK (zmq_close (pull) == 0);
+    CHECK (zmq_ctx_term (ctx) == 0);
+    return 0;
+}
+
+int main (void)
+{
+    int major, minor, patch;
+    zmq_version (&major, &minor, &patch);
+    if (major != 4 || minor != 3 || patch != 5 || ZMQ_VERSION != 40305) {
+        printf ("FAIL version %d.%d.%d\n", major, minor, patch);
+        return 1;
+    }
+    void *ctx = zmq_ctx_new ();
+    if (zmq_ctx_get (ctx, ZMQ_MSG_T_SIZE) != (int) sizeof (zmq_msg_t))
+        return printf ("FAIL MSG_T_SIZE\n"), 1;
+    if (req_rep_tcp (ctx) || multipart_inproc (ctx) || z85 () || shutdown_wakes ())
+        return 1;
+    if (zmq_ctx_term (ctx) != 0)
+        return printf ("FAIL term\n"), 1;
+    printf ("OK libzmq %d.%d.%d ABI\n", major, minor, patch);
+    return 0;
+}
