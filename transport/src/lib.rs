@@ -45,6 +45,7 @@ mod options;
 mod peers;
 pub mod proxy;
 mod queue;
+mod readiness;
 mod receiver;
 mod refusal;
 mod rules;

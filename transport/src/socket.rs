@@ -403,10 +403,10 @@ pub(crate) async fn wait_for_room(
 }
 
 /// Counts a sender waiting for room, until dropped (also on cancel).
-struct WaitGuard<'a>(&'a std::sync::atomic::AtomicUsize);
+pub(crate) struct WaitGuard<'a>(&'a std::sync::atomic::AtomicUsize);
 
 impl<'a> WaitGuard<'a> {
-    fn enter(count: &'a std::sync::atomic::AtomicUsize) -> Self {
+    pub(crate) fn enter(count: &'a std::sync::atomic::AtomicUsize) -> Self {
         count.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         WaitGuard(count)
     }
