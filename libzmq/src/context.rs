@@ -14,7 +14,8 @@
 //! `ZMQ_LINGER`), and only then stops the runtime.
 
 use std::ffi::c_int;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use tokio::runtime::{Handle, Runtime};
@@ -22,6 +23,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::errno::Errno;
+use crate::signaler::Signaler;
 use crate::wait::{Deadline, wait};
 
 /// `ZMQ_IO_THREADS`.
@@ -102,6 +104,9 @@ pub struct Context {
     closed: Condvar,
     /// True once shut down; every blocked call races against it.
     shutdown: watch::Sender<bool>,
+    /// Readable once shut down, for `zmq_poll` (made by its first use;
+    /// `None` if the descriptor could not be made).
+    shutdown_fd: OnceLock<Option<Signaler>>,
 }
 
 impl Context {
@@ -111,6 +116,7 @@ impl Context {
             registry: Mutex::new(Registry::default()),
             closed: Condvar::new(),
             shutdown: watch::Sender::new(false),
+            shutdown_fd: OnceLock::new(),
         })
     }
 
@@ -190,6 +196,22 @@ impl Context {
     /// every later call but `zmq_close`.
     pub fn shut_down(&self) {
         self.shutdown.send_replace(true);
+        if let Some(Some(fd)) = self.shutdown_fd.get() {
+            fd.raise();
+        }
+    }
+
+    /// A descriptor that is readable once the context is shut down (for
+    /// `zmq_poll`, which waits on descriptors).
+    pub fn shutdown_fd(&self) -> Result<RawFd, Errno> {
+        let fd = self.shutdown_fd.get_or_init(|| Signaler::new().ok());
+        let fd = fd.as_ref().ok_or(Errno(libc::EMFILE))?;
+        // Made after a shutdown's raise, or just as it happened: raised
+        // here (raising twice is harmless).
+        if self.is_shut_down() {
+            fd.raise();
+        }
+        Ok(fd.as_raw_fd())
     }
 
     /// The shutdown signal blocked calls race against.

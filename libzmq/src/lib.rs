@@ -13,10 +13,10 @@
 //!   a transport socket), `sockopt` (option numbers), `message` (the state
 //!   inside `zmq_msg_t`), `free_thread` (`zmq_msg_init_data` callbacks),
 //!   `monitor` (`zmq_socket_monitor`'s events), `wait` (how a blocking
-//!   call waits), `signaler` (the per-socket
-//!   readiness descriptor behind the coming `ZMQ_FD` and `zmq_poll`);
+//!   call waits), `signaler` (the per-socket readiness descriptor,
+//!   `ZMQ_FD`), `readiness` (POLLIN/POLLOUT and their wake-ups);
 //! - the exported functions by group: `ctx_api`, `socket_api`, `msg_api`,
-//!   `proxy_api`, `version`, `z85_api`, `atomic_counter`, `stopwatch`, `thread`, and
+//!   `proxy_api`, `poll` (`zmq_poll`), `version`, `z85_api`, `atomic_counter`, `stopwatch`, `thread`, and
 //!   `not_yet` for those that fail with ENOTSUP until built.
 
 #![allow(unsafe_code)]
@@ -32,7 +32,9 @@ pub mod message;
 pub mod monitor;
 pub mod msg_api;
 pub mod not_yet;
+pub mod poll;
 pub mod proxy_api;
+pub mod readiness;
 pub mod signaler;
 pub mod socket;
 pub mod socket_api;
@@ -44,4 +46,4 @@ pub mod wait;
 pub mod z85_api;
 
 pub use message::zmq_msg_t;
-pub use not_yet::zmq_pollitem_t;
+pub use poll::zmq_pollitem_t;

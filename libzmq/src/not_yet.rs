@@ -2,36 +2,16 @@
 //! is exported, so programs link, and fails loudly: -1 (or NULL) with
 //! ENOTSUP. `docs/libzmq.md` tracks them.
 
-use std::ffi::{c_int, c_long, c_short, c_void};
+use std::ffi::{c_int, c_long, c_void};
 
 use crate::boundary::{call, call_ptr};
 use crate::errno::Errno;
-
-/// libzmq's `zmq_pollitem_t`.
-#[repr(C)]
-#[allow(non_camel_case_types)]
-pub struct zmq_pollitem_t {
-    /// A socket, or NULL to poll `fd`.
-    pub socket: *mut c_void,
-    /// A file descriptor, when `socket` is NULL.
-    pub fd: c_int,
-    /// ZMQ_POLLIN, ZMQ_POLLOUT, ZMQ_POLLERR, ZMQ_POLLPRI wanted.
-    pub events: c_short,
-    /// Those that happened.
-    pub revents: c_short,
-}
 
 /// libzmq's `zmq_timer_fn`.
 pub type TimerFn = unsafe extern "C" fn(timer_id: c_int, arg: *mut c_void);
 
 fn not_yet() -> c_int {
     call(|| Err(Errno::NOTSUP))
-}
-
-/// `zmq_poll`: not yet (ENOTSUP).
-#[unsafe(no_mangle)]
-pub extern "C" fn zmq_poll(_items: *mut zmq_pollitem_t, _nitems: c_int, _timeout: c_long) -> c_int {
-    not_yet()
 }
 
 /// `zmq_sendiov`: not yet (ENOTSUP).

@@ -5,12 +5,15 @@
 //! the socket's readiness *may* have changed, edge-style: the caller then
 //! reads `ZMQ_EVENTS` and must drain the socket before waiting again. An
 //! eventfd does this here: [`Signaler::raise`] adds to its counter (the fd
-//! turns readable), [`Signaler::clear`] reads it back to zero. Every
-//! socket owns one from its creation; the next increment raises it from
-//! a watcher task on the transport's readiness changes and exposes it as
-//! `ZMQ_FD` (see docs/libzmq.md).
+//! turns readable), [`Signaler::clear`] reads it back to zero.
+//!
+//! Every socket owns one from its creation; as a [`Waker`] (through
+//! [`Wake`]) it is registered with the transport's queues and send-ready
+//! signal, so any readiness change raises it (see `readiness.rs`).
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::Arc;
+use std::task::{Wake, Waker};
 
 use crate::errno::{Errno, get_errno};
 
@@ -53,6 +56,24 @@ impl Signaler {
     }
 }
 
+/// As a waker, a signaler raises itself: whoever polls with it learns of
+/// the change through the descriptor.
+impl Wake for Signaler {
+    fn wake(self: Arc<Self>) {
+        self.raise();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.raise();
+    }
+}
+
+impl Signaler {
+    /// The waker that raises this signaler.
+    pub fn waker(self: &Arc<Self>) -> Waker {
+        Waker::from(self.clone())
+    }
+}
+
 impl AsRawFd for Signaler {
     fn as_raw_fd(&self) -> RawFd {
         self.fd.as_raw_fd()
@@ -84,5 +105,12 @@ mod tests {
         assert!(s.clear());
         assert!(!readable(s.as_raw_fd()));
         assert!(!s.clear());
+    }
+
+    #[test]
+    fn its_waker_raises_it() {
+        let s = Arc::new(Signaler::new().unwrap_or_else(|e| panic!("{e}")));
+        s.waker().wake_by_ref();
+        assert!(readable(s.as_raw_fd()));
     }
 }

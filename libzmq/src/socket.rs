@@ -15,8 +15,10 @@
 //! but a C caller breaking that rule gets serialised calls, not a race.
 
 use std::collections::VecDeque;
-use std::ffi::c_int;
+use std::ffi::{c_int, c_short};
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Poll, Waker};
 
 use bytes::Bytes;
 use tokio::runtime::Handle;
@@ -27,6 +29,7 @@ use crate::context::Context;
 use crate::errno::Errno;
 use crate::message::{MsgMetadata, MsgState};
 use crate::monitor::MonitorSink;
+use crate::readiness::{self, WritableWait, ZMQ_POLLIN, ZMQ_POLLOUT};
 use crate::signaler::Signaler;
 use crate::sockopt::{Effect, SocketOptions, Value, num};
 use crate::wait::{Deadline, wait};
@@ -76,9 +79,11 @@ fn type_number(t: SocketType) -> c_int {
 /// A C socket.
 pub struct ZSocket {
     ctx: Arc<Context>,
-    /// Readable when readiness may have changed (libzmq's mailbox fd); to
-    /// be raised by a readiness watcher and exposed as `ZMQ_FD`.
-    signaler: Signaler,
+    /// Readable when readiness may have changed (libzmq's mailbox fd):
+    /// `ZMQ_FD`, and what `zmq_poll` waits on.
+    signaler: Arc<Signaler>,
+    /// Raises `signaler`: the waker of every readiness check.
+    waker: Waker,
     runtime: Handle,
     socket_type: SocketType,
     inner: Mutex<Inner>,
@@ -103,6 +108,8 @@ struct Inner {
     last_endpoint: String,
     /// `zmq_socket_monitor`'s PAIR and forwarder, if monitored.
     monitor: Option<MonitorSink>,
+    /// The wait for POLLOUT, kept while the socket is not writable.
+    writable: Option<WritableWait>,
 }
 
 impl ZSocket {
@@ -111,7 +118,7 @@ impl ZSocket {
         let runtime = ctx.open_socket()?;
         let options = SocketOptions::new(socket_type, ctx.options().ipv6);
         let signaler = match Signaler::new() {
-            Ok(s) => s,
+            Ok(s) => Arc::new(s),
             Err(e) => {
                 ctx.socket_closed(None);
                 return Err(e);
@@ -119,6 +126,7 @@ impl ZSocket {
         };
         Ok(ZSocket {
             ctx,
+            waker: signaler.waker(),
             signaler,
             runtime,
             socket_type,
@@ -132,6 +140,7 @@ impl ZSocket {
                 rcvmore: false,
                 last_endpoint: String::new(),
                 monitor: None,
+                writable: None,
             }),
         })
     }
@@ -162,6 +171,8 @@ impl ZSocket {
                 monitor.start(&self.runtime, &socket);
             }
             inner.transport = Some(socket);
+            // Peers may come now: whoever watches `ZMQ_FD` looks again.
+            self.signaler.raise();
         }
         inner.transport.as_ref().ok_or(Errno::FAULT)
     }
@@ -222,9 +233,14 @@ impl ZSocket {
         } else {
             Deadline::from_timeout_ms(inner.options.sndtimeo)
         };
-        let socket = self.transport(&mut inner)?;
+        let socket = self.transport(&mut inner)?.clone();
         if deadline == Deadline::Now {
-            return socket.try_send(message).map_err(|e| errno_of(e.error));
+            let sent = socket.try_send(message).map_err(|e| errno_of(e.error));
+            if sent == Err(Errno::AGAIN) {
+                // `ZMQ_FD` turns readable when room comes.
+                readiness::poll_writable(&socket, &self.waker, &mut inner.writable);
+            }
+            return sent;
         }
         self.wait(deadline, socket.send(message))?.map_err(errno_of)
     }
@@ -239,12 +255,17 @@ impl ZSocket {
             } else {
                 Deadline::from_timeout_ms(inner.options.rcvtimeo)
             };
-            let socket = self.transport(&mut inner)?.clone();
-            let (message, peer) = self
-                .wait(deadline, socket.recv_with_metadata())?
-                .map_err(errno_of)?;
-            inner.incoming_from = peer.map(|p| metadata_for(&inner.incoming_from, p));
-            inner.incoming.extend(message.into_frames());
+            if deadline == Deadline::Now {
+                self.transport(&mut inner)?;
+                // One attempt, leaving `ZMQ_FD`'s waker for the next message.
+                if !self.prefetch(&mut inner)? {
+                    return Err(Errno::AGAIN);
+                }
+            } else {
+                let socket = self.transport(&mut inner)?.clone();
+                let received = self.wait(deadline, socket.recv_with_metadata())?;
+                hold(&mut inner, received.map_err(errno_of)?);
+            }
         }
         let frame = inner.incoming.pop_front().ok_or(Errno::AGAIN)?;
         let more = !inner.incoming.is_empty();
@@ -280,9 +301,60 @@ impl ZSocket {
             num::TYPE => Ok(Value::Int(type_number(self.socket_type))),
             num::RCVMORE => Ok(Value::Int(c_int::from(inner.rcvmore))),
             num::LAST_ENDPOINT => Ok(Value::Str(inner.last_endpoint.clone())),
-            // Readiness signalling comes with zmq_poll (see docs/libzmq.md).
-            num::FD | num::EVENTS => Err(Errno::NOTSUP),
+            num::FD => Ok(Value::Int(self.signaler.as_raw_fd())),
+            num::EVENTS => {
+                drop(inner);
+                Ok(Value::Int(c_int::from(self.events()?)))
+            }
             _ => inner.options.get(option),
+        }
+    }
+
+    /// `ZMQ_EVENTS`: POLLIN and POLLOUT as of now. Lowers `ZMQ_FD` first
+    /// and leaves the signaler's waker registered for what is not ready,
+    /// so the descriptor turns readable when that may change.
+    pub fn events(&self) -> Result<c_short, Errno> {
+        self.ctx.check_live()?;
+        let mut inner = self.lock();
+        self.signaler.clear();
+        // Errors (a type that cannot receive, not its turn, closed) are
+        // simply not POLLIN, as in libzmq.
+        let pollin = !inner.incoming.is_empty() || self.prefetch(&mut inner).unwrap_or(false);
+        let pollout = !readiness::turn_blocks_send(self.socket_type, pollin)
+            && match inner.transport.clone() {
+                Some(socket) => readiness::poll_writable(&socket, &self.waker, &mut inner.writable),
+                None => {
+                    readiness::writable_without_peers(self.socket_type, &inner.options.transport)
+                }
+            };
+        let mut events = 0;
+        if pollin {
+            events |= ZMQ_POLLIN;
+        }
+        if pollout {
+            events |= ZMQ_POLLOUT;
+        }
+        Ok(events)
+    }
+
+    /// The readiness descriptor (`ZMQ_FD`).
+    pub fn fd(&self) -> RawFd {
+        self.signaler.as_raw_fd()
+    }
+
+    /// One receive attempt into `incoming` (empty before): true if a
+    /// message is now there; false with the signaler's waker registered.
+    /// Before the transport socket exists there is nothing to receive.
+    fn prefetch(&self, inner: &mut Inner) -> Result<bool, Errno> {
+        let Some(socket) = inner.transport.clone() else {
+            return Ok(false);
+        };
+        match readiness::try_receive(&socket, &self.waker) {
+            Poll::Ready(received) => {
+                hold(inner, received.map_err(errno_of)?);
+                Ok(true)
+            }
+            Poll::Pending => Ok(false),
         }
     }
 
@@ -302,11 +374,6 @@ impl ZSocket {
         }
         inner.monitor = Some(sink);
         Ok(())
-    }
-
-    /// The readiness descriptor (for the coming `ZMQ_FD`).
-    pub fn signaler(&self) -> &Signaler {
-        &self.signaler
     }
 
     /// `zmq_close`: the socket is gone for the caller; what it still has
@@ -338,6 +405,12 @@ impl ZSocket {
         });
         self.ctx.socket_closed(lingering);
     }
+}
+
+/// A received message becomes the frames `zmq_recv` hands out.
+fn hold(inner: &mut Inner, (message, peer): readiness::Received) {
+    inner.incoming_from = peer.map(|p| metadata_for(&inner.incoming_from, p));
+    inner.incoming.extend(message.into_frames());
 }
 
 fn apply_subscription(socket: &Socket, effect: Effect) -> Result<(), Errno> {
