@@ -183,10 +183,9 @@ fn plain_descriptors_poll_beside_sockets() {
     assert_eq!((items[0].revents, items[1].revents), (0, POLLIN));
     // Both ready at once are both reported.
     assert_eq!(send(push, b"m", 0), 1);
-    let started = Instant::now();
-    while poll(&mut items, PATIENCE_MS) < 2 {
-        assert!(started.elapsed() < Duration::from_secs(10), "never both");
-    }
+    // The message comes through the runtime: wait for it alone first.
+    assert_eq!(poll(&mut items[..1], PATIENCE_MS), 1);
+    assert_eq!(poll(&mut items, 0), 2);
     assert_eq!((items[0].revents, items[1].revents), (POLLIN, POLLIN));
     // A closed writer is a hang-up: POLLERR even if not asked for.
     close_fd(w);

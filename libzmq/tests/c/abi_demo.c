@@ -1,7 +1,8 @@
 /* A C program using the drop-in through include/zmq.h and the cdylib only:
  * REQ/REP over tcp, PUSH/PULL multipart over inproc, DONTWAIT, RCVTIMEO,
  * zmq_msg_init_data's free callback, option 9999, Z85, and
- * zmq_ctx_shutdown waking a receive blocked in another thread. */
+ * zmq_ctx_shutdown waking a receive blocked in another thread, and zmq_poll
+ * over a socket and a pipe with ZMQ_FD/ZMQ_EVENTS. */
 
 #include <pthread.h>
 #include <stdio.h>
@@ -110,6 +111,42 @@ static int z85 (void)
     return 0;
 }
 
+static int poll_socket_and_pipe (void *ctx)
+{
+    void *pull = zmq_socket (ctx, ZMQ_PULL);
+    void *push = zmq_socket (ctx, ZMQ_PUSH);
+    CHECK (pull && push);
+    CHECK (zmq_bind (pull, "inproc://c-poll") == 0);
+    CHECK (zmq_connect (push, "inproc://c-poll") == 0);
+    int fds[2];
+    CHECK (pipe (fds) == 0);
+    zmq_pollitem_t items[] = {{pull, 0, ZMQ_POLLIN, 0}, {NULL, fds[0], ZMQ_POLLIN, 0},
+                              {push, 0, ZMQ_POLLOUT, 0}};
+    /* The PUSH has its peer: only it is ready. */
+    CHECK (zmq_poll (items, 3, 10000) == 1);
+    CHECK (items[0].revents == 0 && items[1].revents == 0 && items[2].revents == ZMQ_POLLOUT);
+    CHECK (zmq_send (push, "hi", 2, 0) == 2);
+    CHECK (write (fds[1], "x", 1) == 1);
+    /* The message comes through the runtime: wait for it alone, then see both. */
+    CHECK (zmq_poll (items, 1, 10000) == 1);
+    CHECK (zmq_poll (items, 2, 0) == 2 && items[0].revents == ZMQ_POLLIN
+           && items[1].revents == ZMQ_POLLIN);
+    int events = 0;
+    size_t len = sizeof events;
+    CHECK (zmq_getsockopt (pull, ZMQ_EVENTS, &events, &len) == 0 && events == ZMQ_POLLIN);
+    zmq_fd_t fd = -1;
+    len = sizeof fd;
+    CHECK (zmq_getsockopt (pull, ZMQ_FD, &fd, &len) == 0 && fd >= 0);
+    char buf[8];
+    CHECK (zmq_recv (pull, buf, sizeof buf, ZMQ_DONTWAIT) == 2);
+    CHECK (zmq_recv (pull, buf, sizeof buf, ZMQ_DONTWAIT) == -1 && zmq_errno () == EAGAIN);
+    CHECK (zmq_poll (items, 1, 0) == 0);
+    close (fds[0]);
+    close (fds[1]);
+    CHECK (zmq_close (push) == 0 && zmq_close (pull) == 0);
+    return 0;
+}
+
 static int shutdown_wakes (void)
 {
     void *ctx = zmq_ctx_new ();
@@ -138,7 +175,8 @@ int main (void)
     void *ctx = zmq_ctx_new ();
     if (zmq_ctx_get (ctx, ZMQ_MSG_T_SIZE) != (int) sizeof (zmq_msg_t))
         return printf ("FAIL MSG_T_SIZE\n"), 1;
-    if (req_rep_tcp (ctx) || multipart_inproc (ctx) || z85 () || shutdown_wakes ())
+    if (req_rep_tcp (ctx) || multipart_inproc (ctx) || z85 () || poll_socket_and_pipe (ctx)
+        || shutdown_wakes ())
         return 1;
     if (zmq_ctx_term (ctx) != 0)
         return printf ("FAIL term\n"), 1;
