@@ -217,23 +217,26 @@ impl ZSocket {
     /// Sends one frame; the message goes when a frame without `more` ends
     /// it. Blocks up to `ZMQ_SNDTIMEO` unless `dontwait`.
     ///
-    /// Known difference: at the high-water mark libzmq refuses a message's
-    /// first frame with EAGAIN; here frames are buffered and the last one
-    /// is refused, and the whole message is discarded with it.
+    /// PUSH, DEALER and PAIR wait for room (or refuse, EAGAIN) at a
+    /// message's *first* frame, as libzmq does. Other types buffer frames
+    /// and decide at the last one: a refusal then discards the whole
+    /// message.
     pub fn send(&self, frame: Bytes, flags: c_int) -> Result<(), Errno> {
         let mut inner = self.lock();
-        self.transport(&mut inner)?;
-        inner.outgoing.push(frame);
-        if flags & ZMQ_SNDMORE != 0 {
-            return Ok(());
-        }
-        let message = std::mem::take(&mut inner.outgoing);
+        let socket = self.transport(&mut inner)?.clone();
         let deadline = if flags & ZMQ_DONTWAIT != 0 {
             Deadline::Now
         } else {
             Deadline::from_timeout_ms(inner.options.sndtimeo)
         };
-        let socket = self.transport(&mut inner)?.clone();
+        if inner.outgoing.is_empty() {
+            self.wait_for_room(&mut inner, &socket, deadline)?;
+        }
+        inner.outgoing.push(frame);
+        if flags & ZMQ_SNDMORE != 0 {
+            return Ok(());
+        }
+        let message = std::mem::take(&mut inner.outgoing);
         if deadline == Deadline::Now {
             let sent = socket.try_send(message).map_err(|e| errno_of(e.error));
             if sent == Err(Errno::AGAIN) {
@@ -243,6 +246,25 @@ impl ZSocket {
             return sent;
         }
         self.wait(deadline, socket.send(message))?.map_err(errno_of)
+    }
+
+    /// Before a message's first frame, for the types that wait at the
+    /// high-water mark: room now, or EAGAIN (armed for `ZMQ_FD`) at once
+    /// with DONTWAIT, or after waiting up to the deadline.
+    fn wait_for_room(
+        &self,
+        inner: &mut Inner,
+        socket: &Socket,
+        deadline: Deadline,
+    ) -> Result<(), Errno> {
+        if !readiness::waits_for_room(self.socket_type) || socket.is_writable() {
+            return Ok(());
+        }
+        if deadline == Deadline::Now {
+            readiness::poll_writable(socket, &self.waker, &mut inner.writable);
+            return Err(Errno::AGAIN);
+        }
+        self.wait(deadline, socket.writable())
     }
 
     /// Receives the next frame, with whether more follow. Blocks up to

@@ -332,3 +332,34 @@ fn req_and_rep_turns_show_in_their_events() {
     assert_eq!(events(req), POLLOUT);
     close_all(ctx, &[rep, req]);
 }
+
+#[test]
+fn push_refuses_a_first_frame_without_room_as_libzmq() {
+    const SNDMORE: c_int = 2;
+    const SNDTIMEO: c_int = 28;
+    let ctx = zmq_ctx_new();
+    let push = socket(ctx, PUSH);
+    assert_eq!(send(push, b"a", SNDMORE | DONTWAIT), -1);
+    assert_eq!(zmq_errno(), libc::EAGAIN, "refused at the first frame");
+    let timeout: c_int = 50;
+    // SAFETY: a live socket and an int.
+    assert_eq!(
+        unsafe { zmq_setsockopt(push, SNDTIMEO, (&raw const timeout).cast(), 4) },
+        0
+    );
+    let started = Instant::now();
+    assert_eq!((send(push, b"a", SNDMORE), zmq_errno()), (-1, libc::EAGAIN));
+    assert!(started.elapsed() >= Duration::from_millis(50));
+    let pull = socket(ctx, PULL);
+    let e = CString::new("inproc://first-frame").unwrap();
+    // SAFETY: live sockets, a C string.
+    unsafe {
+        assert_eq!(zmq_bind(pull, e.as_ptr()), 0);
+        assert_eq!(zmq_connect(push, e.as_ptr()), 0);
+    }
+    assert_eq!(send(push, b"a", SNDMORE | DONTWAIT), 1);
+    assert_eq!(send(push, b"b", DONTWAIT), 1);
+    assert_eq!(recv(pull, 0), Ok(b"a".to_vec()));
+    assert_eq!(recv(pull, 0), Ok(b"b".to_vec()));
+    close_all(ctx, &[pull, push]);
+}
