@@ -9,6 +9,9 @@
 //! that change afterwards are stored (getsockopt shows them) but apply to
 //! nothing already made; LINGER is the exception, honoured at close.
 //!
+//! Readiness (`ZMQ_EVENTS`, `ZMQ_FD`, what `zmq_poll` reads) is computed
+//! here on demand with the helpers of `readiness.rs`.
+//!
 //! The transport moves whole messages, so SNDMORE frames wait here until
 //! the last one, and a received message is handed out frame by frame.
 //! Everything sits behind one mutex: libzmq sockets are not thread-safe,
@@ -222,15 +225,17 @@ impl ZSocket {
     /// and decide at the last one: a refusal then discards the whole
     /// message.
     pub fn send(&self, frame: Bytes, flags: c_int) -> Result<(), Errno> {
-        let mut inner = self.lock();
-        let socket = self.transport(&mut inner)?.clone();
+        let mut guard = self.lock();
+        self.transport(&mut guard)?;
+        let inner = &mut *guard;
+        let socket = inner.transport.as_ref().ok_or(Errno::FAULT)?;
         let deadline = if flags & ZMQ_DONTWAIT != 0 {
             Deadline::Now
         } else {
             Deadline::from_timeout_ms(inner.options.sndtimeo)
         };
         if inner.outgoing.is_empty() {
-            self.wait_for_room(&mut inner, &socket, deadline)?;
+            self.wait_for_room(socket, &mut inner.writable, deadline)?;
         }
         inner.outgoing.push(frame);
         if flags & ZMQ_SNDMORE != 0 {
@@ -241,7 +246,7 @@ impl ZSocket {
             let sent = socket.try_send(message).map_err(|e| errno_of(e.error));
             if sent == Err(Errno::AGAIN) {
                 // `ZMQ_FD` turns readable when room comes.
-                readiness::poll_writable(&socket, &self.waker, &mut inner.writable);
+                readiness::poll_writable(socket, &self.waker, &mut inner.writable);
             }
             return sent;
         }
@@ -253,15 +258,15 @@ impl ZSocket {
     /// with DONTWAIT, or after waiting up to the deadline.
     fn wait_for_room(
         &self,
-        inner: &mut Inner,
         socket: &Socket,
+        writable: &mut Option<WritableWait>,
         deadline: Deadline,
     ) -> Result<(), Errno> {
         if !readiness::waits_for_room(self.socket_type) || socket.is_writable() {
             return Ok(());
         }
         if deadline == Deadline::Now {
-            readiness::poll_writable(socket, &self.waker, &mut inner.writable);
+            readiness::poll_writable(socket, &self.waker, writable);
             return Err(Errno::AGAIN);
         }
         self.wait(deadline, socket.writable())
@@ -323,7 +328,7 @@ impl ZSocket {
             num::TYPE => Ok(Value::Int(type_number(self.socket_type))),
             num::RCVMORE => Ok(Value::Int(c_int::from(inner.rcvmore))),
             num::LAST_ENDPOINT => Ok(Value::Str(inner.last_endpoint.clone())),
-            num::FD => Ok(Value::Int(self.signaler.as_raw_fd())),
+            num::FD => Ok(Value::Int(self.fd())),
             num::EVENTS => {
                 drop(inner);
                 Ok(Value::Int(c_int::from(self.events()?)))
@@ -342,9 +347,10 @@ impl ZSocket {
         // Errors (a type that cannot receive, not its turn, closed) are
         // simply not POLLIN, as in libzmq.
         let pollin = !inner.incoming.is_empty() || self.prefetch(&mut inner).unwrap_or(false);
+        let inner = &mut *inner;
         let pollout = !readiness::turn_blocks_send(self.socket_type, pollin)
-            && match inner.transport.clone() {
-                Some(socket) => readiness::poll_writable(&socket, &self.waker, &mut inner.writable),
+            && match &inner.transport {
+                Some(socket) => readiness::poll_writable(socket, &self.waker, &mut inner.writable),
                 None => {
                     readiness::writable_without_peers(self.socket_type, &inner.options.transport)
                 }
@@ -368,10 +374,10 @@ impl ZSocket {
     /// message is now there; false with the signaler's waker registered.
     /// Before the transport socket exists there is nothing to receive.
     fn prefetch(&self, inner: &mut Inner) -> Result<bool, Errno> {
-        let Some(socket) = inner.transport.clone() else {
+        let Some(socket) = &inner.transport else {
             return Ok(false);
         };
-        match readiness::try_receive(&socket, &self.waker) {
+        match readiness::try_receive(socket, &self.waker) {
             Poll::Ready(received) => {
                 hold(inner, received.map_err(errno_of)?);
                 Ok(true)
