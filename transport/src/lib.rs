@@ -18,7 +18,8 @@
 //! `connecter` own bound and connected endpoints; `inproc` joins sockets in
 //! memory; `tls` holds the TLS settings (`tls/settings`) and handshakes
 //! (`tls/handshake`); `peers` what each handshake learnt about its peer;
-//! `link_end` and `refusal` why links end. The repository's
+//! `link_end` and `refusal` why links end; `readiness` whether a send
+//! would be taken now ([`Socket::writable`]). The repository's
 //! `docs/architecture.md` follows a message through these files.
 
 // The fuzz targets drive admission directly; nothing else should.
