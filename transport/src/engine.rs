@@ -41,6 +41,7 @@ use zmtp::{Connection, Event, Input, Message, PeerInfo};
 
 use zmtp::mechanism::NullServer;
 
+use crate::async_auth::AuthFuture;
 use crate::core::{Core, Inbound, Outbound, PipeEntry};
 use crate::endpoint::Endpoint;
 use crate::gate::Ticket;
@@ -132,7 +133,11 @@ pub(crate) async fn run(
     // A NULL server with an authenticator asks it, as libzmq's NULL
     // mechanism asks a ZAP handler; NULL itself has no roles.
     let mechanism = match &core.options.security {
-        Security::Null if accepted && core.options.authenticator.is_some() => {
+        Security::Null
+            if accepted
+                && (core.options.authenticator.is_some()
+                    || core.options.async_authenticator.is_some()) =>
+        {
             Box::new(NullServer::new())
         }
         security => security.mechanism(),
@@ -167,6 +172,7 @@ pub(crate) async fn run(
         draining: false,
         linger_at: None,
         end: None,
+        auth_wait: None,
     };
     let outcome = std::future::poll_fn(|cx| engine.poll(cx, out_rx)).await;
     engine.report_held(0);
@@ -286,6 +292,8 @@ struct Engine<'a> {
     draining: bool,
     linger_at: Option<Instant>,
     end: Option<LinkEnd>,
+    /// An asynchronous authenticator's answer still to come.
+    auth_wait: Option<AuthFuture>,
 }
 
 impl Engine<'_> {
@@ -295,6 +303,7 @@ impl Engine<'_> {
             progress |= self.read(cx);
             self.report_held(self.pending.len());
             progress |= self.pull(cx, out_rx);
+            progress |= self.poll_auth(cx);
             progress |= self.write(cx);
             progress |= self.timers(cx);
             // Only a link still in its handshake watches; checking the
@@ -701,20 +710,45 @@ impl Engine<'_> {
     /// A server mechanism asks about the peer's credentials.
     fn on_auth_request(&mut self, request: &zmtp::AuthRequest) {
         let core = &self.link.core;
+        let zap = ZapRequest {
+            domain: core.options.zap_domain.clone(),
+            address: self.link.peer.clone(),
+            identity: core.options.routing_id.clone(),
+            mechanism: request.mechanism,
+            credentials: request.credentials.clone(),
+            tls_peer: self.tls_peer.clone(),
+        };
+        if let Some(authenticator) = &core.options.async_authenticator {
+            // Polled by `poll_auth` in the engine's loop.
+            self.auth_wait = Some(authenticator.authenticate(zap));
+            return;
+        }
         let reply = match &core.options.authenticator {
-            Some(authenticator) => authenticator.authenticate(&ZapRequest {
-                domain: core.options.zap_domain.clone(),
-                address: self.link.peer.clone(),
-                identity: core.options.routing_id.clone(),
-                mechanism: request.mechanism,
-                credentials: request.credentials.clone(),
-                tls_peer: self.tls_peer.clone(),
-            }),
+            Some(authenticator) => authenticator.authenticate(&zap),
             None => security::default_reply(request.mechanism),
         };
         // The reply queues WELCOME, READY or ERROR; the next write sends it
         // and the events it causes are taken by the caller's loop.
         let _ = self.conn.authenticate(reply, Instant::now());
+    }
+
+    /// Step 3b: an asynchronous authenticator's answer, once it comes.
+    fn poll_auth(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(wait) = self.auth_wait.as_mut() else {
+            return false;
+        };
+        let Poll::Ready(answer) = wait.as_mut().poll(cx) else {
+            return false;
+        };
+        self.auth_wait = None;
+        match answer {
+            Ok(reply) => {
+                let _ = self.conn.authenticate(reply, Instant::now());
+                self.process_events();
+            }
+            Err(fault) => self.finish(LinkEnd::Zap(fault)),
+        }
+        true
     }
 
     fn on_handshake(&mut self, info: &PeerInfo) {

@@ -19,7 +19,8 @@
 //! memory; `tls` holds the TLS settings (`tls/settings`) and handshakes
 //! (`tls/handshake`); `peers` what each handshake learnt about its peer;
 //! `link_end` and `refusal` why links end; `readiness` whether a send
-//! would be taken now ([`Socket::writable`]). The repository's
+//! would be taken now ([`Socket::writable`]); `security` and `async_auth`
+//! who decides about a peer ([`Authenticator`], [`AsyncAuthenticator`]). The repository's
 //! `docs/architecture.md` follows a message through these files.
 
 // The fuzz targets drive admission directly; nothing else should.
@@ -28,6 +29,7 @@
 pub mod admission;
 #[cfg(not(feature = "fuzzing"))]
 mod admission;
+mod async_auth;
 mod connecter;
 mod core;
 mod endpoint;
@@ -59,6 +61,7 @@ mod tls;
 mod trace;
 
 pub use crate::core::SocketStats;
+pub use async_auth::{AsyncAuthenticator, AuthFuture, SharedAsyncAuthenticator, ZapReplyError};
 pub use endpoint::{Endpoint, EndpointError, Host, IpcAddr, Port};
 pub use error::{Error, Result};
 pub use link_end::{IoFailure, LinkEnd};

@@ -10,6 +10,7 @@ use thiserror::Error;
 use zmtp::mechanism::MechanismError;
 use zmtp::{AuthStatus, CloseReason};
 
+use crate::async_auth::ZapReplyError;
 use crate::refusal::Refusal;
 
 /// Why a link ended, or never came up; carried by [`MonitorEvent`]s.
@@ -52,6 +53,9 @@ pub enum LinkEnd {
     /// The socket closed (and its linger is over).
     #[error("socket closed")]
     SocketClosed,
+    /// Our ZAP handler's reply was no valid reply (a protocol error).
+    #[error(transparent)]
+    Zap(#[from] ZapReplyError),
 }
 
 impl LinkEnd {
@@ -74,6 +78,7 @@ impl LinkEnd {
         match self {
             LinkEnd::Protocol(reason) => reason.is_protocol_error(),
             LinkEnd::Refused(refusal) => refusal.is_permanent(),
+            LinkEnd::Zap(_) => true,
             LinkEnd::Tls(e) => is_certificate_refusal(e),
             _ => false,
         }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use zmtp::{HeartbeatConfig, SocketType};
 
+use crate::async_auth::SharedAsyncAuthenticator;
 use crate::security::{Security, SharedAuthenticator};
 use crate::tls::settings::TlsConfig;
 
@@ -89,6 +90,9 @@ pub struct Options {
     /// Who decides about peers when we are a server (a ZAP handler). See
     /// [`Security`] for what happens without one.
     pub authenticator: Option<SharedAuthenticator>,
+    /// A ZAP handler that answers later ([`AsyncAuthenticator`](crate::AsyncAuthenticator));
+    /// asked instead of `authenticator` when set.
+    pub async_authenticator: Option<SharedAsyncAuthenticator>,
     /// `ZMQ_ZAP_DOMAIN`, passed to the authenticator.
     pub zap_domain: String,
     /// Certificates and trust roots for `tls://` endpoints (not a libzmq
@@ -158,6 +162,7 @@ impl Options {
             link_notify: false,
             security: Security::Null,
             authenticator: None,
+            async_authenticator: None,
             zap_domain: String::new(),
             tls: None,
 
