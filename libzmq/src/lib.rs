@@ -42,6 +42,7 @@ pub mod sockopt;
 pub mod stopwatch;
 pub mod thread;
 pub mod version;
+pub mod zap;
 pub mod wait;
 pub mod z85_api;
 

@@ -59,8 +59,13 @@ pub fn v1_event(e: &MonitorEvent) -> Option<(u16, u32)> {
         MonitorEvent::ReconnectScheduled { delay, .. } => (event::CONNECT_RETRIED, millis(*delay)),
         MonitorEvent::HandshakeSucceeded { .. } => (event::HANDSHAKE_SUCCEEDED, 0),
         MonitorEvent::HandshakeFailed { reason, .. } if reason.is_authentication_failure() => {
-            (event::HANDSHAKE_FAILED_AUTH, 400)
+            let status = reason.refused_status().map_or(400, |s| s.code());
+            (event::HANDSHAKE_FAILED_AUTH, u32::from(status))
         }
+        MonitorEvent::HandshakeFailed {
+            reason: LinkEnd::Zap(fault),
+            ..
+        } => (event::HANDSHAKE_FAILED_PROTOCOL, fault.libzmq_code()),
         MonitorEvent::HandshakeFailed { reason, .. } if reason.is_protocol_error() => {
             (event::HANDSHAKE_FAILED_PROTOCOL, PROTOCOL_ERROR_UNSPECIFIED)
         }

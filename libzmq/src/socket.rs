@@ -163,6 +163,7 @@ impl ZSocket {
         if inner.transport.is_none() {
             let mut options = inner.options.transport.clone();
             options.security = inner.options.security.security()?;
+            options.async_authenticator = Some(crate::zap::ZapClient::shared());
             let socket = {
                 let _entered = self.runtime.enter();
                 Socket::with_options(self.socket_type, options)
