@@ -59,10 +59,12 @@ static CALLBACKS: AtomicUsize = AtomicUsize::new(0);
 
 /// A free callback that sends on another socket, as pyzmq's does.
 unsafe extern "C" fn free_and_notify(_data: *mut c_void, hint: *mut c_void) {
+    // Counted before the send: the test reads the count once the notice
+    // is in.
+    CALLBACKS.fetch_add(1, Ordering::SeqCst);
     // SAFETY: `hint` is the live PUSH socket the test passed.
     let rc = unsafe { zmq_send(hint, b"freed".as_ptr().cast(), 5, 0) };
     assert_eq!(rc, 5);
-    CALLBACKS.fetch_add(1, Ordering::SeqCst);
 }
 
 #[test]
