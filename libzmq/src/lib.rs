@@ -42,9 +42,9 @@ pub mod sockopt;
 pub mod stopwatch;
 pub mod thread;
 pub mod version;
-pub mod zap;
 pub mod wait;
 pub mod z85_api;
+pub mod zap;
 
 pub use message::zmq_msg_t;
 pub use poll::zmq_pollitem_t;

@@ -20,7 +20,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use zmtp_transport::zmtp::{Metadata, MechanismName};
+use zmtp_transport::zmtp::{MechanismName, Metadata};
 use zmtp_transport::{
     AsyncAuthenticator, AuthFuture, AuthReply, AuthStatus, Credentials, Message, Options, Socket,
     SocketType, ZapReplyError, ZapRequest,
@@ -149,8 +149,16 @@ mod tests {
     #[test]
     fn a_good_reply_gives_status_user_and_metadata() {
         let meta = b"\x05Hello\x00\x00\x00\x05World";
-        let r = parse_reply(&reply(&[b"", b"1.0", b"1", b"200", b"OK", b"anonymous", meta]))
-            .expect("valid");
+        let r = parse_reply(&reply(&[
+            b"",
+            b"1.0",
+            b"1",
+            b"200",
+            b"OK",
+            b"anonymous",
+            meta,
+        ]))
+        .expect("valid");
         assert_eq!(r.status, AuthStatus::Success);
         assert_eq!(&r.user_id[..], b"anonymous");
         assert_eq!(r.metadata.get("Hello").map(|v| &v[..]), Some(&b"World"[..]));
@@ -159,12 +167,30 @@ mod tests {
     #[test]
     fn bad_replies_get_libzmqs_reasons() {
         let cases: [(&[&[u8]], ZapReplyError); 6] = [
-            (&[b"", b"1.0", b"1", b"200", b"", b""], ZapReplyError::MalformedReply),
-            (&[b"x", b"1.0", b"1", b"200", b"", b"", b""], ZapReplyError::Unspecified),
-            (&[b"", b"2.0", b"1", b"200", b"", b"", b""], ZapReplyError::BadVersion),
-            (&[b"", b"1.0", b"7", b"200", b"", b"", b""], ZapReplyError::BadRequestId),
-            (&[b"", b"1.0", b"1", b"201", b"", b"", b""], ZapReplyError::InvalidStatusCode),
-            (&[b"", b"1.0", b"1", b"200", b"", b"", b"\x05Hel"], ZapReplyError::InvalidMetadata),
+            (
+                &[b"", b"1.0", b"1", b"200", b"", b""],
+                ZapReplyError::MalformedReply,
+            ),
+            (
+                &[b"x", b"1.0", b"1", b"200", b"", b"", b""],
+                ZapReplyError::Unspecified,
+            ),
+            (
+                &[b"", b"2.0", b"1", b"200", b"", b"", b""],
+                ZapReplyError::BadVersion,
+            ),
+            (
+                &[b"", b"1.0", b"7", b"200", b"", b"", b""],
+                ZapReplyError::BadRequestId,
+            ),
+            (
+                &[b"", b"1.0", b"1", b"201", b"", b"", b""],
+                ZapReplyError::InvalidStatusCode,
+            ),
+            (
+                &[b"", b"1.0", b"1", b"200", b"", b"", b"\x05Hel"],
+                ZapReplyError::InvalidMetadata,
+            ),
         ];
         for (frames, want) in cases {
             assert_eq!(parse_reply(&reply(frames)).err(), Some(want), "{frames:?}");

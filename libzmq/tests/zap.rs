@@ -102,7 +102,10 @@ impl Handler {
             set_int(rep, RCVTIMEO, 50);
             set_int(rep, LINGER, 0);
             // SAFETY: a live socket, a C string.
-            assert_eq!(unsafe { zmq_bind(rep, c"inproc://zeromq.zap.01".as_ptr()) }, 0);
+            assert_eq!(
+                unsafe { zmq_bind(rep, c"inproc://zeromq.zap.01".as_ptr()) },
+                0
+            );
             ready_tx.send(()).unwrap();
             let mut seen = Vec::new();
             while !stop.load(Ordering::Relaxed) {
@@ -163,7 +166,11 @@ fn next_event(watcher: *mut c_void) -> (u16, u32) {
 
 /// A server PULL on tcp with `setup`, monitored; returns (pull, watcher,
 /// endpoint).
-fn server(ctx: *mut c_void, name: &str, setup: impl Fn(*mut c_void)) -> (*mut c_void, *mut c_void, CString) {
+fn server(
+    ctx: *mut c_void,
+    name: &str,
+    setup: impl Fn(*mut c_void),
+) -> (*mut c_void, *mut c_void, CString) {
     // SAFETY: a live context; valid C strings; buffers of the given sizes.
     unsafe {
         let pull = zmq_socket(ctx, PULL);
@@ -172,14 +179,20 @@ fn server(ctx: *mut c_void, name: &str, setup: impl Fn(*mut c_void)) -> (*mut c_
         set_int(pull, LINGER, 0);
         setup(pull);
         let monitor = CString::new(format!("inproc://zap-monitor-{name}")).unwrap();
-        assert_eq!(zmq_socket_monitor(pull, monitor.as_ptr(), HANDSHAKE_EVENTS), 0);
+        assert_eq!(
+            zmq_socket_monitor(pull, monitor.as_ptr(), HANDSHAKE_EVENTS),
+            0
+        );
         let watcher = zmq_socket(ctx, PAIR);
         set_int(watcher, RCVTIMEO, 5000);
         assert_eq!(zmq_connect(watcher, monitor.as_ptr()), 0);
         assert_eq!(zmq_bind(pull, c"tcp://127.0.0.1:*".as_ptr()), 0);
         let mut endpoint = [0u8; 256];
         let mut len = endpoint.len();
-        assert_eq!(zmq_getsockopt(pull, 32, endpoint.as_mut_ptr().cast(), &mut len), 0);
+        assert_eq!(
+            zmq_getsockopt(pull, 32, endpoint.as_mut_ptr().cast(), &mut len),
+            0
+        );
         let endpoint = CStr::from_bytes_until_nul(&endpoint).unwrap().to_owned();
         (pull, watcher, endpoint)
     }
@@ -229,14 +242,21 @@ impl Keys {
             secret: [0; 41],
         };
         // SAFETY: two 41-byte buffers.
-        assert_eq!(unsafe { zmq_curve_keypair(k.public.as_mut_ptr().cast(), k.secret.as_mut_ptr().cast()) }, 0);
+        assert_eq!(
+            unsafe {
+                zmq_curve_keypair(k.public.as_mut_ptr().cast(), k.secret.as_mut_ptr().cast())
+            },
+            0
+        );
         k
     }
 
     fn public_raw(&self) -> Vec<u8> {
         let mut raw = [0u8; 32];
         // SAFETY: a 32-byte destination and a NUL-terminated 40-character key.
-        assert!(!unsafe { zmq_z85_decode(raw.as_mut_ptr(), self.public.as_ptr().cast()) }.is_null());
+        assert!(
+            !unsafe { zmq_z85_decode(raw.as_mut_ptr(), self.public.as_ptr().cast()) }.is_null()
+        );
         raw.to_vec()
     }
 }
@@ -266,7 +286,11 @@ fn plain_by_password_with_user_id_and_metadata() {
     assert_eq!(next_event(watcher), (HANDSHAKE_SUCCEEDED, 0));
     assert_eq!(
         received_properties(pull, &[c"User-Id", c"Hello", c"Socket-Type"]),
-        [Some("admin".into()), Some("World".into()), Some("PUSH".into())]
+        [
+            Some("admin".into()),
+            Some("World".into()),
+            Some("PUSH".into())
+        ]
     );
     let bad = client(ctx, &endpoint, |s| {
         set_bytes(s, PLAIN_USERNAME, b"admin");
@@ -279,11 +303,19 @@ fn plain_by_password_with_user_id_and_metadata() {
     assert_eq!(&first[..3], [b"1.0".to_vec(), b"1".to_vec(), b"".to_vec()]);
     assert_eq!(first[3], b"127.0.0.1");
     assert_eq!(first[4], b"IDENT");
-    assert_eq!(&first[5..], [b"PLAIN".to_vec(), b"admin".to_vec(), b"secret".to_vec()]);
+    assert_eq!(
+        &first[5..],
+        [b"PLAIN".to_vec(), b"admin".to_vec(), b"secret".to_vec()]
+    );
     close_all(ctx, &[good, bad, pull, watcher]);
 }
 
-fn curve_client(ctx: *mut c_void, endpoint: &CStr, server_public: &[u8; 41], keys: &Keys) -> *mut c_void {
+fn curve_client(
+    ctx: *mut c_void,
+    endpoint: &CStr,
+    server_public: &[u8; 41],
+    keys: &Keys,
+) -> *mut c_void {
     client(ctx, endpoint, |s| {
         set_bytes(s, CURVE_SERVERKEY, &server_public[..40]);
         set_bytes(s, CURVE_PUBLICKEY, &keys.public[..40]);
@@ -303,7 +335,10 @@ fn curve_by_key() {
     });
     let good = curve_client(ctx, &endpoint, &server_keys.public, &ALLOWED);
     assert_eq!(next_event(watcher), (HANDSHAKE_SUCCEEDED, 0));
-    assert_eq!(received_properties(pull, &[c"User-Id"]), [Some("curve".into())]);
+    assert_eq!(
+        received_properties(pull, &[c"User-Id"]),
+        [Some("curve".into())]
+    );
     let bad = curve_client(ctx, &endpoint, &server_keys.public, &Keys::new());
     assert_eq!(next_event(watcher), (HANDSHAKE_FAILED_AUTH, 400));
     let seen = handler.stop();
@@ -321,9 +356,13 @@ fn a_reply_with_a_bad_version_is_a_zap_protocol_error() {
         r[0] = b"2.0".to_vec();
         r
     });
-    let (pull, watcher, endpoint) = server(ctx, "badversion", |s| set_bytes(s, ZAP_DOMAIN, b"global"));
+    let (pull, watcher, endpoint) =
+        server(ctx, "badversion", |s| set_bytes(s, ZAP_DOMAIN, b"global"));
     let null = client(ctx, &endpoint, |_| {});
-    assert_eq!(next_event(watcher), (HANDSHAKE_FAILED_PROTOCOL, 0x2000_0003));
+    assert_eq!(
+        next_event(watcher),
+        (HANDSHAKE_FAILED_PROTOCOL, 0x2000_0003)
+    );
     let seen = handler.stop();
     assert_eq!(seen[0][2], b"global");
     assert_eq!(seen[0][5], b"NULL");
@@ -334,8 +373,9 @@ fn a_reply_with_a_bad_version_is_a_zap_protocol_error() {
 fn without_a_handler_null_and_curve_pass_and_plain_is_refused() {
     let _one = ONE_HANDLER.lock().unwrap_or_else(|p| p.into_inner());
     let ctx = zmq_ctx_new();
-    let (null_pull, null_watcher, null_endpoint) =
-        server(ctx, "nohandler-null", |s| set_bytes(s, ZAP_DOMAIN, b"global"));
+    let (null_pull, null_watcher, null_endpoint) = server(ctx, "nohandler-null", |s| {
+        set_bytes(s, ZAP_DOMAIN, b"global")
+    });
     let null = client(ctx, &null_endpoint, |_| {});
     assert_eq!(next_event(null_watcher), (HANDSHAKE_SUCCEEDED, 0));
     assert_eq!(received_properties(null_pull, &[c"User-Id"]), [None]);
@@ -357,6 +397,16 @@ fn without_a_handler_null_and_curve_pass_and_plain_is_refused() {
     assert_eq!(next_event(plain_watcher).0, HANDSHAKE_FAILED_AUTH);
     close_all(
         ctx,
-        &[null, null_pull, null_watcher, curve, curve_pull, curve_watcher, plain, plain_pull, plain_watcher],
+        &[
+            null,
+            null_pull,
+            null_watcher,
+            curve,
+            curve_pull,
+            curve_watcher,
+            plain,
+            plain_pull,
+            plain_watcher,
+        ],
     );
 }
