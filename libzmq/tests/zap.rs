@@ -150,6 +150,8 @@ fn by_password_or_key(request: &Frames) -> Frames {
     match request[5].as_slice() {
         b"PLAIN" if request[7] == b"secret" => reply(request, "200", "admin", HELLO_WORLD),
         b"CURVE" if request[6] == *ALLOWED.public_raw() => reply(request, "200", "curve", b""),
+        b"PLAIN" if request[7] == b"later" => reply(request, "300", "", b""),
+        b"PLAIN" if request[7] == b"broken" => reply(request, "500", "", b""),
         _ => reply(request, "400", "", b""),
     }
 }
@@ -297,8 +299,16 @@ fn plain_by_password_with_user_id_and_metadata() {
         set_bytes(s, PLAIN_PASSWORD, b"wrong");
     });
     assert_eq!(next_event(watcher), (HANDSHAKE_FAILED_AUTH, 400));
+    let mut others = vec![];
+    for (password, status) in [(&b"later"[..], 300), (b"broken", 500)] {
+        others.push(client(ctx, &endpoint, |s| {
+            set_bytes(s, PLAIN_USERNAME, b"admin");
+            set_bytes(s, PLAIN_PASSWORD, password);
+        }));
+        assert_eq!(next_event(watcher), (HANDSHAKE_FAILED_AUTH, status));
+    }
     let seen = handler.stop();
-    assert_eq!(seen.len(), 2);
+    assert_eq!(seen.len(), 4);
     let first = &seen[0];
     assert_eq!(&first[..3], [b"1.0".to_vec(), b"1".to_vec(), b"".to_vec()]);
     assert_eq!(first[3], b"127.0.0.1");
@@ -307,7 +317,8 @@ fn plain_by_password_with_user_id_and_metadata() {
         &first[5..],
         [b"PLAIN".to_vec(), b"admin".to_vec(), b"secret".to_vec()]
     );
-    close_all(ctx, &[good, bad, pull, watcher]);
+    others.extend([good, bad, pull, watcher]);
+    close_all(ctx, &others);
 }
 
 fn curve_client(
