@@ -2,7 +2,8 @@
  * REQ/REP over tcp, PUSH/PULL multipart over inproc, DONTWAIT, RCVTIMEO,
  * zmq_msg_init_data's free callback, option 9999, Z85, and
  * zmq_ctx_shutdown waking a receive blocked in another thread, and zmq_poll
- * over a socket and a pipe with ZMQ_FD/ZMQ_EVENTS. */
+ * over a socket and a pipe with ZMQ_FD/ZMQ_EVENTS, and a ZAP handler thread
+ * deciding a PLAIN handshake (User-Id and metadata read with zmq_msg_gets). */
 
 #include <pthread.h>
 #include <stdio.h>
@@ -147,6 +148,71 @@ static int poll_socket_and_pipe (void *ctx)
     return 0;
 }
 
+/* One ZAP request on the REP bound at inproc://zeromq.zap.01: accepts
+ * "admin"/"secret" as user "admin" with Hello=World, refuses the rest. */
+static void *zap_handler (void *rep)
+{
+    static int ok;
+    char frames[9][64];
+    int sizes[9], n = 0, more = 1;
+    while (more && n < 9) {
+        sizes[n] = zmq_recv (rep, frames[n], sizeof frames[n], 0);
+        size_t len = sizeof more;
+        zmq_getsockopt (rep, ZMQ_RCVMORE, &more, &len);
+        if (sizes[n++] < 0)
+            return &ok;
+    }
+    /* version, id, domain, address, identity, mechanism, user, password */
+    int good = n == 8 && sizes[5] == 5 && memcmp (frames[5], "PLAIN", 5) == 0
+               && sizes[7] == 6 && memcmp (frames[7], "secret", 6) == 0;
+    const char metadata[] = "\x05Hello\x00\x00\x00\x05World";
+    zmq_send (rep, "1.0", 3, ZMQ_SNDMORE);
+    zmq_send (rep, frames[1], sizes[1], ZMQ_SNDMORE);
+    zmq_send (rep, good ? "200" : "400", 3, ZMQ_SNDMORE);
+    zmq_send (rep, "", 0, ZMQ_SNDMORE);
+    zmq_send (rep, good ? "admin" : "", good ? 5 : 0, ZMQ_SNDMORE);
+    zmq_send (rep, metadata, sizeof metadata - 1, 0);
+    ok = good;
+    return &ok;
+}
+
+static int zap_plain (void *ctx)
+{
+    void *rep = zmq_socket (ctx, ZMQ_REP);
+    CHECK (zmq_bind (rep, "inproc://zeromq.zap.01") == 0);
+    pthread_t thread;
+    CHECK (pthread_create (&thread, NULL, zap_handler, rep) == 0);
+    void *pull = zmq_socket (ctx, ZMQ_PULL);
+    void *push = zmq_socket (ctx, ZMQ_PUSH);
+    int one = 1, linger = 0, timeout = 5000;
+    CHECK (zmq_setsockopt (pull, ZMQ_PLAIN_SERVER, &one, sizeof one) == 0);
+    CHECK (zmq_setsockopt (pull, ZMQ_RCVTIMEO, &timeout, sizeof timeout) == 0);
+    CHECK (zmq_setsockopt (push, ZMQ_PLAIN_USERNAME, "admin", 5) == 0);
+    CHECK (zmq_setsockopt (push, ZMQ_PLAIN_PASSWORD, "secret", 6) == 0);
+    CHECK (zmq_bind (pull, "tcp://127.0.0.1:*") == 0);
+    char endpoint[256];
+    size_t len = sizeof endpoint;
+    CHECK (zmq_getsockopt (pull, ZMQ_LAST_ENDPOINT, endpoint, &len) == 0);
+    CHECK (zmq_connect (push, endpoint) == 0);
+    CHECK (zmq_send (push, "hi", 2, 0) == 2);
+    zmq_msg_t msg;
+    CHECK (zmq_msg_init (&msg) == 0);
+    CHECK (zmq_msg_recv (&msg, pull, 0) == 2);
+    const char *user = zmq_msg_gets (&msg, "User-Id");
+    const char *hello = zmq_msg_gets (&msg, "Hello");
+    CHECK (user && strcmp (user, "admin") == 0);
+    CHECK (hello && strcmp (hello, "World") == 0);
+    CHECK (zmq_msg_close (&msg) == 0);
+    void *result;
+    pthread_join (thread, &result);
+    CHECK (*(int *) result == 1);
+    zmq_setsockopt (push, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt (pull, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt (rep, ZMQ_LINGER, &linger, sizeof linger);
+    CHECK (zmq_close (push) == 0 && zmq_close (pull) == 0 && zmq_close (rep) == 0);
+    return 0;
+}
+
 static int shutdown_wakes (void)
 {
     void *ctx = zmq_ctx_new ();
@@ -176,7 +242,7 @@ int main (void)
     if (zmq_ctx_get (ctx, ZMQ_MSG_T_SIZE) != (int) sizeof (zmq_msg_t))
         return printf ("FAIL MSG_T_SIZE\n"), 1;
     if (req_rep_tcp (ctx) || multipart_inproc (ctx) || z85 () || poll_socket_and_pipe (ctx)
-        || shutdown_wakes ())
+        || zap_plain (ctx) || shutdown_wakes ())
         return 1;
     if (zmq_ctx_term (ctx) != 0)
         return printf ("FAIL term\n"), 1;
