@@ -197,6 +197,31 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Whatever a handler sends, the answer is a decision or a reason,
+        /// never a panic; a well-formed reply decides as it says.
+        #[test]
+        fn any_reply_is_a_decision_or_a_reason(
+            frames in proptest::collection::vec(proptest::collection::vec(0u8..=255, 0..12), 0..10),
+            code in proptest::sample::select(vec![200u16, 300, 400, 500]),
+            user in proptest::collection::vec(0u8..=255, 0..16),
+            value in proptest::collection::vec(0u8..=255, 0..16),
+        ) {
+            let refs: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
+            let _ = parse_reply(&reply(&refs));
+            let mut meta = Metadata::new();
+            meta.push(Bytes::from_static(b"Key"), Bytes::from(value.clone()));
+            let mut encoded = bytes::BytesMut::new();
+            meta.encode(&mut encoded).unwrap();
+            let status = AuthStatus::from_code(code).unwrap();
+            let good = reply(&[b"", b"1.0", REQUEST_ID, status.as_str().as_bytes(), b"", &user, &encoded]);
+            let decided = parse_reply(&good).unwrap();
+            proptest::prop_assert_eq!(decided.status, status);
+            proptest::prop_assert_eq!(&decided.user_id[..], &user[..]);
+            proptest::prop_assert_eq!(decided.metadata.get("Key").map(|v| v.to_vec()), Some(value));
+        }
+    }
+
     #[test]
     fn the_address_is_the_ip_alone() {
         assert_eq!(peer_ip("127.0.0.1:4000"), "127.0.0.1");
