@@ -304,3 +304,95 @@ async fn a_proxy_carries_every_unsubscribe_upstream() {
     handle.terminate();
     timeout(WAIT, task).await.unwrap().unwrap().unwrap();
 }
+
+/// A raw SUB-like peer whose link the test can end (dropping it), writing
+/// SUBSCRIBE and CANCEL commands when told.
+struct RawPeer(TcpStream);
+
+impl RawPeer {
+    async fn connect(endpoint: &str, topics: &[&[u8]]) -> RawPeer {
+        let address = endpoint.trim_start_matches("tcp://");
+        let mut stream = TcpStream::connect(address).await.unwrap();
+        let topics = topics.iter().map(|t| t.to_vec());
+        stream.write_all(&raw_subscriber(topics)).await.unwrap();
+        RawPeer(stream)
+    }
+
+    async fn send(&mut self, name: &[u8], topic: &[u8]) {
+        let mut body = vec![u8::try_from(name.len()).unwrap()];
+        body.extend_from_slice(name);
+        body.extend_from_slice(topic);
+        let mut out = Vec::new();
+        command(&mut out, &body);
+        self.0.write_all(&out).await.unwrap();
+    }
+}
+
+/// Reads notices until none comes for a while, replaying them on `held`
+/// (what was read before): what an XSUB/XPUB proxy would hold upstream.
+async fn replay_notices(
+    xpub: &Socket,
+    mut held: BTreeSet<Vec<u8>>,
+) -> (Vec<(bool, Vec<u8>)>, BTreeSet<Vec<u8>>) {
+    let mut read = Vec::new();
+    while let Ok(m) = timeout(Duration::from_millis(300), xpub.recv()).await {
+        let frame = m.unwrap().frames()[0].clone();
+        let (subscribe, topic) = (frame[0] == 1, frame[1..].to_vec());
+        if subscribe {
+            held.insert(topic.clone());
+        } else {
+            held.remove(&topic);
+        }
+        read.push((subscribe, topic));
+        // A slow reader: the links wait for room in turn.
+        sleep(Duration::from_millis(5)).await;
+    }
+    (read, held)
+}
+
+/// Issue 13: peer A's last hold on `z` goes (by a cancel, or by leaving)
+/// while the XPUB's inbound queue is full, then peer B subscribes to `z`.
+/// The socket's state went "z gone", then "z back": the application must
+/// read the cancel before the subscribe, or a proxy ends unsubscribed
+/// upstream while B is subscribed. B's link waits for room before A's
+/// does (its first notice, `b0`, came first), which is what let B's later
+/// notice overtake A's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notices_reach_the_application_in_state_order() {
+    for leave in [false, true] {
+        let mut options = Options::new(SocketType::Xpub);
+        options.rcvhwm = 1;
+        let xpub = Socket::with_options(SocketType::Xpub, options);
+        let ep = xpub.bind("tcp://127.0.0.1:*").await.unwrap().to_string();
+        let topics: [&[u8]; 6] = [b"z", b"a1", b"a2", b"a3", b"a4", b"a5"];
+        let mut a = RawPeer::connect(&ep, &topics).await;
+        let mut seen = BTreeSet::new();
+        while seen.len() < topics.len() {
+            let frame = recv(&xpub).await.frames()[0].clone();
+            assert_eq!(frame[0], 1);
+            seen.insert(frame[1..].to_vec());
+        }
+        // The inbound queue fills with the filler's notice, and B's first
+        // notice waits.
+        let _filler = RawPeer::connect(&ep, &[b"fill"]).await;
+        sleep(Duration::from_millis(100)).await;
+        let mut b = RawPeer::connect(&ep, &[b"b0"]).await;
+        sleep(Duration::from_millis(100)).await;
+        if leave {
+            drop(a);
+        } else {
+            for t in topics {
+                a.send(b"CANCEL", t).await;
+            }
+        }
+        sleep(Duration::from_millis(200)).await;
+        b.send(b"SUBSCRIBE", b"z").await;
+        sleep(Duration::from_millis(200)).await;
+        let (read, held) = replay_notices(&xpub, seen).await;
+        let expected: BTreeSet<Vec<u8>> = [b"fill".to_vec(), b"b0".to_vec(), b"z".to_vec()].into();
+        assert_eq!(held, expected, "leave {leave}: read {read:?}");
+        // Every state change is reported once: fill, b0, the a-topics
+        // gone, and z gone and back.
+        assert_eq!(read.len(), 9, "leave {leave}: read {read:?}");
+    }
+}
