@@ -42,6 +42,7 @@ mod link_end;
 mod listener;
 mod monitor;
 mod monitor_event;
+mod notices;
 mod options;
 mod peers;
 pub mod proxy;
