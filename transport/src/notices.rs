@@ -97,4 +97,168 @@ mod tests {
         let order: Vec<_> = std::iter::from_fn(|| inbound.try_pop().map(|i| i.pipe)).collect();
         assert_eq!(order, [2, 3]);
     }
+
+    mod schedules {
+        //! The engine's rules for the notice queue, driven by a random
+        //! scheduler that picks which link, departure task or reader runs
+        //! next: every delivery order a runtime could produce, including
+        //! the wake orders a real test cannot force.
+
+        use std::collections::{BTreeSet, VecDeque};
+        use std::sync::Arc;
+
+        use bytes::Bytes;
+        use proptest::prelude::*;
+        use zmtp::SocketType;
+
+        use crate::core::{Core, Inbound, PipeEntry};
+        use crate::options::Options;
+        use crate::queue::{self, PipeRx};
+
+        /// A link as the engine runs it: commands its peer sent and it has
+        /// not read, what it decoded and not delivered, and its ticket.
+        #[derive(Default)]
+        struct Link {
+            unread: VecDeque<(bool, u8)>,
+            pending: VecDeque<Inbound>,
+            ticket: Option<u64>,
+            leaving: bool,
+            /// Ended: its departure task waits for this ticket, if any.
+            departed: Option<Option<u64>>,
+            /// What the peer holds (the truth, once everything is read).
+            held: BTreeSet<u8>,
+        }
+
+        #[derive(Debug, Clone)]
+        enum Action {
+            Send(usize, bool, u8),
+            Leave(usize),
+            Run(usize),
+            Read,
+        }
+
+        fn action(peers: usize) -> impl Strategy<Value = Action> {
+            prop_oneof![
+                4 => (0..peers, any::<bool>(), 0..3u8).prop_map(|(p, s, t)| Action::Send(p, s, t)),
+                1 => (0..peers).prop_map(Action::Leave),
+                4 => (0..peers).prop_map(Action::Run),
+                3 => Just(Action::Read),
+            ]
+        }
+
+        fn xpub(peers: usize) -> (Arc<Core>, Vec<PipeRx<crate::core::Outbound>>) {
+            let mut options = Options::new(SocketType::Xpub);
+            options.rcvhwm = 1;
+            let core = Core::new(SocketType::Xpub, options);
+            let mut rxs = Vec::new();
+            let mut state = core.state();
+            for id in 0..peers as u64 {
+                let (tx, rx) = queue::pipe(4);
+                let mut entry = PipeEntry::new(id, tx, true);
+                entry.ready = true;
+                state.pipes.push(entry);
+                rxs.push(rx);
+            }
+            core.pipes_changed(&mut state);
+            drop(state);
+            (core, rxs)
+        }
+
+        /// One turn of link `id`, as `Engine::deliver` and `decode` do it.
+        fn run(core: &Core, id: usize, link: &mut Link) {
+            if link.departed.is_some() {
+                if let Some(Some(ticket)) = link.departed {
+                    if core.deliver_notices() >= ticket {
+                        link.departed = Some(None);
+                    }
+                }
+                return;
+            }
+            if let Some(ticket) = link.ticket {
+                if core.deliver_notices() < ticket {
+                    return;
+                }
+                link.ticket = None;
+            }
+            if !link.pending.is_empty() {
+                core.inbound.push_batch(&mut link.pending);
+                return;
+            }
+            match link.unread.pop_front() {
+                Some((subscribe, t)) => {
+                    let topic = Bytes::from(vec![t]);
+                    let made = core.on_subscription(id as u64, subscribe, topic, &mut link.pending);
+                    if let Some(ticket) = made.unwrap() {
+                        link.ticket = Some(ticket);
+                    }
+                }
+                None if link.leaving => {
+                    let pending = std::mem::take(&mut link.pending);
+                    let ticket = core.pipe_down(id as u64, true, pending, None);
+                    link.departed = Some(ticket.max(link.ticket));
+                }
+                None => {}
+            }
+        }
+
+        fn read(core: &Core, notices: &mut Vec<(bool, u8)>) -> bool {
+            match core.inbound.try_pop() {
+                Some(item) => {
+                    let frame = &item.message.frames()[0];
+                    notices.push((frame[0] == 1, frame[1]));
+                    true
+                }
+                None => false,
+            }
+        }
+
+        proptest! {
+            /// Whatever runs when, the notices read replay (each a change)
+            /// to the topics the remaining peers hold.
+            #[test]
+            fn notices_replay_to_the_true_set(
+                (peers, actions) in (2..=4usize)
+                    .prop_flat_map(|n| (Just(n), prop::collection::vec(action(n), 1..80)))
+            ) {
+                let (core, _rxs) = xpub(peers);
+                let mut links: Vec<Link> = (0..peers).map(|_| Link::default()).collect();
+                let mut notices = Vec::new();
+                for action in actions {
+                    match action {
+                        Action::Send(p, subscribe, t) => {
+                            let link = &mut links[p];
+                            let changes = if subscribe { link.held.insert(t) } else { link.held.remove(&t) };
+                            if changes && !link.leaving {
+                                link.unread.push_back((subscribe, t));
+                            }
+                        }
+                        Action::Leave(p) => links[p].leaving = true,
+                        Action::Run(p) => run(&core, p, &mut links[p]),
+                        Action::Read => {
+                            read(&core, &mut notices);
+                        }
+                    }
+                }
+                // Everything runs to the end, the reader last of all.
+                for _ in 0..10_000 {
+                    for (p, link) in links.iter_mut().enumerate() {
+                        run(&core, p, link);
+                    }
+                    read(&core, &mut notices);
+                }
+                prop_assert!(core.inbound.is_empty());
+                let mut replayed = BTreeSet::new();
+                for &(subscribe, t) in &notices {
+                    let changed = if subscribe { replayed.insert(t) } else { replayed.remove(&t) };
+                    prop_assert!(changed, "{} {} in {:?}", subscribe, t, notices);
+                }
+                let truth: BTreeSet<u8> = links
+                    .iter()
+                    .filter(|l| !l.leaving)
+                    .flat_map(|l| l.held.iter().copied())
+                    .collect();
+                prop_assert_eq!(replayed, truth, "{:?}", notices);
+            }
+        }
+    }
 }

@@ -8,10 +8,10 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use proptest::prelude::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
-use proptest::prelude::*;
 use tokio::time::{Instant, sleep, timeout};
 use zmtp_transport::{LinkEnd, Message, MonitorEvent, Options, Refusal, Socket, SocketType};
 
