@@ -7,7 +7,9 @@
 //!    socket's inbound queue has room for (at most [`DECODE_BATCH`]), and
 //!    hands them to that queue; while it is full, the undecoded rest stays
 //!    in the read buffer as bytes, and nothing more is read, so TCP pushes
-//!    back on the peer;
+//!    back on the peer; an XPUB's subscription notice goes to the socket's
+//!    ordered notice queue instead (`notices.rs`), with what the link
+//!    decoded before it, and the link goes no further until they are in;
 //! 2. once the read buffer holds no complete frame, reads whatever the
 //!    stream has into it, unless the output the peer itself caused (PONGs,
 //!    handshake replies) is above [`READ_STOP`]: a peer that does not read
