@@ -142,7 +142,7 @@ async fn run(
                 };
                 // `engine::run` queued the XPUB's notices already; this
                 // covers a link that failed before the engine ran.
-                core.pipe_down(pipe, false);
+                let _nothing_left = core.pipe_down(pipe, false, Default::default(), None);
                 engine::report(&link, &outcome);
                 if outcome.handshake_done {
                     attempt = 0;

@@ -12,7 +12,7 @@
 //! bookkeeping they share: which pipes exist, which are ready, their routing
 //! ids and subscriptions, and the statistics.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -23,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 use zmtp::{Message, PeerInfo, SocketType};
 
 use crate::monitor::MonitorHub;
+use crate::notices::NoticeQueue;
 use crate::options::Options;
 use crate::peers::{PeerDirectory, PipeId};
 use crate::queue::{self, PipeRx, PipeTx, Queue};
@@ -111,6 +112,9 @@ pub(crate) struct State {
     pub(crate) dropped: HashMap<PipeId, Refusal>,
     /// Messages accepted for sending.
     pub(crate) sent: u64,
+    /// XPUB notices (and the link messages around them) in the order the
+    /// state changed, waiting for the inbound queue.
+    pub(crate) notices: NoticeQueue,
 }
 
 impl State {
@@ -236,6 +240,11 @@ pub(crate) struct Core {
     pub(crate) pipes_version: AtomicU64,
     pub(crate) monitor: MonitorHub,
     pub(crate) stats: Stats,
+    /// Tickets of [`State::notices`] handed out, and delivered: copies
+    /// kept under the state lock, so a link with nothing waiting checks
+    /// them without taking it.
+    notices_appended: AtomicU64,
+    notices_delivered: AtomicU64,
     next_pipe: AtomicU64,
     /// Flips to true when the socket closes; listeners and connecters stop.
     pub(crate) closing: CancellationToken,
@@ -258,6 +267,8 @@ impl Core {
             pipes_version: AtomicU64::new(0),
             monitor: MonitorHub::default(),
             stats: Stats::default(),
+            notices_appended: AtomicU64::new(0),
+            notices_delivered: AtomicU64::new(0),
             next_pipe: AtomicU64::new(1),
             closing: CancellationToken::new(),
             tasks: Mutex::new(Vec::new()),
@@ -372,13 +383,45 @@ impl Core {
 
     /// A link ended. Its pipe goes too when `detach` (accepted links, or a
     /// connecter that gives up); otherwise it stays for the next attempt.
-    /// Returns XPUB unsubscribe notices for the application.
-    pub(crate) fn pipe_down(&self, id: PipeId, detach: bool) -> Vec<Message> {
+    ///
+    /// What the link had not delivered (`rest`), then an XPUB's cancel
+    /// notices for the topics it held last, then `last` (its link notice)
+    /// join the socket's notice queue, in that order, unless the socket is
+    /// closing. Returns the ticket of the last one appended
+    /// ([`Core::notices_delivered`]), if any.
+    pub(crate) fn pipe_down(
+        &self,
+        id: PipeId,
+        detach: bool,
+        mut rest: VecDeque<Inbound>,
+        last: Option<Inbound>,
+    ) -> Option<u64> {
         let mut state = self.state();
-        let mut notices = Vec::new();
         state.dropped.remove(&id);
+        let notices = self.forget_peer(&mut state, id);
+        if detach {
+            state.pipes.retain(|p| p.id != id);
+        }
+        self.pipes_changed(&mut state);
+        if self.is_closing() {
+            return None;
+        }
+        rest.extend(notices.into_iter().map(|message| Inbound {
+            pipe: id,
+            message,
+            from_peer: false,
+        }));
+        rest.extend(last);
+        let ticket = state.notices.append(&mut rest);
+        self.noted(&state);
+        ticket
+    }
+
+    /// The peer on pipe `id` is gone: its routing id and subscriptions go.
+    /// Returns an XPUB's cancel notices.
+    fn forget_peer(&self, state: &mut State, id: PipeId) -> Vec<Message> {
         let Some(pipe) = state.pipe_mut(id) else {
-            return notices;
+            return Vec::new();
         };
         let was_ready = pipe.ready;
         pipe.ready = false;
@@ -390,15 +433,50 @@ impl Core {
                 state.routes.remove(&rid);
             }
         }
-        if was_ready && self.socket_type.is_publisher() {
-            let xpub = self.socket_type == SocketType::Xpub;
-            notices = rules::peer_left(&mut state, &self.options, xpub, id, topics);
+        if !(was_ready && self.socket_type.is_publisher()) {
+            return Vec::new();
         }
-        if detach {
-            state.pipes.retain(|p| p.id != id);
+        let xpub = self.socket_type == SocketType::Xpub;
+        rules::peer_left(state, &self.options, xpub, id, topics)
+    }
+
+    /// Copies the notice queue's counts for [`Core::deliver_notices`]'s
+    /// check without the lock (`state` proves it is held).
+    fn noted(&self, state: &State) {
+        let delivered = state.notices.delivered();
+        let appended = delivered + state.notices.len() as u64;
+        self.notices_appended.store(appended, Ordering::Release);
+        self.notices_delivered.store(delivered, Ordering::Release);
+    }
+
+    /// Moves what the notice queue has at its front into the inbound
+    /// queue, as much as fits. Returns how many of its items were ever
+    /// delivered: every ticket up to this one.
+    pub(crate) fn deliver_notices(&self) -> u64 {
+        let delivered = self.notices_delivered.load(Ordering::Acquire);
+        if self.notices_appended.load(Ordering::Acquire) == delivered {
+            return delivered;
         }
-        self.pipes_changed(&mut state);
-        notices
+        let mut state = self.state();
+        let delivered = state.notices.drain_into(&self.inbound);
+        self.noted(&state);
+        delivered
+    }
+
+    /// Waits until the notice queue item with `ticket` is in the inbound
+    /// queue, delivering the queue's front as room appears; false if the
+    /// socket closed first.
+    pub(crate) async fn flush_notices(&self, ticket: u64) -> bool {
+        loop {
+            if self.deliver_notices() >= ticket {
+                return true;
+            }
+            let room = std::future::poll_fn(|cx| self.inbound.poll_room(cx));
+            tokio::select! {
+                open = room => if !open { return false },
+                () = self.closing.cancelled() => return false,
+            }
+        }
     }
 
     /// Removes a pipe without further ado (a connecter that gives up).
@@ -435,21 +513,37 @@ impl Core {
         true
     }
 
-    /// A peer subscribed or cancelled (PUB, XPUB). Returns the notice an
-    /// XPUB application should see, if any, or why the peer's link must end
-    /// (it went over its subscription caps).
+    /// A peer subscribed or cancelled (PUB, XPUB). An XPUB's notice, if
+    /// the state change makes one, joins the socket's notice queue now,
+    /// after what the link decoded before it (`before`, moved there too so
+    /// the link's stream keeps its order); its ticket is returned. An error
+    /// says why the peer's link must end (it went over its subscription
+    /// caps).
     pub(crate) fn on_subscription(
         &self,
         id: PipeId,
         subscribe: bool,
         topic: Bytes,
-    ) -> Result<Option<Message>, Refusal> {
+        before: &mut VecDeque<Inbound>,
+    ) -> Result<Option<u64>, Refusal> {
         if !self.socket_type.is_publisher() {
             return Ok(None);
         }
         let xpub = self.socket_type == SocketType::Xpub;
         let mut state = self.state();
-        rules::peer_subscription(&mut state, &self.options, xpub, id, subscribe, topic)
+        let notice =
+            rules::peer_subscription(&mut state, &self.options, xpub, id, subscribe, topic)?;
+        let Some(message) = notice else {
+            return Ok(None);
+        };
+        state.notices.append(before);
+        let ticket = state.notices.push(Inbound {
+            pipe: id,
+            message,
+            from_peer: false,
+        });
+        self.noted(&state);
+        Ok(Some(ticket))
     }
 
     /// Marks the socket closed: every pipe is released (links then linger

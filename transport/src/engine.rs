@@ -7,7 +7,9 @@
 //!    socket's inbound queue has room for (at most [`DECODE_BATCH`]), and
 //!    hands them to that queue; while it is full, the undecoded rest stays
 //!    in the read buffer as bytes, and nothing more is read, so TCP pushes
-//!    back on the peer;
+//!    back on the peer; an XPUB's subscription notice goes to the socket's
+//!    ordered notice queue instead (`notices.rs`), with what the link
+//!    decoded before it, and the link goes no further until they are in;
 //! 2. once the read buffer holds no complete frame, reads whatever the
 //!    stream has into it, unless the output the peer itself caused (PONGs,
 //!    handshake replies) is above [`READ_STOP`]: a peer that does not read
@@ -159,6 +161,7 @@ pub(crate) async fn run(
         closing: Box::pin(core.closing.clone().cancelled_owned()),
         closing_seen: false,
         pending: VecDeque::new(),
+        notice_ticket: None,
         held: 0,
         buffered: false,
         room: 0,
@@ -180,6 +183,7 @@ pub(crate) async fn run(
         mut stream,
         pending,
         routing_id,
+        notice_ticket,
         ..
     } = engine;
     // The connection closes now: the peer sees the link end when it ends,
@@ -190,43 +194,29 @@ pub(crate) async fn run(
     })
     .await;
     drop(stream);
-    // The peer's subscriptions go now (an accepted link's pipe with them);
-    // an XPUB's unsubscribe notices follow what the peer sent.
-    let notices = core.pipe_down(link.pipe, accepted);
     // What the peer sent before the link ended still reaches the
     // application, followed by the XPUB's notices and the link notice if
-    // asked for, none dropped. A task of its own does it, so neither the
-    // bookkeeping, the monitor event, a reconnect nor `close` waits for the
-    // application to make room.
-    if !core.is_closing() {
-        let mut rest: Vec<Inbound> = pending.into();
-        rest.extend(notices.into_iter().map(|message| Inbound {
+    // asked for, none dropped: they join the socket's notice queue behind
+    // any notice of this link's still there.
+    let last = (outcome.handshake_done && core.options.link_notify)
+        .then(|| rules::admit(core, routing_id.as_ref(), link_notice(false)))
+        .flatten()
+        .map(|message| Inbound {
             pipe: link.pipe,
             message,
-            from_peer: false,
-        }));
-        if outcome.handshake_done && core.options.link_notify {
-            let notice = rules::admit(core, routing_id.as_ref(), link_notice(false));
-            rest.extend(notice.map(|message| Inbound {
-                pipe: link.pipe,
-                message,
-                from_peer: true,
-            }));
-        }
-        if !rest.is_empty() {
+            from_peer: true,
+        });
+    // The peer's subscriptions go now (an accepted link's pipe with them).
+    let appended = core.pipe_down(link.pipe, accepted, pending, last);
+    // A task of its own waits for them to reach the inbound queue, so
+    // neither the bookkeeping, the monitor event, a reconnect nor `close`
+    // waits for the application to make room.
+    if let Some(ticket) = appended.max(notice_ticket) {
+        if !core.is_closing() {
             let owner = core.clone();
             let pipe = link.pipe;
             core.track(tokio::spawn(async move {
-                for item in rest {
-                    tokio::select! {
-                        pushed = owner.inbound.push(item) => {
-                            if pushed.is_err() {
-                                break;
-                            }
-                        }
-                        () = owner.closing.cancelled() => break,
-                    }
-                }
+                owner.flush_notices(ticket).await;
                 owner.retire_peer(pipe);
             }));
             return outcome;
@@ -271,6 +261,9 @@ struct Engine<'a> {
     closing_seen: bool,
     /// Received, not yet in the socket's inbound queue.
     pending: VecDeque<Inbound>,
+    /// The ticket of this link's last item in the socket's notice queue
+    /// while it is there: until then the link neither reads nor delivers.
+    notice_ticket: Option<u64>,
     /// `pending.len()` as last added to the socket's `held_by_links`.
     held: u64,
     /// `read_buf` may hold complete frames not decoded yet.
@@ -353,6 +346,12 @@ impl Engine<'_> {
     fn deliver(&mut self, cx: &mut Context<'_>) -> bool {
         let mut progress = false;
         loop {
+            if let Some(ticket) = self.notice_ticket {
+                if !self.wait_for_notices(cx, ticket, &mut progress) {
+                    return progress;
+                }
+                continue;
+            }
             if self.pending.is_empty() {
                 if !self.buffered || self.draining || self.end.is_some() {
                     return progress;
@@ -377,6 +376,27 @@ impl Engine<'_> {
                 Poll::Ready(true) => {}
                 Poll::Pending => return progress,
             }
+        }
+    }
+
+    /// Delivers the socket's notice queue up to this link's `ticket`, as
+    /// room appears. True to go round again (delivered, or room appeared),
+    /// false to wait (woken when room appears) or stop (socket closed).
+    fn wait_for_notices(&mut self, cx: &mut Context<'_>, ticket: u64, progress: &mut bool) -> bool {
+        let core = &self.link.core;
+        if core.deliver_notices() >= ticket {
+            self.notice_ticket = None;
+            *progress = true;
+            return true;
+        }
+        match core.inbound.poll_room(cx) {
+            Poll::Ready(true) => true,
+            Poll::Ready(false) => {
+                self.finish(LinkEnd::SocketClosed);
+                *progress = true;
+                false
+            }
+            Poll::Pending => false,
         }
     }
 
@@ -405,6 +425,7 @@ impl Engine<'_> {
     /// and unless the peer is not reading what it made us send.
     fn read(&mut self, cx: &mut Context<'_>) -> bool {
         if !self.pending.is_empty()
+            || self.notice_ticket.is_some()
             || self.buffered
             || self.draining
             || self.end.is_some()
@@ -820,14 +841,12 @@ impl Engine<'_> {
     }
 
     fn on_subscription(&mut self, subscribe: bool, topic: Bytes) {
-        // A notice waits in `pending` like a message: the link reads no
-        // further until the application has room for it.
-        match self
-            .link
-            .core
-            .on_subscription(self.link.pipe, subscribe, topic)
-        {
-            Ok(Some(notice)) => self.queue(notice),
+        // A notice joins the socket's notice queue, with what this link
+        // decoded before it: the link reads no further until the
+        // application has room for it.
+        let core = &self.link.core;
+        match core.on_subscription(self.link.pipe, subscribe, topic, &mut self.pending) {
+            Ok(Some(ticket)) => self.notice_ticket = Some(ticket),
             Ok(None) => {}
             Err(over_budget) => self.finish(LinkEnd::Refused(over_budget)),
         }

@@ -67,7 +67,7 @@ pub(crate) fn connect(core: &Arc<Core>, name: &str) -> Result<()> {
     let theirs = match Side::attach(&binder, core) {
         Ok(side) => side,
         Err(e) => {
-            let _no_subscriptions_yet = core.pipe_down(ours.pipe, true);
+            let _no_subscriptions_yet = core.pipe_down(ours.pipe, true, Default::default(), None);
             return Err(e);
         }
     };
@@ -219,15 +219,11 @@ async fn forward(mut from: Source, to: Sink) {
     }
     // One side is gone: take the link down on both.
     notify_link(&to, false).await;
-    // Unsubscribe notices wait for room like any message: none is dropped.
+    // Unsubscribe notices wait for room like any message, in the socket's
+    // notice queue: none is dropped.
     for (core, pipe) in [(&from.core, from.pipe), (&to.core, to.pipe)] {
-        for message in core.pipe_down(pipe, true) {
-            let item = Inbound {
-                from_peer: false,
-                pipe,
-                message,
-            };
-            let _ = core.inbound.push(item).await;
+        if let Some(ticket) = core.pipe_down(pipe, true, VecDeque::new(), None) {
+            core.flush_notices(ticket).await;
         }
     }
 }
@@ -260,11 +256,14 @@ async fn notify_link(to: &Sink, up: bool) {
 /// A subscription from the source side reaches the receiving socket;
 /// false if it broke that socket's per-peer caps (the link must end).
 async fn subscription(to: &Sink, subscribe: bool, topic: Bytes) -> bool {
-    match to.core.on_subscription(to.pipe, subscribe, topic) {
-        Ok(notice) => {
-            deliver_notice(to, notice).await;
-            true
-        }
+    // What this link delivered before is in the inbound queue already
+    // (`hand_over`), so nothing goes before the notice.
+    match to
+        .core
+        .on_subscription(to.pipe, subscribe, topic, &mut VecDeque::new())
+    {
+        Ok(Some(ticket)) => to.core.flush_notices(ticket).await,
+        Ok(None) => true,
         Err(_over_budget) => false,
     }
 }

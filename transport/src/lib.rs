@@ -14,7 +14,8 @@
 //!
 //! Layout: `core` holds a socket's pipes and routing state; `rules` the
 //! per-type rules (`rules/round_robin`, `rules/routed`, `rules/fan_out`,
-//! `rules/req_rep`), as plain functions over that state; `engine` drives one connection; `listener` and
+//! `rules/req_rep`), as plain functions over that state; `notices` an XPUB's
+//! subscription notices in the order its state changed; `engine` drives one connection; `listener` and
 //! `connecter` own bound and connected endpoints; `inproc` joins sockets in
 //! memory; `tls` holds the TLS settings (`tls/settings`) and handshakes
 //! (`tls/handshake`); `peers` what each handshake learnt about its peer;
@@ -44,6 +45,7 @@ mod link_end;
 mod listener;
 mod monitor;
 mod monitor_event;
+mod notices;
 mod options;
 mod peers;
 pub mod proxy;

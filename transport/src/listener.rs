@@ -268,6 +268,6 @@ async fn serve(
     let outcome = engine::run(stream, &link, &mut rx, slot, Some(ticket), started).await;
     // `engine::run` took the link down and queued its notices already;
     // this only makes sure the pipe is gone.
-    link.core.pipe_down(pipe, true);
+    let _nothing_left = link.core.pipe_down(pipe, true, Default::default(), None);
     engine::report(&link, &outcome);
 }

@@ -8,6 +8,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use proptest::prelude::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
@@ -303,4 +304,225 @@ async fn a_proxy_carries_every_unsubscribe_upstream() {
     }
     handle.terminate();
     timeout(WAIT, task).await.unwrap().unwrap().unwrap();
+}
+
+/// A raw SUB-like peer whose link the test can end (dropping it), writing
+/// SUBSCRIBE and CANCEL commands when told.
+struct RawPeer(TcpStream);
+
+impl RawPeer {
+    async fn connect(endpoint: &str, topics: &[&[u8]]) -> RawPeer {
+        let address = endpoint.trim_start_matches("tcp://");
+        let mut stream = TcpStream::connect(address).await.unwrap();
+        let topics = topics.iter().map(|t| t.to_vec());
+        stream.write_all(&raw_subscriber(topics)).await.unwrap();
+        RawPeer(stream)
+    }
+
+    async fn send(&mut self, name: &[u8], topic: &[u8]) {
+        let mut body = vec![u8::try_from(name.len()).unwrap()];
+        body.extend_from_slice(name);
+        body.extend_from_slice(topic);
+        let mut out = Vec::new();
+        command(&mut out, &body);
+        self.0.write_all(&out).await.unwrap();
+    }
+}
+
+/// Reads notices until none comes for a while, replaying them on `held`
+/// (what was read before): what an XSUB/XPUB proxy would hold upstream.
+async fn replay_notices(
+    xpub: &Socket,
+    mut held: BTreeSet<Vec<u8>>,
+) -> (Vec<(bool, Vec<u8>)>, BTreeSet<Vec<u8>>) {
+    let mut read = Vec::new();
+    while let Ok(m) = timeout(Duration::from_millis(300), xpub.recv()).await {
+        let frame = m.unwrap().frames()[0].clone();
+        let (subscribe, topic) = (frame[0] == 1, frame[1..].to_vec());
+        if subscribe {
+            held.insert(topic.clone());
+        } else {
+            held.remove(&topic);
+        }
+        read.push((subscribe, topic));
+        // A slow reader: the links wait for room in turn.
+        sleep(Duration::from_millis(5)).await;
+    }
+    (read, held)
+}
+
+/// Issue 13: peer A's last hold on `z` goes (by a cancel, or by leaving)
+/// while the XPUB's inbound queue is full, then peer B subscribes to `z`.
+/// The socket's state went "z gone", then "z back": the application must
+/// read the cancel before the subscribe, or a proxy ends unsubscribed
+/// upstream while B is subscribed. B's link waits for room before A's
+/// does (its first notice, `b0`, came first), which is what let B's later
+/// notice overtake A's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notices_reach_the_application_in_state_order() {
+    for leave in [false, true] {
+        let mut options = Options::new(SocketType::Xpub);
+        options.rcvhwm = 1;
+        let xpub = Socket::with_options(SocketType::Xpub, options);
+        let ep = xpub.bind("tcp://127.0.0.1:*").await.unwrap().to_string();
+        let topics: [&[u8]; 6] = [b"z", b"a1", b"a2", b"a3", b"a4", b"a5"];
+        let mut a = RawPeer::connect(&ep, &topics).await;
+        let mut seen = BTreeSet::new();
+        while seen.len() < topics.len() {
+            let frame = recv(&xpub).await.frames()[0].clone();
+            assert_eq!(frame[0], 1);
+            seen.insert(frame[1..].to_vec());
+        }
+        // The inbound queue fills with the filler's notice, and B's first
+        // notice waits.
+        let _filler = RawPeer::connect(&ep, &[b"fill"]).await;
+        sleep(Duration::from_millis(100)).await;
+        let mut b = RawPeer::connect(&ep, &[b"b0"]).await;
+        sleep(Duration::from_millis(100)).await;
+        if leave {
+            drop(a);
+        } else {
+            for t in topics {
+                a.send(b"CANCEL", t).await;
+            }
+        }
+        sleep(Duration::from_millis(200)).await;
+        b.send(b"SUBSCRIBE", b"z").await;
+        sleep(Duration::from_millis(200)).await;
+        let (read, held) = replay_notices(&xpub, seen).await;
+        let expected: BTreeSet<Vec<u8>> = [b"fill".to_vec(), b"b0".to_vec(), b"z".to_vec()].into();
+        assert_eq!(held, expected, "leave {leave}: read {read:?}");
+        // Every state change is reported once: fill, b0, the a-topics
+        // gone, and z gone and back.
+        assert_eq!(read.len(), 9, "leave {leave}: read {read:?}");
+    }
+}
+
+/// One step of a random schedule for [`notices_replay_to_the_true_set`].
+#[derive(Debug, Clone)]
+enum Step {
+    /// Peer subscribes to topic (if it does not hold it).
+    Subscribe(usize, usize),
+    /// Peer cancels topic (if it holds it).
+    Cancel(usize, usize),
+    /// Peer leaves (its socket closes).
+    Leave(usize),
+    /// The schedule waits this many milliseconds.
+    Pause(u64),
+}
+
+fn step(peers: usize) -> impl Strategy<Value = Step> {
+    prop_oneof![
+        4 => (0..peers, 0..3usize).prop_map(|(p, t)| Step::Subscribe(p, t)),
+        3 => (0..peers, 0..3usize).prop_map(|(p, t)| Step::Cancel(p, t)),
+        1 => (0..peers).prop_map(Step::Leave),
+        2 => (0..4u64).prop_map(Step::Pause),
+    ]
+}
+
+fn schedule() -> impl Strategy<Value = (usize, Vec<Step>)> {
+    (2..=4usize).prop_flat_map(|peers| (Just(peers), prop::collection::vec(step(peers), 1..30)))
+}
+
+/// Replays `notices` on an empty set; fails on a subscribe of a topic
+/// held, or a cancel of one not held (a notice lost or out of order).
+fn replay(notices: &[(bool, Vec<u8>)]) -> Result<BTreeSet<Vec<u8>>, TestCaseError> {
+    let mut held = BTreeSet::new();
+    for (subscribe, topic) in notices {
+        let changed = if *subscribe {
+            held.insert(topic.clone())
+        } else {
+            held.remove(topic)
+        };
+        prop_assert!(changed, "{subscribe} {topic:?} in {notices:?}");
+    }
+    Ok(held)
+}
+
+/// Runs `steps` with SUB peers of an XPUB (`rcvhwm` 1) whose application
+/// reads slowly; the notices it read must replay to the topics the
+/// remaining peers hold.
+async fn notices_under(transport: &str, peers: usize, steps: &[Step]) -> Result<(), TestCaseError> {
+    let mut options = Options::new(SocketType::Xpub);
+    options.rcvhwm = 1;
+    let xpub = Socket::with_options(SocketType::Xpub, options);
+    let ep = xpub.bind(transport).await.unwrap().to_string();
+    let (done_tx, mut done) = watch::channel(false);
+    let reader = tokio::spawn(async move {
+        let mut read = Vec::new();
+        loop {
+            match timeout(Duration::from_millis(300), xpub.recv()).await {
+                Ok(m) => {
+                    let frame = m.unwrap().frames()[0].clone();
+                    read.push((frame[0] == 1, frame[1..].to_vec()));
+                    sleep(Duration::from_millis(1)).await;
+                }
+                Err(_) if *done.borrow_and_update() => return read,
+                Err(_) => {}
+            }
+        }
+    });
+    let mut subs = Vec::new();
+    for _ in 0..peers {
+        let sub = Socket::new(SocketType::Sub);
+        sub.connect(&ep).await.unwrap();
+        subs.push(Some((sub, BTreeSet::new())));
+    }
+    let name = |t: usize| format!("t{t}").into_bytes();
+    for step in steps {
+        match *step {
+            Step::Subscribe(p, t) => {
+                if let Some((sub, held)) = subs[p].as_mut() {
+                    if held.insert(t) {
+                        sub.subscribe(name(t)).unwrap();
+                    }
+                }
+            }
+            Step::Cancel(p, t) => {
+                if let Some((sub, held)) = subs[p].as_mut() {
+                    if held.remove(&t) {
+                        sub.unsubscribe(name(t)).unwrap();
+                    }
+                }
+            }
+            Step::Leave(p) => {
+                if let Some((sub, _)) = subs[p].take() {
+                    sub.close().await;
+                }
+            }
+            Step::Pause(ms) => sleep(Duration::from_millis(ms)).await,
+        }
+    }
+    done_tx.send(true).unwrap();
+    let read = reader.await.unwrap();
+    let truth: BTreeSet<Vec<u8>> = subs
+        .iter()
+        .flatten()
+        .flat_map(|(_, held)| held.iter().map(|&t| name(t)))
+        .collect();
+    prop_assert_eq!(replay(&read)?, truth, "{} read {:?}", transport, read);
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(12))]
+
+    /// Issue 13's invariant for a proxy: over random schedules of
+    /// subscribe, cancel and leave across 2 to 4 peers, with a slow reader
+    /// behind a one-message queue, the notices the application reads
+    /// replay (each a change) to the socket's true set of topics.
+    #[test]
+    fn notices_replay_to_the_true_set((peers, steps) in schedule()) {
+        static CASE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let case = CASE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            notices_under("tcp://127.0.0.1:*", peers, &steps).await?;
+            notices_under(&format!("inproc://notices-{case}"), peers, &steps).await
+        })?;
+    }
 }
