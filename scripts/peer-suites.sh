@@ -14,12 +14,16 @@
 #
 # Everything is cached under $PEER_SUITES_DIR (default
 # ${CARGO_TARGET_DIR:-target}/peer-suites): the prefix, the venv, the
-# sdist, the copied tests and the results (pyzmq-junit.xml, pyzmq.log).
+# sdist, the copied tests and the results: pyzmq.log (pytest's output),
+# pyzmq-results.tsv (every report), pyzmq-failures.txt (each failure's
+# traceback), pyzmq-crashes.txt, pyzmq-junit.xml
+# (all attempts merged) and pytest's own pyzmq-junit.attemptN.xml.
 # Re-running rebuilds only the library. Network: PyPI through pip, once.
 #
 # A test that kills the interpreter (segfault, abort) or hangs past the
-# per-test timeout is recorded in pyzmq-crashes.txt, deselected, and the
-# suite runs again without it (at most $PEER_SUITES_MAX_RESTARTS times).
+# per-test timeout is recorded in pyzmq-crashes.txt, and the suite resumes
+# without it and without the tests already reported (at most
+# $PEER_SUITES_MAX_RESTARTS times).
 set -euo pipefail
 
 report=0
@@ -121,23 +125,31 @@ print(f"== peer-suites: pyzmq {zmq.__version__} on libzmq {zmq.zmq_version()} fr
 PY
 }
 
-# A pytest plugin that writes the id of the test being run, so a run that
-# dies can say which test killed it.
+# The venv and the sdist (network, once); before the library is built.
+pyzmq_prepare() {
+    pyzmq_venv
+    pyzmq_sdist
+}
+
+# A pytest plugin that records, outside the process, the test about to run
+# and every report's outcome, so a run that dies (segfault, per-test
+# timeout) says which test killed it and the next run can resume after it.
 pyzmq_progress_plugin() {
     cat >"$run/peer_suites_progress.py" <<'PY'
-"""Writes each test's id to $PEER_SUITES_CURRENT before it runs."""
+"""Records the running test and each report's outcome for peer-suites.sh."""
 import os
 
 def pytest_runtest_logstart(nodeid, location):
     with open(os.environ["PEER_SUITES_CURRENT"], "w") as f:
         f.write(nodeid + "\n")
-PY
-}
 
-# The venv and the sdist (network, once); before the library is built.
-pyzmq_prepare() {
-    pyzmq_venv
-    pyzmq_sdist
+def pytest_runtest_logreport(report):
+    with open(os.environ["PEER_SUITES_RESULTS"], "a") as f:
+        f.write(f"{report.nodeid}\t{report.when}\t{report.outcome}\n")
+    if report.failed:  # an attempt that dies never prints its failures
+        with open(os.environ["PEER_SUITES_FAILURES"], "a") as f:
+            f.write(f"_____ {report.nodeid} ({report.when})\n{report.longreprtext}\n")
+PY
 }
 
 pyzmq_suite() {
@@ -150,29 +162,46 @@ pyzmq_suite() {
     cp -r "$src/tests" "$src/pytest.ini" "$run/"
     pyzmq_progress_plugin
 
-    local junit=$work/pyzmq-junit.xml
     local logfile=$work/pyzmq.log
     local crashes=$work/pyzmq-crashes.txt
+    local results=$work/pyzmq-results.tsv
+    local failures=$work/pyzmq-failures.txt
     local current=$run/current-test
+    rm -f "$work"/pyzmq-junit*.xml
     : >"$crashes"
+    : >"$results"
+    : >"$failures"
     : >"$logfile"
-    local deselect=() restarts=0 rc
+    local attempt=0 rc
     while :; do
-        rm -f "$junit" "$current"
-        log "running pyzmq's suite (log: $logfile)"
+        attempt=$((attempt + 1))
+        rm -f "$current"
+        # Tests already reported (by an earlier attempt that died) and the
+        # ones that killed it are not run again.
+        local deselect=()
+        while IFS= read -r id; do
+            deselect+=(--deselect "$id")
+        done < <(cut -f1 "$results" "$crashes" | sort -u)
+        log "running pyzmq's suite, attempt $attempt (log: $logfile)"
+        echo "=== attempt $attempt" >>"$logfile"
         set +e
         (cd "$run" && env CI=true \
             CPATH="$prefix/include" LIBRARY_PATH="$prefix/lib" \
-            PEER_SUITES_CURRENT="$current" PYTHONPATH="$run" \
+            PEER_SUITES_CURRENT="$current" PEER_SUITES_RESULTS="$results" \
+            PEER_SUITES_FAILURES="$failures" \
+            PYTHONPATH="$run" \
             timeout -k 30 "$run_timeout" "$venv/bin/python" -m pytest -q -rs \
             -p no:cacheprovider -p peer_suites_progress \
             --timeout 120 --timeout-method thread \
-            --junitxml="$junit" "${deselect[@]}" tests) >>"$logfile" 2>&1
+            --junitxml="$work/pyzmq-junit.attempt$attempt.xml" \
+            "${deselect[@]}" tests) >>"$logfile" 2>&1
         rc=$?
         set -e
-        # pytest's own codes: 0 passed, 1 some failed; anything else with no
-        # junit written means the interpreter died or was killed.
-        if [ -f "$junit" ] && { [ $rc -eq 0 ] || [ $rc -eq 1 ]; }; then
+        # pytest's own codes: 0 all passed, 1 some failed, 5 none collected
+        # (everything left was deselected); with its junit written the run
+        # finished. Otherwise the interpreter died or was killed.
+        if [ -f "$work/pyzmq-junit.attempt$attempt.xml" ] &&
+            { [ $rc -eq 0 ] || [ $rc -eq 1 ] || [ $rc -eq 5 ]; }; then
             break
         fi
         local id=unknown
@@ -180,39 +209,69 @@ pyzmq_suite() {
         local why="exit $rc"
         [ $rc -eq 124 ] && why="whole run timed out after ${run_timeout}s"
         [ $rc -gt 128 ] && why="killed by signal $((rc - 128))"
-        grep -q 'Timeout +++' <(tail -n 400 "$logfile") && why="$why (per-test timeout: hang)"
+        if sed -n "/^=== attempt $attempt\$/,\$p" "$logfile" | grep -q '+ Timeout +'; then
+            why="hung past the 120 s per-test timeout"
+        fi
         log "the run died in $id: $why"
-        echo "$id	$why" >>"$crashes"
-        if [ "$id" = unknown ] || [ $restarts -ge "$max_restarts" ]; then
+        printf '%s\t%s\n' "$id" "$why" >>"$crashes"
+        if [ "$id" = unknown ] || [ $attempt -gt "$max_restarts" ]; then
             break
         fi
-        deselect+=(--deselect "$id")
-        restarts=$((restarts + 1))
     done
-    pyzmq_summary "$junit" "$crashes" || status=1
+    pyzmq_summary "$results" "$crashes" "$work/pyzmq-junit.xml" || status=1
 }
 
-# Prints `pyzmq suite: P passed, F failed, S skipped, E errors of N`;
-# tests that crashed or hung the interpreter count as errors.
+# Prints `pyzmq suite: P passed, F failed, S skipped, E errors of N` from
+# the recorded outcomes of every attempt (tests that crashed or hung the
+# interpreter count as errors) and writes them as one junit file.
 pyzmq_summary() {
-    "$venv/bin/python" - "$1" "$2" <<'PY'
-import os, sys
+    "$venv/bin/python" - "$@" <<'PY'
+import sys
 import xml.etree.ElementTree as ET
-junit, crashes = sys.argv[1], sys.argv[2]
-dead = [l.rstrip("\n") for l in open(crashes) if l.strip()]
-t = f = s = e = 0
-if os.path.exists(junit):
-    root = ET.parse(junit).getroot()
-    suites = [root] if root.tag == "testsuite" else list(root)
-    for su in suites:
-        t += int(su.get("tests", 0)); f += int(su.get("failures", 0))
-        s += int(su.get("skipped", 0)); e += int(su.get("errors", 0))
-p = t - f - s - e
-e += len(dead); t += len(dead)
-print(f"pyzmq suite: {p} passed, {f} failed, {s} skipped, {e} errors of {t}")
-for d in dead:
-    print(f"  crashed or hung: {d}")
-sys.exit(0 if f == 0 and e == 0 and os.path.exists(junit) else 1)
+results, crashes, junit = sys.argv[1:4]
+reports = {}
+for line in open(results):
+    nodeid, when, outcome = line.rstrip("\n").split("\t")
+    if outcome == "rerun":  # pytest-rerunfailures: only the last try counts
+        reports[nodeid] = {}
+        continue
+    reports.setdefault(nodeid, {})[when] = outcome
+verdict = {}
+for nodeid, d in reports.items():
+    if d.get("call") == "failed":
+        verdict[nodeid] = "failed"
+    elif "failed" in (d.get("setup"), d.get("teardown")):
+        verdict[nodeid] = "error"
+    elif "skipped" in d.values():
+        verdict[nodeid] = "skipped"
+    else:
+        verdict[nodeid] = "passed"
+dead = {}
+for line in open(crashes):
+    if line.strip():
+        nodeid, why = line.rstrip("\n").split("\t", 1)
+        verdict[nodeid] = "error"
+        dead[nodeid] = why
+count = {k: sum(1 for v in verdict.values() if v == k)
+         for k in ("passed", "failed", "skipped", "error")}
+suite = ET.Element("testsuite", name="pyzmq", tests=str(len(verdict)),
+                   failures=str(count["failed"]), errors=str(count["error"]),
+                   skipped=str(count["skipped"]))
+for nodeid, v in sorted(verdict.items()):
+    path, _, name = nodeid.partition("::")
+    case = ET.SubElement(suite, "testcase", classname=path, name=name)
+    if v == "failed":
+        ET.SubElement(case, "failure", message="failed (details in pyzmq.log)")
+    elif v == "error":
+        ET.SubElement(case, "error", message=dead.get(nodeid, "error in setup or teardown"))
+    elif v == "skipped":
+        ET.SubElement(case, "skipped")
+ET.ElementTree(suite).write(junit, encoding="utf-8", xml_declaration=True)
+print(f"pyzmq suite: {count['passed']} passed, {count['failed']} failed, "
+      f"{count['skipped']} skipped, {count['error']} errors of {len(verdict)}")
+for nodeid, why in dead.items():
+    print(f"  crashed or hung: {nodeid} ({why})")
+sys.exit(0 if count["failed"] == 0 and count["error"] == 0 else 1)
 PY
 }
 
