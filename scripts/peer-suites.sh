@@ -275,6 +275,9 @@ sys.exit(0 if count["failed"] == 0 and count["error"] == 0 else 1)
 PY
 }
 
+# Each part: a *_prepare (downloads, once) before the library is built, a
+# *_suite after, which sets status=1 on a failure. libzmq's own tests
+# (shared/LIBZMQ-ABI-NOTES.md section 6) are to be added the same way.
 status=0
 pyzmq_prepare
 build_prefix
