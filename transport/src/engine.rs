@@ -87,9 +87,15 @@ const SPARE_BYTES: usize = 8 * 1024 * 1024;
 /// link copies what it decodes instead of slicing it: a received message is
 /// a slice of the buffer it arrived in, so a peer that spaces tiny messages
 /// with PINGs could otherwise make every queued message hold a whole
-/// buffer. With copying on, the current buffer is retired at most once
-/// more, so a link pins at most `PINNED_BUFFERS + 2` buffers.
+/// buffer. With copying on, frames under `COPY_BELOW` pin nothing, so
+/// small messages pin at most `PINNED_BUFFERS + 2` buffers a link; a longer
+/// frame pins at most 8 times its own length.
 const PINNED_BUFFERS: usize = 4;
+/// While copying, frames shorter than this are copied; longer ones stay
+/// slices, each pinning a buffer at most `READ_BUFFER_MIN / COPY_BELOW` (8)
+/// times its length (or, past 192 KiB, a buffer sized for the frame).
+/// Copying a long frame would cost a pass over its bytes for little memory.
+const COPY_BELOW: usize = READ_BUFFER_MIN / 8;
 /// Smallest read buffer allocated: medium messages share buffers, and
 /// buffers come in few sizes, so retired ones fit again.
 const READ_BUFFER_MIN: usize = 256 * 1024;
@@ -480,7 +486,8 @@ impl Engine<'_> {
         // once they may have been read.
         if !fits || self.copying {
             self.copying = self.pinned_spares() >= PINNED_BUFFERS;
-            self.conn.set_copy_frames(self.copying);
+            self.conn
+                .set_copy_frames(self.copying.then_some(COPY_BELOW));
         }
     }
 

@@ -215,12 +215,13 @@ impl Connection {
         (self.state != State::Greeting).then_some(self.peer_version)
     }
 
-    /// Received frames from now on are copied out of the read buffer
-    /// (`true`) or left slices of it (`false`, the default; see
-    /// [`FrameDecoder::copying`]). A driver turns copying on while the
-    /// messages it has delivered keep too many of its read buffers alive.
-    pub fn set_copy_frames(&mut self, copy: bool) {
-        self.decoder = self.decoder.copying(copy);
+    /// Received frames shorter than `below` bytes are from now on copied
+    /// out of the read buffer (`Some`), or every frame is left a slice of it
+    /// (`None`, the default; see [`FrameDecoder::copying`]). A driver turns
+    /// copying on while the messages it has delivered keep too many of its
+    /// read buffers alive.
+    pub fn set_copy_frames(&mut self, below: Option<usize>) {
+        self.decoder = self.decoder.copying(below);
     }
 
     /// A lower bound on the bytes the next frame still needs: a driver can

@@ -183,8 +183,9 @@ enum Body {
     /// A slice of the read buffer: no copy, but it keeps the whole buffer
     /// alive as long as it lives.
     Slice,
-    /// A copy in its own allocation.
-    Copy,
+    /// A copy in its own allocation if shorter than this many bytes, else
+    /// a slice (a long frame fills most of the buffer it pins anyway).
+    Copy { below: usize },
     /// A copy, and the bytes taken from the read buffer are zeroed.
     CopyAndWipe,
 }
@@ -205,16 +206,18 @@ impl FrameDecoder {
         }
     }
 
-    /// The same decoder, with each frame's body copied into its own
-    /// allocation (`true`) or left a slice of the read buffer (`false`, the
-    /// default). A slice costs no copy but keeps its whole read buffer
-    /// alive; a driver whose queued messages pin many buffers copies
-    /// instead, so that what they hold is what they carry.
-    pub fn copying(self, copy: bool) -> Self {
-        let body = match (copy, self.body) {
+    /// The same decoder, with the bodies of frames shorter than `below`
+    /// bytes copied into their own allocations (`Some`), or every body left
+    /// a slice of the read buffer (`None`, the default). A slice costs no
+    /// copy but keeps its whole read buffer alive; a driver whose queued
+    /// messages pin many buffers copies the short ones instead, so that
+    /// what they hold is close to what they carry, while long frames, which
+    /// fill most of their buffer, stay uncopied.
+    pub fn copying(self, below: Option<usize>) -> Self {
+        let body = match (below, self.body) {
             (_, Body::CopyAndWipe) => Body::CopyAndWipe,
-            (true, _) => Body::Copy,
-            (false, _) => Body::Slice,
+            (Some(below), _) => Body::Copy { below },
+            (None, _) => Body::Slice,
         };
         FrameDecoder { body, ..self }
     }
@@ -278,8 +281,8 @@ impl FrameDecoder {
         }
         buf.advance(header_len);
         let body = match self.body {
-            Body::Slice => buf.split_to(size).freeze(),
-            Body::Copy => Bytes::copy_from_slice(&buf.split_to(size)),
+            Body::Copy { below } if size < below => Bytes::copy_from_slice(&buf.split_to(size)),
+            Body::Slice | Body::Copy { .. } => buf.split_to(size).freeze(),
             Body::CopyAndWipe => copy_out_and_wipe(&mut buf.split_to(size)),
         };
         Ok(Decoded::Complete {
@@ -320,7 +323,8 @@ mod tests {
         assert_eq!(&buf[..], b"\x00\x01z");
         // A copying decoder owns its bodies too; a slicing one shares.
         for (decoder, owned) in [
-            (FrameDecoder::default().copying(true), true),
+            (FrameDecoder::default().copying(Some(4)), true),
+            (FrameDecoder::default().copying(Some(3)), false),
             (FrameDecoder::default(), false),
         ] {
             let mut buf = BytesMut::from(&b"\x00\x03abc\x00\x01z"[..]);
