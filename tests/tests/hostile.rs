@@ -258,7 +258,7 @@ async fn queued_messages_pinning_read_buffers() {
     // limits.md "One socket": rcvhwm x (96 B + the message, 1 B) + links x L,
     // L about 7.6 MiB at the defaults (two links: the attacker's and the
     // legitimate peer's): 200 x 97 B + 2 x 7.6 MiB + SLACK; the buffers
-    // the queued messages pin are within L (the link copies once 4 are
+    // the queued messages pin are within L (the link copies once 12 are
     // pinned). A buffer per message would be 200 x 256 KiB = 50 MiB more.
     let bound = 200 * 97 + 2 * (76 * MIB / 10) + SLACK;
     check(&t, bound);

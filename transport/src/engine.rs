@@ -90,7 +90,7 @@ const SPARE_BYTES: usize = 8 * 1024 * 1024;
 /// buffer. With copying on, frames under `COPY_BELOW` pin nothing, so
 /// small messages pin at most `PINNED_BUFFERS + 2` buffers a link; a longer
 /// frame pins at most 8 times its own length.
-const PINNED_BUFFERS: usize = 4;
+const PINNED_BUFFERS: usize = 12;
 /// While copying, frames shorter than this are copied; longer ones stay
 /// slices, each pinning a buffer at most `READ_BUFFER_MIN / COPY_BELOW` (8)
 /// times its length (or, past 192 KiB, a buffer sized for the frame).
