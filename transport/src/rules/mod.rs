@@ -242,23 +242,9 @@ fn accept(core: &Core, pipe: PipeId, message: Message) -> Option<Message> {
 mod tests {
     use super::*;
 
-    const ALL: [SocketType; 11] = [
-        SocketType::Pair,
-        SocketType::Pub,
-        SocketType::Sub,
-        SocketType::Req,
-        SocketType::Rep,
-        SocketType::Dealer,
-        SocketType::Router,
-        SocketType::Pull,
-        SocketType::Push,
-        SocketType::Xpub,
-        SocketType::Xsub,
-    ];
-
     #[test]
     fn every_type_with_an_inbound_rule_runs_it_at_the_link_or_the_reader() {
-        for t in ALL {
+        for t in SocketType::ALL {
             let rule = ReceiveRule::of(t);
             let has_rule = matches!(
                 t,
