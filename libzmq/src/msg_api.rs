@@ -83,15 +83,12 @@ pub unsafe extern "C" fn zmq_msg_close(msg: *mut zmq_msg_t) -> c_int {
 /// Both NULL or initialised messages.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zmq_msg_move(dest: *mut zmq_msg_t, src: *mut zmq_msg_t) -> c_int {
-    call(|| {
-        if dest == src {
-            return Ok(0);
-        }
-        // SAFETY: caller's contract; distinct messages (checked).
-        let (d, s) = unsafe { (message::state(dest)?, message::state(src)?) };
-        *d = std::mem::replace(s, MsgState::new(Bytes::new()));
-        Ok(0)
-    })
+    // SAFETY: caller's contract, passed on.
+    unsafe {
+        fill_from(dest, src, |s| {
+            std::mem::replace(s, MsgState::new(Bytes::new()))
+        })
+    }
 }
 
 /// `zmq_msg_copy`: `dest` shares `src`'s content (no bytes copied); both
@@ -101,13 +98,29 @@ pub unsafe extern "C" fn zmq_msg_move(dest: *mut zmq_msg_t, src: *mut zmq_msg_t)
 /// Both NULL or initialised messages.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zmq_msg_copy(dest: *mut zmq_msg_t, src: *mut zmq_msg_t) -> c_int {
+    // SAFETY: caller's contract, passed on.
+    unsafe { fill_from(dest, src, MsgState::share) }
+}
+
+/// `dest` takes what `fill` makes of `src` (releasing what `dest` held);
+/// nothing happens when both are the same message. The common body of
+/// `zmq_msg_move` and `zmq_msg_copy`.
+///
+/// # Safety
+/// Both NULL or initialised messages.
+unsafe fn fill_from(
+    dest: *mut zmq_msg_t,
+    src: *mut zmq_msg_t,
+    fill: impl FnOnce(&mut MsgState) -> MsgState,
+) -> c_int {
     call(|| {
         if dest == src {
             return Ok(0);
         }
-        // SAFETY: caller's contract; distinct messages (checked).
+        // SAFETY: caller's contract; distinct messages (checked), so the
+        // two exclusive borrows do not alias.
         let (d, s) = unsafe { (message::state(dest)?, message::state(src)?) };
-        *d = s.share();
+        *d = fill(s);
         Ok(0)
     })
 }

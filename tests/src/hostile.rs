@@ -519,17 +519,39 @@ fn many_sources(i: usize) -> Ipv4Addr {
     Ipv4Addr::new(127, 1, (i / 250) as u8, (i % 250 + 1) as u8)
 }
 
+/// Opens one handshaken link of `socket_type`, pours `data` into it for at
+/// most `patience`, counts it in `report` and keeps it open in `held`.
+async fn pour_link(
+    target: SocketAddr,
+    socket_type: &str,
+    data: &[u8],
+    patience: Duration,
+    report: &mut Report,
+    held: &mut Held,
+) -> io::Result<()> {
+    let mut stream = handshaken(target, socket_type).await?;
+    let (sent, closed) = pour(&mut stream, data, patience).await;
+    report.sent += sent;
+    report.links += 1;
+    report.closed += usize::from(closed);
+    held.streams.push(stream);
+    Ok(())
+}
+
 async fn empty_flood(target: SocketAddr) -> io::Result<(Report, Held)> {
     let empties = [0u8, 0].repeat(FLOOD_BYTES / 2);
     let mut report = Report::default();
     let mut held = Held::default();
     for _ in 0..FLOOD_LINKS {
-        let mut stream = handshaken(target, "PUSH").await?;
-        let (sent, closed) = pour(&mut stream, &empties, Duration::from_secs(2)).await;
-        report.sent += sent;
-        report.links += 1;
-        report.closed += usize::from(closed);
-        held.streams.push(stream);
+        pour_link(
+            target,
+            "PUSH",
+            &empties,
+            Duration::from_secs(2),
+            &mut report,
+            &mut held,
+        )
+        .await?;
     }
     // Let the server's engines read what the kernel holds for them.
     sleep(Duration::from_secs(1)).await;
@@ -696,12 +718,15 @@ async fn xpub_notices(target: SocketAddr) -> io::Result<(Report, Held)> {
         for i in 0..NOTICE_TOPICS {
             data.extend_from_slice(&command("SUBSCRIBE", format!("x{link}.{i}").as_bytes()));
         }
-        let mut stream = handshaken(target, "SUB").await?;
-        let (sent, closed) = pour(&mut stream, &data, Duration::from_secs(3)).await;
-        report.sent += sent;
-        report.links += 1;
-        report.closed += usize::from(closed);
-        held.streams.push(stream);
+        pour_link(
+            target,
+            "SUB",
+            &data,
+            Duration::from_secs(3),
+            &mut report,
+            &mut held,
+        )
+        .await?;
     }
     sleep(Duration::from_millis(500)).await;
     Ok((report, held))
