@@ -16,7 +16,7 @@
 //!   call waits), `signaler` (the per-socket readiness descriptor,
 //!   `ZMQ_FD`), `readiness` (POLLIN/POLLOUT and their wake-ups);
 //! - the exported functions by group: `ctx_api`, `socket_api`, `msg_api`,
-//!   `proxy_api`, `poll` (`zmq_poll`), `version`, `z85_api`, `atomic_counter`, `stopwatch`, `thread`, and
+//!   `proxy_api`, `poll` (`zmq_poll`), `version`, `z85_api`, `atomic_counter`, `stopwatch`, `thread`, `timers`, and
 //!   `not_yet` for those that fail with ENOTSUP until built.
 
 #![allow(unsafe_code)]
@@ -41,6 +41,7 @@ pub mod socket_api;
 pub mod sockopt;
 pub mod stopwatch;
 pub mod thread;
+pub mod timers;
 pub mod version;
 pub mod wait;
 pub mod z85_api;
