@@ -10,7 +10,8 @@
 //! - the C edge: `boundary` (panics caught, errors to `errno`), `errno`,
 //!   `handle` (tagged opaque pointers);
 //! - the objects: `context` (runtime, shutdown), `socket` (a C socket over
-//!   a transport socket), `sockopt` (option numbers), `message` (the state
+//!   a transport socket), `sockopt` (option numbers; `sockopt_kept` for
+//!   those answered with libzmq's defaults only), `message` (the state
 //!   inside `zmq_msg_t`), `free_thread` (`zmq_msg_init_data` callbacks),
 //!   `monitor` (`zmq_socket_monitor`'s events), `wait` (how a blocking
 //!   call waits), `signaler` (the per-socket readiness descriptor,
@@ -39,6 +40,7 @@ pub mod signaler;
 pub mod socket;
 pub mod socket_api;
 pub mod sockopt;
+pub mod sockopt_kept;
 pub mod stopwatch;
 pub mod thread;
 pub mod timers;

@@ -292,6 +292,57 @@ fn recv_truncates_but_reports_the_full_length() {
     term(ctx);
 }
 
+/// pyzmq's `test_int_sockopts` reads every int option of a PUB socket;
+/// the ones this library does not act on answer libzmq 4.3.5's defaults,
+/// and accepted writes read back.
+#[test]
+fn options_not_acted_on_read_libzmq_defaults() {
+    let ctx = zmq_ctx_new();
+    let s = socket(ctx, PUB);
+    // (option, libzmq's default): RATE, RECOVERY_IVL, MULTICAST_HOPS,
+    // CONFLATE, TOS, INVERT_MATCHING, CONNECT_TIMEOUT, THREAD_SAFE,
+    // MULTICAST_MAXTPDU, USE_FD, ZAP_ENFORCE_DOMAIN, LOOPBACK_FASTPATH,
+    // MULTICAST_LOOP, TCP_KEEPALIVE.
+    let defaults = [
+        (8, 100),
+        (9, 10_000),
+        (25, 1),
+        (54, 0),
+        (57, 0),
+        (74, 0),
+        (79, 0),
+        (81, 0),
+        (84, 1500),
+        (89, -1),
+        (93, 0),
+        (94, 0),
+        (96, 1),
+        (34, -1),
+    ];
+    for (option, value) in defaults {
+        assert_eq!(get_int(s, option), value, "option {option}");
+    }
+    // AFFINITY is a uint64_t.
+    let mut affinity: u64 = 7;
+    let mut len = 8usize;
+    // SAFETY: a live socket, a u64 and its size.
+    let rc = unsafe { zmq_getsockopt(s, 4, (&raw mut affinity).cast(), &mut len) };
+    assert_eq!((rc, affinity, len), (0, 0, 8));
+    set_int(s, 8, 250);
+    assert_eq!(get_int(s, 8), 250);
+    set_int(s, 57, 0x10);
+    assert_eq!(get_int(s, 57), 0x10);
+    // libzmq refuses a RATE of 0; here too. INVERT_MATCHING is not
+    // applied, so only "off" is accepted.
+    for (option, value) in [(8, 0), (74, 1)] {
+        // SAFETY: a live socket and an int.
+        let rc = unsafe { zmq_setsockopt(s, option, (&raw const value).cast(), 4) };
+        assert_eq!((rc, zmq_errno()), (-1, libc::EINVAL), "option {option}");
+    }
+    close(s);
+    term(ctx);
+}
+
 #[test]
 fn unknown_options_are_einval() {
     let ctx = zmq_ctx_new();
