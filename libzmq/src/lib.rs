@@ -29,6 +29,7 @@ pub mod ctx_api;
 pub mod errno;
 pub mod free_thread;
 pub mod handle;
+pub mod inproc_scope;
 pub mod message;
 pub mod monitor;
 pub mod msg_api;

@@ -343,6 +343,34 @@ fn options_not_acted_on_read_libzmq_defaults() {
     term(ctx);
 }
 
+/// inproc names belong to a context, as in libzmq: two contexts each bind
+/// the same name (Zeek's manager binds `inproc://zeromq.zap.01` in two),
+/// a connect reaches its own context's bind, and LAST_ENDPOINT reads back
+/// the name as given.
+#[test]
+fn inproc_names_belong_to_a_context() {
+    let (ctx_a, ctx_b) = (zmq_ctx_new(), zmq_ctx_new());
+    let (pull_a, pull_b) = (socket(ctx_a, PULL), socket(ctx_b, PULL));
+    assert_eq!(bind(pull_a, "inproc://same"), "inproc://same");
+    assert_eq!(bind(pull_b, "inproc://same"), "inproc://same");
+    let push_b = socket(ctx_b, PUSH);
+    let e = CString::new("inproc://same").unwrap();
+    // SAFETY: live sockets, C strings and buffers.
+    unsafe {
+        assert_eq!(zmq_connect(push_b, e.as_ptr()), 0);
+        assert_eq!(zmq_send(push_b, b"b".as_ptr().cast(), 1, 0), 1);
+        let mut buf = [0u8; 4];
+        assert_eq!(zmq_recv(pull_b, buf.as_mut_ptr().cast(), 4, 0), 1);
+        assert_eq!(zmq_recv(pull_a, buf.as_mut_ptr().cast(), 4, DONTWAIT), -1);
+        assert_eq!(zmq_errno(), libc::EAGAIN);
+    }
+    close(push_b);
+    close(pull_a);
+    close(pull_b);
+    term(ctx_a);
+    term(ctx_b);
+}
+
 #[test]
 fn unknown_options_are_einval() {
     let ctx = zmq_ctx_new();
