@@ -32,7 +32,7 @@ use std::ffi::{c_int, c_long, c_void};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use crate::boundary::call;
+use crate::boundary::{call, call_ptr};
 use crate::errno::Errno;
 use crate::handle::{self, tags};
 
@@ -243,7 +243,7 @@ fn interval_ms(interval: usize) -> u64 {
 /// `zmq_timers_new`: an empty timer set.
 #[unsafe(no_mangle)]
 pub extern "C" fn zmq_timers_new() -> *mut c_void {
-    crate::boundary::call_ptr(|| {
+    call_ptr(|| {
         let timers = CTimers {
             set: Mutex::new(TimerSet::new()),
             epoch: Instant::now(),
