@@ -553,7 +553,8 @@ class Node
             std::vector<std::vector<MultipartMessage>> rcv(sockets.size());
             try {
                 try {
-                    zmq::poll(poll_items, std::chrono::milliseconds(-1));
+                    // As Zeek: seconds(-1), i.e. -1000 ms; any negative is "forever".
+                    zmq::poll(poll_items, std::chrono::seconds(-1));
                 } catch (const zmq::error_t &err) {
                     if (err.num() == EINTR)
                         continue;
