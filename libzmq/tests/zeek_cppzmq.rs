@@ -198,7 +198,10 @@ fn zeeks_cppzmq_backend_runs_on_the_drop_in() {
 }
 
 /// The checks that need `ZMQ_XPUB_VERBOSER` on the forwarder (Zeek's
-/// removal of a topic several nodes held).
+/// removal of a topic several nodes held). On libzmq 4.3 they fail without
+/// VERBOSER; on the drop-in they also need a node's XPUB to keep one
+/// peer's repeated subscriptions as one, as libzmq does (`docs/libzmq.md`,
+/// "Zeek's backend through cppzmq").
 #[test]
 fn zeeks_node_down_checks_that_need_xpub_verboser() {
     let (stdout, stderr) = match run() {
