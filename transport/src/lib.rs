@@ -43,6 +43,7 @@ mod gate;
 mod inproc;
 mod link_end;
 mod listener;
+mod modes;
 mod monitor;
 mod monitor_event;
 mod notices;
@@ -67,6 +68,7 @@ pub use async_auth::{AsyncAuthenticator, AuthFuture, SharedAsyncAuthenticator, Z
 pub use endpoint::{Endpoint, EndpointError, Host, IpcAddr, Port};
 pub use error::{Error, Result};
 pub use link_end::{IoFailure, LinkEnd};
+pub use modes::Mode;
 pub use monitor::Monitor;
 pub use monitor_event::MonitorEvent;
 pub use options::Options;

@@ -10,6 +10,9 @@
 //!
 //! Any number of producers and consumers may use one queue. Closing it
 //! wakes everyone; consumers still get what was queued before the close.
+//!
+//! A *conflating* queue (`ZMQ_CONFLATE`, [`Queue::conflating`]) holds one
+//! item and is never full: a push replaces what is queued.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -39,8 +42,11 @@ struct Inner<T> {
     consumers: Vec<Waker>,
     producers: Vec<Waker>,
     /// Items taken off the queue so far (a count kept under the lock, so
-    /// it costs no atomic operation of its own).
+    /// it costs no atomic operation of its own), including those a
+    /// conflating queue replaced.
     taken: u64,
+    /// Items a conflating queue replaced with newer ones.
+    replaced: u64,
 }
 
 /// A bounded multi-producer, multi-consumer queue with batch operations.
@@ -48,6 +54,8 @@ struct Inner<T> {
 pub(crate) struct Queue<T> {
     inner: Mutex<Inner<T>>,
     capacity: usize,
+    /// Pushes replace the queued item instead of waiting for room.
+    conflate: bool,
 }
 
 fn register(list: &mut Vec<Waker>, waker: &Waker) {
@@ -83,9 +91,37 @@ impl<T> Queue<T> {
                 consumers: Vec::new(),
                 producers: Vec::new(),
                 taken: 0,
+                replaced: 0,
             }),
             capacity: capacity.max(1),
+            conflate: false,
         }
+    }
+
+    /// A queue that keeps only the newest item: a push replaces what is
+    /// queued, so it is never full.
+    pub(crate) fn conflating() -> Self {
+        Queue {
+            conflate: true,
+            ..Queue::new(1)
+        }
+    }
+
+    /// Whether one more item can be pushed now, for a conflating queue
+    /// after dropping the one it replaces.
+    fn make_room(&self, inner: &mut Inner<T>) -> bool {
+        if self.conflate {
+            let n = inner.items.len() as u64;
+            inner.items.clear();
+            inner.taken += n;
+            inner.replaced += n;
+        }
+        inner.items.len() < self.capacity
+    }
+
+    /// Items a conflating queue replaced with newer ones.
+    pub(crate) fn replaced(&self) -> u64 {
+        self.lock().replaced
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner<T>> {
@@ -99,7 +135,7 @@ impl<T> Queue<T> {
         if inner.closed {
             return Err(PushError::Closed(item));
         }
-        if inner.items.len() >= self.capacity {
+        if !self.make_room(&mut inner) {
             return Err(PushError::Full(item));
         }
         push_back(&mut inner, item);
@@ -111,7 +147,7 @@ impl<T> Queue<T> {
     /// `false` if the queue is full or closed.
     pub(crate) fn try_push_with(&self, make: impl FnOnce() -> T) -> bool {
         let mut inner = self.lock();
-        if inner.closed || inner.items.len() >= self.capacity {
+        if inner.closed || !self.make_room(&mut inner) {
             return false;
         }
         push_back(&mut inner, make());
@@ -125,6 +161,18 @@ impl<T> Queue<T> {
         let mut inner = self.lock();
         if inner.closed {
             return 0;
+        }
+        if self.conflate {
+            // Only the newest of the batch stays.
+            if let Some(newest) = items.pop_back() {
+                let older = items.len() as u64;
+                items.clear();
+                inner.taken += older;
+                inner.replaced += older;
+                self.make_room(&mut inner);
+                push_back(&mut inner, newest);
+            }
+            return 1;
         }
         let room = self.capacity.saturating_sub(inner.items.len());
         let n = room.min(items.len());
@@ -153,7 +201,7 @@ impl<T> Queue<T> {
         if inner.closed {
             return Poll::Ready(false);
         }
-        if inner.items.len() < self.capacity {
+        if self.conflate || inner.items.len() < self.capacity {
             return Poll::Ready(true);
         }
         register(&mut inner.producers, cx.waker());
@@ -361,6 +409,9 @@ impl<T> Queue<T> {
         if inner.closed {
             return 0;
         }
+        if self.conflate {
+            return 1;
+        }
         self.capacity.saturating_sub(inner.items.len())
     }
 }
@@ -377,6 +428,12 @@ pub(crate) struct PipeRx<T>(Arc<Queue<T>>);
 /// A pipe of `capacity` items.
 pub(crate) fn pipe<T>(capacity: usize) -> (PipeTx<T>, PipeRx<T>) {
     let queue = Arc::new(Queue::new(capacity));
+    (PipeTx(queue.clone()), PipeRx(queue))
+}
+
+/// A pipe that keeps only the newest item ([`Queue::conflating`]).
+pub(crate) fn conflating_pipe<T>() -> (PipeTx<T>, PipeRx<T>) {
+    let queue = Arc::new(Queue::conflating());
     (PipeTx(queue.clone()), PipeRx(queue))
 }
 

@@ -4,7 +4,12 @@
 //! - **REQ** sends a request round-robin with an empty delimiter frame in
 //!   front ([`send_request`]) and then hands out only a delimited reply
 //!   from the pipe it asked, delimiter stripped ([`accept_reply`]); it may
-//!   not send again before that reply (unless `req_relaxed`).
+//!   not send again before that reply (unless `ReqRelaxed`: then a new
+//!   request makes every earlier one's reply stale, dropped when it comes).
+//!   With `ReqCorrelate` a request id frame (4 bytes, a counter that
+//!   starts at random, in the machine's byte order as libzmq writes it)
+//!   goes before the delimiter, and only a reply carrying the last
+//!   request's id back is handed out.
 //! - **REP** takes a request apart at the first empty frame: the frames up
 //!   to it are the envelope, kept for the reply; the rest goes to the
 //!   application ([`accept_request`]). The reply goes back on the request's
@@ -22,18 +27,21 @@ use crate::error::{Error, Result};
 use crate::peers::PipeId;
 
 /// REQ: sends a request to the next pipe in turn, unless a reply is still
-/// owed and `relaxed` is off.
-pub(crate) fn send_request(
-    state: &mut State,
-    relaxed: bool,
-    mut message: Message,
-) -> Result<Attempt> {
-    if state.req_awaiting.is_some() && !relaxed {
+/// owed and `ReqRelaxed` is off.
+pub(crate) fn send_request(state: &mut State, mut message: Message) -> Result<Attempt> {
+    if state.req_awaiting.is_some() && !state.modes.req_relaxed {
         return Err(Error::State(
             "REQ must receive the reply before sending another request",
         ));
     }
+    let id = state
+        .modes
+        .req_correlate
+        .then(|| state.request_id.wrapping_add(1));
     message.push_front(Bytes::new());
+    if let Some(id) = id {
+        message.push_front(Bytes::copy_from_slice(&id.to_ne_bytes()));
+    }
     let mut slot = Some(message);
     let taken = round_robin(&state.pipes, &mut state.next, |p| {
         p.usable && offer_slot(&p.tx, &mut slot)
@@ -41,11 +49,18 @@ pub(crate) fn send_request(
     match taken {
         Some(i) => {
             state.req_awaiting = Some(state.pipes[i].id);
+            state.req_reply_id = id;
+            if let Some(id) = id {
+                state.request_id = id;
+            }
             Ok(Attempt::Done)
         }
         None => {
             let mut m = slot.unwrap_or_default();
             m.pop_front();
+            if id.is_some() {
+                m.pop_front();
+            }
             Ok(Attempt::Wait(m))
         }
     }
@@ -76,12 +91,21 @@ pub(crate) fn accept_reply(
     pipe: PipeId,
     mut message: Message,
 ) -> Option<Message> {
-    let from_asked = state.req_awaiting == Some(pipe);
+    if state.req_awaiting != Some(pipe) {
+        return None;
+    }
+    if let Some(id) = state.req_reply_id {
+        if message.first().map(|f| &f[..]) != Some(&id.to_ne_bytes()[..]) {
+            return None;
+        }
+        message.pop_front();
+    }
     let delimited = message.first().is_some_and(|f| f.is_empty()) && message.len() > 1;
-    if !(from_asked && delimited) {
+    if !delimited {
         return None;
     }
     state.req_awaiting = None;
+    state.req_reply_id = None;
     message.pop_front();
     Some(message)
 }
@@ -100,9 +124,10 @@ pub(crate) fn accept_request(state: &mut State, pipe: PipeId, message: Message) 
     Some(body)
 }
 
-/// REQ (`is_req`) or REP: whether it is this side's turn to receive.
-pub(crate) fn check_recv(state: &State, is_req: bool, relaxed: bool) -> Result<()> {
-    if is_req && !relaxed && state.req_awaiting.is_none() {
+/// REQ (`is_req`) or REP: whether it is this side's turn to receive. A
+/// REQ must have a request out, relaxed or not (as libzmq: EFSM).
+pub(crate) fn check_recv(state: &State, is_req: bool) -> Result<()> {
+    if is_req && state.req_awaiting.is_none() {
         return Err(Error::State("REQ must send a request before receiving"));
     }
     if !is_req && state.rep_pending.is_some() {
@@ -124,12 +149,12 @@ mod tests {
     fn a_request_is_delimited_and_only_its_pipes_delimited_reply_is_accepted() {
         let (mut state, rxs) = with_pipes(2, 4, false);
         state.next = 1;
-        assert!(check_recv(&state, true, false).is_err());
-        send_request(&mut state, false, message(&[b"q"])).unwrap();
+        assert!(check_recv(&state, true).is_err());
+        send_request(&mut state, message(&[b"q"])).unwrap();
         assert_eq!(popped(&rxs[1]), Some(message(&[b"", b"q"])));
         assert_eq!(state.req_awaiting, Some(2));
-        assert!(send_request(&mut state, false, message(&[b"q2"])).is_err());
-        check_recv(&state, true, false).unwrap();
+        assert!(send_request(&mut state, message(&[b"q2"])).is_err());
+        check_recv(&state, true).unwrap();
         assert_eq!(
             accept_reply(&mut state, 1, message(&[b"", b"a"])),
             None,
@@ -160,8 +185,9 @@ mod tests {
     #[test]
     fn relaxed_req_may_send_again_and_waits_without_the_delimiter() {
         let (mut state, _rxs) = with_pipes(1, 1, false);
-        send_request(&mut state, true, message(&[b"1"])).unwrap();
-        match send_request(&mut state, true, message(&[b"2"])).unwrap() {
+        state.modes.req_relaxed = true;
+        send_request(&mut state, message(&[b"1"])).unwrap();
+        match send_request(&mut state, message(&[b"2"])).unwrap() {
             Attempt::Wait(m) => assert_eq!(m, message(&[b"2"])),
             Attempt::Done => panic!("the pipe is full"),
         }
@@ -173,13 +199,13 @@ mod tests {
         let (mut state, rxs) = with_pipes(1, 4, false);
         let stats = Stats::default();
         assert!(send_reply(&mut state, &stats, message(&[b"r"])).is_err());
-        check_recv(&state, false, false).unwrap();
+        check_recv(&state, false).unwrap();
         let body = accept_request(&mut state, 1, message(&[b"id", b"", b"q", b"q2"]));
         assert_eq!(body, Some(message(&[b"q", b"q2"])));
-        assert!(check_recv(&state, false, false).is_err());
+        assert!(check_recv(&state, false).is_err());
         send_reply(&mut state, &stats, message(&[b"r"])).unwrap();
         assert_eq!(popped(&rxs[0]), Some(message(&[b"id", b"", b"r"])));
-        check_recv(&state, false, false).unwrap();
+        check_recv(&state, false).unwrap();
     }
 
     #[test]
