@@ -404,9 +404,12 @@ impl Core {
                 let _first_in_an_empty_pipe = pipe.tx.try_send(Outbound::Message(first));
             }
         }
+        // In topic order, as libzmq's trie gives them.
+        let mut replay = state.subscriptions.topics();
+        replay.sort_unstable();
         let ready = Ready {
             routing_id,
-            replay: state.subscriptions.topics(),
+            replay,
             replay_seq: state.subscription_seq,
         };
         self.pipes_changed(&mut state);
@@ -461,8 +464,11 @@ impl Core {
         pipe.ready = false;
         pipe.usable = !self.options.immediate;
         let routing_id = pipe.routing_id.take();
-        let topics = pipe.peer_subscriptions.take_topics();
-        let claimed = pipe.claimed.take_topics();
+        // Cancelled in topic order, as libzmq's trie gives them.
+        let mut topics = pipe.peer_subscriptions.take_topics();
+        topics.sort_unstable();
+        let mut claimed = pipe.claimed.take_topics();
+        claimed.sort_unstable();
         if let Some(rid) = routing_id {
             if state.routes.get(&rid) == Some(&id) {
                 state.routes.remove(&rid);

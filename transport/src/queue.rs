@@ -486,6 +486,26 @@ impl<T> Drop for PipeRx<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_conflating_queue_keeps_the_newest_and_is_never_full() {
+        let q: Queue<u32> = Queue::conflating();
+        for i in 0..5 {
+            assert!(q.try_push(i).is_ok());
+            assert!(q.has_room());
+        }
+        let mut batch: VecDeque<u32> = (10..20).collect();
+        assert_eq!(q.push_batch(&mut batch), 1);
+        assert!(batch.is_empty());
+        assert!(q.try_push_with(|| 20));
+        assert_eq!(q.try_pop(), Some(20));
+        assert_eq!(q.try_pop(), None);
+        assert_eq!(q.replaced(), 15);
+        assert_eq!(q.taken(), 16, "replaced items count as gone");
+        assert_eq!(q.end_position(), 16);
+        q.close();
+        assert!(q.try_push(1).is_err());
+    }
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::task::Wake;
 

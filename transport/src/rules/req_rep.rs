@@ -224,4 +224,123 @@ mod tests {
         send_reply(&mut state, &stats, message(&[b"r"])).unwrap();
         assert_eq!(stats.dropped_unroutable.load(Ordering::Relaxed), 1);
     }
+
+    #[test]
+    fn a_correlating_req_wants_its_request_id_back() {
+        let (mut state, rxs) = with_pipes(1, 4, false);
+        state.modes.req_correlate = true;
+        state.request_id = u32::MAX;
+        send_request(&mut state, message(&[b"q"])).unwrap();
+        let id = 0u32.to_ne_bytes();
+        let sent = popped(&rxs[0]).unwrap();
+        assert_eq!(sent.frames()[0][..], id[..], "the counter wraps");
+        assert_eq!(sent.frames()[1..], message(&[b"", b"q"]).frames()[..]);
+        let wrong = Bytes::copy_from_slice(&7u32.to_ne_bytes());
+        let reply = |id: Bytes| -> Message {
+            [id, Bytes::new(), Bytes::from_static(b"r")]
+                .into_iter()
+                .collect()
+        };
+        assert_eq!(accept_reply(&mut state, 1, reply(wrong)), None);
+        assert_eq!(accept_reply(&mut state, 1, message(&[b"", b"r"])), None);
+        let right = Bytes::copy_from_slice(&id);
+        assert_eq!(
+            accept_reply(&mut state, 1, reply(right)),
+            Some(message(&[b"r"]))
+        );
+    }
+
+    mod schedules {
+        //! A relaxed, correlating REQ under random schedules: requests
+        //! sent, and replies (to any earlier request, from any pipe) coming
+        //! back in any order.
+
+        use proptest::prelude::*;
+
+        use super::*;
+
+        #[derive(Debug, Clone)]
+        enum Step {
+            /// Send a request.
+            Send,
+            /// The peer on pipe `.0` answers the request numbered `.1`
+            /// among those it got (modulo), or a reply without an id.
+            Reply(usize, usize, bool),
+        }
+
+        fn step() -> impl Strategy<Value = Step> {
+            prop_oneof![
+                1 => Just(Step::Send),
+                3 => (0..3usize, 0..4usize, any::<bool>()).prop_map(|(p, r, id)| Step::Reply(p, r, id)),
+            ]
+        }
+
+        proptest! {
+            /// Exactly the replies to the last request, from the pipe it
+            /// went to, carrying its id, are handed out, once.
+            #[test]
+            fn only_the_last_requests_reply_is_accepted(
+                steps in proptest::collection::vec(step(), 1..60),
+                correlate in any::<bool>(),
+            ) {
+                let (mut state, rxs) = with_pipes(3, 64, false);
+                state.modes.req_relaxed = true;
+                state.modes.req_correlate = correlate;
+                // Per pipe, the requests it received: (request id frame, the request's number).
+                let mut got: Vec<Vec<(Option<Bytes>, usize)>> = vec![Vec::new(); 3];
+                let mut sent = 0usize;
+                // The last request: its pipe and number; whether answered.
+                let mut last: Option<(usize, usize)> = None;
+                let mut answered = false;
+                for step in steps {
+                    match step {
+                        Step::Send => {
+                            sent += 1;
+                            let body = Bytes::from(sent.to_string());
+                            let done = send_request(&mut state, Message::from(body)).unwrap();
+                            prop_assert!(matches!(done, Attempt::Done));
+                            let pipe = state.req_awaiting.unwrap() as usize - 1;
+                            let request = popped(&rxs[pipe]).unwrap();
+                            let id = correlate.then(|| request.frames()[0].clone());
+                            got[pipe].push((id, sent));
+                            last = Some((pipe, sent));
+                            answered = false;
+                        }
+                        Step::Reply(pipe, which, with_id) => {
+                            let index = which % got[pipe].len().max(1);
+                            let Some((id, number)) = got[pipe].get(index).cloned() else {
+                                continue;
+                            };
+                            let mut reply: Vec<Bytes> = Vec::new();
+                            if with_id {
+                                reply.extend(id);
+                            }
+                            reply.push(Bytes::new());
+                            reply.push(Bytes::from(number.to_string()));
+                            let accepted = accept_reply(
+                                &mut state,
+                                pipe as u64 + 1,
+                                reply.into_iter().collect(),
+                            );
+                            let expected = last == Some((pipe, number))
+                                && !answered
+                                && (with_id || !correlate)
+                                // Uncorrelated, any reply on the awaited pipe will do.
+                                || !correlate && !answered && last.is_some_and(|(p, _)| p == pipe);
+                            match accepted {
+                                Some(m) => {
+                                    prop_assert!(expected, "accepted {:?}", m);
+                                    if correlate {
+                                        prop_assert_eq!(m, Message::from(Bytes::from(number.to_string())));
+                                    }
+                                    answered = true;
+                                }
+                                None => prop_assert!(!expected, "refused reply {}", number),
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
