@@ -381,7 +381,13 @@ impl Core {
             return Err(Refusal::PairTaken);
         }
         if let Some(entry) = entry {
-            state.pipes.push(entry);
+            // In pipe number order (accept order), not handshake order, so
+            // round-robin takes peers in the order they came, as libzmq.
+            let at = state.pipes.partition_point(|p| p.id < entry.id);
+            if at < state.next {
+                state.next += 1;
+            }
+            state.pipes.insert(at, entry);
         }
         let routing_id = if self.socket_type == SocketType::Router {
             let handover = state.modes.router_handover;
