@@ -392,10 +392,10 @@ impl Core {
         let routing_id = if self.socket_type == SocketType::Router {
             let handover = state.modes.router_handover;
             let assigned =
-                rules::assign_routing_id(&mut state, id, peer.identity.as_ref(), handover)?;
+                rules::assign_routing_id(&mut state, id, peer.identity.as_ref(), handover);
             // A handover dropped the old holder's pipe.
             self.pipes_changed(&mut state);
-            Some(assigned)
+            assigned
         } else {
             None
         };

@@ -343,3 +343,37 @@ async fn a_conflating_pull_keeps_the_newest_message() {
     assert!(received <= 20);
     nothing_waiting(&pull);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_handover_a_router_ignores_a_newcomer_with_a_taken_id() {
+    let router = Socket::new(SocketType::Router);
+    let endpoint = router.bind("tcp://127.0.0.1:*").await.unwrap().to_string();
+    let dealer = |id: &'static [u8]| {
+        let mut options = Options::new(SocketType::Dealer);
+        options.routing_id = Bytes::from_static(id);
+        Socket::with_options(SocketType::Dealer, options)
+    };
+    let first = dealer(b"X");
+    first.connect(&endpoint).await.unwrap();
+    first.send(msg(&["one"])).await.unwrap();
+    assert_eq!(text(&recv(&router).await), ["X", "one"]);
+    let second = dealer(b"X");
+    second.connect(&endpoint).await.unwrap();
+    // Its message is taken off the wire and dropped; a later message from
+    // a third peer proves the second's was handled first.
+    second.send(msg(&["two"])).await.unwrap();
+    timeout(WAIT, async {
+        while router.stats().dropped_inbound == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("the newcomer's message never came");
+    router.send(msg(&["X", "back"])).await.unwrap();
+    assert_eq!(text(&recv(&first).await), ["back"]);
+    nothing_waiting(&router);
+    // Its link stayed up: it has nothing left to deliver.
+    timeout(WAIT, second.close())
+        .await
+        .expect("linger never ended");
+}

@@ -189,7 +189,14 @@ pub(crate) fn admit(core: &Core, routing_id: Option<&Bytes>, message: Message) -
             Core::count(&core.stats.dropped_inbound);
             None
         }
-        ReceiveRule::RoutingIdFirst => Some(routed::prefix(routing_id, message)),
+        // A peer without an id is one a ROUTER ignores (its id was taken).
+        ReceiveRule::RoutingIdFirst => match routing_id {
+            Some(_) => Some(routed::prefix(routing_id, message)),
+            None => {
+                Core::count(&core.stats.dropped_inbound);
+                None
+            }
+        },
         _ => Some(message),
     }
 }
