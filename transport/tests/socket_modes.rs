@@ -3,6 +3,8 @@
 //! handover and mandatory refusals at the first frame, correlated and
 //! relaxed REQ, conflating queues.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::time::Duration;
@@ -35,21 +37,6 @@ async fn subscriber_of(endpoint: &str, socket_type: SocketType) -> Socket {
     let sub = Socket::new(socket_type);
     sub.connect(endpoint).await.unwrap();
     sub
-}
-
-/// Publishes until `sub` gets something: the link and its subscriptions
-/// are in place. Returns what arrived.
-async fn until_received(xpub: &Socket, sub: &Socket, topic: &str) {
-    timeout(WAIT, async {
-        loop {
-            xpub.try_send(msg(&[topic])).ok();
-            if let Ok(Ok(_)) = timeout(Duration::from_millis(20), sub.recv()).await {
-                return;
-            }
-        }
-    })
-    .await
-    .expect("never received");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
