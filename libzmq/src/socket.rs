@@ -58,6 +58,11 @@ const TYPES: [SocketType; 11] = [
     SocketType::Xsub,
 ];
 
+/// How long a non-blocking receive waits at most for inproc messages
+/// that are on their way (normally microseconds; the bound only matters
+/// if every one of them is filtered out, a SUB's unsubscribed topics).
+const INPROC_SETTLE: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// `ZMQ_STREAM`, which the transport does not have.
 const ZMQ_STREAM: c_int = 11;
 
@@ -289,10 +294,26 @@ impl ZSocket {
                 Deadline::from_timeout_ms(inner.options.rcvtimeo)
             };
             if deadline == Deadline::Now {
-                self.transport(&mut inner)?;
+                let socket = self.transport(&mut inner)?.clone();
                 // One attempt, leaving `ZMQ_FD`'s waker for the next message.
                 if !self.prefetch(&mut inner)? {
-                    return Err(Errno::AGAIN);
+                    // libzmq's inproc reader sees what its peer wrote at
+                    // once; ours waits for what is on its way here.
+                    if !socket.inproc_in_flight() {
+                        return Err(Errno::AGAIN);
+                    }
+                    let settle = Deadline::At(std::time::Instant::now() + INPROC_SETTLE);
+                    match self.wait(settle, socket.recv_with_metadata()) {
+                        Ok(received) => hold(&mut inner, received.map_err(errno_of)?),
+                        Err(Errno::AGAIN) => {
+                            // Filtered on the way: armed for `ZMQ_FD` again.
+                            self.prefetch(&mut inner)?;
+                            if inner.incoming.is_empty() {
+                                return Err(Errno::AGAIN);
+                            }
+                        }
+                        Err(e) => return Err(e),
+                    }
                 }
             } else {
                 let socket = self.transport(&mut inner)?.clone();

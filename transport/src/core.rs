@@ -262,6 +262,9 @@ pub(crate) struct Core {
     /// XPUB: the pipe of the message the application received last (0:
     /// none), which `xpub_manual` subscriptions apply to.
     pub(crate) last_received: AtomicU64,
+    /// The pipes of inproc links that feed this socket, watched by
+    /// [`Core::inproc_in_flight`].
+    inproc_feeds: Mutex<Vec<std::sync::Weak<Queue<Outbound>>>>,
     /// Flips to true when the socket closes; listeners and connecters stop.
     pub(crate) closing: CancellationToken,
     tasks: Mutex<Vec<JoinHandle<()>>>,
@@ -295,6 +298,7 @@ impl Core {
             notices_delivered: AtomicU64::new(0),
             next_pipe: AtomicU64::new(1),
             last_received: AtomicU64::new(0),
+            inproc_feeds: Mutex::new(Vec::new()),
             closing: CancellationToken::new(),
             tasks: Mutex::new(Vec::new()),
             last_endpoint: Mutex::new(None),
@@ -322,6 +326,23 @@ impl Core {
 
     pub(crate) fn is_closing(&self) -> bool {
         self.closing.is_cancelled()
+    }
+
+    /// Watches the pipe of an inproc link that feeds this socket.
+    pub(crate) fn add_inproc_feed(&self, feed: std::sync::Weak<Queue<Outbound>>) {
+        let mut feeds = self.inproc_feeds.lock().unwrap_or_else(|p| p.into_inner());
+        feeds.retain(|f| f.strong_count() > 0);
+        feeds.push(feed);
+    }
+
+    /// Whether an inproc peer's items are queued for this socket or being
+    /// moved into its inbound queue: a receive will find them shortly.
+    pub(crate) fn inproc_in_flight(&self) -> bool {
+        let feeds = self.inproc_feeds.lock().unwrap_or_else(|p| p.into_inner());
+        feeds
+            .iter()
+            .filter_map(std::sync::Weak::upgrade)
+            .any(|q| q.holds_or_moves())
     }
 
     /// Remembers a task so `close` can wait for it.

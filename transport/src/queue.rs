@@ -47,6 +47,9 @@ struct Inner<T> {
     taken: u64,
     /// Items a conflating queue replaced with newer ones.
     replaced: u64,
+    /// Items a consumer took and has not yet said it finished with
+    /// ([`Queue::finished`]): an inproc link's items on their way.
+    in_transit: usize,
 }
 
 /// A bounded multi-producer, multi-consumer queue with batch operations.
@@ -92,6 +95,7 @@ impl<T> Queue<T> {
                 producers: Vec::new(),
                 taken: 0,
                 replaced: 0,
+                in_transit: 0,
             }),
             capacity: capacity.max(1),
             conflate: false,
@@ -122,6 +126,47 @@ impl<T> Queue<T> {
     /// Items a conflating queue replaced with newer ones.
     pub(crate) fn replaced(&self) -> u64 {
         self.lock().replaced
+    }
+
+    /// [`Queue::poll_take`], the items moved counted as in transit until
+    /// the consumer calls [`Queue::finished`] for them: under the queue's
+    /// lock, so [`Queue::holds_or_moves`] never misses an item between
+    /// the queue and its next place.
+    pub(crate) fn poll_take_in_transit(
+        &self,
+        cx: &mut Context<'_>,
+        out: &mut VecDeque<T>,
+        max: usize,
+    ) -> Poll<usize> {
+        let mut inner = self.lock();
+        let n = max.min(inner.items.len());
+        if n > 0 {
+            if out.is_empty() && n == inner.items.len() {
+                std::mem::swap(&mut inner.items, out);
+            } else {
+                out.extend(inner.items.drain(..n));
+            }
+            self.after_take(&mut inner, n);
+            inner.in_transit += n;
+            return Poll::Ready(n);
+        }
+        if inner.closed {
+            return Poll::Ready(0);
+        }
+        register(&mut inner.consumers, cx.waker());
+        Poll::Pending
+    }
+
+    /// The consumer is done with `n` items it took in transit.
+    pub(crate) fn finished(&self, n: usize) {
+        let mut inner = self.lock();
+        inner.in_transit = inner.in_transit.saturating_sub(n);
+    }
+
+    /// Whether items are queued or in transit.
+    pub(crate) fn holds_or_moves(&self) -> bool {
+        let inner = self.lock();
+        !inner.items.is_empty() || inner.in_transit > 0
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner<T>> {
@@ -435,6 +480,13 @@ pub(crate) fn pipe<T>(capacity: usize) -> (PipeTx<T>, PipeRx<T>) {
 pub(crate) fn conflating_pipe<T>() -> (PipeTx<T>, PipeRx<T>) {
     let queue = Arc::new(Queue::conflating());
     (PipeTx(queue.clone()), PipeRx(queue))
+}
+
+impl<T> PipeRx<T> {
+    /// The queue, without keeping it alive (a watcher's view).
+    pub(crate) fn downgrade(&self) -> std::sync::Weak<Queue<T>> {
+        Arc::downgrade(&self.0)
+    }
 }
 
 impl<T> PipeTx<T> {

@@ -237,6 +237,16 @@ impl Socket {
         recv_on(&self.core).await
     }
 
+    /// Whether messages from inproc peers are on their way into this
+    /// socket (queued by the peer, or being moved): a receive will find
+    /// them shortly. libzmq's inproc reader reads the writer's pipe
+    /// directly; here a task moves them, and a caller that must not miss
+    /// them (a non-blocking receive emulating libzmq) waits while this
+    /// holds.
+    pub fn inproc_in_flight(&self) -> bool {
+        self.core.inproc_in_flight()
+    }
+
     /// Receives a message if one is waiting.
     pub fn try_recv(&self) -> Result<Message> {
         rules::check_recv(&self.core)?;

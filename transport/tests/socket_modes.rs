@@ -364,3 +364,34 @@ async fn without_handover_a_router_ignores_a_newcomer_with_a_taken_id() {
         .await
         .expect("linger never ended");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inproc_messages_on_their_way_are_seen_as_in_flight() {
+    let pull = Socket::new(SocketType::Pull);
+    pull.bind("inproc://modes-in-flight").await.unwrap();
+    let push = Socket::new(SocketType::Push);
+    push.connect("inproc://modes-in-flight").await.unwrap();
+    assert!(!pull.inproc_in_flight());
+    for i in 0..500u32 {
+        push.send(Bytes::from(i.to_string())).await.unwrap();
+    }
+    // Whatever the mover has done meanwhile: each message is either in the
+    // queue already, or still counted as on its way.
+    let mut next = 0u32;
+    while next < 500 {
+        // Looked at first: not in flight means all are in the queue.
+        let flying = pull.inproc_in_flight();
+        match pull.try_recv() {
+            Ok(m) => {
+                assert_eq!(text(&m), [next.to_string()]);
+                next += 1;
+            }
+            Err(Error::WouldBlock) => {
+                assert!(flying, "message {next} lost track of");
+                tokio::task::yield_now().await;
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert!(!pull.inproc_in_flight());
+}
