@@ -163,4 +163,100 @@ mod tests {
         }
         assert_eq!(first_message(&modes, SocketType::Push), None);
     }
+
+    mod schedules {
+        //! A manual XPUB under random schedules of peer requests, the
+        //! application's choices and departures.
+
+        use std::collections::BTreeSet;
+
+        use proptest::prelude::*;
+
+        use super::*;
+        use crate::core::Outbound;
+
+        #[derive(Debug, Clone)]
+        enum Step {
+            /// Peer `.0` asks to subscribe (`.1`) to topic `.2`, or cancel.
+            Ask(u64, bool, u8),
+            /// The application (un)subscribes peer `.0` to topic `.2`.
+            Choose(u64, bool, u8),
+            /// Peer `.0` leaves.
+            Leave(u64),
+            /// A message of topic `.0` is published.
+            Publish(u8),
+        }
+
+        fn step() -> impl Strategy<Value = Step> {
+            prop_oneof![
+                3 => (1..=3u64, any::<bool>(), 0..3u8).prop_map(|(p, s, t)| Step::Ask(p, s, t)),
+                3 => (1..=3u64, any::<bool>(), 0..3u8).prop_map(|(p, s, t)| Step::Choose(p, s, t)),
+                1 => (1..=3u64).prop_map(Step::Leave),
+                3 => (0..3u8).prop_map(Step::Publish),
+            ]
+        }
+
+        proptest! {
+            /// Every request is passed on; messages reach exactly the peers
+            /// the application chose for their topic; a departure cancels
+            /// exactly what the peer asked for and did not cancel.
+            #[test]
+            fn requests_pass_choices_route_departures_cancel_claims(
+                steps in proptest::collection::vec(step(), 1..80)
+            ) {
+                let (mut state, rxs) = with_pipes(3, 1024, true);
+                state.modes.apply(Mode::XpubManual(true));
+                let options = Options::new(SocketType::Xpub);
+                let stats = crate::core::Stats::default();
+                let mut asked: Vec<BTreeSet<u8>> = vec![BTreeSet::new(); 3];
+                let mut chosen: Vec<BTreeSet<u8>> = vec![BTreeSet::new(); 3];
+                let mut gone = [false; 3];
+                for step in steps {
+                    match step {
+                        Step::Ask(p, on, t) if !gone[p as usize - 1] => {
+                            let topic = Bytes::from(vec![t]);
+                            let notice = peer_subscription(&mut state, &options, true, p, on, topic);
+                            prop_assert_eq!(notice, Ok(Some(subscription_message(on, &[t]))));
+                            let set = &mut asked[p as usize - 1];
+                            if on { set.insert(t); } else { set.remove(&t); }
+                        }
+                        Step::Choose(p, on, t) => {
+                            subscribe_peer(&mut state, p, on, &Bytes::from(vec![t]));
+                            if !gone[p as usize - 1] {
+                                let set = &mut chosen[p as usize - 1];
+                                if on { set.insert(t); } else { set.remove(&t); }
+                            }
+                        }
+                        Step::Leave(p) if !gone[p as usize - 1] => {
+                            let i = p as usize - 1;
+                            gone[i] = true;
+                            let entry = state.pipe_mut(p).unwrap();
+                            let topics = entry.peer_subscriptions.take_topics();
+                            let claimed = entry.claimed.take_topics();
+                            let mut notices = peer_left(&mut state, true, p, topics, claimed);
+                            notices.sort_by(|a, b| a.frames().cmp(b.frames()));
+                            let expected: Vec<Message> = asked[i]
+                                .iter()
+                                .map(|t| subscription_message(false, &[*t]))
+                                .collect();
+                            prop_assert_eq!(notices, expected);
+                            state.pipes.retain(|e| e.id != p);
+                            state.reindex();
+                            chosen[i].clear();
+                        }
+                        Step::Publish(t) => {
+                            publish(&state, &stats, false, Message::from(Bytes::from(vec![t])));
+                            for (i, rx) in rxs.iter().enumerate() {
+                                let got = std::iter::from_fn(|| rx.try_pop())
+                                    .filter(|o| matches!(o, Outbound::Message(_)))
+                                    .count();
+                                prop_assert_eq!(got, usize::from(chosen[i].contains(&t)), "peer {}", i + 1);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
 }
