@@ -17,6 +17,7 @@ use crate::gate::{Gate, Ticket};
 use crate::inproc;
 use crate::link_end::{IoFailure, LinkEnd};
 use crate::monitor_event::MonitorEvent;
+use crate::peers::PipeId;
 use crate::stream::Stream;
 use crate::tls::handshake;
 use crate::tls::settings::TlsError;
@@ -186,8 +187,11 @@ async fn accept_loop(core: Arc<Core>, listener: Listener, endpoint: Endpoint) {
             peer: peer.clone(),
         });
         let tls = listener.tls().cloned();
+        // Numbered in accept order, which round-robin keeps (`pipe_ready`).
+        let pipe = core.new_pipe_id();
         let task = tokio::spawn(serve(
             core.clone(),
+            pipe,
             stream,
             tls,
             endpoint.clone(),
@@ -227,6 +231,7 @@ fn source_of(stream: &Stream) -> Source {
 
 async fn serve(
     core: Arc<Core>,
+    pipe: PipeId,
     stream: Stream,
     tls: Option<TlsAcceptor>,
     endpoint: Endpoint,
@@ -234,7 +239,6 @@ async fn serve(
     mut ticket: Ticket,
 ) {
     let started = Instant::now();
-    let pipe = core.new_pipe_id();
     let link = LinkInfo {
         core,
         pipe,

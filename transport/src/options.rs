@@ -1,7 +1,9 @@
 //! Socket options, named and defaulted as libzmq's are.
 //!
 //! Every default is libzmq 4.3's unless noted. Options are fixed when the
-//! socket is created ([`Socket::with_options`](crate::Socket::with_options)).
+//! socket is created ([`Socket::with_options`](crate::Socket::with_options)),
+//! except the behaviours [`Mode`](crate::Mode) names, which
+//! [`Socket::set_mode`](crate::Socket::set_mode) changes on a live socket.
 
 use std::time::Duration;
 
@@ -78,6 +80,18 @@ pub struct Options {
     pub xpub_nodrop: bool,
     /// `ZMQ_REQ_RELAXED`: REQ may send again without waiting for a reply.
     pub req_relaxed: bool,
+    /// `ZMQ_XPUB_MANUAL`; see [`Mode::XpubManual`](crate::Mode::XpubManual).
+    pub xpub_manual: bool,
+    /// `ZMQ_XPUB_WELCOME_MSG` (empty: none); see [`Mode::XpubWelcome`](crate::Mode::XpubWelcome).
+    pub xpub_welcome: Bytes,
+    /// `ZMQ_PROBE_ROUTER`; see [`Mode::ProbeRouter`](crate::Mode::ProbeRouter).
+    pub probe_router: bool,
+    /// `ZMQ_REQ_CORRELATE`: a REQ puts a request id frame before each
+    /// request and accepts only the reply that carries it back.
+    pub req_correlate: bool,
+    /// `ZMQ_CONFLATE` (PUSH, PULL, DEALER, PUB, SUB): each queue keeps only
+    /// the newest message and high-water marks do not apply.
+    pub conflate: bool,
     /// Deliver a notice in the message stream when a link comes up or goes
     /// down: `["", "\x01"]` / `["", "\x00"]`, with the routing id in front
     /// on a ROUTER. Like libzmq's draft `ZMQ_ROUTER_NOTIFY`, generalised to
@@ -159,6 +173,11 @@ impl Options {
             xpub_verboser: false,
             xpub_nodrop: false,
             req_relaxed: false,
+            xpub_manual: false,
+            xpub_welcome: Bytes::new(),
+            probe_router: false,
+            req_correlate: false,
+            conflate: false,
             link_notify: false,
             security: Security::Null,
             authenticator: None,
