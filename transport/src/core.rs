@@ -203,7 +203,8 @@ pub struct SocketStats {
     pub peers: usize,
     /// Messages the links have decoded and hold because the inbound queue
     /// (`rcvhwm`) is full: at most one decode batch per link (see
-    /// `docs/limits.md`, "One link").
+    /// `docs/limits.md`, "One link"), plus the items waiting in an XPUB's
+    /// notice queue (its notices and the messages around them).
     pub held_by_links: u64,
 }
 
@@ -566,9 +567,10 @@ impl Core {
     }
 
     pub(crate) fn snapshot(&self) -> SocketStats {
-        let (peers, sent) = {
+        let (peers, sent, noticed) = {
             let state = self.state();
-            (state.pipes.iter().filter(|p| p.ready).count(), state.sent)
+            let peers = state.pipes.iter().filter(|p| p.ready).count();
+            (peers, state.sent, state.notices.len() as u64)
         };
         let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
         SocketStats {
@@ -582,7 +584,9 @@ impl Core {
             dropped_unroutable: load(&self.stats.dropped_unroutable),
             dropped_inbound: load(&self.stats.dropped_inbound),
             peers,
-            held_by_links: load(&self.stats.held_by_links),
+            // What links decoded and hold themselves, and what waits in
+            // the notice queue (notices and the link messages around them).
+            held_by_links: load(&self.stats.held_by_links) + noticed,
         }
     }
 

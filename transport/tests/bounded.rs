@@ -271,3 +271,33 @@ async fn links_sending_large_messages_both_ways_keep_reading_each_other() {
         assert_eq!(common::recv(&b).await.size(), SIZE);
     }
 }
+
+/// `SocketStats::held_by_links` counts what waits in an XPUB's notice
+/// queue too: each subscriber's notice is held there (its link stops
+/// reading) while the application's queue (`rcvhwm` 1) is full.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notices_waiting_for_a_full_queue_count_as_held_by_links() {
+    const LINKS: usize = 4;
+    let mut opts = options(SocketType::Xpub);
+    opts.rcvhwm = 1;
+    let (xpub, addr) = bound(SocketType::Xpub, opts).await;
+    let mut streams = Vec::new();
+    for i in 0..LINKS {
+        let mut stream = raw_peer(&addr, SocketType::Sub).await;
+        // A ZMTP 3.0 subscription: a data frame `01topic`.
+        let topic = format!("\x01topic-{i}");
+        let mut frame = vec![0u8, topic.len() as u8];
+        frame.extend_from_slice(topic.as_bytes());
+        stream.write_all(&frame).await.unwrap();
+        streams.push(stream);
+    }
+    // One notice fits the queue; the others wait in the notice queue.
+    let held = settled(|| xpub.stats().held_by_links).await;
+    assert_eq!(held, LINKS as u64 - 1, "notices waiting for the queue");
+    for _ in 0..LINKS {
+        let notice = common::recv(&xpub).await;
+        assert_eq!(notice.frames()[0][0], 1, "a subscribe notice");
+    }
+    let held = settled(|| xpub.stats().held_by_links).await;
+    assert_eq!(held, 0, "everything delivered");
+}
