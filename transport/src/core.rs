@@ -27,6 +27,7 @@ use crate::notices::NoticeQueue;
 use crate::options::Options;
 use crate::peers::{PeerDirectory, PipeId};
 use crate::queue::{self, PipeRx, PipeTx, Queue};
+use crate::read_buffers::BufferPool;
 use crate::refusal::Refusal;
 use crate::rules::{self, ReceiveRule};
 use crate::subscriptions::{Audience, SubscriptionSet};
@@ -241,6 +242,8 @@ pub(crate) struct Core {
     pub(crate) pipes_version: AtomicU64,
     pub(crate) monitor: MonitorHub,
     pub(crate) stats: Stats,
+    /// Spare read buffers for the socket's links (`read_buffers.rs`).
+    pub(crate) read_buffers: BufferPool,
     /// Tickets of [`State::notices`] handed out, and delivered: copies
     /// kept under the state lock, so a link with nothing waiting checks
     /// them without taking it.
@@ -268,6 +271,7 @@ impl Core {
             pipes_version: AtomicU64::new(0),
             monitor: MonitorHub::default(),
             stats: Stats::default(),
+            read_buffers: BufferPool::default(),
             notices_appended: AtomicU64::new(0),
             notices_delivered: AtomicU64::new(0),
             next_pipe: AtomicU64::new(1),

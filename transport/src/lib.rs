@@ -50,6 +50,7 @@ mod options;
 mod peers;
 pub mod proxy;
 mod queue;
+mod read_buffers;
 mod readiness;
 mod receiver;
 mod refusal;
