@@ -162,6 +162,8 @@ pub(crate) async fn run(
         conn: Connection::new(config, mechanism, started),
         read_buf: ReadBuffer::new(0),
         target: HANDSHAKE_BUFFER,
+        read_mark: (0, 0),
+        read_total: 0,
         large_left: 0,
         retired: Retired::default(),
         copying: false,
@@ -258,6 +260,11 @@ struct Engine<'a> {
     read_buf: ReadBuffer,
     /// The size of the next read buffer (see [`READ_BUFFER_MAX`]).
     target: usize,
+    /// Bytes read, and the connection's command bytes, when `target` was
+    /// last considered (see [`Engine::grow`]).
+    read_mark: (u64, u64),
+    /// Bytes read on this link.
+    read_total: u64,
     /// Bytes the large frame being read into its own allocation still
     /// needs; 0 when the read buffer is an ordinary one.
     large_left: usize,
@@ -467,11 +474,11 @@ impl Engine<'_> {
                 true
             }
             Poll::Ready(Ok(n)) => {
+                self.read_total += n as u64;
                 if self.large_left > 0 {
                     self.large_left = self.large_left.saturating_sub(n);
                 } else if n >= want {
-                    // The stream had more than this read took.
-                    self.target = (self.target * 2).min(READ_BUFFER_MAX);
+                    self.grow(n);
                 }
                 // Decoded by the next `deliver`, a batch at a time, the
                 // first as large as the queue's room now (other links may
@@ -489,6 +496,21 @@ impl Engine<'_> {
                 false
             }
         }
+    }
+
+    /// A read of `n` bytes filled the room it had: the stream had more. The
+    /// next buffer doubles, unless most of what was decoded since the last
+    /// look was commands (PINGs and the like), which carry no message: a
+    /// peer that pads each tiny message with them would otherwise make each
+    /// queued message hold a large buffer of its own.
+    fn grow(&mut self, n: usize) {
+        let (read, commands) = self.read_mark;
+        // Everything read before these `n` bytes is decoded.
+        let now = (self.read_total - n as u64, self.conn.command_bytes());
+        if (now.1 - commands) * 2 <= now.0 - read {
+            self.target = (self.target * 2).min(READ_BUFFER_MAX);
+        }
+        self.read_mark = now;
     }
 
     /// A link with nothing to read holds no more than a small buffer: a
