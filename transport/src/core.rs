@@ -53,6 +53,14 @@ pub(crate) struct Inbound {
     pub(crate) from_peer: bool,
 }
 
+impl Inbound {
+    /// What it costs in the inbound queue: its handle and its message
+    /// (`Options::rcvhwm_bytes`).
+    pub(crate) fn weight(&self) -> usize {
+        std::mem::size_of::<Inbound>() + self.message.cost()
+    }
+}
+
 /// The socket's view of one pipe.
 #[derive(Debug)]
 pub(crate) struct PipeEntry {
@@ -258,7 +266,11 @@ pub(crate) struct Core {
 
 impl Core {
     pub(crate) fn new(socket_type: SocketType, options: Options) -> Arc<Self> {
-        let inbound = Queue::new(Options::capacity(options.rcvhwm));
+        let inbound = Queue::weighing(
+            Options::capacity(options.rcvhwm),
+            options.rcvhwm_bytes,
+            Inbound::weight,
+        );
         Arc::new(Core {
             socket_type,
             receive_rule: ReceiveRule::of(socket_type),

@@ -301,3 +301,34 @@ async fn notices_waiting_for_a_full_queue_count_as_held_by_links() {
     let held = settled(|| xpub.stats().held_by_links).await;
     assert_eq!(held, 0, "everything delivered");
 }
+
+/// `Options::rcvhwm_bytes` bounds the inbound queue by bytes: with room
+/// for 1,000 messages but 100,000 bytes, two 64 KiB messages fill it (the
+/// second crosses the mark) and the link holds the third, decoded, with
+/// the rest unread; everything arrives, in order, once the application
+/// reads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_byte_bound_fills_the_inbound_queue_before_its_message_count() {
+    const MESSAGES: usize = 20;
+    let mut opts = options(SocketType::Pull);
+    opts.rcvhwm_bytes = Some(100_000);
+    let (pull, addr) = bound(SocketType::Pull, opts).await;
+    let mut stream = raw_peer(&addr, SocketType::Push).await;
+    let writer = tokio::spawn(async move {
+        for i in 0..MESSAGES {
+            let mut frame = vec![0x02u8];
+            frame.extend_from_slice(&(64u64 * 1024).to_be_bytes());
+            frame.extend(std::iter::repeat_n(i as u8, 64 * 1024));
+            stream.write_all(&frame).await.unwrap();
+        }
+        stream
+    });
+    let held = settled(|| pull.stats().held_by_links).await;
+    assert_eq!(held, 1, "the queue is full by bytes: one message waits");
+    for i in 0..MESSAGES {
+        let m = common::recv(&pull).await;
+        assert_eq!(m.frames()[0].len(), 64 * 1024);
+        assert_eq!(m.frames()[0][0], i as u8);
+    }
+    let _stream = writer.await.unwrap();
+}
