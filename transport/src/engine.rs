@@ -95,7 +95,7 @@ const COPY_BELOW: usize = READ_BUFFER_MAX / 8;
 /// The read buffer a link starts with, for its handshake (a greeting and
 /// a few commands of a few hundred bytes; a longer frame gets a buffer
 /// sized for it): a silent or idle link holds little.
-const HANDSHAKE_BUFFER: usize = 1024;
+const HANDSHAKE_BUFFER: usize = 256;
 /// The smallest read buffer after the handshake (libzmq reads 8 KiB at a
 /// time).
 const READ_BUFFER_MIN: usize = 8 * 1024;
