@@ -579,11 +579,14 @@ impl Engine<'_> {
     /// link's current size. The current buffer is retired.
     fn replace_read_buf(&mut self, want: usize) {
         let pool = &self.link.core.read_buffers;
-        let need = self.read_buf.buf.len() + want;
+        // At least the link's current size: a smaller buffer left from
+        // before the link's reads grew would split more frames across
+        // buffers, and each split is a copy of the frame's start.
+        let need = (self.read_buf.buf.len() + want).max(self.target);
         let (reused, _) = self.retired.sweep(Some(need), pool);
         let mut next = reused
             .or_else(|| pool.take(need))
-            .unwrap_or_else(|| ReadBuffer::new(need.max(self.target).next_power_of_two()));
+            .unwrap_or_else(|| ReadBuffer::new(need.next_power_of_two()));
         // The start of the next frame, already read.
         next.buf.extend_from_slice(&self.read_buf.buf);
         let old = std::mem::replace(&mut self.read_buf, next);
