@@ -24,7 +24,11 @@
 //!
 //! What one link holds is bounded (`docs/limits.md`, "One link"): its read
 //! buffer, at most one decode batch of messages, and its output (the pull
-//! stops at [`WRITE_HIGH`], the peer's own at [`READ_STOP`]).
+//! stops at [`WRITE_HIGH`], the peer's own at [`READ_STOP`]). The read
+//! buffer starts small and grows with the traffic ([`READ_BUFFER_MAX`]);
+//! retired buffers are shared with the socket's other links
+//! (`read_buffers.rs`); a frame needing more than [`MAX_RESERVE`] is read
+//! into an allocation of its own as its bytes arrive.
 
 use std::collections::VecDeque;
 use std::future::Future;

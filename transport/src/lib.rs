@@ -15,7 +15,8 @@
 //! Layout: `core` holds a socket's pipes and routing state; `rules` the
 //! per-type rules (`rules/round_robin`, `rules/routed`, `rules/fan_out`,
 //! `rules/req_rep`), as plain functions over that state; `notices` an XPUB's
-//! subscription notices in the order its state changed; `engine` drives one connection; `listener` and
+//! subscription notices in the order its state changed; `engine` drives one connection (`read_buffers` the
+//! read buffers its links share); `listener` and
 //! `connecter` own bound and connected endpoints; `inproc` joins sockets in
 //! memory; `tls` holds the TLS settings (`tls/settings`) and handshakes
 //! (`tls/handshake`); `peers` what each handshake learnt about its peer;
