@@ -132,9 +132,10 @@ async fn a_flood_of_empty_messages_is_held_to_one_batch_per_link() {
         held <= LINKS as u64 * DECODE_BATCH,
         "{held} messages held by {LINKS} links beyond the queue's {rcvhwm}"
     );
-    // Per link: one 64 KiB read buffer and at most a decode batch (256
-    // messages of about 90 bytes); 256 KiB each leaves room for the task
-    // and the allocator. The engine that decoded whole reads took 5 MiB.
+    // Per link: a read buffer (8 KiB here, at most 256 KiB) and at most a
+    // decode batch (256 messages of about 90 bytes); 256 KiB each leaves
+    // room for the task and the allocator. The engine that decoded whole
+    // reads took 5 MiB.
     let bound = LINKS * (256 << 10) + (16 << 20);
     assert!(grown < bound, "RSS grew by {grown} bytes (bound {bound})");
 
