@@ -28,6 +28,7 @@ use crate::notices::NoticeQueue;
 use crate::options::Options;
 use crate::peers::{PeerDirectory, PipeId};
 use crate::queue::{self, PipeRx, PipeTx, Queue};
+use crate::read_buffers::BufferPool;
 use crate::refusal::Refusal;
 use crate::rules::{self, ReceiveRule};
 use crate::subscriptions::{Audience, SubscriptionSet};
@@ -51,6 +52,14 @@ pub(crate) struct Inbound {
     /// From a peer whose metadata is in [`Core::peers`] (not inproc, not a
     /// notice the socket made).
     pub(crate) from_peer: bool,
+}
+
+impl Inbound {
+    /// What it costs in the inbound queue: its handle and its message
+    /// (`Options::rcvhwm_bytes`).
+    pub(crate) fn weight(&self) -> usize {
+        std::mem::size_of::<Inbound>() + self.message.cost()
+    }
 }
 
 /// The socket's view of one pipe.
@@ -216,7 +225,8 @@ pub struct SocketStats {
     pub peers: usize,
     /// Messages the links have decoded and hold because the inbound queue
     /// (`rcvhwm`) is full: at most one decode batch per link (see
-    /// `docs/limits.md`, "One link").
+    /// `docs/limits.md`, "One link"), plus the items waiting in an XPUB's
+    /// notice queue (its notices and the messages around them).
     pub held_by_links: u64,
 }
 
@@ -253,6 +263,8 @@ pub(crate) struct Core {
     pub(crate) pipes_version: AtomicU64,
     pub(crate) monitor: MonitorHub,
     pub(crate) stats: Stats,
+    /// Spare read buffers for the socket's links (`read_buffers.rs`).
+    pub(crate) read_buffers: BufferPool,
     /// Tickets of [`State::notices`] handed out, and delivered: copies
     /// kept under the state lock, so a link with nothing waiting checks
     /// them without taking it.
@@ -275,7 +287,11 @@ impl Core {
     pub(crate) fn new(socket_type: SocketType, options: Options) -> Arc<Self> {
         let inbound = match conflates(socket_type, &options) {
             true => Queue::conflating(),
-            false => Queue::new(Options::capacity(options.rcvhwm)),
+            false => Queue::weighing(
+                Options::capacity(options.rcvhwm),
+                options.rcvhwm_bytes,
+                Inbound::weight,
+            ),
         };
         let state = State {
             modes: Modes::from_options(&options),
@@ -294,6 +310,7 @@ impl Core {
             pipes_version: AtomicU64::new(0),
             monitor: MonitorHub::default(),
             stats: Stats::default(),
+            read_buffers: BufferPool::default(),
             notices_appended: AtomicU64::new(0),
             notices_delivered: AtomicU64::new(0),
             next_pipe: AtomicU64::new(1),
@@ -634,9 +651,10 @@ impl Core {
     }
 
     pub(crate) fn snapshot(&self) -> SocketStats {
-        let (peers, sent) = {
+        let (peers, sent, noticed) = {
             let state = self.state();
-            (state.pipes.iter().filter(|p| p.ready).count(), state.sent)
+            let peers = state.pipes.iter().filter(|p| p.ready).count();
+            (peers, state.sent, state.notices.len() as u64)
         };
         let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
         SocketStats {
@@ -651,7 +669,9 @@ impl Core {
             dropped_unroutable: load(&self.stats.dropped_unroutable),
             dropped_inbound: load(&self.stats.dropped_inbound),
             peers,
-            held_by_links: load(&self.stats.held_by_links),
+            // What links decoded and hold themselves, and what waits in
+            // the notice queue (notices and the link messages around them).
+            held_by_links: load(&self.stats.held_by_links) + noticed,
         }
     }
 

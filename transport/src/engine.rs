@@ -24,7 +24,11 @@
 //!
 //! What one link holds is bounded (`docs/limits.md`, "One link"): its read
 //! buffer, at most one decode batch of messages, and its output (the pull
-//! stops at [`WRITE_HIGH`], the peer's own at [`READ_STOP`]).
+//! stops at [`WRITE_HIGH`], the peer's own at [`READ_STOP`]). The read
+//! buffer starts small and grows with the traffic ([`READ_BUFFER_MAX`]);
+//! retired buffers are shared with the socket's other links
+//! (`read_buffers.rs`); a frame needing more than [`MAX_RESERVE`] is read
+//! into an allocation of its own as its bytes arrive.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -51,15 +55,15 @@ use crate::link_end::{IoFailure, LinkEnd};
 use crate::monitor_event::MonitorEvent;
 use crate::peers::{PeerMetadata, PipeId};
 use crate::queue::{PipeRx, PipeTx};
+use crate::read_buffers::{ReadBuffer, Retired};
 use crate::rules;
 use crate::security::{self, Security, ZapRequest};
 use crate::stream::Stream;
 use crate::tls::peer::TlsPeer;
 
-/// Bytes read per system call at least.
-const READ_CHUNK: usize = 64 * 1024;
-/// Most bytes reserved ahead of a large frame's arrival; the buffer grows
-/// past this only as bytes actually arrive.
+/// Most bytes reserved ahead of a frame's arrival: a frame still needing
+/// more is read into an allocation of its own that grows as its bytes
+/// arrive ([`Engine::read_large`]), never by the size it declares.
 const MAX_RESERVE: usize = 4 * 1024 * 1024;
 /// Stop pulling messages from the pipe once this much output is waiting.
 const WRITE_HIGH: usize = 256 * 1024;
@@ -79,10 +83,6 @@ pub(crate) const DECODE_BATCH: usize = 256;
 /// Messages pulled from the pipe per batch, at most (a default pipe of 1000
 /// small messages goes in one swap).
 const BATCH: usize = 1024;
-/// Retired read buffers kept for reuse, at most this many ...
-const SPARE_BUFFERS: usize = 16;
-/// ... holding at most this many bytes.
-const SPARE_BYTES: usize = 8 * 1024 * 1024;
 /// Retired read buffers that delivered messages may keep alive before the
 /// link copies what it decodes instead of slicing it: a received message is
 /// a slice of the buffer it arrived in, so a peer that spaces tiny messages
@@ -92,13 +92,22 @@ const SPARE_BYTES: usize = 8 * 1024 * 1024;
 /// frame pins at most 8 times its own length.
 const PINNED_BUFFERS: usize = 12;
 /// While copying, frames shorter than this are copied; longer ones stay
-/// slices, each pinning a buffer at most `READ_BUFFER_MIN / COPY_BELOW` (8)
+/// slices, each pinning a buffer at most `READ_BUFFER_MAX / COPY_BELOW` (8)
 /// times its length (or, past 192 KiB, a buffer sized for the frame).
 /// Copying a long frame would cost a pass over its bytes for little memory.
-const COPY_BELOW: usize = READ_BUFFER_MIN / 8;
-/// Smallest read buffer allocated: medium messages share buffers, and
-/// buffers come in few sizes, so retired ones fit again.
-const READ_BUFFER_MIN: usize = 256 * 1024;
+const COPY_BELOW: usize = READ_BUFFER_MAX / 8;
+/// The read buffer a link starts with, for its handshake (a greeting and
+/// a few commands of a few hundred bytes; a longer frame gets a buffer
+/// sized for it): a silent or idle link holds little.
+const HANDSHAKE_BUFFER: usize = 256;
+/// The smallest read buffer after the handshake (libzmq reads 8 KiB at a
+/// time).
+const READ_BUFFER_MIN: usize = 8 * 1024;
+/// The read buffer a link grows to while its reads keep filling it: every
+/// read that fills the room it was given doubles the next buffer, up to
+/// this (medium messages share buffers, and a read moves up to a quarter
+/// of it).
+const READ_BUFFER_MAX: usize = 256 * 1024;
 /// Slices per vectored write.
 const IOV: usize = 64;
 
@@ -155,10 +164,12 @@ pub(crate) async fn run(
         link,
         stream,
         conn: Connection::new(config, mechanism, started),
-        read_buf: BytesMut::with_capacity(READ_CHUNK),
-        read_buf_size: READ_CHUNK,
-        spare_bufs: VecDeque::new(),
-        spare_bytes: 0,
+        read_buf: ReadBuffer::new(0),
+        target: HANDSHAKE_BUFFER,
+        read_mark: (0, 0),
+        read_total: 0,
+        large_left: 0,
+        retired: Retired::default(),
         copying: false,
         unflushed: false,
         tls_peer,
@@ -172,7 +183,7 @@ pub(crate) async fn run(
         buffered: false,
         room: 0,
         pulled: 0,
-        batch: VecDeque::with_capacity(BATCH),
+        batch: VecDeque::new(),
         slot: Some(slot),
         guard,
         routing_id: None,
@@ -248,13 +259,22 @@ struct Engine<'a> {
     link: &'a LinkInfo,
     stream: Stream,
     conn: Connection,
-    read_buf: BytesMut,
-    /// The size of `read_buf`'s allocation.
-    read_buf_size: usize,
-    /// Earlier read buffers and their sizes, kept for reuse (see
+    /// Where received bytes go; size 0 when it is a large frame's own
+    /// allocation, or none at all.
+    read_buf: ReadBuffer,
+    /// The size of the next read buffer (see [`READ_BUFFER_MAX`]).
+    target: usize,
+    /// Bytes read, and the connection's command bytes, when `target` was
+    /// last considered (see [`Engine::grow`]).
+    read_mark: (u64, u64),
+    /// Bytes read on this link.
+    read_total: u64,
+    /// Bytes the large frame being read into its own allocation still
+    /// needs; 0 when the read buffer is an ordinary one.
+    large_left: usize,
+    /// Retired read buffers received messages still hold (see
     /// [`Engine::make_room`]).
-    spare_bufs: VecDeque<(BytesMut, usize)>,
-    spare_bytes: usize,
+    retired: Retired,
     /// Frames are being copied out of the read buffer (`PINNED_BUFFERS`).
     copying: bool,
     /// Written since the last flush (TLS may hold it back).
@@ -412,7 +432,7 @@ impl Engine<'_> {
         let batch = self.room.clamp(1, DECODE_BATCH);
         let input = self
             .conn
-            .handle_input_until(&mut self.read_buf, Instant::now(), batch);
+            .handle_input_until(&mut self.read_buf.buf, Instant::now(), batch);
         self.buffered = input == Input::Paused;
         if let Some(ticket) = self.guard.as_mut() {
             if self.conn.peer_version().is_some() {
@@ -439,19 +459,31 @@ impl Engine<'_> {
         {
             return false;
         }
-        let want = self.conn.read_hint().clamp(READ_CHUNK, MAX_RESERVE);
-        self.make_room(want);
-        // No further than the frame in progress needs, or READ_CHUNK: a
-        // read that ran on into the next large frame would leave its start
-        // to be moved into a buffer of its own (measured: 17% of the
-        // receiver's time at 1 MiB).
-        let mut room = (&mut self.read_buf).limit(want);
+        let hint = self.conn.read_hint();
+        let want = if self.large_left > 0 || hint > MAX_RESERVE {
+            self.read_large(hint)
+        } else {
+            // No further than the frame in progress needs, or a quarter
+            // of the buffer: a read that ran on into the next large frame
+            // would leave its start to be moved into a buffer of its own
+            // (measured: 17% of the receiver's time at 1 MiB).
+            let want = hint.max(self.target / 4);
+            self.make_room(want);
+            want
+        };
+        let mut room = (&mut self.read_buf.buf).limit(want);
         match tokio_util::io::poll_read_buf(Pin::new(&mut self.stream), cx, &mut room) {
             Poll::Ready(Ok(0)) => {
                 self.finish(LinkEnd::PeerClosed);
                 true
             }
-            Poll::Ready(Ok(_)) => {
+            Poll::Ready(Ok(n)) => {
+                self.read_total += n as u64;
+                if self.large_left > 0 {
+                    self.large_left = self.large_left.saturating_sub(n);
+                } else if n >= want {
+                    self.grow(n);
+                }
                 // Decoded by the next `deliver`, a batch at a time, the
                 // first as large as the queue's room now (other links may
                 // have filled it since this one last pushed).
@@ -463,76 +495,106 @@ impl Engine<'_> {
                 self.finish(LinkEnd::from_io(&e));
                 true
             }
-            Poll::Pending => false,
+            Poll::Pending => {
+                self.release_idle_buffer();
+                false
+            }
         }
+    }
+
+    /// A read of `n` bytes filled the room it had: the stream had more. The
+    /// next buffer doubles, unless most of what was decoded since the last
+    /// look was commands (PINGs and the like), which carry no message: a
+    /// peer that pads each tiny message with them would otherwise make each
+    /// queued message hold a large buffer of its own.
+    fn grow(&mut self, n: usize) {
+        let (read, commands) = self.read_mark;
+        // Everything read before these `n` bytes is decoded.
+        let now = (self.read_total - n as u64, self.conn.command_bytes());
+        if (now.1 - commands) * 2 <= now.0 - read {
+            self.target = (self.target * 2).min(READ_BUFFER_MAX);
+        }
+        self.read_mark = now;
+    }
+
+    /// A link with nothing to read holds no more than a small buffer: a
+    /// grown one no message holds goes to the socket's pool, and the next
+    /// read takes one again. (One that messages hold stays: the link reads
+    /// on into the rest of it.)
+    fn release_idle_buffer(&mut self) {
+        let buf = &mut self.read_buf;
+        if buf.size > READ_BUFFER_MIN && buf.buf.is_empty() && buf.reclaim() {
+            let idle = std::mem::replace(buf, ReadBuffer::new(0));
+            self.link.core.read_buffers.give(idle);
+        }
+    }
+
+    /// Room for a frame that still needs `hint` bytes, more than
+    /// [`MAX_RESERVE`]: the frame gets an allocation of its own, which
+    /// grows as its bytes arrive (at most `MAX_RESERVE` ahead of them) and
+    /// becomes the frame's body without a copy. It is a plain vector no
+    /// message shares until the frame is complete, so it grows by
+    /// `realloc` (no copy for the allocator's large blocks, which it
+    /// remaps) rather than by a new buffer beside the old. Returns how much
+    /// to read: no further than the frame.
+    fn read_large(&mut self, hint: usize) -> usize {
+        if self.large_left == 0 {
+            // The frame's start, already read, moves into its allocation.
+            let have = &self.read_buf.buf;
+            let mut own = BytesMut::with_capacity(have.len() + MAX_RESERVE);
+            own.extend_from_slice(have);
+            let old = std::mem::replace(&mut self.read_buf, ReadBuffer::from_frame(own));
+            self.retired.retire(old, &self.link.core.read_buffers);
+            self.large_left = hint;
+        }
+        let want = self.large_left;
+        self.read_buf.buf.reserve(want.min(MAX_RESERVE));
+        want
     }
 
     /// Room for `want` more bytes in the read buffer, reusing allocations.
     ///
     /// Received messages are slices of the read buffer, so it cannot simply
-    /// be reused while the application holds them; `reserve` then allocates
-    /// a new one and the old one is freed when the last message goes. With
-    /// large buffers that churn makes glibc trim and regrow its heap, and
-    /// every regrow costs page faults and zeroing (measured: 40% of 64 KiB
-    /// throughput). Instead, retired buffers are kept (empty, their
-    /// allocation alive) and taken back once their messages are gone.
+    /// be reused while the application holds them: it is retired, and
+    /// taken back once their messages are gone (`read_buffers.rs`).
     fn make_room(&mut self, want: usize) {
-        let fits = self.read_buf.capacity() - self.read_buf.len() >= want
-            || self.read_buf.try_reclaim(want);
+        let buf = &mut self.read_buf;
+        // A large frame's allocation (size 0) is the frame's own: once the
+        // frame is out, the link reads into an ordinary buffer again.
+        let fits = buf.size > 0
+            && (buf.buf.capacity() - buf.buf.len() >= want || buf.buf.try_reclaim(want));
         if !fits {
             self.replace_read_buf(want);
         }
         // Copy while delivered messages pin too many buffers; look again
         // once they may have been read.
         if !fits || self.copying {
-            self.copying = self.pinned_spares() >= PINNED_BUFFERS;
+            let pool = &self.link.core.read_buffers;
+            let (_, pinned) = self.retired.sweep(None, pool);
+            self.copying = pinned >= PINNED_BUFFERS;
             self.conn
                 .set_copy_frames(self.copying.then_some(COPY_BELOW));
         }
     }
 
     /// A read buffer with room for `want` more bytes after what the current
-    /// one holds unread: a spare one reclaimed, or a new one. The current
-    /// buffer is retired to the spares.
+    /// one holds unread: one of this link's retired buffers no message
+    /// holds any more, a spare from the socket's pool, or a new one of the
+    /// link's current size. The current buffer is retired.
     fn replace_read_buf(&mut self, want: usize) {
-        let need = self.read_buf.len() + want;
-        let reused = self
-            .spare_bufs
-            .iter_mut()
-            .position(|(buf, _)| buf.try_reclaim(need));
-        let (mut next, size) = match reused.and_then(|i| self.spare_bufs.remove(i)) {
-            Some(spare) => {
-                self.spare_bytes -= spare.1;
-                spare
-            }
-            None => {
-                let size = need.max(READ_BUFFER_MIN).next_power_of_two();
-                (BytesMut::with_capacity(size), size)
-            }
-        };
+        let pool = &self.link.core.read_buffers;
+        // At least the link's current size: a smaller buffer left from
+        // before the link's reads grew would split more frames across
+        // buffers, and each split is a copy of the frame's start.
+        let need = (self.read_buf.buf.len() + want).max(self.target);
+        let (reused, _) = self.retired.sweep(Some(need), pool);
+        let mut next = reused
+            .or_else(|| pool.take(need))
+            .unwrap_or_else(|| ReadBuffer::new(need.next_power_of_two()));
         // The start of the next frame, already read.
-        next.extend_from_slice(&self.read_buf);
-        let mut old = std::mem::replace(&mut self.read_buf, next);
-        let old_size = std::mem::replace(&mut self.read_buf_size, size);
-        old.clear();
-        self.spare_bufs.push_back((old, old_size));
-        self.spare_bytes += old_size;
-        while self.spare_bufs.len() > SPARE_BUFFERS || self.spare_bytes > SPARE_BYTES {
-            let Some((_, size)) = self.spare_bufs.pop_front() else {
-                break;
-            };
-            self.spare_bytes -= size;
-        }
-    }
-
-    /// Retired buffers that received messages still keep alive (the rest
-    /// are reclaimed for reuse on the way).
-    fn pinned_spares(&mut self) -> usize {
-        let mut pinned = 0;
-        for (buf, size) in &mut self.spare_bufs {
-            pinned += usize::from(!buf.try_reclaim(*size));
-        }
-        pinned
+        next.buf.extend_from_slice(&self.read_buf.buf);
+        let old = std::mem::replace(&mut self.read_buf, next);
+        self.retired.retire(old, pool);
     }
 
     /// Step 3: queued messages into the connection's output.
@@ -806,6 +868,8 @@ impl Engine<'_> {
                 };
                 link.core.peers.register(link.pipe, Arc::new(peer));
                 self.handshake_done = true;
+                // Messages may come now: reads grow from READ_BUFFER_MIN.
+                self.target = self.target.max(READ_BUFFER_MIN);
                 if link.core.options.link_notify {
                     if let Some(notice) =
                         rules::admit(&link.core, self.routing_id.as_ref(), link_notice(true))

@@ -17,7 +17,8 @@
 //! `rules/req_rep`, `rules/xpub_manual`, `rules/first_frame`), as plain
 //! functions over that state; `modes` the behaviours an application may
 //! change on a live socket ([`Mode`], [`Socket::set_mode`]); `notices` an XPUB's
-//! subscription notices in the order its state changed; `engine` drives one connection; `listener` and
+//! subscription notices in the order its state changed; `engine` drives one connection (`read_buffers` the
+//! read buffers its links share); `listener` and
 //! `connecter` own bound and connected endpoints; `inproc` joins sockets in
 //! memory; `tls` holds the TLS settings (`tls/settings`) and handshakes
 //! (`tls/handshake`); `peers` what each handshake learnt about its peer;
@@ -53,6 +54,7 @@ mod options;
 mod peers;
 pub mod proxy;
 mod queue;
+mod read_buffers;
 mod readiness;
 mod receiver;
 mod refusal;

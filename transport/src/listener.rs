@@ -249,8 +249,11 @@ async fn serve(
     let stream = match (tls, stream) {
         (Some(acceptor), Stream::Tcp(tcp)) => {
             let deadline = core.options.handshake_ivl.map(|t| started + t);
+            // Boxed: a TLS handshake's state is several KiB, and inline it
+            // would size every link's task, TLS or not (`docs/limits.md`).
+            let accept = Box::pin(handshake::accept(core, &acceptor, tcp, deadline));
             let secured = tokio::select! {
-                secured = handshake::accept(core, &acceptor, tcp, deadline) => secured,
+                secured = accept => secured,
                 why = ticket.cut() => Err(LinkEnd::Refused(why)),
                 () = core.closing.cancelled() => Err(LinkEnd::SocketClosed),
             };

@@ -26,6 +26,14 @@ pub struct Options {
     /// (default 1000; 0 means no limit). When full, connections stop
     /// reading, so TCP pushes back on the sender; nothing is dropped.
     pub rcvhwm: usize,
+    /// Bytes queued for the application to receive, as
+    /// [`Message::cost`](zmtp::Message::cost) counts them plus a 96-byte
+    /// handle each: once the queue holds this much it takes no more
+    /// (whatever `rcvhwm` allows), with the same push-back. The message
+    /// that crosses the mark is taken, so the queue holds at most this plus
+    /// one message. Not a libzmq option; `None` (the default) counts
+    /// messages only, as libzmq does (see `docs/limits.md`, "One socket").
+    pub rcvhwm_bytes: Option<usize>,
     /// `ZMQ_LINGER`: how long a closed socket keeps trying to deliver what
     /// is queued. `None` waits forever (libzmq's -1, the default except for
     /// SUB and XSUB, which default to zero).
@@ -153,6 +161,7 @@ impl Options {
         Options {
             sndhwm: 1000,
             rcvhwm: 1000,
+            rcvhwm_bytes: None,
             linger: if subscriber {
                 Some(Duration::ZERO)
             } else {

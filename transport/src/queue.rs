@@ -50,6 +50,8 @@ struct Inner<T> {
     /// Items a consumer took and has not yet said it finished with
     /// ([`Queue::finished`]): an inproc link's items on their way.
     in_transit: usize,
+    /// What the queued items weigh (only counted with a byte capacity).
+    bytes: usize,
 }
 
 /// A bounded multi-producer, multi-consumer queue with batch operations.
@@ -59,6 +61,10 @@ pub(crate) struct Queue<T> {
     capacity: usize,
     /// Pushes replace the queued item instead of waiting for room.
     conflate: bool,
+    /// The queue is full once its items weigh this much (`usize::MAX`:
+    /// only the count matters, and nothing is weighed).
+    byte_capacity: usize,
+    weigh: fn(&T) -> usize,
 }
 
 fn register(list: &mut Vec<Waker>, waker: &Waker) {
@@ -87,6 +93,13 @@ fn wake_all(list: &mut Vec<Waker>) {
 impl<T> Queue<T> {
     /// A queue holding at most `capacity` items (at least 1).
     pub(crate) fn new(capacity: usize) -> Self {
+        Queue::weighing(capacity, None, |_| 0)
+    }
+
+    /// A queue holding at most `capacity` items and, with `bytes`, taking
+    /// no more once its items weigh that much by `weigh` (the item that
+    /// crosses the mark is taken: one item always fits an empty queue).
+    pub(crate) fn weighing(capacity: usize, bytes: Option<usize>, weigh: fn(&T) -> usize) -> Self {
         Queue {
             inner: Mutex::new(Inner {
                 items: VecDeque::new(),
@@ -96,9 +109,12 @@ impl<T> Queue<T> {
                 taken: 0,
                 replaced: 0,
                 in_transit: 0,
+                bytes: 0,
             }),
             capacity: capacity.max(1),
             conflate: false,
+            byte_capacity: bytes.unwrap_or(usize::MAX),
+            weigh,
         }
     }
 
@@ -117,10 +133,11 @@ impl<T> Queue<T> {
         if self.conflate {
             let n = inner.items.len() as u64;
             inner.items.clear();
+            inner.bytes = 0;
             inner.taken += n;
             inner.replaced += n;
         }
-        inner.items.len() < self.capacity
+        self.room_in(inner) > 0
     }
 
     /// Items a conflating queue replaced with newer ones.
@@ -146,7 +163,8 @@ impl<T> Queue<T> {
             } else {
                 out.extend(inner.items.drain(..n));
             }
-            self.after_take(&mut inner, n);
+            let bytes = self.weight_of(out.iter().rev().take(n));
+            self.after_take(&mut inner, n, bytes);
             inner.in_transit += n;
             return Poll::Ready(n);
         }
@@ -169,6 +187,31 @@ impl<T> Queue<T> {
         !inner.items.is_empty() || inner.in_transit > 0
     }
 
+    /// Whether items are weighed at all.
+    #[inline]
+    fn weighs(&self) -> bool {
+        self.byte_capacity != usize::MAX
+    }
+
+    /// What `items` weigh (0 without a byte capacity).
+    fn weight_of<'a>(&self, items: impl IntoIterator<Item = &'a T>) -> usize
+    where
+        T: 'a,
+    {
+        if !self.weighs() {
+            return 0;
+        }
+        items.into_iter().map(self.weigh).sum()
+    }
+
+    /// How many more items fit, under the lock.
+    fn room_in(&self, inner: &Inner<T>) -> usize {
+        if inner.bytes >= self.byte_capacity {
+            return 0;
+        }
+        self.capacity.saturating_sub(inner.items.len())
+    }
+
     fn lock(&self) -> MutexGuard<'_, Inner<T>> {
         // Nothing here panics while holding the lock; tolerate poison anyway.
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
@@ -183,6 +226,7 @@ impl<T> Queue<T> {
         if !self.make_room(&mut inner) {
             return Err(PushError::Full(item));
         }
+        inner.bytes += self.weight_of([&item]);
         push_back(&mut inner, item);
         Ok(())
     }
@@ -195,7 +239,9 @@ impl<T> Queue<T> {
         if inner.closed || !self.make_room(&mut inner) {
             return false;
         }
-        push_back(&mut inner, make());
+        let item = make();
+        inner.bytes += self.weight_of([&item]);
+        push_back(&mut inner, item);
         true
     }
 
@@ -215,16 +261,33 @@ impl<T> Queue<T> {
                 inner.taken += older;
                 inner.replaced += older;
                 self.make_room(&mut inner);
+                inner.bytes += self.weight_of([&newest]);
                 push_back(&mut inner, newest);
             }
             return 1;
         }
-        let room = self.capacity.saturating_sub(inner.items.len());
+        let room = self.room_in(&inner);
         let n = room.min(items.len());
         if n == 0 {
             return room;
         }
         let was_empty = inner.items.is_empty();
+        if self.weighs() {
+            // One at a time, until the count or the weight is reached.
+            let mut moved = 0;
+            while moved < n && inner.bytes < self.byte_capacity {
+                let Some(item) = items.pop_front() else {
+                    break;
+                };
+                inner.bytes += (self.weigh)(&item);
+                inner.items.push_back(item);
+                moved += 1;
+            }
+            if was_empty {
+                wake_all(&mut inner.consumers);
+            }
+            return self.room_in(&inner);
+        }
         if was_empty && n == items.len() {
             // A consumer keeping up finds the queue empty each time: hand
             // over the whole batch by swapping buffers instead of moving
@@ -246,7 +309,7 @@ impl<T> Queue<T> {
         if inner.closed {
             return Poll::Ready(false);
         }
-        if self.conflate || inner.items.len() < self.capacity {
+        if self.conflate || self.room_in(&inner) > 0 {
             return Poll::Ready(true);
         }
         register(&mut inner.producers, cx.waker());
@@ -284,7 +347,8 @@ impl<T> Queue<T> {
     pub(crate) fn try_pop(&self) -> Option<T> {
         let mut inner = self.lock();
         let item = inner.items.pop_front()?;
-        self.after_take(&mut inner, 1);
+        let bytes = self.weight_of([&item]);
+        self.after_take(&mut inner, 1, bytes);
         Some(item)
     }
 
@@ -297,7 +361,8 @@ impl<T> Queue<T> {
     ) -> Poll<Option<R>> {
         let mut inner = self.lock();
         if let Some(item) = inner.items.pop_front() {
-            self.after_take(&mut inner, 1);
+            let bytes = self.weight_of([&item]);
+            self.after_take(&mut inner, 1, bytes);
             return Poll::Ready(Some(f(item)));
         }
         if inner.closed {
@@ -344,12 +409,13 @@ impl<T> Queue<T> {
             n += 1;
         }
         if n > 0 {
+            let bytes = self.weight_of(inner.items.iter().take(n));
             if out.is_empty() && n == inner.items.len() {
                 std::mem::swap(&mut inner.items, out);
             } else {
                 out.extend(inner.items.drain(..n));
             }
-            self.after_take(&mut inner, n);
+            self.after_take(&mut inner, n, bytes);
             return Poll::Ready(n);
         }
         if inner.closed {
@@ -386,7 +452,8 @@ impl<T> Queue<T> {
         let n = inner.items.len();
         if n > 0 {
             std::mem::swap(&mut inner.items, out);
-            self.after_take(inner, n);
+            let bytes = inner.bytes;
+            self.after_take(inner, n, bytes);
             return Some(true);
         }
         inner.closed.then_some(false)
@@ -402,6 +469,7 @@ impl<T> Queue<T> {
         let mut inner = self.lock();
         let n = items.len() as u64;
         inner.taken = inner.taken.saturating_sub(n);
+        inner.bytes += self.weight_of(items.iter());
         let was_empty = inner.items.is_empty();
         while let Some(item) = items.pop_back() {
             inner.items.push_front(item);
@@ -416,10 +484,13 @@ impl<T> Queue<T> {
         self.lock().taken
     }
 
-    /// Counts `n` items taken and wakes producers if the queue was full.
-    fn after_take(&self, inner: &mut Inner<T>, n: usize) {
+    /// Counts `n` items weighing `bytes` taken and wakes producers if the
+    /// queue was full.
+    fn after_take(&self, inner: &mut Inner<T>, n: usize, bytes: usize) {
         inner.taken += n as u64;
-        if inner.items.len() + n >= self.capacity {
+        let was_full = inner.items.len() + n >= self.capacity || inner.bytes >= self.byte_capacity;
+        inner.bytes -= bytes.min(inner.bytes);
+        if was_full {
             wake_all(&mut inner.producers);
         }
     }
@@ -457,7 +528,7 @@ impl<T> Queue<T> {
         if self.conflate {
             return 1;
         }
-        self.capacity.saturating_sub(inner.items.len())
+        self.room_in(&inner)
     }
 }
 
@@ -560,6 +631,30 @@ mod tests {
     }
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::task::Wake;
+
+    #[test]
+    fn a_byte_capacity_fills_the_queue_by_weight_and_frees_as_items_go() {
+        let q: Queue<usize> = Queue::weighing(100, Some(10), |n| *n);
+        let mut batch: VecDeque<usize> = [4, 4, 4, 4].into();
+        // 4 + 4 < 10, the third crosses the mark and is taken: full.
+        assert_eq!(q.push_batch(&mut batch), 0);
+        assert_eq!((q.len(), batch.len()), (3, 1));
+        assert!(matches!(q.try_push(1), Err(PushError::Full(1))));
+        assert_eq!(q.try_pop(), Some(4));
+        assert_eq!(q.room(), 98);
+        let mut out = VecDeque::new();
+        assert_eq!(q.try_take_all(&mut out), Some(true));
+        assert_eq!((out.len(), q.room()), (2, 100));
+        q.give_back(&mut out);
+        assert_eq!(q.room(), 98);
+        assert!(q.try_push(3).is_ok());
+        // 4 + 4 + 3 = 11: full again.
+        assert_eq!(q.room(), 0);
+        // One item always fits an empty queue, however heavy.
+        let q: Queue<usize> = Queue::weighing(100, Some(10), |n| *n);
+        assert!(q.try_push(1000).is_ok());
+        assert_eq!(q.room(), 0);
+    }
 
     struct Counter(AtomicUsize);
 

@@ -132,9 +132,10 @@ async fn a_flood_of_empty_messages_is_held_to_one_batch_per_link() {
         held <= LINKS as u64 * DECODE_BATCH,
         "{held} messages held by {LINKS} links beyond the queue's {rcvhwm}"
     );
-    // Per link: one 64 KiB read buffer and at most a decode batch (256
-    // messages of about 90 bytes); 256 KiB each leaves room for the task
-    // and the allocator. The engine that decoded whole reads took 5 MiB.
+    // Per link: a read buffer (8 KiB here, at most 256 KiB) and at most a
+    // decode batch (256 messages of about 90 bytes); 256 KiB each leaves
+    // room for the task and the allocator. The engine that decoded whole
+    // reads took 5 MiB.
     let bound = LINKS * (256 << 10) + (16 << 20);
     assert!(grown < bound, "RSS grew by {grown} bytes (bound {bound})");
 
@@ -270,4 +271,65 @@ async fn links_sending_large_messages_both_ways_keep_reading_each_other() {
         assert_eq!(common::recv(&a).await.size(), SIZE);
         assert_eq!(common::recv(&b).await.size(), SIZE);
     }
+}
+
+/// `SocketStats::held_by_links` counts what waits in an XPUB's notice
+/// queue too: each subscriber's notice is held there (its link stops
+/// reading) while the application's queue (`rcvhwm` 1) is full.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notices_waiting_for_a_full_queue_count_as_held_by_links() {
+    const LINKS: usize = 4;
+    let mut opts = options(SocketType::Xpub);
+    opts.rcvhwm = 1;
+    let (xpub, addr) = bound(SocketType::Xpub, opts).await;
+    let mut streams = Vec::new();
+    for i in 0..LINKS {
+        let mut stream = raw_peer(&addr, SocketType::Sub).await;
+        // A ZMTP 3.0 subscription: a data frame `01topic`.
+        let topic = format!("\x01topic-{i}");
+        let mut frame = vec![0u8, topic.len() as u8];
+        frame.extend_from_slice(topic.as_bytes());
+        stream.write_all(&frame).await.unwrap();
+        streams.push(stream);
+    }
+    // One notice fits the queue; the others wait in the notice queue.
+    let held = settled(|| xpub.stats().held_by_links).await;
+    assert_eq!(held, LINKS as u64 - 1, "notices waiting for the queue");
+    for _ in 0..LINKS {
+        let notice = common::recv(&xpub).await;
+        assert_eq!(notice.frames()[0][0], 1, "a subscribe notice");
+    }
+    let held = settled(|| xpub.stats().held_by_links).await;
+    assert_eq!(held, 0, "everything delivered");
+}
+
+/// `Options::rcvhwm_bytes` bounds the inbound queue by bytes: with room
+/// for 1,000 messages but 100,000 bytes, two 64 KiB messages fill it (the
+/// second crosses the mark) and the link holds the third, decoded, with
+/// the rest unread; everything arrives, in order, once the application
+/// reads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_byte_bound_fills_the_inbound_queue_before_its_message_count() {
+    const MESSAGES: usize = 20;
+    let mut opts = options(SocketType::Pull);
+    opts.rcvhwm_bytes = Some(100_000);
+    let (pull, addr) = bound(SocketType::Pull, opts).await;
+    let mut stream = raw_peer(&addr, SocketType::Push).await;
+    let writer = tokio::spawn(async move {
+        for i in 0..MESSAGES {
+            let mut frame = vec![0x02u8];
+            frame.extend_from_slice(&(64u64 * 1024).to_be_bytes());
+            frame.extend(std::iter::repeat_n(i as u8, 64 * 1024));
+            stream.write_all(&frame).await.unwrap();
+        }
+        stream
+    });
+    let held = settled(|| pull.stats().held_by_links).await;
+    assert_eq!(held, 1, "the queue is full by bytes: one message waits");
+    for i in 0..MESSAGES {
+        let m = common::recv(&pull).await;
+        assert_eq!(m.frames()[0].len(), 64 * 1024);
+        assert_eq!(m.frames()[0][0], i as u8);
+    }
+    let _stream = writer.await.unwrap();
 }

@@ -126,6 +126,8 @@ pub struct Connection {
     handshake_deadline: Option<Instant>,
     heartbeat: Heartbeat,
     read_hint: usize,
+    /// Bytes of command bodies received since the handshake.
+    command_bytes: u64,
 }
 
 impl Connection {
@@ -161,6 +163,7 @@ impl Connection {
             handshake_deadline: config.handshake_timeout.map(|t| now + t),
             heartbeat: Heartbeat::new(config.heartbeat),
             read_hint: crate::greeting::GREETING_LEN,
+            command_bytes: 0,
         }
     }
 
@@ -229,6 +232,14 @@ impl Connection {
     /// allocation. Limits were checked before this grows.
     pub fn read_hint(&self) -> usize {
         self.read_hint
+    }
+
+    /// Bytes of command bodies (PINGs, PONGs, subscriptions, unknown
+    /// commands) received since the handshake. A driver that sizes its read
+    /// buffer by the traffic can leave out what carried no message: a peer
+    /// padding messages with commands makes each hold a buffer of its own.
+    pub fn command_bytes(&self) -> u64 {
+        self.command_bytes
     }
 
     /// Bytes waiting to be written. Write them with `chunks_vectored` and
@@ -514,6 +525,7 @@ impl Connection {
             None => frame,
         };
         if frame.command {
+            self.command_bytes += frame.body.len() as u64;
             self.on_command(&frame.body, now);
         } else {
             self.on_data(frame);

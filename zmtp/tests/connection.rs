@@ -415,6 +415,20 @@ fn router_reply_bytes_match_capture() {
     assert_eq!(take_output(&mut c), b"\x01\x00\x00\x03rep");
 }
 
+/// `command_bytes` counts the bodies of the commands received after the
+/// handshake (the PING here, 27 bytes) and nothing of the data frames.
+#[test]
+fn command_bytes_count_command_bodies_only() {
+    let mut c = active(Config::new(SocketType::Pull), SocketType::Push, 1);
+    assert_eq!(c.command_bytes(), 0);
+    let mut input = b"\x01\x01a".to_vec();
+    input.extend_from_slice(b"\x05\x1b\x04PING\x00\x00");
+    input.extend_from_slice(&[b'c'; 20]);
+    input.extend_from_slice(b"\x00\x01b");
+    feed(&mut c, &input);
+    assert_eq!(c.command_bytes(), 27);
+}
+
 #[test]
 fn ping_is_answered_with_truncated_context_even_mid_message() {
     let mut c = active(Config::new(SocketType::Pull), SocketType::Push, 1);
