@@ -28,6 +28,7 @@ use crate::chunk::Chunk;
 use crate::config::{BridgeConfig, PeerConfig};
 use crate::epoch::CacheEpoch;
 use crate::event::{Event, PeerId};
+use crate::group::{GroupMiss, LeaveReason};
 use crate::manager::PeerManager;
 use crate::message_type::MessageType;
 use crate::session::{HandBack, LinkDown, WriteRefused};
@@ -74,6 +75,34 @@ pub const ZB_EVENT_HANDED_BACK: c_int = 8;
 /// Event kind: chunks `seq..=seq_end` of `epoch`, handed back as EXPIRED,
 /// reached the peer after all.
 pub const ZB_EVENT_DELIVERED_AFTER_HAND_BACK: c_int = 9;
+
+/// Event kind: a group chunk arrived: `group`, group epoch `epoch`, group
+/// sequence `seq`, the chunk in `chunk`. A new epoch for (peer, group)
+/// means: reset that group's cache.
+pub const ZB_EVENT_GROUP_CHUNK: c_int = 10;
+/// Event kind: our `group` moved to group epoch `epoch`; its members are
+/// read with [`zb_event_member`] (`members` of them), and the `seq` that
+/// left, after them, with their `ZB_LEFT_*` reasons.
+pub const ZB_EVENT_GROUP_EPOCH: c_int = 11;
+/// Event kind: group chunks `seq..=seq_end` of `group`'s epoch `epoch`
+/// reached every member they were written to.
+pub const ZB_EVENT_GROUP_DELIVERED: c_int = 12;
+/// Event kind: `returned` group chunks from `seq` of `group`'s epoch
+/// `epoch` did not reach the `members` members read with
+/// [`zb_event_member`] (with a `ZB_BACK_*` or `ZB_LEFT_*` reason each).
+pub const ZB_EVENT_GROUP_HANDED_BACK: c_int = 13;
+
+/// A member's reason: it lagged past the group's cap.
+pub const ZB_LEFT_LAGGING: c_int = 20;
+/// A member's reason: its link went down.
+pub const ZB_LEFT_LINK_DOWN: c_int = 21;
+/// A member's reason: its link refused the chunk (full, down).
+pub const ZB_LEFT_REFUSED: c_int = 22;
+
+/// The group has no member in its epoch.
+pub const ZB_ENOMEMBERS: c_int = -9;
+/// No such group.
+pub const ZB_ENOGROUP: c_int = -10;
 
 /// PEER_DOWN reason: the transport closed the link.
 pub const ZB_DOWN_CLOSED: c_int = 1;
@@ -152,6 +181,11 @@ pub struct ZbEvent {
     pub seq_end: u64,
     /// PEER_DOWN: a `ZB_DOWN_*`; HANDED_BACK: a `ZB_BACK_*`; else 0.
     pub reason: c_int,
+    /// The group (GROUP_* events; else 0).
+    pub group: u32,
+    /// Peers to read with [`zb_event_member`] (GROUP_EPOCH: its members;
+    /// GROUP_HANDED_BACK: those that missed the chunks).
+    pub members: usize,
 }
 
 /// A [`ZbEvent`] with everything it points into; public part first, as
@@ -162,6 +196,7 @@ struct EventBox {
     text: std::ffi::CString,
     chunk: Option<Box<ChunkBox>>,
     returned: Vec<ChunkBox>,
+    peers: Vec<(u32, c_int)>,
 }
 
 /// Per-peer counters for C.
@@ -564,6 +599,11 @@ struct CEvent {
     seq: u64,
     seq_end: u64,
     reason: c_int,
+    group: u32,
+    /// Peers listed first, then more read past `members` (GROUP_EPOCH's
+    /// leavers).
+    peers: Vec<(u32, c_int)>,
+    members: usize,
 }
 
 impl CEvent {
@@ -577,7 +617,25 @@ impl CEvent {
             seq: 0,
             seq_end: 0,
             reason: 0,
+            group: 0,
+            peers: Vec::new(),
+            members: 0,
         }
+    }
+}
+
+fn left_code(reason: &LeaveReason) -> c_int {
+    match reason {
+        LeaveReason::Lagging { .. } => ZB_LEFT_LAGGING,
+        LeaveReason::LinkDown => ZB_LEFT_LINK_DOWN,
+        LeaveReason::Refused(_) => ZB_LEFT_REFUSED,
+    }
+}
+
+fn miss_code(miss: &GroupMiss) -> c_int {
+    match miss {
+        GroupMiss::Link(back) => back_code(*back),
+        GroupMiss::Left(left) => left_code(left),
     }
 }
 
@@ -645,6 +703,64 @@ fn c_event(event: Event) -> CEvent {
             chunk: Some(Box::new(chunk_for_c(chunk.clone()))),
             ..CEvent::new(ZB_EVENT_CHUNK, chunk.epoch.0)
         },
+        Event::GroupChunk {
+            group,
+            epoch,
+            seq,
+            chunk,
+            ..
+        } => CEvent {
+            chunk: Some(Box::new(chunk_for_c(chunk))),
+            seq,
+            group: group.0,
+            ..CEvent::new(ZB_EVENT_GROUP_CHUNK, epoch.0)
+        },
+        Event::GroupEpoch {
+            group,
+            epoch,
+            members,
+            left,
+        } => {
+            let count = members.len();
+            let mut peers: Vec<(u32, c_int)> = members.into_iter().map(|p| (p.0, 0)).collect();
+            let leavers = left.len() as u64;
+            peers.extend(left.iter().map(|(p, why)| (p.0, left_code(why))));
+            CEvent {
+                group: group.0,
+                peers,
+                members: count,
+                seq: leavers,
+                ..CEvent::new(ZB_EVENT_GROUP_EPOCH, epoch.0)
+            }
+        }
+        Event::GroupDelivered {
+            group,
+            epoch,
+            first_seq,
+            through,
+        } => CEvent {
+            group: group.0,
+            seq: first_seq,
+            seq_end: through,
+            ..CEvent::new(ZB_EVENT_GROUP_DELIVERED, epoch.0)
+        },
+        Event::GroupHandedBack {
+            group,
+            epoch,
+            first_seq,
+            chunks,
+            missed,
+        } => CEvent {
+            group: group.0,
+            seq: first_seq,
+            returned: chunks.into_iter().map(chunk_for_c).collect(),
+            members: missed.len(),
+            peers: missed
+                .iter()
+                .map(|(p, why)| (p.0, miss_code(why)))
+                .collect(),
+            ..CEvent::new(ZB_EVENT_GROUP_HANDED_BACK, epoch.0)
+        },
         Event::Refused { node, error, count } => CEvent {
             text: format!("{node}: {error}"),
             seq: count,
@@ -670,6 +786,8 @@ fn event_for_c(event: Event) -> EventBox {
         seq: c.seq,
         seq_end: c.seq_end,
         reason: c.reason,
+        group: c.group,
+        members: c.members,
     };
     // Moving the CString, the Box and the Vec does not move their heap
     // data, so the pointers taken above stay valid.
@@ -678,7 +796,37 @@ fn event_for_c(event: Event) -> EventBox {
         text,
         chunk: c.chunk,
         returned: c.returned,
+        peers: c.peers,
     }
+}
+
+/// The `index`-th peer a GROUP_EPOCH or GROUP_HANDED_BACK event lists, or
+/// `UINT32_MAX`. `*reason`, if not NULL, gets its reason: 0 for a member
+/// of a new epoch, a `ZB_LEFT_*` for one that left (GROUP_EPOCH lists
+/// them after its `members`, `seq` of them), a `ZB_BACK_*` or `ZB_LEFT_*`
+/// for one that missed handed-back chunks.
+///
+/// # Safety
+/// `event` comes from [`zb_poll_event`] and is not yet freed; `reason` is
+/// NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zb_event_member(
+    event: *const ZbEvent,
+    index: usize,
+    reason: *mut c_int,
+) -> u32 {
+    // SAFETY: a live event from zb_poll_event, the first field of a
+    // repr(C) EventBox (contract above), so the cast recovers the box.
+    let Some(&(peer, why)) =
+        unsafe { event.cast::<EventBox>().as_ref() }.and_then(|e| e.peers.get(index))
+    else {
+        return u32::MAX;
+    };
+    // SAFETY: `reason` is NULL (as_mut gives None) or writable (contract).
+    if let Some(out) = unsafe { reason.as_mut() } {
+        *out = why;
+    }
+    peer
 }
 
 /// The `index`-th chunk a HANDED_BACK event returned (sequence
