@@ -28,7 +28,7 @@ use crate::chunk::Chunk;
 use crate::config::{BridgeConfig, PeerConfig};
 use crate::epoch::CacheEpoch;
 use crate::event::{Event, PeerId};
-use crate::group::{GroupMiss, LeaveReason};
+use crate::group::{GroupId, GroupMiss, GroupWriteRefused, LeaveReason};
 use crate::manager::PeerManager;
 use crate::message_type::MessageType;
 use crate::session::{HandBack, LinkDown, WriteRefused};
@@ -566,6 +566,138 @@ pub unsafe extern "C" fn zb_write(
                 WriteRefused::TooLarge { .. } => ZB_ETOOLARGE,
                 WriteRefused::UnknownPeer => ZB_ENOPEER,
                 WriteRefused::Closed => ZB_ECLOSED,
+            },
+        }
+    })
+}
+
+/// Creates the group `name` of the `count` peers named in `members` (node
+/// names, known now or later), or adds them to it if it exists; `*group`
+/// gets its id. A GROUP_EPOCH event follows when a member's link is up.
+///
+/// # Safety
+/// `manager` comes from [`zb_manager_start`]; `name` and each of the
+/// `count` entries of `members` are NUL-terminated strings; `group` is
+/// writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zb_join_group(
+    manager: *const ZbManager,
+    name: *const c_char,
+    members: *const *const c_char,
+    count: usize,
+    group: *mut u32,
+) -> c_int {
+    guard(ZB_ECLOSED, || {
+        // SAFETY: live manager, NUL-terminated name (contract above).
+        let (Some(m), Some(name)) = (unsafe { borrow(manager) }, unsafe { text(name) }) else {
+            return ZB_EINVAL;
+        };
+        if group.is_null() || (count > 0 && members.is_null()) {
+            return ZB_EINVAL;
+        }
+        let list = if count == 0 {
+            &[][..]
+        } else {
+            // SAFETY: `members` is non-NULL (checked) and readable for
+            // `count` pointers (contract above).
+            unsafe { std::slice::from_raw_parts(members, count) }
+        };
+        let mut names = Vec::with_capacity(count);
+        for member in list {
+            // SAFETY: each entry is NUL-terminated (contract above).
+            let Some(member) = (unsafe { text(*member) }) else {
+                return ZB_EINVAL;
+            };
+            names.push(member);
+        }
+        let id = m.join_group(name, &names);
+        // SAFETY: `group` is non-NULL (checked) and writable (contract).
+        unsafe { group.write(id.0) };
+        ZB_OK
+    })
+}
+
+/// The group's current epoch (0 before its first) in `*epoch` and its
+/// member count in `*members` (either may be NULL).
+///
+/// # Safety
+/// `manager` comes from [`zb_manager_start`]; `epoch` and `members` are
+/// NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zb_group_epoch(
+    manager: *const ZbManager,
+    group: u32,
+    epoch: *mut u64,
+    members: *mut usize,
+) -> c_int {
+    guard(ZB_ECLOSED, || {
+        // SAFETY: live manager (contract above).
+        let Some(m) = (unsafe { borrow(manager) }) else {
+            return ZB_EINVAL;
+        };
+        let Some((now, list)) = m.group_epoch(GroupId(group)) else {
+            return ZB_ENOGROUP;
+        };
+        // SAFETY: each is NULL (as_mut gives None) or writable (contract).
+        if let Some(out) = unsafe { epoch.as_mut() } {
+            *out = now.0;
+        }
+        // SAFETY: as above.
+        if let Some(out) = unsafe { members.as_mut() } {
+            *out = list.len();
+        }
+        ZB_OK
+    })
+}
+
+/// Writes one chunk, encoded once for `group`'s current `epoch`, to every
+/// member (the bytes are copied once and then shared by all the links).
+/// On success `*seq` (if not NULL) is its sequence in the group epoch,
+/// which its GROUP_DELIVERED or GROUP_HANDED_BACK event will name.
+///
+/// # Safety
+/// As for [`zb_write`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zb_write_group(
+    manager: *const ZbManager,
+    group: u32,
+    epoch: u64,
+    kind: u8,
+    data: *const u8,
+    len: usize,
+    seq: *mut u64,
+) -> c_int {
+    guard(ZB_ECLOSED, || {
+        // SAFETY: live manager (contract above).
+        let Some(m) = (unsafe { borrow(manager) }) else {
+            return ZB_EINVAL;
+        };
+        let Ok(kind) = MessageType::peer_from_code(kind) else {
+            return ZB_ETYPE;
+        };
+        let bytes = if len == 0 {
+            Bytes::new()
+        } else if data.is_null() {
+            return ZB_EINVAL;
+        } else {
+            // SAFETY: `data` is readable for `len` bytes (contract above);
+            // the bytes are copied before returning.
+            Bytes::copy_from_slice(unsafe { std::slice::from_raw_parts(data, len) })
+        };
+        match m.write_group(GroupId(group), Chunk::new(CacheEpoch(epoch), kind, bytes)) {
+            Ok(number) => {
+                // SAFETY: `seq` is NULL (as_mut gives None) or writable.
+                if let Some(out) = unsafe { seq.as_mut() } {
+                    *out = number;
+                }
+                ZB_OK
+            }
+            Err((refused, _)) => match refused {
+                GroupWriteRefused::UnknownGroup => ZB_ENOGROUP,
+                GroupWriteRefused::StaleEpoch { .. } => ZB_ESTALE,
+                GroupWriteRefused::NoMembers => ZB_ENOMEMBERS,
+                GroupWriteRefused::TooLarge { .. } => ZB_ETOOLARGE,
+                GroupWriteRefused::Closed => ZB_ECLOSED,
             },
         }
     })
