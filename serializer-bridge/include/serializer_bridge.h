@@ -270,11 +270,11 @@ typedef struct zb_event {
    */
   uint32_t peer;
   /*
-   The epoch (PEER_UP, PEER_DOWN, CHUNK).
+   The epoch (PEER_UP, PEER_DOWN, CHUNK); the group epoch (GROUP_*).
    */
   uint64_t epoch;
   /*
-   The chunk (CHUNK only; else NULL).
+   The chunk (CHUNK and GROUP_CHUNK; else NULL).
    */
   const struct zb_chunk *chunk;
   /*
@@ -283,16 +283,20 @@ typedef struct zb_event {
    */
   const char *text;
   /*
-   Chunks handed back (HANDED_BACK; read with [`zb_event_returned`]).
+   Chunks handed back (HANDED_BACK, GROUP_HANDED_BACK; read with
+   [`zb_event_returned`]).
    */
   size_t returned;
   /*
    DELIVERED: the highest sequence delivered; HANDED_BACK and
-   DELIVERED_AFTER_HAND_BACK: the first sequence; REFUSED: repeats.
+   DELIVERED_AFTER_HAND_BACK: the first sequence; REFUSED: repeats;
+   GROUP_CHUNK: its group sequence; GROUP_DELIVERED and
+   GROUP_HANDED_BACK: the first group sequence; GROUP_EPOCH: how many
+   members left.
    */
   uint64_t seq;
   /*
-   DELIVERED_AFTER_HAND_BACK: the last sequence.
+   DELIVERED_AFTER_HAND_BACK and GROUP_DELIVERED: the last sequence.
    */
   uint64_t seq_end;
   /*

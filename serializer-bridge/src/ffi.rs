@@ -165,19 +165,23 @@ pub struct ZbEvent {
     pub kind: c_int,
     /// The peer (unused for REFUSED).
     pub peer: u32,
-    /// The epoch (PEER_UP, PEER_DOWN, CHUNK).
+    /// The epoch (PEER_UP, PEER_DOWN, CHUNK); the group epoch (GROUP_*).
     pub epoch: u64,
-    /// The chunk (CHUNK only; else NULL).
+    /// The chunk (CHUNK and GROUP_CHUNK; else NULL).
     pub chunk: *const ZbChunk,
     /// The node name (PEER_UP, REFUSED) or the reason in words (PEER_DOWN,
     /// HANDED_BACK), NUL-terminated.
     pub text: *const c_char,
-    /// Chunks handed back (HANDED_BACK; read with [`zb_event_returned`]).
+    /// Chunks handed back (HANDED_BACK, GROUP_HANDED_BACK; read with
+    /// [`zb_event_returned`]).
     pub returned: usize,
     /// DELIVERED: the highest sequence delivered; HANDED_BACK and
-    /// DELIVERED_AFTER_HAND_BACK: the first sequence; REFUSED: repeats.
+    /// DELIVERED_AFTER_HAND_BACK: the first sequence; REFUSED: repeats;
+    /// GROUP_CHUNK: its group sequence; GROUP_DELIVERED and
+    /// GROUP_HANDED_BACK: the first group sequence; GROUP_EPOCH: how many
+    /// members left.
     pub seq: u64,
-    /// DELIVERED_AFTER_HAND_BACK: the last sequence.
+    /// DELIVERED_AFTER_HAND_BACK and GROUP_DELIVERED: the last sequence.
     pub seq_end: u64,
     /// PEER_DOWN: a `ZB_DOWN_*`; HANDED_BACK: a `ZB_BACK_*`; else 0.
     pub reason: c_int,

@@ -213,7 +213,9 @@ impl State {
         id: GroupId,
         chunk: Chunk,
     ) -> Result<u64, (crate::group::GroupWriteRefused, Chunk)> {
-        self.sync_groups();
+        // The group re-reads its own members' links; outcomes are handed
+        // over by the driver's rounds and `poll_event`, not on every write
+        // (that would scan every peer per chunk).
         let Some(group) = self.groups.get_mut(&id) else {
             return Err((crate::group::GroupWriteRefused::UnknownGroup, chunk));
         };
