@@ -196,12 +196,20 @@ fn run(n: usize, per_member: u64, mode: Mode) -> Outcome {
         // Keep at most WINDOW chunks outstanding per member.
         if seq % 64 == 0 {
             loop {
-                let slowest = taken
-                    .iter()
-                    .map(|t| t.load(Ordering::Relaxed))
-                    .min()
-                    .unwrap_or(0);
-                if seq.saturating_sub(slowest) < WINDOW as u64 {
+                // Group: chunks without an outcome (what the lag cap
+                // counts); unicast: what the slowest member has not taken.
+                let behind = match mode {
+                    Mode::Group => writer.group_pending(group).unwrap_or(0) as u64,
+                    Mode::Unicast => {
+                        let slowest = taken
+                            .iter()
+                            .map(|t| t.load(Ordering::Relaxed))
+                            .min()
+                            .unwrap_or(0);
+                        seq.saturating_sub(slowest)
+                    }
+                };
+                if behind < WINDOW as u64 {
                     break;
                 }
                 let _ = writer.poll_event();
