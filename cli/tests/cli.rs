@@ -485,6 +485,49 @@ fn cluster_demo_short_run_verifies_every_chunk() {
 }
 
 #[test]
+fn cluster_demo_with_groups_encodes_each_broadcast_once() {
+    let f = run(&[
+        "cluster-demo",
+        "--groups",
+        "--workers",
+        "3",
+        "--seconds",
+        "5",
+        "--rate",
+        "300",
+        "--broadcast-rate",
+        "100",
+        "--kill-at",
+        "2",
+        "--hang",
+        "0.3",
+        "--down-for",
+        "1",
+        "--report-every",
+        "1",
+    ]);
+    ok(&f);
+    let out = &f.stdout;
+    for want in [
+        "manager: group state now in epoch 1",
+        "left: worker-3 (its link went down)",
+        "encodings saved",
+        "worker-1: took ",
+        "PASS: every chunk got exactly one outcome and arrived as it says",
+    ] {
+        assert!(out.contains(want), "no {want:?} in:\n{out}");
+    }
+    assert!(!out.contains("FAIL"), "{out}");
+    // The restarted worker rejoins the group in a later epoch.
+    let rejoined = out.lines().any(|l| {
+        l.contains("manager: group state now in")
+            && l.contains("3 member(s)")
+            && !l.contains("epoch 1 ")
+    });
+    assert!(rejoined, "worker-3 never rejoined:\n{out}");
+}
+
+#[test]
 fn cluster_demo_in_processes_with_a_partition_settles_every_chunk() {
     let f = run(&[
         "cluster-demo",

@@ -103,6 +103,58 @@
 #define ZB_EVENT_DELIVERED_AFTER_HAND_BACK 9
 
 /*
+ Event kind: a group chunk arrived: `group`, group epoch `epoch`, group
+ sequence `seq`, the chunk in `chunk`. A new epoch for (peer, group)
+ means: reset that group's cache.
+ */
+#define ZB_EVENT_GROUP_CHUNK 10
+
+/*
+ Event kind: our `group` moved to group epoch `epoch`; its members are
+ read with [`zb_event_member`] (`members` of them), and the `seq` that
+ left, after them, with their `ZB_LEFT_*` reasons.
+ */
+#define ZB_EVENT_GROUP_EPOCH 11
+
+/*
+ Event kind: group chunks `seq..=seq_end` of `group`'s epoch `epoch`
+ reached every member they were written to.
+ */
+#define ZB_EVENT_GROUP_DELIVERED 12
+
+/*
+ Event kind: `returned` group chunks from `seq` of `group`'s epoch
+ `epoch` did not reach the `members` members read with
+ [`zb_event_member`] (with a `ZB_BACK_*` or `ZB_LEFT_*` reason each).
+ */
+#define ZB_EVENT_GROUP_HANDED_BACK 13
+
+/*
+ A member's reason: it lagged past the group's cap.
+ */
+#define ZB_LEFT_LAGGING 20
+
+/*
+ A member's reason: its link went down.
+ */
+#define ZB_LEFT_LINK_DOWN 21
+
+/*
+ A member's reason: its link refused the chunk (full, down).
+ */
+#define ZB_LEFT_REFUSED 22
+
+/*
+ The group has no member in its epoch.
+ */
+#define ZB_ENOMEMBERS -9
+
+/*
+ No such group.
+ */
+#define ZB_ENOGROUP -10
+
+/*
  PEER_DOWN reason: the transport closed the link.
  */
 #define ZB_DOWN_CLOSED 1
@@ -152,6 +204,11 @@
  HANDED_BACK reason: the manager shut down.
  */
 #define ZB_BACK_SHUTDOWN 5
+
+/*
+ Most distinct groups a peer may send on one link epoch.
+ */
+#define MAX_GROUPS_PER_LINK 64
 
 /*
  The longest node name, in bytes (a ZMTP routing id's limit).
@@ -213,11 +270,11 @@ typedef struct zb_event {
    */
   uint32_t peer;
   /*
-   The epoch (PEER_UP, PEER_DOWN, CHUNK).
+   The epoch (PEER_UP, PEER_DOWN, CHUNK); the group epoch (GROUP_*).
    */
   uint64_t epoch;
   /*
-   The chunk (CHUNK only; else NULL).
+   The chunk (CHUNK and GROUP_CHUNK; else NULL).
    */
   const struct zb_chunk *chunk;
   /*
@@ -226,22 +283,35 @@ typedef struct zb_event {
    */
   const char *text;
   /*
-   Chunks handed back (HANDED_BACK; read with [`zb_event_returned`]).
+   Chunks handed back (HANDED_BACK, GROUP_HANDED_BACK; read with
+   [`zb_event_returned`]).
    */
   size_t returned;
   /*
    DELIVERED: the highest sequence delivered; HANDED_BACK and
-   DELIVERED_AFTER_HAND_BACK: the first sequence; REFUSED: repeats.
+   DELIVERED_AFTER_HAND_BACK: the first sequence; REFUSED: repeats;
+   GROUP_CHUNK: its group sequence; GROUP_DELIVERED and
+   GROUP_HANDED_BACK: the first group sequence; GROUP_EPOCH: how many
+   members left.
    */
   uint64_t seq;
   /*
-   DELIVERED_AFTER_HAND_BACK: the last sequence.
+   DELIVERED_AFTER_HAND_BACK and GROUP_DELIVERED: the last sequence.
    */
   uint64_t seq_end;
   /*
    PEER_DOWN: a `ZB_DOWN_*`; HANDED_BACK: a `ZB_BACK_*`; else 0.
    */
   int reason;
+  /*
+   The group (GROUP_* events; else 0).
+   */
+  uint32_t group;
+  /*
+   Peers to read with [`zb_event_member`] (GROUP_EPOCH: its members;
+   GROUP_HANDED_BACK: those that missed the chunks).
+   */
+  size_t members;
 } zb_event;
 
 /*
@@ -435,6 +505,52 @@ int zb_write(const struct zb_manager *manager,
              uint64_t *seq);
 
 /*
+ Creates the group `name` of the `count` peers named in `members` (node
+ names, known now or later), or adds them to it if it exists; `*group`
+ gets its id. A GROUP_EPOCH event follows when a member's link is up.
+
+ # Safety
+ `manager` comes from [`zb_manager_start`]; `name` and each of the
+ `count` entries of `members` are NUL-terminated strings; `group` is
+ writable.
+ */
+int zb_join_group(const struct zb_manager *manager,
+                  const char *name,
+                  const char *const *members,
+                  size_t count,
+                  uint32_t *group);
+
+/*
+ The group's current epoch (0 before its first) in `*epoch` and its
+ member count in `*members` (either may be NULL).
+
+ # Safety
+ `manager` comes from [`zb_manager_start`]; `epoch` and `members` are
+ NULL or writable.
+ */
+int zb_group_epoch(const struct zb_manager *manager,
+                   uint32_t group,
+                   uint64_t *epoch,
+                   size_t *members);
+
+/*
+ Writes one chunk, encoded once for `group`'s current `epoch`, to every
+ member (the bytes are copied once and then shared by all the links).
+ On success `*seq` (if not NULL) is its sequence in the group epoch,
+ which its GROUP_DELIVERED or GROUP_HANDED_BACK event will name.
+
+ # Safety
+ As for [`zb_write`].
+ */
+int zb_write_group(const struct zb_manager *manager,
+                   uint32_t group,
+                   uint64_t epoch,
+                   uint8_t kind,
+                   const uint8_t *data,
+                   size_t len,
+                   uint64_t *seq);
+
+/*
  Takes the next event, or NULL if none waits. Free it with
  [`zb_event_free`].
 
@@ -442,6 +558,19 @@ int zb_write(const struct zb_manager *manager,
  `manager` comes from [`zb_manager_start`].
  */
 struct zb_event *zb_poll_event(const struct zb_manager *manager);
+
+/*
+ The `index`-th peer a GROUP_EPOCH or GROUP_HANDED_BACK event lists, or
+ `UINT32_MAX`. `*reason`, if not NULL, gets its reason: 0 for a member
+ of a new epoch, a `ZB_LEFT_*` for one that left (GROUP_EPOCH lists
+ them after its `members`, `seq` of them), a `ZB_BACK_*` or `ZB_LEFT_*`
+ for one that missed handed-back chunks.
+
+ # Safety
+ `event` comes from [`zb_poll_event`] and is not yet freed; `reason` is
+ NULL or writable.
+ */
+uint32_t zb_event_member(const struct zb_event *event, size_t index, int *reason);
 
 /*
  The `index`-th chunk a HANDED_BACK event returned (sequence

@@ -70,6 +70,9 @@ pub struct BridgeConfig {
     /// Events (other than chunks, which the windows bound) that may wait
     /// unread before the driver stops reading from the network.
     pub max_backlog: usize,
+    /// How far a group member may fall behind before it leaves the group
+    /// epoch (see `docs/bridge-protocol.md`, Groups).
+    pub group_limits: crate::group::GroupLimits,
 }
 
 impl BridgeConfig {
@@ -91,6 +94,7 @@ impl BridgeConfig {
             cache_size: 3000,
             capabilities: 0,
             caps: Caps::default(),
+            group_limits: crate::group::GroupLimits::default(),
             ack_every: 64,
             socket,
             tick: Duration::from_millis(10),

@@ -173,6 +173,7 @@ pub(crate) async fn run(shared: Arc<Shared>, router: Option<Socket>, dealers: Ve
                 break;
             }
             driver.on_timeouts(&mut state, Instant::now());
+            state.sync_groups();
             let outgoing = driver.collect(&mut state);
             state.forget_settled();
             driver.shared.signal_events(&state);
@@ -301,9 +302,12 @@ impl Driver {
             },
             // A forgotten peer's old link's leftovers, sent before its new
             // HELLO: their outcome is settled by that HELLO's record.
-            Ok(Wire::Chunk { .. } | Wire::Ack { .. } | Wire::Refuse { .. })
-                if is_forgotten(state, &routing_id) =>
-            {
+            Ok(
+                Wire::Chunk { .. }
+                | Wire::GroupChunk { .. }
+                | Wire::Ack { .. }
+                | Wire::Refuse { .. },
+            ) if is_forgotten(state, &routing_id) => {
                 return;
             }
             Ok(other) => ProtocolError::BeforeHello(wire_name(&other)),
@@ -605,6 +609,7 @@ fn wire_name(wire: &Wire) -> &'static str {
         Wire::Hello(_) => "HELLO",
         Wire::Welcome(_) => "WELCOME",
         Wire::Chunk { .. } => "CHUNK",
+        Wire::GroupChunk { .. } => "GCHUNK",
         Wire::Ack { .. } => "ACK",
         Wire::Refuse { .. } => "REFUSE",
     }

@@ -8,6 +8,7 @@
 
 use crate::chunk::Chunk;
 use crate::epoch::CacheEpoch;
+use crate::group::{GroupId, GroupMiss, LeaveReason};
 use crate::session::{HandBack, LinkDown, ProtocolError};
 
 /// A peer's identity within one manager: stable while the manager knows
@@ -100,6 +101,61 @@ pub enum Event {
         /// The chunk.
         chunk: Chunk,
     },
+    /// A group chunk arrived, in its group's order: `seq` of group epoch
+    /// `epoch` of the sender's `group`. A new `epoch` for `(peer, group)`
+    /// means: start that group's cache from empty.
+    GroupChunk {
+        /// The sender.
+        peer: PeerId,
+        /// The sender's group.
+        group: GroupId,
+        /// The group epoch (not the link's).
+        epoch: CacheEpoch,
+        /// The position in the group epoch, from 1.
+        seq: u64,
+        /// The chunk (its `epoch` is the group epoch).
+        chunk: Chunk,
+    },
+    /// A group of ours moved to a new group epoch: serialize for `epoch`
+    /// from an empty group cache. Writes for older epochs are refused.
+    GroupEpoch {
+        /// The group.
+        group: GroupId,
+        /// The new group epoch.
+        epoch: CacheEpoch,
+        /// Its members.
+        members: Vec<PeerId>,
+        /// The members of the previous epoch that are not in this one,
+        /// and why they left.
+        left: Vec<(PeerId, LeaveReason)>,
+    },
+    /// Group chunks `first_seq..=through` of group epoch `epoch` reached
+    /// every member they were written to.
+    GroupDelivered {
+        /// The group.
+        group: GroupId,
+        /// The group epoch.
+        epoch: CacheEpoch,
+        /// The first sequence.
+        first_seq: u64,
+        /// The last.
+        through: u64,
+    },
+    /// Group chunks `first_seq..first_seq + chunks.len()` of group epoch
+    /// `epoch` did not reach the members named in `missed` (the others
+    /// took them): the chunks are the caller's again.
+    GroupHandedBack {
+        /// The group.
+        group: GroupId,
+        /// The group epoch.
+        epoch: CacheEpoch,
+        /// The sequence of the first chunk.
+        first_seq: u64,
+        /// The chunks, in sequence.
+        chunks: Vec<Chunk>,
+        /// Each member that did not get them, and why.
+        missed: Vec<(PeerId, GroupMiss)>,
+    },
     /// A link that belongs to no known peer broke the protocol (garbage,
     /// a bad hello) and was closed. Repeats from the same routing id while
     /// this event waits unread are counted into it.
@@ -124,8 +180,12 @@ impl Event {
             | Event::DeliveredAfterHandBack { peer, .. }
             | Event::FillingUp { peer }
             | Event::Drained { peer }
-            | Event::Chunk { peer, .. } => Some(*peer),
-            Event::Refused { .. } => None,
+            | Event::Chunk { peer, .. }
+            | Event::GroupChunk { peer, .. } => Some(*peer),
+            Event::Refused { .. }
+            | Event::GroupEpoch { .. }
+            | Event::GroupDelivered { .. }
+            | Event::GroupHandedBack { .. } => None,
         }
     }
 }

@@ -28,6 +28,7 @@ use crate::chunk::Chunk;
 use crate::config::{BridgeConfig, PeerConfig};
 use crate::epoch::CacheEpoch;
 use crate::event::{Event, PeerId};
+use crate::group::{GroupId, GroupMiss, GroupWriteRefused, LeaveReason};
 use crate::manager::PeerManager;
 use crate::message_type::MessageType;
 use crate::session::{HandBack, LinkDown, WriteRefused};
@@ -74,6 +75,34 @@ pub const ZB_EVENT_HANDED_BACK: c_int = 8;
 /// Event kind: chunks `seq..=seq_end` of `epoch`, handed back as EXPIRED,
 /// reached the peer after all.
 pub const ZB_EVENT_DELIVERED_AFTER_HAND_BACK: c_int = 9;
+
+/// Event kind: a group chunk arrived: `group`, group epoch `epoch`, group
+/// sequence `seq`, the chunk in `chunk`. A new epoch for (peer, group)
+/// means: reset that group's cache.
+pub const ZB_EVENT_GROUP_CHUNK: c_int = 10;
+/// Event kind: our `group` moved to group epoch `epoch`; its members are
+/// read with [`zb_event_member`] (`members` of them), and the `seq` that
+/// left, after them, with their `ZB_LEFT_*` reasons.
+pub const ZB_EVENT_GROUP_EPOCH: c_int = 11;
+/// Event kind: group chunks `seq..=seq_end` of `group`'s epoch `epoch`
+/// reached every member they were written to.
+pub const ZB_EVENT_GROUP_DELIVERED: c_int = 12;
+/// Event kind: `returned` group chunks from `seq` of `group`'s epoch
+/// `epoch` did not reach the `members` members read with
+/// [`zb_event_member`] (with a `ZB_BACK_*` or `ZB_LEFT_*` reason each).
+pub const ZB_EVENT_GROUP_HANDED_BACK: c_int = 13;
+
+/// A member's reason: it lagged past the group's cap.
+pub const ZB_LEFT_LAGGING: c_int = 20;
+/// A member's reason: its link went down.
+pub const ZB_LEFT_LINK_DOWN: c_int = 21;
+/// A member's reason: its link refused the chunk (full, down).
+pub const ZB_LEFT_REFUSED: c_int = 22;
+
+/// The group has no member in its epoch.
+pub const ZB_ENOMEMBERS: c_int = -9;
+/// No such group.
+pub const ZB_ENOGROUP: c_int = -10;
 
 /// PEER_DOWN reason: the transport closed the link.
 pub const ZB_DOWN_CLOSED: c_int = 1;
@@ -136,22 +165,31 @@ pub struct ZbEvent {
     pub kind: c_int,
     /// The peer (unused for REFUSED).
     pub peer: u32,
-    /// The epoch (PEER_UP, PEER_DOWN, CHUNK).
+    /// The epoch (PEER_UP, PEER_DOWN, CHUNK); the group epoch (GROUP_*).
     pub epoch: u64,
-    /// The chunk (CHUNK only; else NULL).
+    /// The chunk (CHUNK and GROUP_CHUNK; else NULL).
     pub chunk: *const ZbChunk,
     /// The node name (PEER_UP, REFUSED) or the reason in words (PEER_DOWN,
     /// HANDED_BACK), NUL-terminated.
     pub text: *const c_char,
-    /// Chunks handed back (HANDED_BACK; read with [`zb_event_returned`]).
+    /// Chunks handed back (HANDED_BACK, GROUP_HANDED_BACK; read with
+    /// [`zb_event_returned`]).
     pub returned: usize,
     /// DELIVERED: the highest sequence delivered; HANDED_BACK and
-    /// DELIVERED_AFTER_HAND_BACK: the first sequence; REFUSED: repeats.
+    /// DELIVERED_AFTER_HAND_BACK: the first sequence; REFUSED: repeats;
+    /// GROUP_CHUNK: its group sequence; GROUP_DELIVERED and
+    /// GROUP_HANDED_BACK: the first group sequence; GROUP_EPOCH: how many
+    /// members left.
     pub seq: u64,
-    /// DELIVERED_AFTER_HAND_BACK: the last sequence.
+    /// DELIVERED_AFTER_HAND_BACK and GROUP_DELIVERED: the last sequence.
     pub seq_end: u64,
     /// PEER_DOWN: a `ZB_DOWN_*`; HANDED_BACK: a `ZB_BACK_*`; else 0.
     pub reason: c_int,
+    /// The group (GROUP_* events; else 0).
+    pub group: u32,
+    /// Peers to read with [`zb_event_member`] (GROUP_EPOCH: its members;
+    /// GROUP_HANDED_BACK: those that missed the chunks).
+    pub members: usize,
 }
 
 /// A [`ZbEvent`] with everything it points into; public part first, as
@@ -162,6 +200,7 @@ struct EventBox {
     text: std::ffi::CString,
     chunk: Option<Box<ChunkBox>>,
     returned: Vec<ChunkBox>,
+    peers: Vec<(u32, c_int)>,
 }
 
 /// Per-peer counters for C.
@@ -536,6 +575,138 @@ pub unsafe extern "C" fn zb_write(
     })
 }
 
+/// Creates the group `name` of the `count` peers named in `members` (node
+/// names, known now or later), or adds them to it if it exists; `*group`
+/// gets its id. A GROUP_EPOCH event follows when a member's link is up.
+///
+/// # Safety
+/// `manager` comes from [`zb_manager_start`]; `name` and each of the
+/// `count` entries of `members` are NUL-terminated strings; `group` is
+/// writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zb_join_group(
+    manager: *const ZbManager,
+    name: *const c_char,
+    members: *const *const c_char,
+    count: usize,
+    group: *mut u32,
+) -> c_int {
+    guard(ZB_ECLOSED, || {
+        // SAFETY: live manager, NUL-terminated name (contract above).
+        let (Some(m), Some(name)) = (unsafe { borrow(manager) }, unsafe { text(name) }) else {
+            return ZB_EINVAL;
+        };
+        if group.is_null() || (count > 0 && members.is_null()) {
+            return ZB_EINVAL;
+        }
+        let list = if count == 0 {
+            &[][..]
+        } else {
+            // SAFETY: `members` is non-NULL (checked) and readable for
+            // `count` pointers (contract above).
+            unsafe { std::slice::from_raw_parts(members, count) }
+        };
+        let mut names = Vec::with_capacity(count);
+        for member in list {
+            // SAFETY: each entry is NUL-terminated (contract above).
+            let Some(member) = (unsafe { text(*member) }) else {
+                return ZB_EINVAL;
+            };
+            names.push(member);
+        }
+        let id = m.join_group(name, &names);
+        // SAFETY: `group` is non-NULL (checked) and writable (contract).
+        unsafe { group.write(id.0) };
+        ZB_OK
+    })
+}
+
+/// The group's current epoch (0 before its first) in `*epoch` and its
+/// member count in `*members` (either may be NULL).
+///
+/// # Safety
+/// `manager` comes from [`zb_manager_start`]; `epoch` and `members` are
+/// NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zb_group_epoch(
+    manager: *const ZbManager,
+    group: u32,
+    epoch: *mut u64,
+    members: *mut usize,
+) -> c_int {
+    guard(ZB_ECLOSED, || {
+        // SAFETY: live manager (contract above).
+        let Some(m) = (unsafe { borrow(manager) }) else {
+            return ZB_EINVAL;
+        };
+        let Some((now, list)) = m.group_epoch(GroupId(group)) else {
+            return ZB_ENOGROUP;
+        };
+        // SAFETY: each is NULL (as_mut gives None) or writable (contract).
+        if let Some(out) = unsafe { epoch.as_mut() } {
+            *out = now.0;
+        }
+        // SAFETY: as above.
+        if let Some(out) = unsafe { members.as_mut() } {
+            *out = list.len();
+        }
+        ZB_OK
+    })
+}
+
+/// Writes one chunk, encoded once for `group`'s current `epoch`, to every
+/// member (the bytes are copied once and then shared by all the links).
+/// On success `*seq` (if not NULL) is its sequence in the group epoch,
+/// which its GROUP_DELIVERED or GROUP_HANDED_BACK event will name.
+///
+/// # Safety
+/// As for [`zb_write`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zb_write_group(
+    manager: *const ZbManager,
+    group: u32,
+    epoch: u64,
+    kind: u8,
+    data: *const u8,
+    len: usize,
+    seq: *mut u64,
+) -> c_int {
+    guard(ZB_ECLOSED, || {
+        // SAFETY: live manager (contract above).
+        let Some(m) = (unsafe { borrow(manager) }) else {
+            return ZB_EINVAL;
+        };
+        let Ok(kind) = MessageType::peer_from_code(kind) else {
+            return ZB_ETYPE;
+        };
+        let bytes = if len == 0 {
+            Bytes::new()
+        } else if data.is_null() {
+            return ZB_EINVAL;
+        } else {
+            // SAFETY: `data` is readable for `len` bytes (contract above);
+            // the bytes are copied before returning.
+            Bytes::copy_from_slice(unsafe { std::slice::from_raw_parts(data, len) })
+        };
+        match m.write_group(GroupId(group), Chunk::new(CacheEpoch(epoch), kind, bytes)) {
+            Ok(number) => {
+                // SAFETY: `seq` is NULL (as_mut gives None) or writable.
+                if let Some(out) = unsafe { seq.as_mut() } {
+                    *out = number;
+                }
+                ZB_OK
+            }
+            Err((refused, _)) => match refused {
+                GroupWriteRefused::UnknownGroup => ZB_ENOGROUP,
+                GroupWriteRefused::StaleEpoch { .. } => ZB_ESTALE,
+                GroupWriteRefused::NoMembers => ZB_ENOMEMBERS,
+                GroupWriteRefused::TooLarge { .. } => ZB_ETOOLARGE,
+                GroupWriteRefused::Closed => ZB_ECLOSED,
+            },
+        }
+    })
+}
+
 /// Takes the next event, or NULL if none waits. Free it with
 /// [`zb_event_free`].
 ///
@@ -564,6 +735,11 @@ struct CEvent {
     seq: u64,
     seq_end: u64,
     reason: c_int,
+    group: u32,
+    /// Peers listed first, then more read past `members` (GROUP_EPOCH's
+    /// leavers).
+    peers: Vec<(u32, c_int)>,
+    members: usize,
 }
 
 impl CEvent {
@@ -577,7 +753,25 @@ impl CEvent {
             seq: 0,
             seq_end: 0,
             reason: 0,
+            group: 0,
+            peers: Vec::new(),
+            members: 0,
         }
+    }
+}
+
+fn left_code(reason: &LeaveReason) -> c_int {
+    match reason {
+        LeaveReason::Lagging { .. } => ZB_LEFT_LAGGING,
+        LeaveReason::LinkDown => ZB_LEFT_LINK_DOWN,
+        LeaveReason::Refused(_) => ZB_LEFT_REFUSED,
+    }
+}
+
+fn miss_code(miss: &GroupMiss) -> c_int {
+    match miss {
+        GroupMiss::Link(back) => back_code(*back),
+        GroupMiss::Left(left) => left_code(left),
     }
 }
 
@@ -645,6 +839,64 @@ fn c_event(event: Event) -> CEvent {
             chunk: Some(Box::new(chunk_for_c(chunk.clone()))),
             ..CEvent::new(ZB_EVENT_CHUNK, chunk.epoch.0)
         },
+        Event::GroupChunk {
+            group,
+            epoch,
+            seq,
+            chunk,
+            ..
+        } => CEvent {
+            chunk: Some(Box::new(chunk_for_c(chunk))),
+            seq,
+            group: group.0,
+            ..CEvent::new(ZB_EVENT_GROUP_CHUNK, epoch.0)
+        },
+        Event::GroupEpoch {
+            group,
+            epoch,
+            members,
+            left,
+        } => {
+            let count = members.len();
+            let mut peers: Vec<(u32, c_int)> = members.into_iter().map(|p| (p.0, 0)).collect();
+            let leavers = left.len() as u64;
+            peers.extend(left.iter().map(|(p, why)| (p.0, left_code(why))));
+            CEvent {
+                group: group.0,
+                peers,
+                members: count,
+                seq: leavers,
+                ..CEvent::new(ZB_EVENT_GROUP_EPOCH, epoch.0)
+            }
+        }
+        Event::GroupDelivered {
+            group,
+            epoch,
+            first_seq,
+            through,
+        } => CEvent {
+            group: group.0,
+            seq: first_seq,
+            seq_end: through,
+            ..CEvent::new(ZB_EVENT_GROUP_DELIVERED, epoch.0)
+        },
+        Event::GroupHandedBack {
+            group,
+            epoch,
+            first_seq,
+            chunks,
+            missed,
+        } => CEvent {
+            group: group.0,
+            seq: first_seq,
+            returned: chunks.into_iter().map(chunk_for_c).collect(),
+            members: missed.len(),
+            peers: missed
+                .iter()
+                .map(|(p, why)| (p.0, miss_code(why)))
+                .collect(),
+            ..CEvent::new(ZB_EVENT_GROUP_HANDED_BACK, epoch.0)
+        },
         Event::Refused { node, error, count } => CEvent {
             text: format!("{node}: {error}"),
             seq: count,
@@ -670,6 +922,8 @@ fn event_for_c(event: Event) -> EventBox {
         seq: c.seq,
         seq_end: c.seq_end,
         reason: c.reason,
+        group: c.group,
+        members: c.members,
     };
     // Moving the CString, the Box and the Vec does not move their heap
     // data, so the pointers taken above stay valid.
@@ -678,7 +932,37 @@ fn event_for_c(event: Event) -> EventBox {
         text,
         chunk: c.chunk,
         returned: c.returned,
+        peers: c.peers,
     }
+}
+
+/// The `index`-th peer a GROUP_EPOCH or GROUP_HANDED_BACK event lists, or
+/// `UINT32_MAX`. `*reason`, if not NULL, gets its reason: 0 for a member
+/// of a new epoch, a `ZB_LEFT_*` for one that left (GROUP_EPOCH lists
+/// them after its `members`, `seq` of them), a `ZB_BACK_*` or `ZB_LEFT_*`
+/// for one that missed handed-back chunks.
+///
+/// # Safety
+/// `event` comes from [`zb_poll_event`] and is not yet freed; `reason` is
+/// NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zb_event_member(
+    event: *const ZbEvent,
+    index: usize,
+    reason: *mut c_int,
+) -> u32 {
+    // SAFETY: a live event from zb_poll_event, the first field of a
+    // repr(C) EventBox (contract above), so the cast recovers the box.
+    let Some(&(peer, why)) =
+        unsafe { event.cast::<EventBox>().as_ref() }.and_then(|e| e.peers.get(index))
+    else {
+        return u32::MAX;
+    };
+    // SAFETY: `reason` is NULL (as_mut gives None) or writable (contract).
+    if let Some(out) = unsafe { reason.as_mut() } {
+        *out = why;
+    }
+    peer
 }
 
 /// The `index`-th chunk a HANDED_BACK event returned (sequence

@@ -10,6 +10,8 @@
 //! - [`CacheEpoch`]s: every (re)connection starts a new epoch agreed in the
 //!   bridge's hello; chunks never cross from one epoch into another, and
 //!   what a dropped link did not deliver is handed back.
+//! - Groups ([`group`]): one chunk encoded once for several peers whose
+//!   group cache is kept in step (`PeerManager::join_group`, `write_group`).
 //! - [`MessageType`]: the cluster's message types with their historical
 //!   codes.
 //!
@@ -24,6 +26,7 @@ mod epoch;
 mod error;
 mod event;
 pub mod ffi;
+pub mod group;
 mod manager;
 mod message_type;
 pub mod session;
@@ -38,6 +41,7 @@ pub use config::{BridgeConfig, Caps, PeerConfig};
 pub use epoch::CacheEpoch;
 pub use error::{BridgeError, ConfigError};
 pub use event::{Event, PeerId};
+pub use group::{GroupId, GroupLimits, GroupMiss, GroupWriteRefused, LeaveReason};
 pub use manager::PeerManager;
 pub use message_type::{MessageType, MessageTypeError};
 pub use session::{HandBack, LinkDown, ProtocolError, WriteRefused};

@@ -20,6 +20,7 @@ use crate::driver;
 use crate::epoch::CacheEpoch;
 use crate::error::{BridgeError, ConfigError};
 use crate::event::{Event, PeerId};
+use crate::group::{Group, GroupId, GroupWriteRefused};
 use crate::session::{Role, Settings, Window, WriteRefused};
 use crate::sockets::open_sockets;
 use crate::state::{Route, Shared, State};
@@ -148,6 +149,77 @@ impl PeerManager {
         Ok(seq)
     }
 
+    /// Creates the group `name` of the peers called `members` (node names;
+    /// peers known now or later), or adds `members` to it if it exists.
+    /// Its first [`Event::GroupEpoch`] comes when a member's link is up;
+    /// then [`PeerManager::write_group`] sends one encoding to all of them.
+    pub fn join_group(&self, name: &str, members: &[&str]) -> GroupId {
+        let mut state = self.shared.lock();
+        let existing = state
+            .groups
+            .values()
+            .find(|g| g.name() == name)
+            .map(Group::id);
+        let id = existing.unwrap_or_else(|| {
+            let id = GroupId(state.next_group);
+            state.next_group = state.next_group.wrapping_add(1);
+            let limits = self.shared.config.group_limits;
+            state
+                .groups
+                .insert(id, Group::new(id, name, Vec::new(), limits));
+            id
+        });
+        if let Some(group) = state.groups.get_mut(&id) {
+            for member in members {
+                group.add_member(*member);
+            }
+        }
+        state.sync_groups();
+        self.shared.signal_events(&state);
+        id
+    }
+
+    /// The group called `name`, if it exists.
+    pub fn group_id(&self, name: &str) -> Option<GroupId> {
+        let state = self.shared.lock();
+        let group = state.groups.values().find(|g| g.name() == name)?;
+        Some(group.id())
+    }
+
+    /// The group's current epoch (0 before its first) and members.
+    pub fn group_epoch(&self, group: GroupId) -> Option<(CacheEpoch, Vec<PeerId>)> {
+        let state = self.shared.lock();
+        let group = state.groups.get(&group)?;
+        Some((group.epoch(), group.members()))
+    }
+
+    /// Group chunks accepted and still waiting for their outcome.
+    pub fn group_pending(&self, group: GroupId) -> Option<usize> {
+        self.shared.lock().groups.get(&group).map(Group::pending)
+    }
+
+    /// Queues one chunk, encoded once for the group's current epoch, for
+    /// every member: the same bytes, shared, not copied. Its sequence in
+    /// the group epoch; its outcome follows as [`Event::GroupDelivered`] or
+    /// [`Event::GroupHandedBack`] naming the members that did not get it.
+    /// Refused (and handed back) for another epoch, an empty group, or a
+    /// closed manager.
+    pub fn write_group(
+        &self,
+        group: GroupId,
+        chunk: Chunk,
+    ) -> Result<u64, (GroupWriteRefused, Chunk)> {
+        let mut state = self.shared.lock();
+        if state.closed {
+            return Err((GroupWriteRefused::Closed, chunk));
+        }
+        let seq = state.write_group(group, chunk)?;
+        self.shared.signal_events(&state);
+        drop(state);
+        self.shared.driver_wake.notify_one();
+        Ok(seq)
+    }
+
     /// Asks the driver to send what is queued now; true if nothing waits
     /// to be handed to the network for this peer.
     pub fn flush(&self, peer: PeerId) -> bool {
@@ -171,6 +243,7 @@ impl PeerManager {
     /// The next event of any peer (chunks included; peers take turns).
     pub fn poll_event(&self) -> Option<Event> {
         let mut state = self.shared.lock();
+        state.sync_groups();
         let event = state.next_event();
         match &event {
             Some(_) => {
@@ -268,6 +341,7 @@ impl PeerManager {
     pub fn shutdown(mut self) -> Vec<Event> {
         self.stop();
         let mut state = self.shared.lock();
+        state.sync_groups();
         let mut events = Vec::new();
         while let Some(event) = state.next_event() {
             events.push(event);

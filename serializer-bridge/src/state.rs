@@ -17,9 +17,11 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use bytes::Bytes;
 use tokio::sync::Notify;
 
+use crate::chunk::Chunk;
 use crate::config::BridgeConfig;
 use crate::event::{Event, PeerId};
-use crate::session::{History, ProtocolError, Role, Session, Settings};
+use crate::group::{Group, GroupId, GroupTag, LinkState, MemberLinks};
+use crate::session::{History, ProtocolError, Role, Session, Settings, WriteRefused};
 use crate::wakeup::Wakeup;
 
 /// State shared by the caller's handle and the driver.
@@ -104,6 +106,35 @@ pub(crate) struct State {
     /// the others.
     pub(crate) cursor: u32,
     pub(crate) closed: bool,
+    /// Our groups (as many as the caller creates).
+    pub(crate) groups: BTreeMap<GroupId, Group>,
+    pub(crate) next_group: u32,
+}
+
+/// The peers' links as groups see them.
+pub(crate) struct Links<'a> {
+    peers: &'a mut BTreeMap<PeerId, Entry>,
+    by_name: &'a HashMap<String, PeerId>,
+}
+
+impl MemberLinks for Links<'_> {
+    fn link(&self, node: &str) -> Option<LinkState> {
+        let peer = *self.by_name.get(node)?;
+        let session = &self.peers.get(&peer)?.session;
+        Some(LinkState {
+            peer,
+            epoch: session.epoch(),
+            filling_up: session.is_filling_up(),
+        })
+    }
+
+    fn send(&mut self, peer: PeerId, chunk: Chunk, tag: GroupTag) -> Result<u64, WriteRefused> {
+        let entry = self.peers.get_mut(&peer).ok_or(WriteRefused::UnknownPeer)?;
+        entry
+            .session
+            .write_group(chunk, tag)
+            .map_err(|(refused, _)| refused)
+    }
 }
 
 impl State {
@@ -153,9 +184,52 @@ impl State {
         });
     }
 
+    /// Hands the sessions' group outcomes to their groups, then lets every
+    /// group re-read its members' links (members gone leave, ready ones
+    /// join).
+    pub(crate) fn sync_groups(&mut self) {
+        if self.groups.is_empty() {
+            return;
+        }
+        for entry in self.peers.values_mut() {
+            while let Some(outcome) = entry.session.poll_group_outcome() {
+                if let Some(group) = self.groups.get_mut(&outcome.tag.group) {
+                    group.on_outcome(outcome);
+                }
+            }
+        }
+        let links = Links {
+            peers: &mut self.peers,
+            by_name: &self.by_name,
+        };
+        for group in self.groups.values_mut() {
+            group.refresh(&links);
+        }
+    }
+
+    /// Writes a chunk to a group (see [`Group::write`]).
+    pub(crate) fn write_group(
+        &mut self,
+        id: GroupId,
+        chunk: Chunk,
+    ) -> Result<u64, (crate::group::GroupWriteRefused, Chunk)> {
+        // The group re-reads its own members' links; outcomes are handed
+        // over by the driver's rounds and `poll_event`, not on every write
+        // (that would scan every peer per chunk).
+        let Some(group) = self.groups.get_mut(&id) else {
+            return Err((crate::group::GroupWriteRefused::UnknownGroup, chunk));
+        };
+        let mut links = Links {
+            peers: &mut self.peers,
+            by_name: &self.by_name,
+        };
+        group.write(chunk, &mut links)
+    }
+
     /// Events and chunks waiting for the application, over all peers.
     pub(crate) fn backlog(&self) -> usize {
-        self.loose.len()
+        self.group_events()
+            + self.loose.len()
             + self
                 .peers
                 .values()
@@ -165,7 +239,8 @@ impl State {
 
     /// Events other than chunks waiting, over all peers.
     pub(crate) fn unread_events(&self) -> usize {
-        self.loose.len()
+        self.group_events()
+            + self.loose.len()
             + self
                 .peers
                 .values()
@@ -173,9 +248,17 @@ impl State {
                 .sum::<usize>()
     }
 
-    /// The next event: refusals first, then the peers in turn.
+    fn group_events(&self) -> usize {
+        self.groups.values().map(Group::unread_events).sum()
+    }
+
+    /// The next event: refusals first, then the groups', then the peers in
+    /// turn.
     pub(crate) fn next_event(&mut self) -> Option<Event> {
         if let Some(event) = self.loose.pop_front() {
+            return Some(event);
+        }
+        if let Some(event) = self.groups.values_mut().find_map(Group::poll_event) {
             return Some(event);
         }
         let start = PeerId(self.cursor);

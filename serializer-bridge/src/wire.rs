@@ -8,6 +8,8 @@
 //!                node name (1 to 255 bytes of UTF-8)
 //! WELCOME  'W' | the same fields: the nonce echoed, the epoch agreed
 //! CHUNK    'C' | epoch u64, sequence u64, cluster message type u8 | payload
+//! GCHUNK   'G' | epoch u64, sequence u64, cluster message type u8,
+//!                group u32, group epoch u64, group sequence u64 | payload
 //! ACK      'A' | epoch u64, sequence u64 (everything up to it delivered)
 //! REFUSE   'R' | reason code u16, text (UTF-8)
 //! ```
@@ -24,6 +26,7 @@ use thiserror::Error;
 use zmtp::Message;
 
 use crate::epoch::CacheEpoch;
+use crate::group::{GroupId, GroupTag};
 use crate::message_type::{MessageType, MessageTypeError};
 
 /// The bridge protocol version this build speaks. Version 2 added the
@@ -127,6 +130,20 @@ pub enum Wire {
         /// The serialized bytes, opaque to the bridge.
         payload: Bytes,
     },
+    /// A group chunk: it takes place `seq` of the link's `epoch` like a
+    /// CHUNK, and belongs to the group stream named by `tag`.
+    GroupChunk {
+        /// The link epoch it travels in.
+        epoch: CacheEpoch,
+        /// Its position in the link epoch, from 1.
+        seq: u64,
+        /// What kind of cluster message it is.
+        kind: MessageType,
+        /// The group, group epoch and group sequence.
+        tag: GroupTag,
+        /// The serialized bytes, the same for every member.
+        payload: Bytes,
+    },
     /// Every chunk of `epoch` up to `seq` was delivered.
     Ack {
         /// The epoch.
@@ -178,6 +195,9 @@ pub enum WireError {
     MessageType(#[from] MessageTypeError),
 }
 
+/// The GCHUNK header's length.
+const GCHUNK_HEADER: usize = 8 + 8 + 1 + 4 + 8 + 8;
+
 const HELLO_FIXED: usize = 2 + 4 + 4 + 4 + 8 + 8 + 8 + 8 + 8 + 8 + 8;
 
 impl Wire {
@@ -198,6 +218,24 @@ impl Wire {
                 header.put_u64(epoch.0);
                 header.put_u64(*seq);
                 header.put_u8(kind.code());
+                m.push(header.freeze());
+                m.push(payload.clone());
+            }
+            Wire::GroupChunk {
+                epoch,
+                seq,
+                kind,
+                tag,
+                payload,
+            } => {
+                m.push(Bytes::from_static(b"G"));
+                let mut header = BytesMut::with_capacity(GCHUNK_HEADER);
+                header.put_u64(epoch.0);
+                header.put_u64(*seq);
+                header.put_u8(kind.code());
+                header.put_u32(tag.group.0);
+                header.put_u64(tag.epoch.0);
+                header.put_u64(tag.seq);
                 m.push(header.freeze());
                 m.push(payload.clone());
             }
@@ -253,6 +291,25 @@ impl Wire {
                     epoch,
                     seq,
                     kind,
+                    payload: frames[2].clone(),
+                })
+            }
+            b"G" => {
+                expect(3)?;
+                let mut h = fixed_header(&frames[1], "GCHUNK", GCHUNK_HEADER, "37")?;
+                let epoch = CacheEpoch(h.get_u64());
+                let seq = h.get_u64();
+                let kind = MessageType::peer_from_code(h.get_u8())?;
+                let tag = GroupTag {
+                    group: GroupId(h.get_u32()),
+                    epoch: CacheEpoch(h.get_u64()),
+                    seq: h.get_u64(),
+                };
+                Ok(Wire::GroupChunk {
+                    epoch,
+                    seq,
+                    kind,
+                    tag,
                     payload: frames[2].clone(),
                 })
             }
@@ -414,6 +471,17 @@ mod tests {
                 epoch: CacheEpoch(7),
                 seq: 99,
             },
+            Wire::GroupChunk {
+                epoch: CacheEpoch(7),
+                seq: 2,
+                kind: MessageType::Serial,
+                tag: GroupTag {
+                    group: GroupId(3),
+                    epoch: CacheEpoch(11),
+                    seq: 5,
+                },
+                payload: Bytes::from_static(b"shared"),
+            },
             Wire::Refuse {
                 code: RefuseCode::Version,
                 text: "wrong version".into(),
@@ -442,6 +510,33 @@ mod tests {
             &m.frames()[1][..],
             &[0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 3, 0x19]
         );
+    }
+
+    #[test]
+    fn group_chunk_header_layout() {
+        let m = Wire::GroupChunk {
+            epoch: CacheEpoch(2),
+            seq: 3,
+            kind: MessageType::Serial,
+            tag: GroupTag {
+                group: GroupId(4),
+                epoch: CacheEpoch(5),
+                seq: 6,
+            },
+            payload: Bytes::new(),
+        }
+        .encode();
+        assert_eq!(&m.frames()[0][..], b"G");
+        let h = &m.frames()[1];
+        assert_eq!(h.len(), GCHUNK_HEADER);
+        assert_eq!(&h[17..21], &[0, 0, 0, 4]);
+        assert_eq!(&h[21..29], &5u64.to_be_bytes());
+        assert_eq!(&h[29..], &6u64.to_be_bytes());
+        let short: Message = ["G", "123", ""].into_iter().collect();
+        assert!(matches!(
+            Wire::decode(&short),
+            Err(WireError::HeaderLength { .. })
+        ));
     }
 
     #[test]

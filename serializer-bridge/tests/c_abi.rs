@@ -1,7 +1,7 @@
 //! A C program compiled with the system's `cc` uses the bridge through its
 //! C ABI (`include/serializer_bridge.h`, the cdylib) end to end: chunks in
 //! order, their DELIVERED events, and the HANDED_BACK events of the chunks
-//! still owed when the manager stops.
+//! still owed when the manager stops; and groups (`tests/c/group_demo.c`).
 
 #![allow(clippy::unwrap_used)]
 
@@ -39,8 +39,9 @@ fn build_cdylib(profile_dir: &Path) {
     assert!(status.success(), "building the cdylib failed");
 }
 
-#[test]
-fn c_program_exchanges_chunks_through_the_c_abi() {
+/// Builds the library, compiles `tests/c/<name>.c` against it and runs
+/// it; its standard output.
+fn run_c_program(name: &str) -> String {
     let crate_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     // target/<profile>/deps/c_abi-<hash> -> target/<profile>
     let profile_dir = std::env::current_exe()
@@ -54,12 +55,12 @@ fn c_program_exchanges_chunks_through_the_c_abi() {
     let library = profile_dir.join("libserializer_bridge.so");
     assert!(library.exists(), "{} was not built", library.display());
     let out_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-    let program = out_dir.join("bridge_demo");
+    let program = out_dir.join(name);
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
     let compiled = Command::new(&cc)
         .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-O1", "-o"])
         .arg(&program)
-        .arg(crate_dir.join("tests/c/bridge_demo.c"))
+        .arg(crate_dir.join(format!("tests/c/{name}.c")))
         .arg("-I")
         .arg(crate_dir.join("include"))
         .arg("-L")
@@ -73,9 +74,25 @@ fn c_program_exchanges_chunks_through_the_c_abi() {
     let stdout = String::from_utf8_lossy(&run.stdout);
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(run.status.success(), "C program failed: {stdout}{stderr}");
+    stdout.into_owned()
+}
+
+#[test]
+fn c_program_exchanges_chunks_through_the_c_abi() {
+    let stdout = run_c_program("bridge_demo");
     assert!(
         stdout.starts_with("OK 20000 chunks in order, 20000 delivered"),
         "{stdout}"
     );
     assert!(stdout.contains("300 more handed back on stop"), "{stdout}");
+}
+
+#[test]
+fn c_program_writes_to_a_group_through_the_c_abi() {
+    let stdout = run_c_program("group_demo");
+    assert!(
+        stdout.starts_with("OK 2000 group chunks to 2 members in order, 2000 delivered"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("50 handed back on stop"), "{stdout}");
 }

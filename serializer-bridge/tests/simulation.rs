@@ -9,6 +9,10 @@
 //! killed and restarted as new incarnations, partitions that last past the
 //! in-doubt timeout and heal, and write bursts past the caps.
 //!
+//! Groups: some nodes write to a group of some of their peers (one
+//! encoding shared by every member's link); members join, lag past the
+//! cap (stalled readers), drop with their links, and rejoin.
+//!
 //! Invariants, checked after every step:
 //! 1. per (writer incarnation, reader incarnation, epoch) the reader takes
 //!    a gap-free, in-order prefix of what was written: no duplicate, no
@@ -18,10 +22,21 @@
 //!    `Expired` one may have been taken, and then a later
 //!    `DeliveredAfterHandBack` must say so);
 //! 3. no chunk gets two outcomes;
-//! 4. queues stay within their caps and windows.
+//! 4. queues stay within their caps and windows, groups within their lag
+//!    cap times their members;
+//! 5. lockstep: within a group epoch every member takes a gap-free,
+//!    in-order prefix of the same stream (the chunk written as that
+//!    sequence), never a chunk of an epoch it was not written to, never
+//!    an epoch older than one it already took from;
+//! 6. a `GroupDelivered` names only chunks every member they were written
+//!    to took (and nobody missed); a `GroupHandedBack` names exactly the
+//!    members that did not take it (an `Expired` one may have) and every
+//!    member that left before it was written; no group chunk gets two
+//!    outcomes.
 //!
 //! When the faults stop, links come back, everything flows, and every chunk
-//! a live writer wrote has exactly one outcome.
+//! a live writer wrote has exactly one outcome, every group is back to
+//! all its wanted members, and a fresh group chunk reaches all of them.
 //!
 //! `SIM_SEED` (first seed, default 1) and `SIM_SCHEDULES` (default 2000)
 //! reproduce and extend a run; the last line printed is
@@ -34,9 +49,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use serializer_bridge::session::{HandBack, Role, Session, Settings, Window};
+use serializer_bridge::group::{
+    Group, GroupLimits, GroupMiss, GroupTag, LeaveReason, LinkState, MemberLinks,
+};
+use serializer_bridge::session::{HandBack, Role, Session, Settings, Window, WriteRefused};
 use serializer_bridge::wire::Wire;
-use serializer_bridge::{CacheEpoch, Caps, Chunk, Event, PeerId};
+use serializer_bridge::{CacheEpoch, Caps, Chunk, Event, GroupId, PeerId};
 
 /// xorshift64*: small, fast, and the same everywhere.
 struct Rng(u64);
@@ -69,6 +87,10 @@ const WINDOW: Window = Window {
     chunks: 5,
     bytes: 400,
 };
+const GROUP_LIMITS: GroupLimits = GroupLimits {
+    max_lag_chunks: 6,
+    max_lag_bytes: 900,
+};
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_millis(500);
 const IN_DOUBT_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -88,6 +110,59 @@ struct Written {
 enum Outcome {
     Delivered,
     HandedBack(HandBack),
+}
+
+/// What the simulation knows of one group chunk.
+#[derive(Debug, Clone)]
+struct GroupWritten {
+    writer: u64,
+    epoch: CacheEpoch,
+    seq: u64,
+    /// The members it was written to: node index, reader incarnation, and
+    /// the link epoch and sequence it took on that member's link.
+    to: Vec<(usize, u64, CacheEpoch, u64)>,
+    /// The members of the epoch when it was written (some may have left
+    /// in that write).
+    members: Vec<usize>,
+    outcome: Option<GroupResult>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum GroupResult {
+    Delivered,
+    /// Handed back, naming these members.
+    HandedBack(Vec<usize>),
+}
+
+/// The members' links of a simulated node, for its group.
+struct SimLinks<'a> {
+    sessions: &'a mut BTreeMap<usize, Session>,
+    /// What `send` queued: member, reader incarnation, link epoch, seq.
+    sent: Vec<(usize, u64, CacheEpoch, u64)>,
+}
+
+impl MemberLinks for SimLinks<'_> {
+    fn link(&self, node: &str) -> Option<LinkState> {
+        let j: usize = node.strip_prefix('n')?.parse().ok()?;
+        let s = self.sessions.get(&j)?;
+        Some(LinkState {
+            peer: PeerId(j as u32),
+            epoch: s.epoch(),
+            filling_up: s.is_filling_up(),
+        })
+    }
+
+    fn send(&mut self, peer: PeerId, chunk: Chunk, tag: GroupTag) -> Result<u64, WriteRefused> {
+        let s = self
+            .sessions
+            .get_mut(&(peer.0 as usize))
+            .ok_or(WriteRefused::UnknownPeer)?;
+        let seq = s.write_group(chunk, tag).map_err(|(why, _)| why)?;
+        let link = s.epoch().unwrap_or_default();
+        self.sent
+            .push((peer.0 as usize, s.peer_incarnation(), link, seq));
+        Ok(seq)
+    }
 }
 
 /// One direction of a link: messages in transit, in order.
@@ -112,6 +187,8 @@ struct Node {
     sessions: BTreeMap<usize, Session>,
     /// Reads nothing until this time.
     stalled_until: Duration,
+    /// The group this node writes to, if any.
+    group: Option<Group>,
 }
 
 struct Sim {
@@ -139,6 +216,28 @@ struct Sim {
     trace: VecDeque<String>,
     steps: u64,
     late_reports: u64,
+    group_written: HashMap<u64, GroupWritten>,
+    /// The id written as (writer, group epoch, sequence).
+    group_ids: HashMap<(u64, u64, u64), u64>,
+    /// Next group sequence per (writer, group epoch, reader).
+    group_expected: HashMap<(u64, u64, u64), u64>,
+    /// The latest group epoch per (writer, reader) a reader took from.
+    group_last_epoch: HashMap<(u64, u64), u64>,
+    group_stats: GroupStats,
+}
+
+/// What the group schedules exercised.
+#[derive(Debug, Default, Clone, Copy)]
+struct GroupStats {
+    written: u64,
+    delivered: u64,
+    handed_back: u64,
+    taken: u64,
+    epochs: u64,
+    left_lagging: u64,
+    left_link_down: u64,
+    left_refused: u64,
+    joined_again: u64,
 }
 
 type Violation = String;
@@ -178,6 +277,11 @@ impl Sim {
             trace: VecDeque::new(),
             steps: 0,
             late_reports: 0,
+            group_written: HashMap::new(),
+            group_ids: HashMap::new(),
+            group_expected: HashMap::new(),
+            group_last_epoch: HashMap::new(),
+            group_stats: GroupStats::default(),
         };
         for i in 0..count {
             sim.nodes.push(Node {
@@ -186,6 +290,7 @@ impl Sim {
                 alive: false,
                 sessions: BTreeMap::new(),
                 stalled_until: Duration::ZERO,
+                group: None,
             });
         }
         for i in 0..count {
@@ -224,10 +329,19 @@ impl Sim {
             let session = Session::new(PeerId(j as u32), format!("n{j}"), role, s.clone());
             sessions.insert(j, session);
         }
+        // Most nodes write to a group of some of their peers.
+        let group = self.rng.chance(70).then(|| {
+            let members: Vec<String> = (0..count)
+                .filter(|j| *j != i && self.rng.chance(70))
+                .map(|j| format!("n{j}"))
+                .collect();
+            Group::new(GroupId(0), "g", members, GROUP_LIMITS)
+        });
         let node = &mut self.nodes[i];
         node.incarnation = incarnation;
         node.alive = true;
         node.sessions = sessions;
+        node.group = group;
         self.log(format!("start n{i} as {incarnation:x}"));
     }
 
@@ -468,6 +582,14 @@ impl Sim {
         let peer_inc = self.nodes[i].sessions[&j].peer_incarnation();
         match event {
             Event::Chunk { chunk, .. } => self.on_take(i, j, me, peer_inc, chunk),
+            Event::GroupChunk {
+                epoch, seq, chunk, ..
+            } => self.on_group_take(i, j, me, peer_inc, epoch, seq, &chunk),
+            Event::GroupEpoch { .. }
+            | Event::GroupDelivered { .. }
+            | Event::GroupHandedBack { .. } => {
+                Err(format!("n{i}: a session of n{j} reported a group event"))
+            }
             Event::Delivered { epoch, through, .. } => {
                 self.log(format!("n{i}: delivered to n{j} {epoch} through {through}"));
                 let ids: Vec<u64> = self
@@ -663,6 +785,8 @@ impl Sim {
         let me = self.nodes[i].incarnation;
         // A dead writer's chunks need no outcome: nobody is left to tell.
         self.written.retain(|_, w| w.writer != me);
+        self.group_written.retain(|_, w| w.writer != me);
+        self.nodes[i].group = None;
         // What a dead reader took died with it: an Expired hand-back of it
         // was right, and nobody will report it.
         let written = &self.written;
@@ -740,7 +864,11 @@ impl Sim {
         match self.rng.below(100) {
             0..=19 => {
                 if self.nodes[pick].alive {
-                    self.write_burst(pick)?;
+                    if self.nodes[pick].group.is_some() && self.rng.chance(40) {
+                        self.group_burst(pick)?;
+                    } else {
+                        self.write_burst(pick)?;
+                    }
                 }
             }
             20..=49 => {
@@ -792,7 +920,15 @@ impl Sim {
                 self.advance(by)?;
             }
         }
-        self.check_bounds()
+        // The manager refreshes its groups after each driver round; here
+        // sometimes later, so a write also meets a member already gone.
+        for i in 0..n {
+            if self.nodes[i].alive && self.rng.chance(70) {
+                self.sync_group(i)?;
+            }
+        }
+        self.check_bounds()?;
+        self.check_group_bounds()
     }
 
     /// Faults stop: every node up, partitions healed, readers reading;
@@ -832,7 +968,23 @@ impl Sim {
                 fresh.push(id);
             }
         }
+        let fresh_groups = self.settle_groups()?;
         self.quiesce()?;
+        for id in fresh_groups {
+            if self.group_written[&id].outcome != Some(GroupResult::Delivered) {
+                return Err(format!(
+                    "fresh group chunk {id} not delivered once settled: {:?}",
+                    self.group_written[&id]
+                ));
+            }
+        }
+        for (id, w) in &self.group_written {
+            if w.outcome.is_none() {
+                return Err(format!(
+                    "group chunk {id} has no outcome once settled: {w:?}"
+                ));
+            }
+        }
         for id in fresh {
             if self.written[&id].outcome != Some(Outcome::Delivered) {
                 return Err(format!(
@@ -900,11 +1052,16 @@ impl Sim {
                     self.pump(i, j);
                 }
             }
+            for i in 0..n {
+                moved |= self.sync_group(i)?;
+            }
             self.check_bounds()?;
+            self.check_group_bounds()?;
             let busy = self.nodes.iter().any(|n| {
                 n.sessions
                     .values()
                     .any(|s| !s.is_idle() || s.epoch().is_none())
+                    || n.group.as_ref().is_some_and(|g| g.pending() > 0)
             });
             if !moved && !busy {
                 return Ok(());
@@ -914,6 +1071,390 @@ impl Sim {
             }
         }
         Err("the cluster did not settle".into())
+    }
+}
+
+// ---- groups ---------------------------------------------------------------
+
+impl Sim {
+    /// A burst of group chunks from node `i`, if it has a group.
+    fn group_burst(&mut self, i: usize) -> Result<(), Violation> {
+        let count = 1 + self.rng.below(6);
+        for _ in 0..count {
+            let Some(group) = self.nodes[i].group.as_ref() else {
+                return Ok(());
+            };
+            let epoch = group.epoch();
+            let stale = epoch.0 > 1 && self.rng.chance(3);
+            let chunk_epoch = if stale {
+                CacheEpoch(epoch.0 - 1)
+            } else {
+                epoch
+            };
+            let before: Vec<usize> = group.members().iter().map(|p| p.0 as usize).collect();
+            let id = self.next_id;
+            self.next_id += 1;
+            let size = if self.rng.chance(5) {
+                200 + self.rng.below(500)
+            } else {
+                self.rng.below(60)
+            };
+            let mut payload = id.to_be_bytes().to_vec();
+            payload.resize(8 + size as usize, 0xcd);
+            let chunk = Chunk::serial(chunk_epoch, Bytes::from(payload));
+            let writer = self.nodes[i].incarnation;
+            let node = &mut self.nodes[i];
+            let Some(group) = node.group.as_mut() else {
+                return Ok(());
+            };
+            let mut links = SimLinks {
+                sessions: &mut node.sessions,
+                sent: Vec::new(),
+            };
+            let result = group.write(chunk, &mut links);
+            let to = links.sent;
+            match result {
+                Ok(seq) => {
+                    if stale || chunk_epoch != epoch {
+                        return Err(format!("n{i}'s group took a chunk of stale {chunk_epoch}"));
+                    }
+                    let members = before.clone();
+                    self.log(format!(
+                        "n{i}: group chunk {id} as {epoch} seq {seq} to {to:?} (members {before:?})"
+                    ));
+                    self.group_ids.insert((writer, epoch.0, seq), id);
+                    self.group_written.insert(
+                        id,
+                        GroupWritten {
+                            writer,
+                            epoch,
+                            seq,
+                            to,
+                            members,
+                            outcome: None,
+                        },
+                    );
+                    self.group_stats.written += 1;
+                }
+                Err(_) => break,
+            }
+        }
+        let peers: Vec<usize> = self.nodes[i].sessions.keys().copied().collect();
+        for j in peers {
+            self.pump(i, j);
+        }
+        Ok(())
+    }
+
+    /// Hands node `i`'s sessions' group outcomes to its group, refreshes
+    /// it, and checks what it reports; whether anything was reported.
+    fn sync_group(&mut self, i: usize) -> Result<bool, Violation> {
+        let node = &mut self.nodes[i];
+        let Some(group) = node.group.as_mut() else {
+            return Ok(false);
+        };
+        for s in node.sessions.values_mut() {
+            while let Some(outcome) = s.poll_group_outcome() {
+                group.on_outcome(outcome);
+            }
+        }
+        group.refresh(&SimLinks {
+            sessions: &mut node.sessions,
+            sent: Vec::new(),
+        });
+        let events: Vec<Event> = std::iter::from_fn(|| group.poll_event()).collect();
+        let moved = !events.is_empty();
+        for event in events {
+            self.on_group_event(i, event)?;
+        }
+        Ok(moved)
+    }
+
+    fn on_group_event(&mut self, i: usize, event: Event) -> Result<(), Violation> {
+        let me = self.nodes[i].incarnation;
+        match event {
+            Event::GroupEpoch {
+                epoch,
+                members,
+                left,
+                ..
+            } => {
+                self.log(format!(
+                    "n{i}: group now {epoch} with {members:?}, left {left:?}"
+                ));
+                self.group_stats.epochs += 1;
+                for (_, why) in &left {
+                    match why {
+                        LeaveReason::Lagging { .. } => self.group_stats.left_lagging += 1,
+                        LeaveReason::LinkDown => self.group_stats.left_link_down += 1,
+                        LeaveReason::Refused(_) => self.group_stats.left_refused += 1,
+                    }
+                }
+                if epoch.0 > 1 && left.is_empty() {
+                    self.group_stats.joined_again += 1;
+                }
+                Ok(())
+            }
+            Event::GroupDelivered {
+                epoch,
+                first_seq,
+                through,
+                ..
+            } => {
+                self.log(format!(
+                    "n{i}: group {epoch} {first_seq}..={through} delivered"
+                ));
+                for seq in first_seq..=through {
+                    let id = self.group_chunk(me, epoch, seq)?;
+                    let w = self.group_written.get_mut(&id).expect("looked up");
+                    if let Some(o) = &w.outcome {
+                        return Err(format!("group chunk {id} Delivered after {o:?}"));
+                    }
+                    w.outcome = Some(GroupResult::Delivered);
+                    self.group_stats.delivered += 1;
+                    if w.to.len() != w.members.len() {
+                        return Err(format!(
+                            "group chunk {id} Delivered, but members {:?} left before it was written ({:?})",
+                            w.members, w.to
+                        ));
+                    }
+                    for (j, reader, _, _) in &w.to {
+                        if !self.taken.contains(&(*reader, id)) {
+                            return Err(format!(
+                                "group chunk {id} ({epoch} seq {seq}) Delivered, but member n{j} never took it"
+                            ));
+                        }
+                    }
+                }
+                Ok(())
+            }
+            Event::GroupHandedBack {
+                epoch,
+                first_seq,
+                chunks,
+                missed,
+                ..
+            } => {
+                self.log(format!(
+                    "n{i}: group {epoch} {} from {first_seq} handed back, missed by {missed:?}",
+                    chunks.len()
+                ));
+                let missed_by: Vec<usize> = missed.iter().map(|(p, _)| p.0 as usize).collect();
+                for (k, chunk) in chunks.iter().enumerate() {
+                    let seq = first_seq + k as u64;
+                    let id = self.group_chunk(me, epoch, seq)?;
+                    if chunk_id(chunk) != id {
+                        return Err(format!(
+                            "group {epoch} seq {seq} handed back as chunk {}, written as {id}",
+                            chunk_id(chunk)
+                        ));
+                    }
+                    let w = self.group_written.get(&id).expect("looked up").clone();
+                    if let Some(o) = &w.outcome {
+                        return Err(format!("group chunk {id} handed back after {o:?}"));
+                    }
+                    for j in &missed_by {
+                        if !w.members.contains(j) {
+                            return Err(format!(
+                                "group chunk {id} handed back naming n{j}, not a member"
+                            ));
+                        }
+                    }
+                    for j in &w.members {
+                        let Some((_, why)) = missed.iter().find(|(p, _)| p.0 as usize == *j) else {
+                            // Not named: it must have been written to the
+                            // member, and taken.
+                            let Some((_, reader, _, _)) = w.to.iter().find(|t| t.0 == *j) else {
+                                return Err(format!(
+                                    "group chunk {id} never written to member n{j}, which is not named"
+                                ));
+                            };
+                            if !self.taken.contains(&(*reader, id)) {
+                                return Err(format!(
+                                    "group chunk {id} handed back without naming n{j}, which never took it"
+                                ));
+                            }
+                            continue;
+                        };
+                        let Some((_, reader, _, _)) = w.to.iter().find(|t| t.0 == *j) else {
+                            continue;
+                        };
+                        let reader_alive =
+                            self.nodes[*j].alive && self.nodes[*j].incarnation == *reader;
+                        let maybe = matches!(why, GroupMiss::Link(HandBack::Expired));
+                        if !maybe && reader_alive && self.taken.contains(&(*reader, id)) {
+                            return Err(format!(
+                                "group chunk {id} handed back naming n{j} ({why:?}), which took it"
+                            ));
+                        }
+                    }
+                    let w = self.group_written.get_mut(&id).expect("looked up");
+                    w.outcome = Some(GroupResult::HandedBack(missed_by.clone()));
+                    self.group_stats.handed_back += 1;
+                }
+                Ok(())
+            }
+            other => Err(format!("n{i}'s group reported {other:?}")),
+        }
+    }
+
+    /// The id of the group chunk `(writer, epoch, seq)`.
+    fn group_chunk(&self, writer: u64, epoch: CacheEpoch, seq: u64) -> Result<u64, Violation> {
+        let id = self.group_ids.get(&(writer, epoch.0, seq)).copied();
+        match id {
+            Some(id) if self.group_written.contains_key(&id) => Ok(id),
+            _ => Err(format!("outcome for unknown group chunk {epoch} seq {seq}")),
+        }
+    }
+
+    /// Node `i` takes a group chunk from `j`: lockstep (invariant 5).
+    #[allow(clippy::too_many_arguments)]
+    fn on_group_take(
+        &mut self,
+        i: usize,
+        j: usize,
+        me: u64,
+        writer: u64,
+        epoch: CacheEpoch,
+        seq: u64,
+        chunk: &Chunk,
+    ) -> Result<(), Violation> {
+        let id = chunk_id(chunk);
+        self.log(format!(
+            "n{i} took group chunk {id} of n{j}: {epoch} seq {seq}"
+        ));
+        let Some(w) = self.group_written.get(&id) else {
+            return Err(format!("n{i} took unknown group chunk {id}"));
+        };
+        if w.writer != writer || w.epoch != epoch || w.seq != seq || chunk.epoch != epoch {
+            return Err(format!(
+                "n{i} took group chunk {id} as {epoch} seq {seq}, written as {} seq {} by {:x}",
+                w.epoch, w.seq, w.writer
+            ));
+        }
+        let Some(&(_, _, link_epoch, link_seq)) = w.to.iter().find(|t| t.0 == i && t.1 == me)
+        else {
+            return Err(format!(
+                "n{i} took group chunk {id} ({epoch} seq {seq}), not written to it: {:?}",
+                w.to
+            ));
+        };
+        // It took its place in the link's own order too (invariant 1).
+        let up = self.nodes[i].sessions[&j].epoch();
+        if up != Some(link_epoch) {
+            return Err(format!(
+                "n{i} took group chunk {id} of link {link_epoch} while {up:?} is up"
+            ));
+        }
+        let next = self.expected.entry((writer, me, link_epoch.0)).or_insert(1);
+        if link_seq != *next {
+            return Err(format!(
+                "n{i} took group chunk {id} as link seq {link_seq}, expected {next}"
+            ));
+        }
+        *next += 1;
+        let last = self.group_last_epoch.entry((writer, me)).or_insert(0);
+        if epoch.0 < *last {
+            return Err(format!(
+                "n{i} took a chunk of group {epoch} after one of epoch {last}"
+            ));
+        }
+        *last = epoch.0;
+        let expected = self
+            .group_expected
+            .entry((writer, epoch.0, me))
+            .or_insert(1);
+        if seq != *expected {
+            return Err(format!(
+                "n{i} took group {epoch} seq {seq}, expected {expected}: lockstep broken"
+            ));
+        }
+        *expected += 1;
+        self.taken.insert((me, id));
+        self.group_stats.taken += 1;
+        Ok(())
+    }
+
+    fn check_group_bounds(&self) -> Result<(), Violation> {
+        for (i, node) in self.nodes.iter().enumerate() {
+            let Some(g) = &node.group else { continue };
+            let wanted = g.wanted().count() as u64;
+            let cap = (wanted + 1) * GROUP_LIMITS.max_lag_chunks;
+            if g.pending() as u64 > cap || g.open_epochs() as u64 > wanted + 1 {
+                return Err(format!(
+                    "n{i}'s group keeps {} chunks in {} epochs, past {cap}",
+                    g.pending(),
+                    g.open_epochs()
+                ));
+            }
+            for m in g.wanted() {
+                if let Some((chunks, bytes)) = g.lag(m) {
+                    if chunks > GROUP_LIMITS.max_lag_chunks || bytes > GROUP_LIMITS.max_lag_bytes {
+                        return Err(format!("n{i}'s group member {m} owes past the cap"));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Once settled: every group has all its wanted members, and a fresh
+    /// group chunk reaches every one of them.
+    fn settle_groups(&mut self) -> Result<Vec<u64>, Violation> {
+        let mut fresh = Vec::new();
+        for i in 0..self.nodes.len() {
+            self.sync_group(i)?;
+            let Some(g) = &self.nodes[i].group else {
+                continue;
+            };
+            let wanted: Vec<u32> = g
+                .wanted()
+                .filter_map(|n| n.strip_prefix('n')?.parse().ok())
+                .collect();
+            let members: Vec<u32> = g.members().iter().map(|p| p.0).collect();
+            if members != wanted {
+                return Err(format!(
+                    "n{i}'s group settled with {members:?}, wanted {wanted:?}"
+                ));
+            }
+            if wanted.is_empty() {
+                continue;
+            }
+            let before = self.group_stats.written;
+            let id = self.next_id;
+            // A burst of one, in the current epoch.
+            let epoch = g.epoch();
+            self.next_id += 1;
+            let writer = self.nodes[i].incarnation;
+            let node = &mut self.nodes[i];
+            let group = node.group.as_mut().expect("checked");
+            let mut links = SimLinks {
+                sessions: &mut node.sessions,
+                sent: Vec::new(),
+            };
+            let seq = group
+                .write(
+                    Chunk::serial(epoch, Bytes::copy_from_slice(&id.to_be_bytes())),
+                    &mut links,
+                )
+                .map_err(|(why, _)| format!("n{i}'s group refused a write once settled: {why}"))?;
+            let to = links.sent;
+            self.group_ids.insert((writer, epoch.0, seq), id);
+            self.group_written.insert(
+                id,
+                GroupWritten {
+                    writer,
+                    epoch,
+                    seq,
+                    members: wanted.iter().map(|j| *j as usize).collect(),
+                    to,
+                    outcome: None,
+                },
+            );
+            self.group_stats.written = before + 1;
+            fresh.push(id);
+        }
+        Ok(fresh)
     }
 }
 
@@ -931,6 +1472,12 @@ fn summarize(wire: &Wire) -> String {
             h.nonce, h.epoch, h.record
         ),
         Wire::Chunk { epoch, seq, .. } => format!("CHUNK {epoch} seq {seq}"),
+        Wire::GroupChunk {
+            epoch, seq, tag, ..
+        } => format!(
+            "GCHUNK {epoch} seq {seq} group {} seq {}",
+            tag.epoch, tag.seq
+        ),
         Wire::Ack { epoch, seq } => format!("ACK {epoch} seq {seq}"),
         Wire::Refuse { code, text } => format!("REFUSE {code:?} {text}"),
     }
@@ -947,6 +1494,7 @@ struct Coverage {
     stale: u64,
     epochs: u64,
     dropped_unread: u64,
+    groups: GroupStats,
 }
 
 fn run_schedule(seed: u64, coverage: &mut Coverage) -> Result<(), (Violation, String)> {
@@ -958,6 +1506,17 @@ fn run_schedule(seed: u64, coverage: &mut Coverage) -> Result<(), (Violation, St
     coverage.steps += sim.steps;
     coverage.written += sim.written.len() as u64;
     coverage.late_reports += sim.late_reports;
+    let g = sim.group_stats;
+    let c = &mut coverage.groups;
+    c.written += g.written;
+    c.delivered += g.delivered;
+    c.handed_back += g.handed_back;
+    c.taken += g.taken;
+    c.epochs += g.epochs;
+    c.left_lagging += g.left_lagging;
+    c.left_link_down += g.left_link_down;
+    c.left_refused += g.left_refused;
+    c.joined_again += g.joined_again;
     for w in sim.written.values() {
         match w.outcome {
             Some(Outcome::Delivered) => coverage.delivered += 1,

@@ -59,6 +59,7 @@
 //! outcome, and what arrived is exactly what the outcomes say. The command
 //! exits 0 only then; otherwise it prints what was wrong and exits 1.
 
+mod group;
 mod ledger;
 mod lines;
 mod log;
@@ -147,6 +148,11 @@ pub struct ClusterDemoArgs {
     /// Pending chunks per peer at which the bridge refuses writes.
     #[arg(long, value_name = "CHUNKS", default_value_t = 8000)]
     hard_cap: usize,
+    /// The manager broadcasts its state to all workers as one group (one
+    /// encoding per state chunk) instead of one unicast stream per worker,
+    /// and reports the encodings saved.
+    #[arg(long)]
+    groups: bool,
     /// Seconds between rate reports.
     #[arg(long, value_name = "SECONDS", default_value_t = 2.0, value_parser = parse_seconds)]
     report_every: f64,
@@ -254,6 +260,7 @@ struct Layout {
     broadcast_rate: f64,
     stall: Option<(Duration, Duration)>,
     partition: bool,
+    groups: bool,
 }
 
 /// The servers: name, role, whether it listens on tcp (else ipc).
@@ -282,6 +289,7 @@ impl Layout {
                 )
             }),
             partition: args.partition,
+            groups: args.groups,
         }
     }
 
@@ -305,6 +313,7 @@ impl Layout {
             broadcast_rate: self.broadcast_rate,
             stall: self.stall.filter(|_| role == Role::Logger),
             partner,
+            groups: self.groups,
         }
     }
 

@@ -32,6 +32,7 @@ use serializer_bridge::{
     CacheEpoch, Chunk, Event, HandBack, LinkDown, MessageType, PeerId, PeerManager, WriteRefused,
 };
 
+use super::group::{GROUP, GroupIn, GroupOut};
 use super::ledger::{Back, NodeLedger, REASONS, Received, Sent, label, reason_index, reason_name};
 use super::log::Log;
 use super::payload::Payload;
@@ -70,6 +71,8 @@ pub struct NodeSpec {
     pub stall: Option<(Duration, Duration)>,
     /// The peer across the `--partition` relay, if any.
     pub partner: Option<String>,
+    /// Manager: broadcast to the workers as one group (`--groups`).
+    pub groups: bool,
 }
 
 /// Steering from the main thread.
@@ -161,6 +164,10 @@ struct Node {
     closing: bool,
     started: Instant,
     was_stalled: bool,
+    /// `--groups`: the manager's group books.
+    group_out: GroupOut,
+    /// `--groups`: a worker's books of the group chunks it takes.
+    group_in: GroupIn,
 }
 
 /// Chunks handed back so far, per reason (in [`REASONS`] order).
@@ -251,7 +258,13 @@ pub fn run(spec: NodeSpec, bridge: PeerManager, control: Arc<Control>, log: Log)
         closing: false,
         started: Instant::now(),
         was_stalled: false,
+        group_out: GroupOut::default(),
+        group_in: GroupIn::default(),
     };
+    if node.spec.groups && node.spec.role == Role::Manager {
+        let workers: Vec<&str> = node.spec.expected.iter().map(String::as_str).collect();
+        node.group_out.id = Some(bridge.join_group(GROUP, &workers));
+    }
     let mut last = Instant::now();
     let mut last_snapshot = Instant::now() - Duration::from_secs(1);
     while !control.stop.load(Ordering::Acquire) {
@@ -278,6 +291,7 @@ pub fn run(spec: NodeSpec, bridge: PeerManager, control: Arc<Control>, log: Log)
         for id in ids {
             busy |= node.write_some(&bridge, id, dt, draining);
         }
+        busy |= node.write_group_some(&bridge, dt, draining);
         if now.duration_since(last_snapshot) >= Duration::from_millis(100) {
             last_snapshot = now;
             let snapshot = node.snapshot(&bridge, draining && !stalled);
@@ -328,6 +342,8 @@ impl Node {
                 },
                 rate: self.spec.rate,
             }),
+            // With --groups the manager writes to its group instead.
+            Role::Manager if self.spec.groups => None,
             Role::Manager => Some(Plan {
                 kind: MessageType::Serial,
                 rate: self.spec.broadcast_rate,
@@ -404,6 +420,48 @@ impl Node {
                         self.log.line(&line);
                     }
                 }
+            }
+            Event::GroupChunk {
+                peer,
+                group,
+                epoch,
+                seq,
+                chunk,
+            } => {
+                if let Some(problem) = self.group_in.take(peer, group, epoch, seq, &chunk) {
+                    self.ledger.violation(problem);
+                }
+            }
+            Event::GroupEpoch {
+                epoch,
+                members,
+                left,
+                ..
+            } => {
+                self.group_out.new_epoch(epoch);
+                let names: Vec<String> = members.iter().map(|p| self.peer_name(*p)).collect();
+                let gone: Vec<String> = left
+                    .iter()
+                    .map(|(p, why)| format!("{} ({why})", self.peer_name(*p)))
+                    .collect();
+                let mut line = format!(
+                    "{}: group {GROUP} now in {epoch} with {} member(s) [{}]",
+                    self.spec.name,
+                    names.len(),
+                    names.join(", ")
+                );
+                if !gone.is_empty() {
+                    line += &format!(", left: {}", gone.join(", "));
+                }
+                self.log.line(&line);
+            }
+            Event::GroupDelivered {
+                first_seq, through, ..
+            } => self.group_out.delivered += through + 1 - first_seq,
+            Event::GroupHandedBack { chunks, .. } => {
+                // State is broadcast again anyway; the next epoch's chunks
+                // carry it, so these are not re-serialized.
+                self.group_out.handed_back += chunks.len() as u64;
             }
             Event::Refused { node, error, count } => {
                 self.log.line(&format!(
@@ -584,6 +642,32 @@ impl Node {
         }
     }
 
+    /// With `--groups`, a link that carried only group chunks: its own
+    /// `Delivered` events cover them, and the group's events book them.
+    fn group_only(&self, peer: PeerId, epoch: CacheEpoch) -> bool {
+        self.spec.groups && !self.sent.contains_key(&(peer, epoch.0))
+    }
+
+    /// Writes group chunks as the broadcast rate allows (manager, with
+    /// `--groups`); true if it wrote.
+    fn write_group_some(&mut self, bridge: &PeerManager, dt: f64, draining: bool) -> bool {
+        if self.group_out.id.is_none() {
+            return false;
+        }
+        let (wrote, problem) = self.group_out.write_some(
+            bridge,
+            self.spec.broadcast_rate,
+            dt,
+            draining,
+            self.spec.incarnation,
+            self.spec.chunk_size,
+        );
+        if let Some(problem) = problem {
+            self.ledger.violation(problem);
+        }
+        wrote
+    }
+
     /// The books of the stream `(peer, epoch)` an outcome is about.
     fn stream(&mut self, peer: PeerId, epoch: CacheEpoch, what: &str) -> Option<&mut Sent> {
         if !self.sent.contains_key(&(peer, epoch.0)) {
@@ -597,6 +681,9 @@ impl Node {
     }
 
     fn delivered(&mut self, peer: PeerId, epoch: CacheEpoch, through: u64) {
+        if self.group_only(peer, epoch) {
+            return;
+        }
         let Some(sent) = self.stream(peer, epoch, "Delivered") else {
             return;
         };
@@ -671,6 +758,9 @@ impl Node {
         first: u64,
         through: u64,
     ) {
+        if self.group_only(peer, epoch) {
+            return;
+        }
         let name = self.peer_name(peer);
         let Some(sent) = self.stream(peer, epoch, "DeliveredAfterHandBack") else {
             return;
@@ -845,8 +935,25 @@ impl Node {
             sent,
             received,
             mut ledger,
+            group_out,
+            group_in,
+            log,
+            spec,
             ..
         } = self;
+        if group_out.id.is_some() {
+            let (line, problem) = group_out.report(&spec.name);
+            log.line(&line);
+            if let Some(problem) = problem {
+                ledger.violation(problem);
+            }
+        }
+        if group_in.taken > 0 {
+            log.line(&format!(
+                "{}: took {} group chunks, each in its group's order",
+                spec.name, group_in.taken
+            ));
+        }
         let name_of = |id: &PeerId| {
             links
                 .get(id)

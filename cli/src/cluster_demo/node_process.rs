@@ -66,6 +66,9 @@ pub struct NodeArgs {
     /// The peer across the partition relay.
     #[arg(long)]
     partner: Option<String>,
+    /// Manager: broadcast as one group (`cluster-demo --groups`).
+    #[arg(long)]
+    groups: bool,
 }
 
 fn parse_peer(text: &str) -> Result<PeerConfig, String> {
@@ -119,6 +122,9 @@ impl NodeArgs {
         if let Some(partner) = &spec.partner {
             line.push(format!("--partner={partner}"));
         }
+        if spec.groups {
+            line.push("--groups".to_owned());
+        }
         line
     }
 }
@@ -160,6 +166,7 @@ pub fn run_node(args: &NodeArgs) -> Result<(), CliError> {
             _ => None,
         },
         partner: args.partner.clone(),
+        groups: args.groups,
     };
     let control = Arc::new(Control::default());
     let commands = listen_to_parent(&control, &name)?;

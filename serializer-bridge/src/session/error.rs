@@ -125,6 +125,27 @@ pub enum ProtocolError {
     /// The peer did not finish the handshake in time.
     #[error("no WELCOME within the handshake timeout")]
     HandshakeTimeout,
+    /// A group chunk out of its group's order: a sequence that is not the
+    /// next of its group epoch, or a group epoch that went back.
+    #[error("group {group} chunk {seq} of {epoch}; the group is in {current}, expected {expected}")]
+    GroupOutOfOrder {
+        /// The group (the writer's number).
+        group: u32,
+        /// The chunk's group epoch.
+        epoch: CacheEpoch,
+        /// Its group sequence.
+        seq: u64,
+        /// The group epoch seen last on this link.
+        current: CacheEpoch,
+        /// The sequence expected.
+        expected: u64,
+    },
+    /// More groups on one link epoch than a receiver tracks.
+    #[error("more than {max} groups on one link")]
+    TooManyGroups {
+        /// The most tracked.
+        max: usize,
+    },
 }
 
 impl ProtocolError {

@@ -45,6 +45,7 @@ use crate::chunk::Chunk;
 use crate::config::Caps;
 use crate::epoch::CacheEpoch;
 use crate::event::{Event, PeerId};
+use crate::group::{GroupOrder, GroupOutcome, GroupTag};
 use crate::stats::PeerStats;
 use crate::wire::{Hello, PROTOCOL_VERSION, Wire};
 use incoming::Incoming;
@@ -141,7 +142,9 @@ pub struct Session {
     inc: Incoming,
     /// HELLO, WELCOME or REFUSE, sent before anything else.
     control: VecDeque<Wire>,
-    inbox: VecDeque<(u64, Chunk)>,
+    inbox: VecDeque<(u64, Chunk, Option<GroupTag>)>,
+    /// The order of the group chunks received in the link epoch.
+    group_order: GroupOrder,
     events: VecDeque<(u64, Event)>,
     next_stamp: u64,
     stats: PeerStats,
@@ -163,6 +166,7 @@ impl Session {
             inc: Incoming::new(),
             control: VecDeque::new(),
             inbox: VecDeque::new(),
+            group_order: GroupOrder::default(),
             events: VecDeque::new(),
             next_stamp: 0,
             stats: PeerStats::default(),
@@ -264,7 +268,14 @@ impl Session {
                 seq,
                 kind,
                 payload,
-            } => self.on_chunk(Chunk::new(epoch, kind, payload), seq),
+            } => self.on_chunk(epoch, Chunk::new(epoch, kind, payload), seq, None),
+            Wire::GroupChunk {
+                epoch,
+                seq,
+                kind,
+                tag,
+                payload,
+            } => self.on_chunk(epoch, Chunk::new(tag.epoch, kind, payload), seq, Some(tag)),
             Wire::Ack { epoch, seq } => self.on_ack(epoch, seq),
             Wire::Refuse { code, text } => {
                 self.end_epoch(LinkDown::Refused { code, text }, now);
@@ -406,6 +417,7 @@ impl Session {
         };
         self.out.start(epoch, window);
         self.inc.start(epoch);
+        self.group_order.reset();
         self.stats.epochs += 1;
         let event = Event::PeerUp {
             peer: self.id,
@@ -416,30 +428,41 @@ impl Session {
         self.push_events([event]);
     }
 
-    fn on_chunk(&mut self, chunk: Chunk, seq: u64) -> Result<(), ProtocolError> {
+    /// A CHUNK, or a GCHUNK (`tag`) whose chunk carries its group epoch,
+    /// travelling in `link_epoch`.
+    fn on_chunk(
+        &mut self,
+        link_epoch: CacheEpoch,
+        chunk: Chunk,
+        seq: u64,
+        tag: Option<GroupTag>,
+    ) -> Result<(), ProtocolError> {
         let Link::Up { epoch } = self.link else {
             // A dead link's chunk, or one of an epoch we never agreed:
             // its sender learns from our record that it was not delivered.
             self.stats.stale += 1;
             return Ok(());
         };
-        if chunk.epoch < epoch {
+        if link_epoch < epoch {
             self.stats.stale += 1;
             return Ok(());
         }
-        if chunk.epoch > epoch {
+        if link_epoch > epoch {
             return Err(ProtocolError::FutureEpoch {
-                kind: "CHUNK",
-                epoch: chunk.epoch,
+                kind: if tag.is_some() { "GCHUNK" } else { "CHUNK" },
+                epoch: link_epoch,
                 current: epoch,
             });
         }
         let len = chunk.len() as u64;
         self.inc.accept(seq, len, self.settings.window)?;
+        if let Some(tag) = tag {
+            self.group_order.accept(tag)?;
+        }
         self.stats.chunks_in += 1;
         self.stats.bytes_in += len;
         let stamp = self.stamp();
-        self.inbox.push_back((stamp, chunk));
+        self.inbox.push_back((stamp, chunk, tag));
         Ok(())
     }
 
@@ -500,7 +523,30 @@ impl Session {
         if !matches!(self.link, Link::Up { .. }) {
             return Err((WriteRefused::PeerDown, chunk));
         }
-        match self.out.write(chunk, &self.settings.caps) {
+        self.write_tagged(chunk, None)
+    }
+
+    /// Queues a group chunk for this member: `chunk.epoch` is the group
+    /// epoch (the link epoch is not checked against it); its sequence in
+    /// the link epoch. Refused (and handed back) when no epoch is up or
+    /// the hard cap is reached.
+    pub fn write_group(
+        &mut self,
+        chunk: Chunk,
+        tag: GroupTag,
+    ) -> Result<u64, (WriteRefused, Chunk)> {
+        if !matches!(self.link, Link::Up { .. }) {
+            return Err((WriteRefused::PeerDown, chunk));
+        }
+        self.write_tagged(chunk, Some(tag))
+    }
+
+    fn write_tagged(
+        &mut self,
+        chunk: Chunk,
+        tag: Option<GroupTag>,
+    ) -> Result<u64, (WriteRefused, Chunk)> {
+        match self.out.write(chunk, tag, &self.settings.caps) {
             Ok((seq, crossed)) => {
                 if crossed {
                     self.push_events([Event::FillingUp { peer: self.id }]);
@@ -528,11 +574,24 @@ impl Session {
 
     /// The application takes the next received chunk: from now on it
     /// counts as delivered.
+    /// A group chunk comes as any other (its `epoch` is then its group
+    /// epoch); [`Session::take_tagged`] tells them apart.
     pub fn take(&mut self) -> Option<Chunk> {
-        let (_, chunk) = self.inbox.pop_front()?;
+        self.take_tagged().map(|(chunk, _)| chunk)
+    }
+
+    /// As [`Session::take`], with the group tag of a group chunk.
+    pub fn take_tagged(&mut self) -> Option<(Chunk, Option<GroupTag>)> {
+        let (_, chunk, tag) = self.inbox.pop_front()?;
         self.inc.took(chunk.len() as u64, self.peer_incarnation);
         self.stats.read_calls += 1;
-        Some(chunk)
+        Some((chunk, tag))
+    }
+
+    /// The next outcome of a group chunk written to this peer, for its
+    /// group ([`Group::on_outcome`](crate::group::Group::on_outcome)).
+    pub fn poll_group_outcome(&mut self) -> Option<GroupOutcome> {
+        self.out.group_outcomes.pop_front()
     }
 
     /// Whether a received chunk waits.
@@ -544,15 +603,24 @@ impl Session {
     /// delivered, as [`Session::take`] does).
     pub fn poll_event(&mut self) -> Option<Event> {
         let chunk_first = match (self.inbox.front(), self.events.front()) {
-            (Some((c, _)), Some((e, _))) => c < e,
+            (Some((c, _, _)), Some((e, _))) => c < e,
             (Some(_), None) => true,
             _ => false,
         };
         if chunk_first {
-            let chunk = self.take()?;
-            return Some(Event::Chunk {
-                peer: self.id,
-                chunk,
+            let (chunk, tag) = self.take_tagged()?;
+            return Some(match tag {
+                None => Event::Chunk {
+                    peer: self.id,
+                    chunk,
+                },
+                Some(tag) => Event::GroupChunk {
+                    peer: self.id,
+                    group: tag.group,
+                    epoch: tag.epoch,
+                    seq: tag.seq,
+                    chunk,
+                },
             });
         }
         self.events.pop_front().map(|(_, e)| e)
@@ -583,12 +651,22 @@ impl Session {
             return Some(ack);
         }
         let epoch = self.out.epoch;
-        let (seq, chunk) = self.out.next_to_send()?;
-        let wire = Wire::Chunk {
-            epoch,
-            seq,
-            kind: chunk.kind,
-            payload: chunk.data.clone(),
+        let (seq, queued) = self.out.next_to_send()?;
+        let chunk = &queued.chunk;
+        let wire = match queued.tag {
+            None => Wire::Chunk {
+                epoch,
+                seq,
+                kind: chunk.kind,
+                payload: chunk.data.clone(),
+            },
+            Some(tag) => Wire::GroupChunk {
+                epoch,
+                seq,
+                kind: chunk.kind,
+                tag,
+                payload: chunk.data.clone(),
+            },
         };
         self.stats.chunks_out += 1;
         self.stats.bytes_out += chunk.len() as u64;
@@ -670,7 +748,10 @@ impl Session {
     /// Down, with no outcome owed and nothing unread: a session the
     /// manager may forget.
     pub fn is_settled(&self) -> bool {
-        self.link == Link::Down && self.is_idle() && self.events.is_empty()
+        self.link == Link::Down
+            && self.is_idle()
+            && self.events.is_empty()
+            && self.out.group_outcomes.is_empty()
     }
 
     /// The counters.

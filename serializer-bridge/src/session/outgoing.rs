@@ -9,6 +9,11 @@
 //! [`InDoubt`] record, settled by the peer's next handshake (its delivery
 //! record) or by the in-doubt timeout.
 //!
+//! Group chunks ([`GroupTag`]) share the queue, the sequences and the
+//! window with the peer's own chunks; their outcomes go to
+//! `group_outcomes` (for the group) instead of becoming events, and the
+//! peer's own hand-backs are split into runs of consecutive own chunks.
+//!
 //! Invariant: at most one epoch is in doubt, and none while an epoch is up,
 //! because a session only goes up after taking the peer's handshake, which
 //! settles the doubt first.
@@ -20,6 +25,7 @@ use crate::chunk::Chunk;
 use crate::config::Caps;
 use crate::epoch::CacheEpoch;
 use crate::event::{Event, PeerId};
+use crate::group::{GroupOutcome, GroupTag};
 use crate::session::error::{HandBack, ProtocolError, WriteRefused};
 use crate::wire::Record;
 
@@ -32,6 +38,13 @@ pub struct Window {
     pub bytes: u64,
 }
 
+/// A written chunk in the queue: the peer's own, or a group's.
+#[derive(Debug, Clone)]
+pub(crate) struct Queued {
+    pub(crate) chunk: Chunk,
+    pub(crate) tag: Option<GroupTag>,
+}
+
 /// Chunks that were on the wire when their epoch ended.
 #[derive(Debug)]
 pub(crate) struct InDoubt {
@@ -40,7 +53,7 @@ pub(crate) struct InDoubt {
     pub(crate) peer_incarnation: u64,
     /// Sequences `acked + 1 ..= acked + chunks.len()`.
     pub(crate) acked: u64,
-    pub(crate) chunks: VecDeque<Chunk>,
+    pub(crate) chunks: VecDeque<Queued>,
     pub(crate) since: Instant,
 }
 
@@ -56,7 +69,7 @@ pub struct Expired {
 #[derive(Debug)]
 pub(crate) struct Outgoing {
     pub(crate) epoch: CacheEpoch,
-    queue: VecDeque<Chunk>,
+    queue: VecDeque<Queued>,
     pub(crate) acked: u64,
     pub(crate) sent: u64,
     pub(crate) written: u64,
@@ -66,6 +79,8 @@ pub(crate) struct Outgoing {
     filling_up: bool,
     pub(crate) in_doubt: Option<InDoubt>,
     pub(crate) expired: Option<Expired>,
+    /// Outcomes of group chunks, for the groups to collect.
+    pub(crate) group_outcomes: VecDeque<GroupOutcome>,
 }
 
 /// What the peer's handshake says, for settling our doubt.
@@ -81,23 +96,63 @@ pub(crate) struct Said {
     pub(crate) record: Record,
 }
 
-/// Reports chunks `first_seq..` of `epoch` as handed back, if any.
+/// Reports chunks `first_seq..` of `epoch` as handed back: the peer's own
+/// in runs of consecutive sequences, group chunks to `groups`.
 fn hand_back(
     events: &mut Vec<Event>,
+    groups: &mut VecDeque<GroupOutcome>,
     peer: PeerId,
     epoch: CacheEpoch,
     reason: HandBack,
     first_seq: u64,
-    chunks: Vec<Chunk>,
+    queued: impl IntoIterator<Item = Queued>,
 ) {
-    if !chunks.is_empty() {
-        events.push(Event::HandedBack {
-            peer,
-            epoch,
-            reason,
-            first_seq,
-            chunks,
-        });
+    let mut run: Vec<Chunk> = Vec::new();
+    let mut run_first = first_seq;
+    let flush = |run: &mut Vec<Chunk>, run_first: u64, events: &mut Vec<Event>| {
+        if !run.is_empty() {
+            events.push(Event::HandedBack {
+                peer,
+                epoch,
+                reason,
+                first_seq: run_first,
+                chunks: std::mem::take(run),
+            });
+        }
+    };
+    for (seq, q) in (first_seq..).zip(queued) {
+        match q.tag {
+            Some(tag) => {
+                flush(&mut run, run_first, events);
+                run_first = seq + 1;
+                groups.push_back(GroupOutcome {
+                    peer,
+                    tag,
+                    len: q.chunk.len() as u64,
+                    missed: Some(reason),
+                });
+            }
+            None => run.push(q.chunk),
+        }
+    }
+    flush(&mut run, run_first, events);
+}
+
+/// Reports group chunks among `queued` as delivered.
+fn delivered<'a>(
+    groups: &mut VecDeque<GroupOutcome>,
+    peer: PeerId,
+    queued: impl IntoIterator<Item = &'a Queued>,
+) {
+    for q in queued {
+        if let Some(tag) = q.tag {
+            groups.push_back(GroupOutcome {
+                peer,
+                tag,
+                len: q.chunk.len() as u64,
+                missed: None,
+            });
+        }
     }
 }
 
@@ -118,6 +173,7 @@ impl Outgoing {
             filling_up: false,
             in_doubt: None,
             expired: None,
+            group_outcomes: VecDeque::new(),
         }
     }
 
@@ -156,12 +212,14 @@ impl Outgoing {
 
     /// Queues a chunk of the current epoch; its sequence and whether this
     /// write crossed the soft cap.
+    /// A group chunk (`tag`) is bound to its group epoch, not to ours.
     pub(crate) fn write(
         &mut self,
         chunk: Chunk,
+        tag: Option<GroupTag>,
         caps: &Caps,
     ) -> Result<(u64, bool), (WriteRefused, Chunk)> {
-        if chunk.epoch != self.epoch {
+        if tag.is_none() && chunk.epoch != self.epoch {
             let current = self.epoch;
             return Err((
                 WriteRefused::StaleEpoch {
@@ -189,7 +247,7 @@ impl Outgoing {
             return Err((refused, chunk));
         }
         self.pending_bytes += len;
-        self.queue.push_back(chunk);
+        self.queue.push_back(Queued { chunk, tag });
         self.written += 1;
         let crossed = !self.filling_up
             && (self.pending() > caps.soft_chunks || self.pending_bytes > caps.soft_bytes as u64);
@@ -199,14 +257,14 @@ impl Outgoing {
 
     /// The next chunk to put on the wire, with its sequence; None when
     /// nothing waits or the peer's window is full.
-    pub(crate) fn next_to_send(&mut self) -> Option<(u64, &Chunk)> {
+    pub(crate) fn next_to_send(&mut self) -> Option<(u64, &Queued)> {
         if self.sent == self.written {
             return None;
         }
         let in_flight = self.sent - self.acked;
         let index = usize::try_from(in_flight).ok()?;
         let next = self.queue.get(index)?;
-        let len = next.len() as u64;
+        let len = next.chunk.len() as u64;
         let full = in_flight >= self.window.chunks
             || (in_flight > 0 && self.in_flight_bytes.saturating_add(len) > self.window.bytes);
         if full {
@@ -237,10 +295,11 @@ impl Outgoing {
             return Ok(());
         }
         for _ in self.acked..seq {
-            if let Some(chunk) = self.queue.pop_front() {
-                let len = chunk.len() as u64;
+            if let Some(q) = self.queue.pop_front() {
+                let len = q.chunk.len() as u64;
                 self.pending_bytes -= len;
                 self.in_flight_bytes -= len;
+                delivered(&mut self.group_outcomes, peer, [&q]);
             }
         }
         self.acked = seq;
@@ -275,9 +334,10 @@ impl Outgoing {
             self.expire(peer, events);
         }
         let in_flight = (self.sent - self.acked) as usize;
-        let unsent: Vec<Chunk> = self.queue.drain(in_flight..).collect();
+        let unsent: Vec<Queued> = self.queue.drain(in_flight..).collect();
         hand_back(
             events,
+            &mut self.group_outcomes,
             peer,
             self.epoch,
             HandBack::Unsent,
@@ -349,9 +409,22 @@ impl Outgoing {
                 epoch: doubt.epoch,
                 through: delivered,
             });
+            self::delivered(
+                &mut self.group_outcomes,
+                peer,
+                doubt.chunks.iter().take(confirmed),
+            );
         }
-        let rest: Vec<Chunk> = doubt.chunks.drain(confirmed..).collect();
-        hand_back(events, peer, doubt.epoch, reason, delivered + 1, rest);
+        let rest: Vec<Queued> = doubt.chunks.drain(confirmed..).collect();
+        hand_back(
+            events,
+            &mut self.group_outcomes,
+            peer,
+            doubt.epoch,
+            reason,
+            delivered + 1,
+            rest,
+        );
         Ok(())
     }
 
@@ -391,33 +464,34 @@ impl Outgoing {
             acked: doubt.acked,
             sent,
         });
-        let chunks = doubt.chunks.into();
         hand_back(
             events,
+            &mut self.group_outcomes,
             peer,
             doubt.epoch,
             HandBack::Expired,
             doubt.acked + 1,
-            chunks,
+            doubt.chunks,
         );
     }
 
     /// Shutting down: everything still ours comes back.
     pub(crate) fn surrender(&mut self, peer: PeerId, events: &mut Vec<Event>) {
         if let Some(doubt) = self.in_doubt.take() {
-            let chunks = doubt.chunks.into();
             hand_back(
                 events,
+                &mut self.group_outcomes,
                 peer,
                 doubt.epoch,
                 HandBack::Shutdown,
                 doubt.acked + 1,
-                chunks,
+                doubt.chunks,
             );
         }
-        let queued = self.queue.drain(..).collect();
+        let queued: Vec<Queued> = self.queue.drain(..).collect();
         hand_back(
             events,
+            &mut self.group_outcomes,
             peer,
             self.epoch,
             HandBack::Shutdown,
@@ -431,14 +505,21 @@ impl Outgoing {
     }
 
     /// Takes back the unsent chunks (ChunkedIO's `Clear`): they are the
-    /// caller's again and count as handed back. Returns their first
+    /// caller's again and count as handed back. Only the peer's own
+    /// chunks after the last unsent group chunk come back (a group chunk
+    /// stays, so the member keeps its group's order). Returns their first
     /// sequence and whether the peer drained.
     pub(crate) fn clear(&mut self, caps: &Caps) -> (u64, Vec<Chunk>, bool) {
         let in_flight = (self.sent - self.acked) as usize;
-        let cleared: Vec<Chunk> = self.queue.drain(in_flight..).collect();
-        let first = self.sent + 1;
+        let keep = self
+            .queue
+            .iter()
+            .rposition(|q| q.tag.is_some())
+            .map_or(in_flight, |last| (last + 1).max(in_flight));
+        let cleared: Vec<Chunk> = self.queue.drain(keep..).map(|q| q.chunk).collect();
+        let first = self.acked + keep as u64 + 1;
         self.pending_bytes -= cleared.iter().map(|c| c.len() as u64).sum::<u64>();
-        self.written = self.sent;
+        self.written = self.acked + keep as u64;
         (first, cleared, self.check_drained(caps))
     }
 

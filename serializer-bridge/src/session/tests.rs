@@ -552,3 +552,89 @@ fn a_chunk_larger_than_the_hard_byte_cap_is_refused_as_too_large_not_full() {
     let most = Chunk::serial(epoch, Bytes::from(vec![0; CAPS.hard_bytes]));
     assert_eq!(p.w.write(most).unwrap(), 1);
 }
+
+#[test]
+fn group_chunks_share_the_link_order_and_come_back_to_their_group() {
+    use crate::group::{GroupId, GroupTag};
+    let tag = |seq| GroupTag {
+        group: GroupId(3),
+        epoch: CacheEpoch(9),
+        seq,
+    };
+    let mut p = Pair::new();
+    let e = p.connect();
+    // Own, group, own: the link numbers them 1, 2, 3; a group chunk keeps
+    // its group epoch, not the link's.
+    assert_eq!(p.w.write(Chunk::serial(e, &b"own"[..])).unwrap(), 1);
+    let shared = Bytes::from_static(b"group");
+    let g =
+        p.w.write_group(Chunk::serial(CacheEpoch(9), shared.clone()), tag(1))
+            .unwrap();
+    assert_eq!(g, 2);
+    assert_eq!(p.w.write(Chunk::serial(e, &b"own2"[..])).unwrap(), 3);
+    p.exchange();
+    assert!(matches!(p.m.poll_event(), Some(Event::PeerUp { .. })));
+    assert!(matches!(p.m.poll_event(), Some(Event::Chunk { .. })));
+    match p.m.poll_event() {
+        Some(Event::GroupChunk {
+            group,
+            epoch,
+            seq,
+            chunk,
+            ..
+        }) => {
+            assert_eq!((group, epoch, seq), (GroupId(3), CacheEpoch(9), 1));
+            assert_eq!(chunk.data, shared);
+        }
+        other => panic!("expected the group chunk, got {other:?}"),
+    }
+    assert!(matches!(p.m.poll_event(), Some(Event::Chunk { .. })));
+    p.exchange();
+    let outcome = p.w.poll_group_outcome().expect("the group chunk's outcome");
+    assert_eq!(outcome.tag, tag(1));
+    assert_eq!(outcome.missed, None);
+    assert!(p.w.poll_group_outcome().is_none());
+    // The link drops with a group chunk unsent: it comes back to the
+    // group, the peer's own unsent chunks as their own runs of sequences.
+    p.w.write(Chunk::serial(e, &b"a"[..])).unwrap();
+    p.w.write_group(Chunk::serial(CacheEpoch(9), shared), tag(2))
+        .unwrap();
+    p.w.write(Chunk::serial(e, &b"b"[..])).unwrap();
+    p.w.link_down(p.now);
+    let outcome = p.w.poll_group_outcome().expect("handed back to the group");
+    assert_eq!(outcome.missed, Some(HandBack::Unsent));
+    let mut runs = Vec::new();
+    while let Some(event) = p.w.poll_event() {
+        if let Event::HandedBack {
+            first_seq, chunks, ..
+        } = event
+        {
+            runs.push((first_seq, chunks.len()));
+        }
+    }
+    assert_eq!(runs, vec![(4, 1), (6, 1)]);
+}
+
+#[test]
+fn a_group_chunk_out_of_its_group_order_ends_the_link() {
+    use crate::group::{GroupId, GroupTag};
+    let g = |seq, gseq| Wire::GroupChunk {
+        epoch: CacheEpoch(1),
+        seq,
+        kind: crate::MessageType::Serial,
+        tag: GroupTag {
+            group: GroupId(1),
+            epoch: CacheEpoch(4),
+            seq: gseq,
+        },
+        payload: Bytes::from_static(b"x"),
+    };
+    let mut p = Pair::new();
+    let e = p.connect();
+    assert_eq!(e, CacheEpoch(1));
+    p.m.handle(g(1, 1), p.now).unwrap();
+    assert!(matches!(
+        p.m.handle(g(2, 3), p.now),
+        Err(ProtocolError::GroupOutOfOrder { expected: 2, .. })
+    ));
+}
