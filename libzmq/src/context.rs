@@ -22,6 +22,8 @@ use tokio::runtime::{Handle, Runtime};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use zmtp_transport::InprocDomain;
+
 use crate::errno::Errno;
 use crate::signaler::Signaler;
 use crate::wait::{Deadline, wait};
@@ -107,6 +109,8 @@ pub struct Context {
     /// Readable once shut down, for `zmq_poll` (made by its first use;
     /// `None` if the descriptor could not be made).
     shutdown_fd: OnceLock<Option<Signaler>>,
+    /// The context's `inproc://` names (libzmq scopes them per context).
+    inproc: InprocDomain,
 }
 
 impl Context {
@@ -117,7 +121,13 @@ impl Context {
             closed: Condvar::new(),
             shutdown: watch::Sender::new(false),
             shutdown_fd: OnceLock::new(),
+            inproc: InprocDomain::new(),
         })
+    }
+
+    /// Where the context's sockets bind and connect `inproc://` names.
+    pub fn inproc_domain(&self) -> &InprocDomain {
+        &self.inproc
     }
 
     fn lock(&self) -> MutexGuard<'_, Registry> {

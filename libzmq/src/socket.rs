@@ -163,7 +163,9 @@ impl ZSocket {
         if inner.transport.is_none() {
             let mut options = inner.options.transport.clone();
             options.security = inner.options.security.security()?;
-            options.async_authenticator = Some(crate::zap::ZapClient::shared());
+            options.inproc_domain = self.ctx.inproc_domain().clone();
+            options.async_authenticator =
+                Some(crate::zap::ZapClient::shared(options.inproc_domain.clone()));
             let socket = {
                 let _entered = self.runtime.enter();
                 Socket::with_options(self.socket_type, options)
@@ -216,6 +218,25 @@ impl ZSocket {
             .map_err(errno_of)?;
         inner.last_endpoint = endpoint.to_owned();
         Ok(())
+    }
+
+    /// `zmq_unbind` and `zmq_disconnect`, which are one function in
+    /// libzmq: whichever bound or connected endpoint `endpoint` names
+    /// stops (a wildcard bind by its `ZMQ_LAST_ENDPOINT`, or as written
+    /// with `*` for the host). ENOENT if there is none.
+    pub fn term_endpoint(&self, endpoint: &str) -> Result<(), Errno> {
+        self.ctx.check_live()?;
+        let inner = self.lock();
+        let Some(socket) = inner.transport.clone() else {
+            // Nothing bound or connected yet; a malformed endpoint still
+            // gets its own errno.
+            let parsed = endpoint.parse::<zmtp_transport::Endpoint>();
+            return Err(parsed.map_or_else(|e| errno_of(e.into()), |_| Errno(libc::ENOENT)));
+        };
+        match self.wait(Deadline::Never, socket.unbind(endpoint))? {
+            Err(Error::EndpointNotFound(_)) => socket.disconnect(endpoint).map_err(errno_of),
+            other => other.map_err(errno_of),
+        }
     }
 
     /// Sends one frame; the message goes when a frame without `more` ends
@@ -397,7 +418,7 @@ impl ZSocket {
             previous.stop(&self.runtime);
         }
         let Some(addr) = addr else { return Ok(()) };
-        let mut sink = MonitorSink::bind(&self.runtime, self.ctx.shutdown_signal(), addr, events)?;
+        let mut sink = MonitorSink::bind(&self.runtime, &self.ctx, addr, events)?;
         if let Some(socket) = &inner.transport {
             sink.start(&self.runtime, socket);
         }
@@ -476,6 +497,8 @@ pub fn errno_of(error: Error) -> Errno {
         Error::State(_) => Errno::FSM,
         Error::Unsupported { .. } => Errno::NOTSUP,
         Error::Endpoint(EndpointError::UnknownTransport { .. }) => Errno(libc::EPROTONOSUPPORT),
+        Error::Endpoint(EndpointError::IpcPathTooLong { .. }) => Errno(libc::ENAMETOOLONG),
+        Error::EndpointNotFound(_) => Errno(libc::ENOENT),
         Error::Endpoint(_) => Errno::INVAL,
         Error::InprocNotBound(_) => Errno(libc::ECONNREFUSED),
         Error::AddressInUse(_) => Errno(libc::EADDRINUSE),

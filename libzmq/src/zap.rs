@@ -22,24 +22,31 @@ use std::sync::Arc;
 use bytes::Bytes;
 use zmtp_transport::zmtp::{MechanismName, Metadata};
 use zmtp_transport::{
-    AsyncAuthenticator, AuthFuture, AuthReply, AuthStatus, Credentials, Message, Options, Socket,
-    SocketType, ZapReplyError, ZapRequest,
+    AsyncAuthenticator, AuthFuture, AuthReply, AuthStatus, Credentials, InprocDomain, Message,
+    Options, Socket, SocketType, ZapReplyError, ZapRequest,
 };
 
 /// Where libzmq's ZAP handlers bind.
 pub const ZAP_ENDPOINT: &str = "inproc://zeromq.zap.01";
 
+/// [`ZAP_ENDPOINT`]'s inproc name.
+const ZAP_NAME: &str = "zeromq.zap.01";
+
 /// The request id we send (one request per connection of ours).
 const REQUEST_ID: &[u8] = b"1";
 
-/// The authenticator the drop-in installs on every socket.
-#[derive(Debug, Default)]
-pub struct ZapClient;
+/// The authenticator the drop-in installs on every socket: it asks the
+/// handler of the socket's context (its inproc domain).
+#[derive(Debug)]
+pub struct ZapClient {
+    domain: InprocDomain,
+}
 
 impl ZapClient {
-    /// Shared, ready for `Options::async_authenticator`.
-    pub fn shared() -> Arc<dyn AsyncAuthenticator> {
-        Arc::new(ZapClient)
+    /// One for the sockets of the context whose inproc names are
+    /// `domain`, ready for `Options::async_authenticator`.
+    pub fn shared(domain: InprocDomain) -> Arc<dyn AsyncAuthenticator> {
+        Arc::new(ZapClient { domain })
     }
 }
 
@@ -48,7 +55,7 @@ impl AsyncAuthenticator for ZapClient {
         if request.mechanism == MechanismName::NULL && request.domain.is_empty() {
             return Box::pin(std::future::ready(Ok(AuthReply::accept())));
         }
-        Box::pin(ask_handler(request))
+        Box::pin(ask_handler(self.domain.clone(), request))
     }
 }
 
@@ -61,9 +68,18 @@ fn without_handler(mechanism: MechanismName) -> AuthReply {
     }
 }
 
-async fn ask_handler(request: ZapRequest) -> Result<AuthReply, ZapReplyError> {
+async fn ask_handler(
+    domain: InprocDomain,
+    request: ZapRequest,
+) -> Result<AuthReply, ZapReplyError> {
+    // As libzmq: no handler bound now means none (an inproc connect would
+    // otherwise wait for one).
+    if !domain.is_bound(ZAP_NAME) {
+        return Ok(without_handler(request.mechanism));
+    }
     let options = Options {
         linger: Some(std::time::Duration::ZERO),
+        inproc_domain: domain,
         ..Options::new(SocketType::Dealer)
     };
     let socket = Socket::with_options(SocketType::Dealer, options);

@@ -17,6 +17,7 @@ use tokio::net::{TcpStream, UnixStream};
 
 use crate::core::{Core, Outbound, PipeEntry};
 use crate::endpoint::{Endpoint, IpcAddr};
+use crate::endpoints::{Kind, Stop};
 use crate::engine::{self, LinkInfo, Outcome, PipeSlot};
 use crate::error::Result;
 use crate::inproc;
@@ -25,6 +26,7 @@ use crate::listener::{abstract_addr, configure_tcp};
 use crate::monitor_event::MonitorEvent;
 use crate::peers::PipeId;
 use crate::queue::PipeRx;
+use crate::refusal::Refusal;
 use crate::stream::Stream;
 use crate::tls::handshake;
 use crate::tls::settings::{TlsClient, TlsError};
@@ -32,8 +34,13 @@ use crate::tls::settings::{TlsClient, TlsError};
 /// Starts connecting to `endpoint` in the background.
 pub(crate) fn connect(core: &Arc<Core>, endpoint: Endpoint) -> Result<()> {
     endpoint.check_connectable()?;
+    let stop = Stop::new();
     let tls = match &endpoint {
-        Endpoint::Inproc(name) => return inproc::connect(core, name),
+        Endpoint::Inproc(name) => {
+            inproc::connect(core, name, &stop)?;
+            core.endpoints.add(Kind::Connected, endpoint, stop);
+            return Ok(());
+        }
         // Settings are checked now, so that bad ones fail the call.
         Endpoint::Tls { host, .. } => {
             let config = core.options.tls.as_ref().ok_or(TlsError::NotConfigured)?;
@@ -44,7 +51,11 @@ pub(crate) fn connect(core: &Arc<Core>, endpoint: Endpoint) -> Result<()> {
     let pipe = core.new_pipe_id();
     let (tx, rx) = core.new_pipe();
     core.attach(PipeEntry::new(pipe, tx, !core.options.immediate));
-    let task = tokio::spawn(run(core.clone(), endpoint, tls, pipe, rx));
+    // A new switch takes any link.
+    let _running = stop.join(pipe);
+    core.endpoints
+        .add(Kind::Connected, endpoint.clone(), stop.clone());
+    let task = tokio::spawn(run(core.clone(), endpoint, tls, pipe, rx, stop));
     core.track(task);
     Ok(())
 }
@@ -109,12 +120,15 @@ async fn run(
     tls: Option<TlsClient>,
     pipe: PipeId,
     mut rx: PipeRx<Outbound>,
+    stop: Arc<Stop>,
 ) {
     let mut attempt = 0u32;
+    let disconnected = || LinkEnd::Refused(Refusal::DisconnectedByApplication);
     let final_reason = loop {
         let opened = tokio::select! {
             opened = open(&core, &endpoint) => opened,
             _ = stop_signal(&core, &rx) => break LinkEnd::SocketClosed,
+            () = stop.stopped() => break disconnected(),
         };
         let reason = match opened {
             Ok(stream) => {
@@ -169,9 +183,13 @@ async fn run(
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
             _ = stop_signal(&core, &rx) => break LinkEnd::SocketClosed,
+            () = stop.stopped() => break disconnected(),
         }
     };
+    // The endpoint is over, whoever ended it.
+    stop.stop(&core);
     core.detach(pipe);
+    core.forget_link(pipe);
     // Whatever was still queued for this endpoint can no longer be sent;
     // count it rather than let it vanish.
     let undelivered = rx.len() as u64;
@@ -188,7 +206,6 @@ async fn run(
 /// dropped the pipe: a ROUTER handover, the application's disconnect), so
 /// that no later link could carry it.
 fn pipe_is_gone(end: &LinkEnd) -> bool {
-    use crate::refusal::Refusal;
     matches!(
         end,
         LinkEnd::SocketClosed

@@ -22,6 +22,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use zmtp::{Message, PeerInfo, SocketType};
 
+use crate::endpoints::Endpoints;
 use crate::monitor::MonitorHub;
 use crate::notices::NoticeQueue;
 use crate::options::Options;
@@ -250,6 +251,8 @@ pub(crate) struct Core {
     pub(crate) closing: CancellationToken,
     tasks: Mutex<Vec<JoinHandle<()>>>,
     pub(crate) last_endpoint: Mutex<Option<crate::Endpoint>>,
+    /// What the socket bound and connected, each stoppable alone.
+    pub(crate) endpoints: Endpoints,
 }
 
 impl Core {
@@ -273,6 +276,7 @@ impl Core {
             closing: CancellationToken::new(),
             tasks: Mutex::new(Vec::new()),
             last_endpoint: Mutex::new(None),
+            endpoints: Endpoints::default(),
         })
     }
 
@@ -346,6 +350,10 @@ impl Core {
                 }),
                 Some(_) => Err(Refusal::SocketClosing),
             };
+        }
+        if let Some(why) = state.dropped.get(&id) {
+            // Its endpoint stopped during the handshake (`end_link`).
+            return Err(why.clone());
         }
         if self.socket_type == SocketType::Pair && state.pipes.iter().any(|p| p.ready && p.id != id)
         {
@@ -511,6 +519,27 @@ impl Core {
         // A sender waiting for this peer's room must look again.
         self.send_ready.notify_waiters();
         true
+    }
+
+    /// Ends the link on pipe `id` for `why`: its pipe goes now if it has
+    /// one (the engine ends on noticing); if its handshake is still under
+    /// way, the pipe is refused when it comes ([`Core::pipe_ready`]).
+    pub(crate) fn end_link(&self, id: PipeId, why: Refusal) {
+        let mut state = self.state();
+        if state.pipe(id).is_some() {
+            state.drop_pipe(id, why);
+            self.pipes_changed(&mut state);
+            drop(state);
+            self.send_ready.notify_waiters();
+        } else {
+            state.dropped.insert(id, why);
+        }
+    }
+
+    /// The link on pipe `id` is over and left its endpoint: nothing may
+    /// stay recorded about it.
+    pub(crate) fn forget_link(&self, id: PipeId) {
+        self.state().dropped.remove(&id);
     }
 
     /// A peer subscribed or cancelled (PUB, XPUB). An XPUB's notice, if

@@ -91,6 +91,15 @@ pub enum EndpointError {
         /// What is wrong.
         reason: &'static str,
     },
+    /// An `ipc://` path (or `@name`) longer than a Unix socket address
+    /// holds (libzmq's ENAMETOOLONG).
+    #[error("endpoint {endpoint:?}: ipc path longer than {max} bytes")]
+    IpcPathTooLong {
+        /// The whole endpoint.
+        endpoint: String,
+        /// The longest path that fits.
+        max: usize,
+    },
     /// `*` host or ephemeral port on a connect.
     #[error("endpoint {0:?}: a wildcard host or port can only be bound, not connected to")]
     WildcardConnect(String),
@@ -116,6 +125,10 @@ impl FromStr for Endpoint {
                 let (host, port) = parse_host_port(rest).map_err(malformed)?;
                 Ok(Endpoint::Tls { host, port })
             }
+            "ipc" if ipc_len(rest) > IPC_PATH_MAX => Err(EndpointError::IpcPathTooLong {
+                endpoint: s.to_owned(),
+                max: IPC_PATH_MAX,
+            }),
             "ipc" => parse_ipc(rest).map(Endpoint::Ipc).map_err(malformed),
             "inproc" if rest.is_empty() => Err(malformed("empty inproc name")),
             "inproc" => Ok(Endpoint::Inproc(rest.to_owned())),
@@ -155,21 +168,21 @@ fn parse_host_port(rest: &str) -> Result<(Host, Port), &'static str> {
     Ok((host, port))
 }
 
+/// The bytes an `ipc://` address takes in `sun_path` (without its NUL):
+/// the path, or `@` and the abstract name (its leading NUL byte).
+fn ipc_len(rest: &str) -> usize {
+    rest.len()
+}
+
 fn parse_ipc(rest: &str) -> Result<IpcAddr, &'static str> {
     if let Some(name) = rest.strip_prefix('@') {
         if name.is_empty() {
             return Err("empty abstract socket name");
         }
-        if name.len() + 1 > IPC_PATH_MAX {
-            return Err("abstract socket name too long");
-        }
         return Ok(IpcAddr::Abstract(name.to_owned()));
     }
     if rest.is_empty() {
         return Err("empty ipc path");
-    }
-    if rest.len() > IPC_PATH_MAX {
-        return Err("ipc path longer than 107 bytes");
     }
     Ok(IpcAddr::Path(PathBuf::from(rest)))
 }
@@ -305,7 +318,17 @@ mod tests {
             assert!(s.parse::<Endpoint>().is_err(), "{s} should be refused");
         }
         let long = format!("ipc:///{}", "x".repeat(200));
-        assert!(long.parse::<Endpoint>().is_err());
+        assert!(matches!(
+            long.parse::<Endpoint>(),
+            Err(EndpointError::IpcPathTooLong { max: 107, .. })
+        ));
+        // `sun_path` holds 108 bytes with the NUL: 107 fit, 108 do not.
+        for (n, fits) in [(107, true), (108, false)] {
+            let path = format!("ipc:///{}", "x".repeat(n - 1));
+            assert_eq!(path.parse::<Endpoint>().is_ok(), fits, "{n}");
+            let name = format!("ipc://@{}", "x".repeat(n - 1));
+            assert_eq!(name.parse::<Endpoint>().is_ok(), fits, "@{n}");
+        }
     }
 
     #[test]

@@ -34,6 +34,7 @@ mod async_auth;
 mod connecter;
 mod core;
 mod endpoint;
+mod endpoints;
 mod engine;
 mod error;
 #[cfg(feature = "fuzzing")]
@@ -66,6 +67,7 @@ pub use crate::core::SocketStats;
 pub use async_auth::{AsyncAuthenticator, AuthFuture, SharedAsyncAuthenticator, ZapReplyError};
 pub use endpoint::{Endpoint, EndpointError, Host, IpcAddr, Port};
 pub use error::{Error, Result};
+pub use inproc::InprocDomain;
 pub use link_end::{IoFailure, LinkEnd};
 pub use monitor::Monitor;
 pub use monitor_event::MonitorEvent;

@@ -9,6 +9,7 @@ use bytes::Bytes;
 use zmtp::{HeartbeatConfig, SocketType};
 
 use crate::async_auth::SharedAsyncAuthenticator;
+use crate::inproc::InprocDomain;
 use crate::security::{Security, SharedAuthenticator};
 use crate::tls::settings::TlsConfig;
 
@@ -130,6 +131,10 @@ pub struct Options {
     /// A source is an IPv4 address, an IPv6 /64 prefix, or, for `ipc://`,
     /// every local peer together. Default 32; not a libzmq option.
     pub max_handshakes_per_source: usize,
+
+    /// Where this socket's `inproc://` names live (not a libzmq option; a
+    /// libzmq context is one domain). Default: the process-wide one.
+    pub inproc_domain: InprocDomain,
 }
 
 impl Options {
@@ -170,6 +175,7 @@ impl Options {
             max_peer_subscription_bytes: 1 << 20,
             greeting_ivl: Some(Duration::from_secs(5)),
             max_handshakes_per_source: 32,
+            inproc_domain: InprocDomain::process(),
         }
     }
 

@@ -17,6 +17,7 @@ use zmtp::{Message, SocketType};
 use crate::connecter;
 use crate::core::{Core, SocketStats};
 use crate::endpoint::Endpoint;
+use crate::endpoints::Kind;
 use crate::error::{Error, Result};
 use crate::inproc;
 use crate::listener;
@@ -168,6 +169,55 @@ impl Socket {
             .last_endpoint
             .lock()
             .unwrap_or_else(|p| p.into_inner()) = Some(endpoint);
+        Ok(())
+    }
+
+    /// Stops a bound endpoint, named as bound or as [`Socket::bind`]
+    /// returned it (`tcp://*:5555` and `tcp://0.0.0.0:5555` are the same;
+    /// an ephemeral port by its number). Its listener closes (the port or
+    /// `ipc://` file is free when this returns) and the links accepted
+    /// through it end, as libzmq's `zmq_unbind` does; they end as
+    /// [`Refusal::DisconnectedByApplication`](crate::Refusal::DisconnectedByApplication).
+    /// An `inproc://` name is only released: its links stay, as in libzmq.
+    ///
+    /// [`Error::EndpointNotFound`] if the socket has no such bound endpoint.
+    pub async fn unbind(&self, endpoint: &str) -> Result<()> {
+        let endpoint: Endpoint = endpoint.parse()?;
+        let stops = self.core.endpoints.take(Kind::Bound, &endpoint);
+        if stops.is_empty() {
+            return Err(Error::EndpointNotFound(endpoint.to_string()));
+        }
+        if let Endpoint::Inproc(name) = &endpoint {
+            inproc::unbind(&self.core, name);
+        }
+        for stop in &stops {
+            stop.stop(&self.core);
+        }
+        for stop in &stops {
+            stop.finished().await;
+        }
+        Ok(())
+    }
+
+    /// Stops a connected endpoint: no more reconnecting, and its link (if
+    /// up) ends as [`Refusal::DisconnectedByApplication`](crate::Refusal::DisconnectedByApplication),
+    /// as libzmq's `zmq_disconnect` does. Every connect to that endpoint
+    /// stops. An `inproc://` connect still waiting for its bind is
+    /// dropped with what was queued for it.
+    ///
+    /// [`Error::EndpointNotFound`] if the socket has no such connect.
+    pub fn disconnect(&self, endpoint: &str) -> Result<()> {
+        let endpoint: Endpoint = endpoint.parse()?;
+        let stops = self.core.endpoints.take(Kind::Connected, &endpoint);
+        if stops.is_empty() {
+            return Err(Error::EndpointNotFound(endpoint.to_string()));
+        }
+        for stop in &stops {
+            if let Endpoint::Inproc(name) = &endpoint {
+                inproc::forget_pending(&self.core, name, stop);
+            }
+            stop.stop(&self.core);
+        }
         Ok(())
     }
 
