@@ -241,6 +241,9 @@ impl Context {
                 .unwrap_or_else(|p| p.into_inner());
         }
         registry.terminated = true;
+        // Messages closed sockets left for inproc binds that never came
+        // go with the context (they also hold those sockets' state).
+        self.inproc.clear();
         let lingering = std::mem::take(&mut registry.lingering);
         let runtime = registry.runtime.take();
         drop(registry);

@@ -253,3 +253,38 @@ fn each_context_has_its_own_inproc_names() {
     term(one);
     term(two);
 }
+
+/// A pointer wrapper to move a context into threads.
+struct Ptr(*mut c_void);
+// SAFETY: contexts are thread-safe in the C contract.
+unsafe impl Send for Ptr {}
+
+#[test]
+fn sockets_closed_before_the_bind_still_deliver() {
+    let ctx = zmq_ctx_new();
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let ctx = Ptr(ctx);
+            std::thread::spawn(move || {
+                let ctx = ctx;
+                let pair = socket(ctx.0, PAIR);
+                connect(pair, "inproc://sink");
+                assert_eq!(send(pair, b"foobar", 0), 6);
+                // Default linger: the message waits for the bind.
+                // SAFETY: a live socket, given up.
+                assert_eq!(unsafe { zmq_close(pair) }, 0);
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let pull = socket(ctx, PULL);
+    bind(pull, "inproc://sink");
+    set_int(pull, RCVTIMEO, 10_000);
+    for _ in 0..8 {
+        assert_eq!(recv(pull, 0).unwrap(), b"foobar");
+    }
+    close(pull);
+    term(ctx);
+}

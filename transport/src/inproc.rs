@@ -11,8 +11,14 @@
 //! the connecting socket gets its pipe at once (messages queue in it up to
 //! the high-water mark, as for a tcp peer not yet there), and the link
 //! forms when a socket binds the name. A pending connect costs its pipe
-//! and one entry in the domain, and goes when its socket closes or
-//! disconnects it.
+//! and one entry in the domain, and goes when it is disconnected, or when
+//! its socket closes with nothing queued or a zero linger. A socket closed
+//! with messages queued for a pending connect and a non-zero linger keeps
+//! them there until the bind (then they are delivered, as libzmq does) or
+//! until the domain is cleared ([`InprocDomain::clear`]).
+//!
+//! As in libzmq, inproc links check no socket types: a connect joins
+//! whatever is bound (tcp and ipc links check them in the handshake).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard, Weak};
@@ -51,6 +57,9 @@ struct Registry {
 /// to it already, and the receiving end the link will read.
 struct Pending {
     core: Weak<Core>,
+    /// Set when the connecting socket closed with messages for this link:
+    /// the socket's heart stays until they are delivered.
+    keep: Option<Arc<Core>>,
     pipe: PipeId,
     rx: PipeRx<Outbound>,
     stop: Arc<Stop>,
@@ -79,6 +88,13 @@ impl InprocDomain {
             .get(name)
             .and_then(Weak::upgrade)
             .is_some_and(|c| !c.is_closing())
+    }
+
+    /// Forgets every pending connect, and with them the messages closed
+    /// sockets left for their binds (a libzmq context's end).
+    pub fn clear(&self) {
+        let pending = std::mem::take(&mut self.registry().pending);
+        drop(pending);
     }
 
     fn registry(&self) -> MutexGuard<'_, Registry> {
@@ -139,14 +155,25 @@ pub(crate) fn unbind(core: &Core, name: &str) -> bool {
     ours
 }
 
-/// Removes every name `core` bound and every connect of its still waiting.
-pub(crate) fn unbind_all(core: &Core) {
+/// `core` closes: removes every name it bound, and every connect of its
+/// still waiting unless messages wait in it and its linger lets them.
+pub(crate) fn unbind_all(core: &Arc<Core>) {
+    let lingers = core.options.linger != Some(std::time::Duration::ZERO);
     let mut registry = domain(core).registry();
     registry
         .bound
-        .retain(|_, w| !std::ptr::eq(w.as_ptr(), core));
+        .retain(|_, w| !std::ptr::eq(w.as_ptr(), Arc::as_ptr(core)));
     registry.pending.retain(|_, waiting| {
-        waiting.retain(|p| p.core.strong_count() > 0 && !std::ptr::eq(p.core.as_ptr(), core));
+        waiting.retain_mut(|p| {
+            if !std::ptr::eq(p.core.as_ptr(), Arc::as_ptr(core)) {
+                return p.keep.is_some() || p.core.strong_count() > 0;
+            }
+            let keep = lingers && !p.rx.is_empty();
+            if keep {
+                p.keep = Some(core.clone());
+            }
+            keep
+        });
         !waiting.is_empty()
     });
 }
@@ -182,6 +209,7 @@ pub(crate) fn connect(core: &Arc<Core>, name: &str, stop: &Arc<Stop>) -> Result<
             .or_default()
             .push(Pending {
                 core: Arc::downgrade(core),
+                keep: None,
                 pipe,
                 rx,
                 stop: stop.clone(),
@@ -189,35 +217,22 @@ pub(crate) fn connect(core: &Arc<Core>, name: &str, stop: &Arc<Stop>) -> Result<
         return Ok(());
     };
     drop(registry);
-    check_types(core, &binder)?;
     let ours = Side::attach(core, &binder)?;
     link(core, &binder, ours, stop)
 }
 
-fn check_types(core: &Core, binder: &Core) -> Result<()> {
-    if core.socket_type.is_compatible(binder.socket_type) {
-        Ok(())
-    } else {
-        Err(Error::IncompatibleSocketType {
-            ours: core.socket_type,
-            theirs: binder.socket_type,
-        })
-    }
-}
-
-/// A connect that waited for `binder`'s name joins it now, unless its
-/// socket closed or disconnected meanwhile. Its failures (types that do
-/// not match, a PAIR taken) end the connect, as a failed handshake ends a
+/// A connect that waited for `binder`'s name joins it now, unless it was
+/// disconnected meanwhile or its socket closed with nothing for it. Its
+/// failures (a PAIR taken) end the connect, as a failed handshake ends a
 /// tcp connect.
 fn join_pending(binder: &Arc<Core>, pending: Pending) {
-    let Some(core) = pending.core.upgrade() else {
+    let Some(core) = pending.keep.or_else(|| pending.core.upgrade()) else {
         return;
     };
-    if core.is_closing() || pending.stop.is_stopped() {
+    if pending.stop.is_stopped() {
         return;
     }
-    let joined = check_types(&core, binder)
-        .and_then(|()| Side::ready(&core, binder, pending.pipe, pending.rx))
+    let joined = Side::ready(&core, binder, pending.pipe, pending.rx)
         .and_then(|ours| link(&core, binder, ours, &pending.stop));
     if joined.is_err() {
         pending.stop.stop(&core);

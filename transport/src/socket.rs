@@ -63,7 +63,7 @@ impl Drop for Handle {
     }
 }
 
-fn shut_down(core: &Core) {
+fn shut_down(core: &Arc<Core>) {
     inproc::unbind_all(core);
     core.shut_down();
 }

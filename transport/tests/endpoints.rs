@@ -334,10 +334,10 @@ async fn inproc_unbind_frees_the_name_and_keeps_links() {
 }
 
 #[tokio::test]
-async fn closing_a_socket_with_a_pending_connect_does_not_wait() {
+async fn closing_with_zero_linger_drops_a_pending_connect() {
     let domain = InprocDomain::new();
     let mut options = Options::new(SocketType::Push);
-    options.linger = None; // forever: only a peer could take the message
+    options.linger = Some(Duration::ZERO);
     options.inproc_domain = domain.clone();
     let push = Socket::with_options(SocketType::Push, options);
     push.connect("inproc://never").await.unwrap();
@@ -388,4 +388,24 @@ async fn unbind_ends_links_still_in_their_handshake() {
         .await
         .expect("the link was not closed")
         .ok();
+}
+
+#[tokio::test]
+async fn a_closed_socket_still_delivers_to_a_later_inproc_bind() {
+    let domain = InprocDomain::new();
+    for _ in 0..3 {
+        let mut options = Options::new(SocketType::Pair);
+        options.inproc_domain = domain.clone();
+        let pair = Socket::with_options(SocketType::Pair, options);
+        pair.connect("inproc://sink").await.unwrap();
+        pair.send(msg(&["left behind"])).await.unwrap();
+        timeout(WAIT, pair.close()).await.unwrap();
+    }
+    // As libzmq: inproc joins any types (PAIR to PULL here).
+    let pull = in_domain(SocketType::Pull, &domain);
+    pull.bind("inproc://sink").await.unwrap();
+    for _ in 0..3 {
+        assert_eq!(recv(&pull).await, ["left behind"]);
+    }
+    domain.clear();
 }
