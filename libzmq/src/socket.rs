@@ -1,13 +1,14 @@
 //! One C socket: its options, the transport socket it drives, and the
 //! frames of the message being assembled or taken apart.
 //!
-//! The transport fixes a socket's [`Options`](zmtp_transport::Options)
-//! when it is made, while C callers set options at any time before
-//! binding. So the transport socket is made lazily, with the options as
-//! they stand, by the first call that needs it: bind, connect, send,
-//! receive or (un)subscribe. Options the transport reads at creation and
-//! that change afterwards are stored (getsockopt shows them) but apply to
-//! nothing already made; LINGER is the exception, honoured at close.
+//! The transport socket is made lazily, with the options as they stand,
+//! by the first call that needs it: bind, connect, send, receive or
+//! (un)subscribe; the socket-wide rules (type behaviours such as
+//! ROUTER_MANDATORY, XPUB flags, IMMEDIATE) are read then. Later option
+//! changes reach the made socket through `Socket::set_options`: the
+//! high-water marks at once, the per-endpoint options (reconnect,
+//! heartbeats, MAXMSGSIZE, ROUTING_ID, security) from the next bind or
+//! connect, as in libzmq. LINGER is honoured at close.
 //!
 //! Readiness (`ZMQ_EVENTS`, `ZMQ_FD`, what `zmq_poll` reads) is computed
 //! here on demand with the helpers of `readiness.rs`.
@@ -161,11 +162,7 @@ impl ZSocket {
     fn transport<'a>(&self, inner: &'a mut Inner) -> Result<&'a Socket, Errno> {
         self.ctx.check_live()?;
         if inner.transport.is_none() {
-            let mut options = inner.options.transport.clone();
-            options.security = inner.options.security.security()?;
-            options.inproc_domain = self.ctx.inproc_domain().clone();
-            options.async_authenticator =
-                Some(crate::zap::ZapClient::shared(options.inproc_domain.clone()));
+            let options = self.transport_options(inner)?;
             let socket = {
                 let _entered = self.runtime.enter();
                 Socket::with_options(self.socket_type, options)
@@ -181,6 +178,30 @@ impl ZSocket {
             self.signaler.raise();
         }
         inner.transport.as_ref().ok_or(Errno::FAULT)
+    }
+
+    /// The transport options the C options stand for now: EINVAL if the
+    /// security options name no complete mechanism (a CURVE role without
+    /// its keys).
+    fn transport_options(&self, inner: &Inner) -> Result<zmtp_transport::Options, Errno> {
+        let mut options = inner.options.transport.clone();
+        options.security = inner.options.security.security()?;
+        options.inproc_domain = self.ctx.inproc_domain().clone();
+        options.async_authenticator =
+            Some(crate::zap::ZapClient::shared(options.inproc_domain.clone()));
+        Ok(options)
+    }
+
+    /// The transport socket, made now if need be, with the options as
+    /// they are now for the bind or connect about to happen (libzmq reads
+    /// a socket's options at each bind and connect).
+    fn transport_for_endpoint(&self, inner: &mut Inner) -> Result<Socket, Errno> {
+        let fresh = inner.transport.is_none();
+        let socket = self.transport(inner)?.clone();
+        if !fresh {
+            socket.set_options(self.transport_options(inner)?);
+        }
+        Ok(socket)
     }
 
     /// The transport socket (made now if need be), for proxies.
@@ -202,7 +223,7 @@ impl ZSocket {
     /// `zmq_bind`: binds and records `ZMQ_LAST_ENDPOINT`.
     pub fn bind(&self, endpoint: &str) -> Result<(), Errno> {
         let mut inner = self.lock();
-        let socket = self.transport(&mut inner)?.clone();
+        let socket = self.transport_for_endpoint(&mut inner)?;
         let bound = self
             .wait(Deadline::Never, socket.bind(endpoint))?
             .map_err(errno_of)?;
@@ -213,7 +234,7 @@ impl ZSocket {
     /// `zmq_connect`.
     pub fn connect(&self, endpoint: &str) -> Result<(), Errno> {
         let mut inner = self.lock();
-        let socket = self.transport(&mut inner)?.clone();
+        let socket = self.transport_for_endpoint(&mut inner)?;
         self.wait(Deadline::Never, socket.connect(endpoint))?
             .map_err(errno_of)?;
         inner.last_endpoint = endpoint.to_owned();
@@ -328,6 +349,14 @@ impl ZSocket {
         let mut inner = self.lock();
         let effect = inner.options.set(option, value)?;
         if effect == Effect::Stored {
+            // A made transport socket takes the change: high-water marks
+            // at once, the rest from the next bind or connect (which
+            // reports incomplete security options).
+            if let Some(socket) = &inner.transport {
+                if let Ok(options) = self.transport_options(&inner) {
+                    socket.set_options(options);
+                }
+            }
             return Ok(());
         }
         if !matches!(self.socket_type, SocketType::Sub | SocketType::Xsub) {

@@ -24,6 +24,7 @@ use crate::inproc;
 use crate::link_end::{IoFailure, LinkEnd};
 use crate::listener::{abstract_addr, configure_tcp};
 use crate::monitor_event::MonitorEvent;
+use crate::options::Options;
 use crate::peers::PipeId;
 use crate::queue::PipeRx;
 use crate::refusal::Refusal;
@@ -35,6 +36,8 @@ use crate::tls::settings::{TlsClient, TlsError};
 pub(crate) fn connect(core: &Arc<Core>, endpoint: Endpoint) -> Result<()> {
     endpoint.check_connectable()?;
     let stop = Stop::new();
+    // The options as of this connect serve every link it makes.
+    let options = core.live.snapshot();
     let tls = match &endpoint {
         Endpoint::Inproc(name) => {
             inproc::connect(core, name, &stop)?;
@@ -43,7 +46,7 @@ pub(crate) fn connect(core: &Arc<Core>, endpoint: Endpoint) -> Result<()> {
         }
         // Settings are checked now, so that bad ones fail the call.
         Endpoint::Tls { host, .. } => {
-            let config = core.options.tls.as_ref().ok_or(TlsError::NotConfigured)?;
+            let config = options.tls.as_ref().ok_or(TlsError::NotConfigured)?;
             Some(config.connector(host)?)
         }
         Endpoint::Tcp { .. } | Endpoint::Ipc(_) => None,
@@ -55,16 +58,16 @@ pub(crate) fn connect(core: &Arc<Core>, endpoint: Endpoint) -> Result<()> {
     let _running = stop.join(pipe);
     core.endpoints
         .add(Kind::Connected, endpoint.clone(), stop.clone());
-    let task = tokio::spawn(run(core.clone(), endpoint, tls, pipe, rx, stop));
+    let task = tokio::spawn(run(core.clone(), options, endpoint, tls, pipe, rx, stop));
     core.track(task);
     Ok(())
 }
 
-async fn open(core: &Core, endpoint: &Endpoint) -> io::Result<Stream> {
+async fn open(options: &Options, endpoint: &Endpoint) -> io::Result<Stream> {
     match endpoint {
         Endpoint::Tcp { host, port } | Endpoint::Tls { host, port } => {
             let stream = TcpStream::connect((host.bind_text(), port.number())).await?;
-            configure_tcp(core, &stream);
+            configure_tcp(options, &stream);
             Ok(Stream::Tcp(stream))
         }
         Endpoint::Ipc(IpcAddr::Path(path)) => Ok(Stream::Unix(UnixStream::connect(path).await?)),
@@ -84,6 +87,7 @@ async fn open(core: &Core, endpoint: &Endpoint) -> io::Result<Stream> {
 /// pass through), within the handshake timeout counted from `started`.
 async fn secure(
     core: &Arc<Core>,
+    options: &Options,
     tls: Option<&TlsClient>,
     stream: Stream,
     started: Instant,
@@ -91,7 +95,7 @@ async fn secure(
 ) -> Result<Stream, LinkEnd> {
     match (tls, stream) {
         (Some(client), Stream::Tcp(tcp)) => {
-            let deadline = core.options.handshake_ivl.map(|t| started + t);
+            let deadline = options.handshake_ivl.map(|t| started + t);
             tokio::select! {
                 secured = handshake::connect(core, client, tcp, deadline) => secured,
                 _ = stop_signal(core, rx) => Err(LinkEnd::SocketClosed),
@@ -116,6 +120,7 @@ async fn stop_signal(core: &Core, rx: &PipeRx<Outbound>) {
 
 async fn run(
     core: Arc<Core>,
+    options: Arc<Options>,
     endpoint: Endpoint,
     tls: Option<TlsClient>,
     pipe: PipeId,
@@ -126,7 +131,7 @@ async fn run(
     let disconnected = || LinkEnd::Refused(Refusal::DisconnectedByApplication);
     let final_reason = loop {
         let opened = tokio::select! {
-            opened = open(&core, &endpoint) => opened,
+            opened = open(&options, &endpoint) => opened,
             _ = stop_signal(&core, &rx) => break LinkEnd::SocketClosed,
             () = stop.stopped() => break disconnected(),
         };
@@ -140,11 +145,13 @@ async fn run(
                 });
                 let link = LinkInfo {
                     core: core.clone(),
+                    options: options.clone(),
                     pipe,
                     endpoint: endpoint.clone(),
                     peer,
                 };
-                let outcome = match secure(&core, tls.as_ref(), stream, started, &rx).await {
+                let secured = secure(&core, &options, tls.as_ref(), stream, started, &rx).await;
+                let outcome = match secured {
                     Ok(stream) => {
                         let slot = PipeSlot::Attached;
                         engine::run(stream, &link, &mut rx, slot, None, started).await
@@ -170,10 +177,10 @@ async fn run(
             }
             Err(e) => LinkEnd::ConnectFailed(IoFailure::from(&e)),
         };
-        if core.options.reconnect_ivl.is_zero() {
+        if options.reconnect_ivl.is_zero() {
             break reason;
         }
-        let delay = core.options.reconnect_delay(attempt);
+        let delay = options.reconnect_delay(attempt);
         attempt = attempt.saturating_add(1);
         core.monitor.emit(MonitorEvent::ReconnectScheduled {
             endpoint: endpoint.clone(),

@@ -23,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 use zmtp::{Message, PeerInfo, SocketType};
 
 use crate::endpoints::Endpoints;
+use crate::live_options::LiveOptions;
 use crate::monitor::MonitorHub;
 use crate::notices::NoticeQueue;
 use crate::options::Options;
@@ -253,11 +254,15 @@ pub(crate) struct Core {
     pub(crate) last_endpoint: Mutex<Option<crate::Endpoint>>,
     /// What the socket bound and connected, each stoppable alone.
     pub(crate) endpoints: Endpoints,
+    /// The options new endpoints and links take (`options` is what the
+    /// socket was made with, which its own rules read).
+    pub(crate) live: LiveOptions,
 }
 
 impl Core {
     pub(crate) fn new(socket_type: SocketType, options: Options) -> Arc<Self> {
         let inbound = Queue::new(Options::capacity(options.rcvhwm));
+        let live = LiveOptions::new(&options);
         Arc::new(Core {
             socket_type,
             receive_rule: ReceiveRule::of(socket_type),
@@ -277,6 +282,7 @@ impl Core {
             tasks: Mutex::new(Vec::new()),
             last_endpoint: Mutex::new(None),
             endpoints: Endpoints::default(),
+            live,
         })
     }
 
@@ -291,8 +297,27 @@ impl Core {
         self.next_pipe.fetch_add(1, Ordering::Relaxed)
     }
 
+    /// A pipe with the high-water mark as it is now.
     pub(crate) fn new_pipe(&self) -> (PipeTx<Outbound>, PipeRx<Outbound>) {
-        queue::pipe(Options::capacity(self.options.sndhwm))
+        queue::pipe(Options::capacity(self.live.snapshot().sndhwm))
+    }
+
+    /// Makes `options` the ones new endpoints and links take; changed
+    /// high-water marks apply to every pipe and the inbound queue now.
+    pub(crate) fn set_options(&self, options: Options) {
+        let change = self.live.replace(options);
+        if let Some(rcvhwm) = change.rcvhwm {
+            self.inbound.set_capacity(Options::capacity(rcvhwm));
+        }
+        if let Some(sndhwm) = change.sndhwm {
+            let state = self.state();
+            for pipe in &state.pipes {
+                pipe.tx.queue().set_capacity(Options::capacity(sndhwm));
+            }
+            drop(state);
+            // A sender waiting at the old mark may go.
+            self.send_ready.notify_waiters();
+        }
     }
 
     pub(crate) fn is_closing(&self) -> bool {

@@ -306,7 +306,8 @@ impl Side {
         entry: Option<PipeEntry>,
         rx: PipeRx<Outbound>,
     ) -> Result<Side> {
-        let identity = peer.options.routing_id.clone();
+        // The routing id as of this connect or bind.
+        let identity = peer.live.snapshot().routing_id.clone();
         let info = PeerInfo {
             version: Version::V3_1,
             socket_type: Some(peer.socket_type),

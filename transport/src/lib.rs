@@ -44,6 +44,7 @@ mod gate;
 mod inproc;
 mod link_end;
 mod listener;
+mod live_options;
 mod monitor;
 mod monitor_event;
 mod notices;

@@ -18,6 +18,7 @@ use crate::gate::{Gate, Ticket};
 use crate::inproc;
 use crate::link_end::{IoFailure, LinkEnd};
 use crate::monitor_event::MonitorEvent;
+use crate::options::Options;
 use crate::refusal::Refusal;
 use crate::stream::Stream;
 use crate::tls::handshake;
@@ -59,6 +60,8 @@ pub(crate) async fn bind(core: &Arc<Core>, endpoint: &Endpoint) -> Result<Endpoi
 
 /// Binds `endpoint` and starts its accept loop, which `stop` ends.
 async fn listen(core: &Arc<Core>, endpoint: &Endpoint, stop: &Arc<Stop>) -> Result<Endpoint> {
+    // The options as of this bind serve every link it accepts.
+    let options = core.live.snapshot();
     let (listener, bound) = match endpoint {
         Endpoint::Tcp { host, port } => {
             let (listener, bound) = bind_tcp(endpoint, host, *port).await?;
@@ -67,7 +70,7 @@ async fn listen(core: &Arc<Core>, endpoint: &Endpoint, stop: &Arc<Stop>) -> Resu
         Endpoint::Tls { host, port } => {
             // Settings first: a bad certificate is reported before any port
             // is taken.
-            let tls = core.options.tls.as_ref().ok_or(TlsError::NotConfigured)?;
+            let tls = options.tls.as_ref().ok_or(TlsError::NotConfigured)?;
             let acceptor = tls.acceptor()?;
             let (listener, bound) = bind_tcp(endpoint, host, *port).await?;
             (Listener::Tls(listener, acceptor), bound)
@@ -85,6 +88,7 @@ async fn listen(core: &Arc<Core>, endpoint: &Endpoint, stop: &Arc<Stop>) -> Resu
     });
     let task = tokio::spawn(accept_loop(
         core.clone(),
+        options,
         listener,
         bound.clone(),
         stop.clone(),
@@ -149,17 +153,23 @@ pub(crate) fn abstract_addr(name: &str) -> io::Result<std::os::unix::net::Socket
     }
 }
 
-/// Applies the socket's TCP options: no Nagle delay, keepalive if asked.
-pub(crate) fn configure_tcp(core: &Core, stream: &TcpStream) {
+/// Applies the endpoint's TCP options: no Nagle delay, keepalive if asked.
+pub(crate) fn configure_tcp(options: &Options, stream: &TcpStream) {
     let _ = stream.set_nodelay(true);
-    if let Some(idle) = core.options.tcp_keepalive {
+    if let Some(idle) = options.tcp_keepalive {
         let keepalive = socket2::TcpKeepalive::new().with_time(idle);
         let _ = socket2::SockRef::from(stream).set_tcp_keepalive(&keepalive);
     }
 }
 
-async fn accept_loop(core: Arc<Core>, listener: Listener, endpoint: Endpoint, stop: Arc<Stop>) {
-    let gate = Gate::new(&core.options);
+async fn accept_loop(
+    core: Arc<Core>,
+    options: Arc<Options>,
+    listener: Listener,
+    endpoint: Endpoint,
+    stop: Arc<Stop>,
+) {
+    let gate = Gate::new(&options);
     let reason = loop {
         let greeting_due = gate.next_deadline();
         let accepted = tokio::select! {
@@ -185,7 +195,7 @@ async fn accept_loop(core: Arc<Core>, listener: Listener, endpoint: Endpoint, st
             }
         };
         if let Stream::Tcp(tcp) = &stream {
-            configure_tcp(&core, tcp);
+            configure_tcp(&options, tcp);
         }
         let peer = stream.peer();
         let ticket = match gate.admit(source_of(&stream)) {
@@ -210,6 +220,7 @@ async fn accept_loop(core: Arc<Core>, listener: Listener, endpoint: Endpoint, st
         }
         let link = LinkInfo {
             core: core.clone(),
+            options: options.clone(),
             pipe,
             endpoint: endpoint.clone(),
             peer,
@@ -269,7 +280,7 @@ async fn run_link(link: &LinkInfo, stream: Stream, tls: Option<TlsAcceptor>, mut
     let core = &link.core;
     let stream = match (tls, stream) {
         (Some(acceptor), Stream::Tcp(tcp)) => {
-            let deadline = core.options.handshake_ivl.map(|t| started + t);
+            let deadline = link.options.handshake_ivl.map(|t| started + t);
             let secured = tokio::select! {
                 secured = handshake::accept(core, &acceptor, tcp, deadline) => secured,
                 why = ticket.cut() => Err(LinkEnd::Refused(why)),

@@ -1,7 +1,9 @@
 //! Socket options, named and defaulted as libzmq's are.
 //!
-//! Every default is libzmq 4.3's unless noted. Options are fixed when the
-//! socket is created ([`Socket::with_options`](crate::Socket::with_options)).
+//! Every default is libzmq 4.3's unless noted. A socket is created with
+//! its options ([`Socket::with_options`](crate::Socket::with_options));
+//! [`Socket::set_options`](crate::Socket::set_options) changes those later
+//! binds and connects take (the `live_options` module says which).
 
 use std::time::Duration;
 

@@ -12,6 +12,7 @@
 //! wakes everyone; consumers still get what was queued before the close.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
@@ -47,7 +48,9 @@ struct Inner<T> {
 #[derive(Debug)]
 pub(crate) struct Queue<T> {
     inner: Mutex<Inner<T>>,
-    capacity: usize,
+    /// Changed only under `inner`'s lock ([`Queue::set_capacity`]), so
+    /// reads under it need no ordering of their own.
+    capacity: AtomicUsize,
 }
 
 fn register(list: &mut Vec<Waker>, waker: &Waker) {
@@ -84,7 +87,21 @@ impl<T> Queue<T> {
                 producers: Vec::new(),
                 taken: 0,
             }),
-            capacity: capacity.max(1),
+            capacity: AtomicUsize::new(capacity.max(1)),
+        }
+    }
+
+    fn capacity(&self) -> usize {
+        self.capacity.load(Ordering::Relaxed)
+    }
+
+    /// Changes the capacity (at least 1): items beyond a lowered one stay
+    /// and drain; producers waiting for room are woken if it grew.
+    pub(crate) fn set_capacity(&self, capacity: usize) {
+        let mut inner = self.lock();
+        let old = self.capacity.swap(capacity.max(1), Ordering::Relaxed);
+        if capacity > old {
+            wake_all(&mut inner.producers);
         }
     }
 
@@ -99,7 +116,7 @@ impl<T> Queue<T> {
         if inner.closed {
             return Err(PushError::Closed(item));
         }
-        if inner.items.len() >= self.capacity {
+        if inner.items.len() >= self.capacity() {
             return Err(PushError::Full(item));
         }
         push_back(&mut inner, item);
@@ -111,7 +128,7 @@ impl<T> Queue<T> {
     /// `false` if the queue is full or closed.
     pub(crate) fn try_push_with(&self, make: impl FnOnce() -> T) -> bool {
         let mut inner = self.lock();
-        if inner.closed || inner.items.len() >= self.capacity {
+        if inner.closed || inner.items.len() >= self.capacity() {
             return false;
         }
         push_back(&mut inner, make());
@@ -126,7 +143,7 @@ impl<T> Queue<T> {
         if inner.closed {
             return 0;
         }
-        let room = self.capacity.saturating_sub(inner.items.len());
+        let room = self.capacity().saturating_sub(inner.items.len());
         let n = room.min(items.len());
         if n == 0 {
             return room;
@@ -153,7 +170,7 @@ impl<T> Queue<T> {
         if inner.closed {
             return Poll::Ready(false);
         }
-        if inner.items.len() < self.capacity {
+        if inner.items.len() < self.capacity() {
             return Poll::Ready(true);
         }
         register(&mut inner.producers, cx.waker());
@@ -326,7 +343,7 @@ impl<T> Queue<T> {
     /// Counts `n` items taken and wakes producers if the queue was full.
     fn after_take(&self, inner: &mut Inner<T>, n: usize) {
         inner.taken += n as u64;
-        if inner.items.len() + n >= self.capacity {
+        if inner.items.len() + n >= self.capacity() {
             wake_all(&mut inner.producers);
         }
     }
@@ -361,7 +378,7 @@ impl<T> Queue<T> {
         if inner.closed {
             return 0;
         }
-        self.capacity.saturating_sub(inner.items.len())
+        self.capacity().saturating_sub(inner.items.len())
     }
 }
 
@@ -471,6 +488,22 @@ mod tests {
         assert_eq!(q.try_pop(), Some(2));
         assert_eq!(q.try_pop(), Some(4));
         assert_eq!(q.try_pop(), None);
+    }
+
+    #[test]
+    fn capacity_changes_keep_items_and_wake_producers_when_it_grows() {
+        let q = holding(3, 3);
+        let (w, woken) = waker();
+        let mut cx = Context::from_waker(&w);
+        assert_eq!(q.poll_room(&mut cx), Poll::Pending);
+        q.set_capacity(1);
+        assert_eq!(woken.0.load(Ordering::SeqCst), 0);
+        assert_eq!(q.len(), 3);
+        assert_eq!(q.try_pop(), Some(1));
+        assert!(matches!(q.try_push(9), Err(PushError::Full(9))));
+        q.set_capacity(4);
+        assert_eq!(woken.0.load(Ordering::SeqCst), 1);
+        assert_eq!(q.room(), 2);
     }
 
     #[test]

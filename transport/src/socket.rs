@@ -138,9 +138,43 @@ impl Socket {
         self.core.socket_type
     }
 
-    /// The socket's options.
+    /// The options the socket was made with, which its own rules follow
+    /// (see [`Socket::set_options`] for what changes later).
     pub fn options(&self) -> &Options {
         &self.core.options
+    }
+
+    /// Changes the options endpoints bound or connected from now on take,
+    /// and the links they make: reconnect intervals, heartbeats,
+    /// `maxmsgsize`, the handshake interval, the routing id, security and
+    /// authenticators, TLS, TCP keepalive, admission caps. Endpoints
+    /// already there keep theirs, as in libzmq. The high-water marks apply
+    /// at once, to every pipe and to the inbound queue. The socket's own
+    /// rules (linger, `immediate`, `router_mandatory`, the XPUB flags,
+    /// `link_notify`, subscription caps, the inproc domain) stay as the
+    /// socket was made.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> zmtp_transport::Result<()> {
+    /// use std::time::Duration;
+    /// use zmtp_transport::{Socket, SocketType};
+    /// let push = Socket::new(SocketType::Push);
+    /// let mut options = push.current_options();
+    /// options.reconnect_ivl = Duration::from_secs(1);
+    /// push.set_options(options);
+    /// push.connect("tcp://127.0.0.1:5555").await?; // redials every second
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn set_options(&self, options: Options) {
+        self.core.set_options(options);
+    }
+
+    /// The options the next bind or connect would take: those the socket
+    /// was made with, as [`Socket::set_options`] last changed them.
+    pub fn current_options(&self) -> Options {
+        Options::clone(&self.core.live.snapshot())
     }
 
     /// Binds an endpoint and starts accepting peers. Returns the bound
@@ -235,7 +269,8 @@ impl Socket {
             return Err(Error::Closed);
         }
         self.core
-            .options
+            .live
+            .snapshot()
             .security
             .validate()
             .map_err(Error::Options)
