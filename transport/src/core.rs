@@ -561,6 +561,18 @@ impl Core {
         }
     }
 
+    /// Ends the link on pipe `id` for `why` if its pipe is there (an
+    /// inproc link's other end; nothing is recorded otherwise).
+    pub(crate) fn end_live_link(&self, id: PipeId, why: Refusal) {
+        let mut state = self.state();
+        if state.pipe(id).is_some() {
+            state.drop_pipe(id, why);
+            self.pipes_changed(&mut state);
+            drop(state);
+            self.send_ready.notify_waiters();
+        }
+    }
+
     /// The link on pipe `id` is over and left its endpoint: nothing may
     /// stay recorded about it.
     pub(crate) fn forget_link(&self, id: PipeId) {

@@ -18,7 +18,7 @@
 //! [`Socket::disconnect`]: crate::Socket::disconnect
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use tokio_util::sync::CancellationToken;
 
@@ -53,6 +53,9 @@ pub(crate) struct Stop {
 struct Links {
     stopped: bool,
     pipes: HashSet<PipeId>,
+    /// inproc: the other socket's end of each link, ended with ours so
+    /// that socket sees the link gone at once, as libzmq's peer does.
+    peer_ends: Vec<(Weak<Core>, PipeId)>,
 }
 
 impl Stop {
@@ -96,6 +99,14 @@ impl Stop {
         true
     }
 
+    /// inproc: `peer`'s pipe `pipe` is the other end of a link made
+    /// through this endpoint.
+    pub(crate) fn join_peer_end(&self, peer: &Arc<Core>, pipe: PipeId) {
+        let mut links = self.links();
+        links.peer_ends.retain(|(core, _)| core.strong_count() > 0);
+        links.peer_ends.push((Arc::downgrade(peer), pipe));
+    }
+
     /// The link on `pipe` ended.
     pub(crate) fn leave(&self, pipe: PipeId) {
         self.links().pipes.remove(&pipe);
@@ -110,6 +121,11 @@ impl Stop {
         // ended here or is gone before this looks.
         for pipe in links.pipes.drain() {
             core.end_link(pipe, Refusal::DisconnectedByApplication);
+        }
+        for (peer, pipe) in links.peer_ends.drain(..) {
+            if let Some(peer) = peer.upgrade() {
+                peer.end_live_link(pipe, Refusal::DisconnectedByApplication);
+            }
         }
     }
 }

@@ -249,9 +249,10 @@ fn link(core: &Arc<Core>, binder: &Arc<Core>, ours: Side, stop: &Stop) -> Result
             return Err(e);
         }
     };
-    // A disconnect ends the link by dropping our pipe; the binder's goes
-    // with it when the forwarders stop.
+    // A disconnect ends the link by dropping both pipes: the binder sees
+    // it gone at once, as a libzmq peer does.
     let _running = stop.join(ours.pipe);
+    stop.join_peer_end(binder, theirs.pipe);
     let (ours_source, ours_sink) = ours.split();
     let (theirs_source, theirs_sink) = theirs.split();
     core.track(tokio::spawn(forward(ours_source, theirs_sink)));
