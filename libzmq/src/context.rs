@@ -180,6 +180,7 @@ impl Context {
                 let runtime = tokio::runtime::Builder::new_multi_thread()
                     .worker_threads(threads)
                     .thread_name("zmq-io")
+                    .on_thread_start(block_sigpipe)
                     .enable_all()
                     .build()
                     .map_err(|e| Errno(e.raw_os_error().unwrap_or(libc::EMFILE)))?;
@@ -258,6 +259,26 @@ impl Context {
             });
             runtime.shutdown_timeout(Duration::from_millis(100));
         }
+    }
+}
+
+/// Blocks SIGPIPE on the calling thread (each of the runtime's threads,
+/// where every socket write happens). A write to a connection the peer
+/// closed then fails with EPIPE, which ends that link, instead of raising
+/// SIGPIPE, whose default action kills the C program (libzmq sends with
+/// `MSG_NOSIGNAL` for the same reason). The process's own disposition is
+/// left alone; the signal, generated for this thread only, stays pending
+/// on it and is never delivered.
+fn block_sigpipe() {
+    // SAFETY: `set` is a local `sigset_t` that `sigemptyset` initialises
+    // before `sigaddset` and `pthread_sigmask` read it; `pthread_sigmask`
+    // changes only this thread's mask, and a NULL old-set pointer is
+    // allowed.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGPIPE);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
     }
 }
 
