@@ -288,3 +288,19 @@ fn sockets_closed_before_the_bind_still_deliver() {
     close(pull);
     term(ctx);
 }
+
+#[test]
+fn a_connect_with_a_source_address_disconnects_by_its_full_string() {
+    let ctx = zmq_ctx_new();
+    let rep = socket(ctx, REP);
+    let req = socket(ctx, REQ);
+    let bound = bind(rep, "tcp://127.0.0.1:*");
+    let from = format!("tcp://127.0.0.1:0;{}", bound.trim_start_matches("tcp://"));
+    connect(req, &from);
+    bounce(rep, req);
+    assert_eq!(disconnect(req, &bound), Err(libc::ENOENT));
+    assert_eq!(disconnect(req, &from), Ok(()));
+    close(req);
+    close(rep);
+    term(ctx);
+}

@@ -9,11 +9,12 @@
 //! certificate refused by either side counts as failed security.
 
 use std::io;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use tokio::net::{TcpStream, UnixStream};
+use tokio::net::{TcpSocket, TcpStream, UnixStream};
 
 use crate::core::{Core, Outbound, PipeEntry};
 use crate::endpoint::{Endpoint, IpcAddr};
@@ -65,7 +66,16 @@ pub(crate) fn connect(core: &Arc<Core>, endpoint: Endpoint) -> Result<()> {
 
 async fn open(options: &Options, endpoint: &Endpoint) -> io::Result<Stream> {
     match endpoint {
-        Endpoint::Tcp { host, port } | Endpoint::Tls { host, port } => {
+        Endpoint::Tcp {
+            host,
+            port,
+            source: Some(source),
+        } => {
+            let stream = connect_from(*source, &host.bind_text(), port.number()).await?;
+            configure_tcp(options, &stream);
+            Ok(Stream::Tcp(stream))
+        }
+        Endpoint::Tcp { host, port, .. } | Endpoint::Tls { host, port } => {
             let stream = TcpStream::connect((host.bind_text(), port.number())).await?;
             configure_tcp(options, &stream);
             Ok(Stream::Tcp(stream))
@@ -81,6 +91,31 @@ async fn open(options: &Options, endpoint: &Endpoint) -> io::Result<Stream> {
             "not a stream transport",
         )),
     }
+}
+
+/// Connects to `host:port` from the local address `source` (libzmq's
+/// `tcp://SOURCE;HOST:PORT`), trying the destination's addresses of the
+/// source's family in turn. The source may be shared by several connects
+/// (`SO_REUSEADDR`), as libzmq allows.
+async fn connect_from(source: SocketAddr, host: &str, port: u16) -> io::Result<TcpStream> {
+    let mut last = io::Error::new(io::ErrorKind::AddrNotAvailable, "no address of that family");
+    for target in tokio::net::lookup_host((host, port)).await? {
+        if target.is_ipv4() != source.is_ipv4() {
+            continue;
+        }
+        let socket = if source.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        socket.bind(source)?;
+        match socket.connect(target).await {
+            Ok(stream) => return Ok(stream),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
 }
 
 /// Runs the TLS client handshake on a `tls://` endpoint's stream (others

@@ -54,6 +54,10 @@ pub enum Endpoint {
         host: Host,
         /// Port.
         port: Port,
+        /// Connect only: the local address to connect from, written
+        /// before the destination as libzmq has it:
+        /// `tcp://127.0.0.1:5564;127.0.0.1:5555` (port 0 or `*`: any).
+        source: Option<SocketAddr>,
     },
     /// ZMTP over a Unix-domain stream socket.
     Ipc(IpcAddr),
@@ -118,8 +122,12 @@ impl FromStr for Endpoint {
         };
         match scheme {
             "tcp" => {
+                let (source, rest) = match rest.split_once(';') {
+                    Some((source, rest)) => (Some(parse_source(source).map_err(malformed)?), rest),
+                    None => (None, rest),
+                };
                 let (host, port) = parse_host_port(rest).map_err(malformed)?;
-                Ok(Endpoint::Tcp { host, port })
+                Ok(Endpoint::Tcp { host, port, source })
             }
             "tls" => {
                 let (host, port) = parse_host_port(rest).map_err(malformed)?;
@@ -174,6 +182,20 @@ fn ipc_len(rest: &str) -> usize {
     rest.len()
 }
 
+/// A connect's source address: an IP literal with an optional port.
+fn parse_source(text: &str) -> Result<SocketAddr, &'static str> {
+    const WHY: &str = "the source address (before ';') is not an IP address with an optional port";
+    let (host, port) = match parse_host_port(text) {
+        Ok((host, port)) => (host, port.number()),
+        Err(_) => (parse_host_port(&format!("{text}:0")).map_err(|_| WHY)?.0, 0),
+    };
+    match host {
+        Host::Ip(ip) => Ok(SocketAddr::new(ip, port)),
+        Host::Any => Ok(SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), port)),
+        Host::Name(_) => Err(WHY),
+    }
+}
+
 fn parse_ipc(rest: &str) -> Result<IpcAddr, &'static str> {
     if let Some(name) = rest.strip_prefix('@') {
         if name.is_empty() {
@@ -191,7 +213,7 @@ impl Endpoint {
     /// Checks that this endpoint can be connected to (no wildcards).
     pub fn check_connectable(&self) -> Result<(), EndpointError> {
         match self {
-            Endpoint::Tcp { host, port } | Endpoint::Tls { host, port }
+            Endpoint::Tcp { host, port, .. } | Endpoint::Tls { host, port }
                 if *host == Host::Any || *port == Port::Ephemeral =>
             {
                 Err(EndpointError::WildcardConnect(self.to_string()))
@@ -206,7 +228,11 @@ impl Endpoint {
         let port = Port::Number(addr.port());
         match self {
             Endpoint::Tls { .. } => Endpoint::Tls { host, port },
-            _ => Endpoint::Tcp { host, port },
+            _ => Endpoint::Tcp {
+                host,
+                port,
+                source: None,
+            },
         }
     }
 
@@ -265,7 +291,16 @@ impl fmt::Display for Port {
 impl fmt::Display for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Endpoint::Tcp { host, port } => write!(f, "tcp://{host}:{port}"),
+            Endpoint::Tcp {
+                host,
+                port,
+                source: None,
+            } => write!(f, "tcp://{host}:{port}"),
+            Endpoint::Tcp {
+                host,
+                port,
+                source: Some(from),
+            } => write!(f, "tcp://{from};{host}:{port}"),
             Endpoint::Tls { host, port } => write!(f, "tls://{host}:{port}"),
             Endpoint::Ipc(IpcAddr::Path(p)) => write!(f, "ipc://{}", p.display()),
             Endpoint::Ipc(IpcAddr::Abstract(name)) => write!(f, "ipc://@{name}"),
@@ -294,10 +329,17 @@ mod tests {
             "ipc://@zeek-cluster",
             "inproc://workers",
             "tls://node1.example:4000",
+            "tcp://127.0.0.1:5564;127.0.0.1:5555",
+            "tcp://[::1]:5564;[::1]:5555",
         ] {
             assert_eq!(ep(s).to_string(), s);
         }
         assert_eq!(ep("tcp://127.0.0.1:0").to_string(), "tcp://127.0.0.1:*");
+        assert_eq!(
+            ep("tcp://10.0.0.1;example.org:80").to_string(),
+            "tcp://10.0.0.1:0;example.org:80"
+        );
+        assert!("tcp://eth0;127.0.0.1:80".parse::<Endpoint>().is_err());
     }
 
     #[test]

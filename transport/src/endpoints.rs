@@ -187,9 +187,11 @@ fn normalise(endpoint: Endpoint) -> Endpoint {
         Endpoint::Tcp {
             host: Host::Any,
             port,
+            source,
         } => Endpoint::Tcp {
             host: Host::Ip(std::net::Ipv4Addr::UNSPECIFIED.into()),
             port,
+            source,
         },
         Endpoint::Tls {
             host: Host::Any,

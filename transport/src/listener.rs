@@ -10,7 +10,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::admission::Source;
 use crate::core::Core;
-use crate::endpoint::{Endpoint, IpcAddr};
+use crate::endpoint::{Endpoint, EndpointError, IpcAddr};
 use crate::endpoints::{Kind, Stop};
 use crate::engine::{self, LinkInfo, Outcome, PipeSlot};
 use crate::error::{Error, Result};
@@ -63,7 +63,16 @@ async fn listen(core: &Arc<Core>, endpoint: &Endpoint, stop: &Arc<Stop>) -> Resu
     // The options as of this bind serve every link it accepts.
     let options = core.live.snapshot();
     let (listener, bound) = match endpoint {
-        Endpoint::Tcp { host, port } => {
+        Endpoint::Tcp {
+            source: Some(_), ..
+        } => {
+            return Err(EndpointError::Malformed {
+                endpoint: endpoint.to_string(),
+                reason: "a source address (before ';') is for connects",
+            }
+            .into());
+        }
+        Endpoint::Tcp { host, port, .. } => {
             let (listener, bound) = bind_tcp(endpoint, host, *port).await?;
             (Listener::Tcp(listener), bound)
         }

@@ -416,3 +416,41 @@ async fn a_closed_socket_still_delivers_to_a_later_inproc_bind() {
     }
     domain.clear();
 }
+
+#[tokio::test]
+async fn a_connect_from_a_source_address_is_disconnected_by_its_full_name() {
+    let pull = socket(SocketType::Pull);
+    let bound = pull.bind("tcp://127.0.0.1:*").await.unwrap();
+    let mut events = pull.monitor();
+    let dest = bound.to_string().trim_start_matches("tcp://").to_owned();
+    // Two connects from one source port, to two destinations (libzmq's
+    // test_reqrep_tcp does the same).
+    let other = socket(SocketType::Pull);
+    let other_at = other.bind("tcp://127.0.0.1:*").await.unwrap();
+    let other_dest = other_at.to_string().trim_start_matches("tcp://").to_owned();
+    let source_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let push = socket(SocketType::Push);
+    let from = format!("tcp://127.0.0.1:{source_port};{dest}");
+    push.connect(&from).await.unwrap();
+    push.connect(&format!("tcp://127.0.0.1:{source_port};{other_dest}"))
+        .await
+        .unwrap();
+    let peer = next(&mut events, |e| match e {
+        MonitorEvent::Accepted { peer, .. } => Some(peer.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(peer, format!("127.0.0.1:{source_port}"));
+    push.send(msg(&["from the source"])).await.unwrap();
+    push.send(msg(&["to the other"])).await.unwrap();
+    assert_eq!(recv(&pull).await, ["from the source"]);
+    assert_eq!(recv(&other).await, ["to the other"]);
+    push.disconnect(&from).unwrap();
+    assert_eq!(next(&mut events, disconnected).await, LinkEnd::PeerClosed);
+    // A source address is for connects.
+    assert!(matches!(pull.bind(&from).await, Err(Error::Endpoint(_))));
+}
