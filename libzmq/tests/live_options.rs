@@ -187,3 +187,53 @@ fn maxmsgsize_counts_from_the_next_bind() {
     // SAFETY: a live context, given up.
     assert_eq!(unsafe { zmq_ctx_term(ctx) }, 0);
 }
+
+const CURVE_SERVER: c_int = 47;
+const CURVE_PUBLICKEY: c_int = 48;
+const CURVE_SECRETKEY: c_int = 49;
+const CURVE_SERVERKEY: c_int = 50;
+
+/// A CURVE key pair as 40 Z85 characters each.
+fn keypair() -> ([u8; 40], [u8; 40]) {
+    let (mut public, mut secret) = ([0u8; 41], [0u8; 41]);
+    // SAFETY: 41-byte buffers each.
+    let rc = unsafe {
+        zmq::z85_api::zmq_curve_keypair(public.as_mut_ptr().cast(), secret.as_mut_ptr().cast())
+    };
+    assert_eq!(rc, 0);
+    (
+        public[..40].try_into().unwrap(),
+        secret[..40].try_into().unwrap(),
+    )
+}
+
+#[test]
+fn security_set_after_a_bind_holds_for_the_next_bind() {
+    let ctx = zmq_ctx_new();
+    let (server_public, server_secret) = keypair();
+    let (client_public, client_secret) = keypair();
+    let pull = socket(ctx, PULL);
+    let open = bind(pull, "tcp://127.0.0.1:*");
+    set_int(pull, CURVE_SERVER, 1);
+    set(pull, CURVE_SECRETKEY, &server_secret);
+    let secured = bind(pull, "tcp://127.0.0.1:*");
+    set_int(pull, RCVTIMEO, 10_000);
+
+    // The first endpoint still speaks NULL, the second CURVE.
+    let plain = socket(ctx, PUSH);
+    connect(plain, &open);
+    assert_eq!(send(plain, b"null", 0), 4);
+    assert_eq!(recv(pull, 0).unwrap(), b"null");
+    let curve = socket(ctx, PUSH);
+    set(curve, CURVE_SERVERKEY, &server_public);
+    set(curve, CURVE_PUBLICKEY, &client_public);
+    set(curve, CURVE_SECRETKEY, &client_secret);
+    connect(curve, &secured);
+    assert_eq!(send(curve, b"curve", 0), 5);
+    assert_eq!(recv(pull, 0).unwrap(), b"curve");
+    for s in [plain, curve, pull] {
+        close(s);
+    }
+    // SAFETY: a live context, given up.
+    assert_eq!(unsafe { zmq_ctx_term(ctx) }, 0);
+}

@@ -550,27 +550,29 @@ impl Core {
     /// one (the engine ends on noticing); if its handshake is still under
     /// way, the pipe is refused when it comes ([`Core::pipe_ready`]).
     pub(crate) fn end_link(&self, id: PipeId, why: Refusal) {
-        let mut state = self.state();
-        if state.pipe(id).is_some() {
-            state.drop_pipe(id, why);
-            self.pipes_changed(&mut state);
-            drop(state);
-            self.send_ready.notify_waiters();
-        } else {
-            state.dropped.insert(id, why);
-        }
+        self.end_link_marking(id, why, true);
     }
 
     /// Ends the link on pipe `id` for `why` if its pipe is there (an
     /// inproc link's other end; nothing is recorded otherwise).
     pub(crate) fn end_live_link(&self, id: PipeId, why: Refusal) {
+        self.end_link_marking(id, why, false);
+    }
+
+    /// [`Core::end_link`]; `mark` records the reason for a pipe still to
+    /// come.
+    fn end_link_marking(&self, id: PipeId, why: Refusal, mark: bool) {
         let mut state = self.state();
-        if state.pipe(id).is_some() {
-            state.drop_pipe(id, why);
-            self.pipes_changed(&mut state);
-            drop(state);
-            self.send_ready.notify_waiters();
+        if state.pipe(id).is_none() {
+            if mark {
+                state.dropped.insert(id, why);
+            }
+            return;
         }
+        state.drop_pipe(id, why);
+        self.pipes_changed(&mut state);
+        drop(state);
+        self.send_ready.notify_waiters();
     }
 
     /// The link on pipe `id` is over and left its endpoint: nothing may
