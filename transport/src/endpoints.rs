@@ -242,6 +242,51 @@ mod tests {
         );
     }
 
+    /// Endpoints as a test writes them: a few of each form, wildcard
+    /// hosts among them.
+    fn any_endpoint() -> impl proptest::strategy::Strategy<Value = Endpoint> {
+        use proptest::prelude::*;
+        prop_oneof![
+            (0u16..3).prop_map(|p| ep(&format!("tcp://*:{}", 5000 + p))),
+            (0u16..3).prop_map(|p| ep(&format!("tcp://0.0.0.0:{}", 5000 + p))),
+            (0u16..3).prop_map(|p| ep(&format!("tcp://127.0.0.1:{}", 5000 + p))),
+            (0u8..2).prop_map(|n| ep(&format!("inproc://n{n}"))),
+        ]
+    }
+
+    proptest::proptest! {
+        /// Against a plain list: `take` returns every entry of the kind
+        /// naming the same endpoint (`*` and `0.0.0.0` alike), and only
+        /// those, and they are gone afterwards.
+        #[test]
+        fn take_matches_a_model(
+            ops in proptest::collection::vec(
+                (proptest::bool::ANY, proptest::bool::ANY, any_endpoint()),
+                1..40,
+            )
+        ) {
+            let endpoints = Endpoints::default();
+            let mut model: Vec<(Kind, Endpoint)> = Vec::new();
+            let same = |a: &Endpoint, b: &Endpoint| {
+                a.to_string().replace("0.0.0.0", "*") == b.to_string().replace("0.0.0.0", "*")
+            };
+            for (add, bound, endpoint) in ops {
+                let kind = if bound { Kind::Bound } else { Kind::Connected };
+                if add {
+                    endpoints.add(kind, endpoint.clone(), Stop::new());
+                    model.push((kind, endpoint));
+                } else {
+                    let expected = model
+                        .iter()
+                        .filter(|(k, e)| *k == kind && same(e, &endpoint))
+                        .count();
+                    model.retain(|(k, e)| !(*k == kind && same(e, &endpoint)));
+                    proptest::prop_assert_eq!(endpoints.take(kind, &endpoint).len(), expected);
+                }
+            }
+        }
+    }
+
     #[test]
     fn a_stopped_endpoint_takes_no_new_links() {
         let stop = Stop::new();

@@ -454,3 +454,44 @@ async fn a_connect_from_a_source_address_is_disconnected_by_its_full_name() {
     // A source address is for connects.
     assert!(matches!(pull.bind(&from).await, Err(Error::Endpoint(_))));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_link_outlives_an_unbind_racing_its_connects() {
+    use tokio::io::AsyncReadExt;
+    for round in 0..5 {
+        let pull = socket(SocketType::Pull);
+        let bound = pull.bind("tcp://127.0.0.1:*").await.unwrap();
+        let addr = bound.to_string().trim_start_matches("tcp://").to_owned();
+        // Real peers, some mid-handshake, some done, as the unbind comes.
+        let pushes: Vec<Socket> = (0..8).map(|_| socket(SocketType::Push)).collect();
+        for push in &pushes {
+            push.connect(&bound.to_string()).await.unwrap();
+        }
+        // And raw connections that never greet.
+        let mut raws = Vec::new();
+        for _ in 0..8 {
+            raws.push(tokio::net::TcpStream::connect(&addr).await.unwrap());
+        }
+        if round % 2 == 1 {
+            tokio::task::yield_now().await;
+        }
+        pull.unbind(&bound.to_string()).await.unwrap();
+        // Every raw connection is closed...
+        for mut raw in raws {
+            let mut sink = Vec::new();
+            timeout(WAIT, raw.read_to_end(&mut sink))
+                .await
+                .expect("a link outlived the unbind")
+                .ok();
+        }
+        // ...and no peer is left, nor comes back (nothing listens there).
+        timeout(WAIT, async {
+            while pull.stats().peers > 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .expect("a peer outlived the unbind");
+        assert!(matches!(pull.try_recv(), Err(Error::WouldBlock)));
+    }
+}
