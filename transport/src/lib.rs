@@ -16,8 +16,10 @@
 //! per-type rules (`rules/round_robin`, `rules/routed`, `rules/fan_out`,
 //! `rules/req_rep`), as plain functions over that state; `notices` an XPUB's
 //! subscription notices in the order its state changed; `engine` drives one connection; `listener` and
-//! `connecter` own bound and connected endpoints; `inproc` joins sockets in
-//! memory; `tls` holds the TLS settings (`tls/settings`) and handshakes
+//! `connecter` own bound and connected endpoints, which `endpoints` stops one
+//! at a time ([`Socket::unbind`], [`Socket::disconnect`]); `live_options`
+//! holds the options later endpoints take ([`Socket::set_options`]);
+//! `inproc` joins sockets in memory, within an [`InprocDomain`]; `tls` holds the TLS settings (`tls/settings`) and handshakes
 //! (`tls/handshake`); `peers` what each handshake learnt about its peer;
 //! `link_end` and `refusal` why links end; `readiness` whether a send
 //! would be taken now ([`Socket::writable`]); `security` and `async_auth`
