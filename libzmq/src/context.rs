@@ -25,6 +25,7 @@ use tokio::task::JoinHandle;
 use zmtp_transport::InprocDomain;
 
 use crate::errno::Errno;
+use crate::inproc_scope::InprocScope;
 use crate::signaler::Signaler;
 use crate::wait::{Deadline, wait};
 
@@ -109,8 +110,11 @@ pub struct Context {
     /// Readable once shut down, for `zmq_poll` (made by its first use;
     /// `None` if the descriptor could not be made).
     shutdown_fd: OnceLock<Option<Signaler>>,
-    /// The context's `inproc://` names (libzmq scopes them per context).
-    inproc: InprocDomain,
+    /// This context's `inproc://` names.
+    inproc: InprocScope,
+    /// Where the context's sockets' inproc links meet (with the names
+    /// scoped as above), so that `term` can drop its pending connects.
+    inproc_domain: InprocDomain,
 }
 
 impl Context {
@@ -121,12 +125,18 @@ impl Context {
             closed: Condvar::new(),
             shutdown: watch::Sender::new(false),
             shutdown_fd: OnceLock::new(),
-            inproc: InprocDomain::new(),
+            inproc: InprocScope::new(),
+            inproc_domain: InprocDomain::new(),
         })
     }
 
     /// Where the context's sockets bind and connect `inproc://` names.
     pub fn inproc_domain(&self) -> &InprocDomain {
+        &self.inproc_domain
+    }
+
+    /// This context's `inproc://` namespace.
+    pub fn inproc(&self) -> &InprocScope {
         &self.inproc
     }
 

@@ -78,15 +78,6 @@ pub fn writable_without_peers(socket_type: SocketType, options: &Options) -> boo
     }
 }
 
-/// The types whose sends wait at the high-water mark for room in any
-/// pipe, which libzmq checks at a message's first frame.
-pub fn waits_for_room(socket_type: SocketType) -> bool {
-    matches!(
-        socket_type,
-        SocketType::Push | SocketType::Dealer | SocketType::Pair
-    )
-}
-
 /// REQ and REP alternate: while a received message is still being read,
 /// libzmq reports no POLLOUT even if the transport's turn has moved on.
 pub fn turn_blocks_send(socket_type: SocketType, reading: bool) -> bool {

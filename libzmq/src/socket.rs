@@ -59,6 +59,11 @@ const TYPES: [SocketType; 11] = [
     SocketType::Xsub,
 ];
 
+/// How long a non-blocking receive waits at most for inproc messages
+/// that are on their way (normally microseconds; the bound only matters
+/// if every one of them is filtered out, a SUB's unsubscribed topics).
+const INPROC_SETTLE: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// `ZMQ_STREAM`, which the transport does not have.
 const ZMQ_STREAM: c_int = 11;
 
@@ -187,8 +192,11 @@ impl ZSocket {
         let mut options = inner.options.transport.clone();
         options.security = inner.options.security.security()?;
         options.inproc_domain = self.ctx.inproc_domain().clone();
-        options.async_authenticator =
-            Some(crate::zap::ZapClient::shared(options.inproc_domain.clone()));
+        let zap = self.ctx.inproc().scoped(crate::zap::ZAP_ENDPOINT);
+        options.async_authenticator = Some(crate::zap::ZapClient::shared(
+            zap.into_owned(),
+            options.inproc_domain.clone(),
+        ));
         Ok(options)
     }
 
@@ -224,10 +232,15 @@ impl ZSocket {
     pub fn bind(&self, endpoint: &str) -> Result<(), Errno> {
         let mut inner = self.lock();
         let socket = self.transport_for_endpoint(&mut inner)?;
+        let scoped = self.ctx.inproc().scoped(endpoint);
         let bound = self
-            .wait(Deadline::Never, socket.bind(endpoint))?
+            .wait(Deadline::Never, socket.bind(&scoped))?
             .map_err(errno_of)?;
-        inner.last_endpoint = last_endpoint(&bound.to_string());
+        inner.last_endpoint = if scoped == endpoint {
+            last_endpoint(&bound.to_string())
+        } else {
+            endpoint.to_owned()
+        };
         Ok(())
     }
 
@@ -235,7 +248,8 @@ impl ZSocket {
     pub fn connect(&self, endpoint: &str) -> Result<(), Errno> {
         let mut inner = self.lock();
         let socket = self.transport_for_endpoint(&mut inner)?;
-        self.wait(Deadline::Never, socket.connect(endpoint))?
+        let scoped = self.ctx.inproc().scoped(endpoint);
+        self.wait(Deadline::Never, socket.connect(&scoped))?
             .map_err(errno_of)?;
         inner.last_endpoint = endpoint.to_owned();
         Ok(())
@@ -254,6 +268,8 @@ impl ZSocket {
             let parsed = endpoint.parse::<zmtp_transport::Endpoint>();
             return Err(parsed.map_or_else(|e| errno_of(e.into()), |_| Errno(libc::ENOENT)));
         };
+        // inproc names as the context scopes them (`inproc_scope.rs`).
+        let endpoint = &*self.ctx.inproc().scoped(endpoint);
         match self.wait(Deadline::Never, socket.unbind(endpoint))? {
             Err(Error::EndpointNotFound(_)) => socket.disconnect(endpoint).map_err(errno_of),
             other => other.map_err(errno_of),
@@ -263,10 +279,12 @@ impl ZSocket {
     /// Sends one frame; the message goes when a frame without `more` ends
     /// it. Blocks up to `ZMQ_SNDTIMEO` unless `dontwait`.
     ///
-    /// PUSH, DEALER and PAIR wait for room (or refuse, EAGAIN) at a
-    /// message's *first* frame, as libzmq does. Other types buffer frames
-    /// and decide at the last one: a refusal then discards the whole
-    /// message.
+    /// Whether the message may go is decided at its *first* frame, as
+    /// libzmq does (the transport's `check_first_frame`): waiting for room
+    /// there, or EAGAIN (PUSH, DEALER, PAIR, REQ without room; a mandatory
+    /// ROUTER's full peer; a NODROP XPUB's full subscriber), EHOSTUNREACH
+    /// (a mandatory ROUTER's unknown peer) or EFSM (REQ, REP out of turn).
+    /// The frames then wait here and the message goes whole at the last.
     pub fn send(&self, frame: Bytes, flags: c_int) -> Result<(), Errno> {
         let mut guard = self.lock();
         self.transport(&mut guard)?;
@@ -278,7 +296,7 @@ impl ZSocket {
             Deadline::from_timeout_ms(inner.options.sndtimeo)
         };
         if inner.outgoing.is_empty() {
-            self.wait_for_room(socket, &mut inner.writable, deadline)?;
+            self.admit_first_frame(socket, &mut inner.writable, &frame, deadline)?;
         }
         inner.outgoing.push(frame);
         if flags & ZMQ_SNDMORE != 0 {
@@ -296,23 +314,26 @@ impl ZSocket {
         self.wait(deadline, socket.send(message))?.map_err(errno_of)
     }
 
-    /// Before a message's first frame, for the types that wait at the
-    /// high-water mark: room now, or EAGAIN (armed for `ZMQ_FD`) at once
-    /// with DONTWAIT, or after waiting up to the deadline.
-    fn wait_for_room(
+    /// At a message's first frame: taken now, or EAGAIN (armed for
+    /// `ZMQ_FD`) at once with DONTWAIT, or after waiting up to the
+    /// deadline for room; or the refusal the message would meet.
+    fn admit_first_frame(
         &self,
         socket: &Socket,
         writable: &mut Option<WritableWait>,
+        first: &Bytes,
         deadline: Deadline,
     ) -> Result<(), Errno> {
-        if !readiness::waits_for_room(self.socket_type) || socket.is_writable() {
-            return Ok(());
+        match socket.check_first_frame(first) {
+            Err(Error::WouldBlock) => {}
+            answer => return answer.map_err(errno_of),
         }
         if deadline == Deadline::Now {
             readiness::poll_writable(socket, &self.waker, writable);
             return Err(Errno::AGAIN);
         }
-        self.wait(deadline, socket.writable())
+        self.wait(deadline, socket.first_frame_ready(first.clone()))?
+            .map_err(errno_of)
     }
 
     /// Receives the next frame, with whether more follow. Blocks up to
@@ -326,10 +347,26 @@ impl ZSocket {
                 Deadline::from_timeout_ms(inner.options.rcvtimeo)
             };
             if deadline == Deadline::Now {
-                self.transport(&mut inner)?;
+                let socket = self.transport(&mut inner)?.clone();
                 // One attempt, leaving `ZMQ_FD`'s waker for the next message.
                 if !self.prefetch(&mut inner)? {
-                    return Err(Errno::AGAIN);
+                    // libzmq's inproc reader sees what its peer wrote at
+                    // once; ours waits for what is on its way here.
+                    if !socket.inproc_in_flight() {
+                        return Err(Errno::AGAIN);
+                    }
+                    let settle = Deadline::At(std::time::Instant::now() + INPROC_SETTLE);
+                    match self.wait(settle, socket.recv_with_metadata()) {
+                        Ok(received) => hold(&mut inner, received.map_err(errno_of)?),
+                        Err(Errno::AGAIN) => {
+                            // Filtered on the way: armed for `ZMQ_FD` again.
+                            self.prefetch(&mut inner)?;
+                            if inner.incoming.is_empty() {
+                                return Err(Errno::AGAIN);
+                            }
+                        }
+                        Err(e) => return Err(e),
+                    }
                 }
             } else {
                 let socket = self.transport(&mut inner)?.clone();
@@ -348,19 +385,39 @@ impl ZSocket {
         self.ctx.check_live()?;
         let mut inner = self.lock();
         let effect = inner.options.set(option, value)?;
-        if effect == Effect::Stored {
-            // A made transport socket takes the change: high-water marks
-            // at once, the rest from the next bind or connect (which
-            // reports incomplete security options).
-            if let Some(socket) = &inner.transport {
-                if let Ok(options) = self.transport_options(&inner) {
-                    socket.set_options(options);
+        match effect {
+            Effect::Stored => {
+                // A made transport socket takes the change: high-water
+                // marks at once, the rest from the next bind or connect
+                // (which reports incomplete security options).
+                if let Some(socket) = &inner.transport {
+                    if let Ok(options) = self.transport_options(&inner) {
+                        socket.set_options(options);
+                    }
                 }
+                return Ok(());
             }
-            return Ok(());
+            Effect::Live(mode) => {
+                if let Some(socket) = &inner.transport {
+                    socket.set_mode(mode);
+                    // A sender waiting for room may go now (NODROP off).
+                    self.signaler.raise();
+                }
+                return Ok(());
+            }
+            Effect::Subscribe(_) | Effect::Unsubscribe(_) => {}
         }
-        if !matches!(self.socket_type, SocketType::Sub | SocketType::Xsub) {
-            return Err(Errno::INVAL);
+        match self.socket_type {
+            SocketType::Sub | SocketType::Xsub => {}
+            // A manual XPUB's (un)subscription applies to the peer whose
+            // message was received last; before any peer, to none.
+            SocketType::Xpub if inner.options.transport.xpub_manual => {
+                return match &inner.transport {
+                    Some(socket) => apply_subscription(socket, effect),
+                    None => Ok(()),
+                };
+            }
+            _ => return Err(Errno::INVAL),
         }
         match &inner.transport {
             Some(socket) => apply_subscription(socket, effect),
@@ -447,7 +504,12 @@ impl ZSocket {
             previous.stop(&self.runtime);
         }
         let Some(addr) = addr else { return Ok(()) };
-        let mut sink = MonitorSink::bind(&self.runtime, &self.ctx, addr, events)?;
+        let mut sink = MonitorSink::bind(
+            &self.runtime,
+            &self.ctx,
+            &self.ctx.inproc().scoped(addr),
+            events,
+        )?;
         if let Some(socket) = &inner.transport {
             sink.start(&self.runtime, socket);
         }
@@ -496,7 +558,7 @@ fn apply_subscription(socket: &Socket, effect: Effect) -> Result<(), Errno> {
     match effect {
         Effect::Subscribe(topic) => socket.subscribe(topic),
         Effect::Unsubscribe(topic) => socket.unsubscribe(topic),
-        Effect::Stored => Ok(()),
+        Effect::Stored | Effect::Live(_) => Ok(()),
     }
     .map_err(errno_of)
 }

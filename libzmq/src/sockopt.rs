@@ -5,16 +5,19 @@
 //! socket takes when it is made (at the first bind, connect, send or
 //! receive: see `socket.rs`). The rest are this library's own: timeouts,
 //! and values kept only so `getsockopt` returns what was set (buffer
-//! sizes, backlog, IPV6). Unknown numbers are EINVAL, as in libzmq.
+//! sizes, backlog, IPV6). Options this library does not act on are
+//! answered by `sockopt_kept.rs` with libzmq's defaults. Unknown numbers
+//! are EINVAL, as in libzmq.
 
 use std::ffi::c_int;
 use std::time::Duration;
 
 use bytes::Bytes;
 use zmtp::{CurveKeyPair, CurvePublicKey, CurveSecretKey, SocketType};
-use zmtp_transport::{Options, Security};
+use zmtp_transport::{Mode, Options, Security};
 
 use crate::errno::Errno;
+use crate::sockopt_kept::KeptOptions;
 
 /// libzmq's option numbers that this library knows.
 #[allow(missing_docs)]
@@ -52,11 +55,16 @@ pub mod num {
     pub const CURVE_PUBLICKEY: c_int = 48;
     pub const CURVE_SECRETKEY: c_int = 49;
     pub const CURVE_SERVERKEY: c_int = 50;
+    pub const PROBE_ROUTER: c_int = 51;
+    pub const REQ_CORRELATE: c_int = 52;
     pub const REQ_RELAXED: c_int = 53;
+    pub const CONFLATE: c_int = 54;
     pub const ZAP_DOMAIN: c_int = 55;
     pub const ROUTER_HANDOVER: c_int = 56;
     pub const HANDSHAKE_IVL: c_int = 66;
     pub const XPUB_NODROP: c_int = 69;
+    pub const XPUB_MANUAL: c_int = 71;
+    pub const XPUB_WELCOME_MSG: c_int = 72;
     pub const HEARTBEAT_IVL: c_int = 75;
     pub const HEARTBEAT_TTL: c_int = 76;
     pub const HEARTBEAT_TIMEOUT: c_int = 77;
@@ -91,6 +99,9 @@ pub struct SocketOptions {
     /// Security as set piece by piece; made into a [`Security`] with the
     /// transport socket.
     pub security: SecurityParts,
+    /// Options not acted on, answered with libzmq's defaults
+    /// (`sockopt_kept.rs`); reached only by numbers the arms here miss.
+    pub kept: KeptOptions,
 }
 
 /// The security options, which only together name a mechanism.
@@ -144,6 +155,9 @@ pub enum Effect {
     Subscribe(Bytes),
     /// `ZMQ_UNSUBSCRIBE` from this topic.
     Unsubscribe(Bytes),
+    /// A behaviour the transport socket changes while it runs (stored in
+    /// the options too, for a transport socket made later).
+    Live(Mode),
 }
 
 /// A `getsockopt` answer, before it is written to the caller's buffer.
@@ -212,6 +226,60 @@ pub fn curve_key(value: &[u8]) -> Result<[u8; 32], Errno> {
     }
 }
 
+/// A live behaviour's option: stored in `t` (the options a transport
+/// socket made later starts from) and returned as the [`Mode`] a running
+/// one takes. libzmq's setters take any non-negative int as a switch.
+fn live_mode(t: &mut Options, option: c_int, value: &[u8]) -> Result<Mode, Errno> {
+    if option == num::XPUB_WELCOME_MSG {
+        t.xpub_welcome = Bytes::copy_from_slice(value);
+        return Ok(Mode::XpubWelcome(t.xpub_welcome.clone()));
+    }
+    let on = match int(value)? {
+        n if n < 0 => return Err(Errno::INVAL),
+        n => n != 0,
+    };
+    Ok(match option {
+        num::ROUTER_MANDATORY => {
+            t.router_mandatory = on;
+            Mode::RouterMandatory(on)
+        }
+        num::ROUTER_HANDOVER => {
+            t.router_handover = on;
+            Mode::RouterHandover(on)
+        }
+        num::PROBE_ROUTER => {
+            t.probe_router = on;
+            Mode::ProbeRouter(on)
+        }
+        num::REQ_RELAXED => {
+            t.req_relaxed = on;
+            Mode::ReqRelaxed(on)
+        }
+        num::REQ_CORRELATE => {
+            t.req_correlate = on;
+            Mode::ReqCorrelate(on)
+        }
+        // VERBOSE and VERBOSER set each other's switches, as libzmq's.
+        num::XPUB_VERBOSE => {
+            (t.xpub_verbose, t.xpub_verboser) = (on, false);
+            Mode::XpubVerbose(on)
+        }
+        num::XPUB_VERBOSER => {
+            (t.xpub_verbose, t.xpub_verboser) = (on, on);
+            Mode::XpubVerboser(on)
+        }
+        num::XPUB_NODROP => {
+            t.xpub_nodrop = on;
+            Mode::XpubNodrop(on)
+        }
+        num::XPUB_MANUAL => {
+            t.xpub_manual = on;
+            Mode::XpubManual(on)
+        }
+        _ => return Err(Errno::INVAL),
+    })
+}
+
 impl SocketOptions {
     /// libzmq's defaults for `socket_type`, with the context's IPV6.
     pub fn new(socket_type: SocketType, ipv6: bool) -> Self {
@@ -227,6 +295,7 @@ impl SocketOptions {
             backlog: 100,
             ipv6,
             security: SecurityParts::default(),
+            kept: KeptOptions::new(socket_type),
         }
     }
 
@@ -284,12 +353,17 @@ impl SocketOptions {
             }
             num::HEARTBEAT_TTL => t.heartbeat.ttl = millis(value)?,
             num::HEARTBEAT_TIMEOUT => t.heartbeat.timeout = Some(millis(value)?),
-            num::ROUTER_MANDATORY => t.router_mandatory = flag(value)?,
-            num::ROUTER_HANDOVER => t.router_handover = flag(value)?,
-            num::REQ_RELAXED => t.req_relaxed = flag(value)?,
-            num::XPUB_VERBOSE => t.xpub_verbose = flag(value)?,
-            num::XPUB_VERBOSER => t.xpub_verboser = flag(value)?,
-            num::XPUB_NODROP => t.xpub_nodrop = flag(value)?,
+            num::ROUTER_MANDATORY
+            | num::ROUTER_HANDOVER
+            | num::PROBE_ROUTER
+            | num::REQ_RELAXED
+            | num::REQ_CORRELATE
+            | num::XPUB_VERBOSE
+            | num::XPUB_VERBOSER
+            | num::XPUB_NODROP
+            | num::XPUB_MANUAL
+            | num::XPUB_WELCOME_MSG => return Ok(Effect::Live(live_mode(t, option, value)?)),
+            num::CONFLATE => t.conflate = flag(value)?,
             num::ZAP_DOMAIN => t.zap_domain = text(value)?,
             num::PLAIN_SERVER => {
                 let on = flag(value)?;
@@ -332,7 +406,7 @@ impl SocketOptions {
                     }
                 }
             }
-            _ => return Err(Errno::INVAL),
+            _ => self.kept.set(option, value)?,
         }
         Ok(Effect::Stored)
     }
@@ -379,6 +453,10 @@ impl SocketOptions {
             num::XPUB_VERBOSE => flag(t.xpub_verbose),
             num::XPUB_VERBOSER => flag(t.xpub_verboser),
             num::XPUB_NODROP => flag(t.xpub_nodrop),
+            num::XPUB_MANUAL => flag(t.xpub_manual),
+            num::PROBE_ROUTER => flag(t.probe_router),
+            num::REQ_CORRELATE => flag(t.req_correlate),
+            num::CONFLATE => flag(t.conflate),
             num::ZAP_DOMAIN => Value::Str(t.zap_domain.clone()),
             num::MECHANISM => Value::Int(s.mechanism),
             num::PLAIN_SERVER => flag(s.plain_server && s.mechanism == MECHANISM_PLAIN),
@@ -391,7 +469,7 @@ impl SocketOptions {
             })),
             num::CURVE_SECRETKEY => key(s.curve_secret),
             num::CURVE_SERVERKEY => key(s.curve_serverkey),
-            _ => return Err(Errno::INVAL),
+            _ => self.kept.get(option)?,
         })
     }
 }

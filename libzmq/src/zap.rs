@@ -29,24 +29,24 @@ use zmtp_transport::{
 /// Where libzmq's ZAP handlers bind.
 pub const ZAP_ENDPOINT: &str = "inproc://zeromq.zap.01";
 
-/// [`ZAP_ENDPOINT`]'s inproc name.
-const ZAP_NAME: &str = "zeromq.zap.01";
-
 /// The request id we send (one request per connection of ours).
 const REQUEST_ID: &[u8] = b"1";
 
-/// The authenticator the drop-in installs on every socket: it asks the
-/// handler of the socket's context (its inproc domain).
+/// The authenticator the drop-in installs on every socket.
 #[derive(Debug)]
 pub struct ZapClient {
+    /// [`ZAP_ENDPOINT`] in the socket's context (`inproc_scope.rs`).
+    endpoint: String,
+    /// The context's inproc domain, where the handler is looked up.
     domain: InprocDomain,
 }
 
 impl ZapClient {
-    /// One for the sockets of the context whose inproc names are
-    /// `domain`, ready for `Options::async_authenticator`.
-    pub fn shared(domain: InprocDomain) -> Arc<dyn AsyncAuthenticator> {
-        Arc::new(ZapClient { domain })
+    /// Shared, ready for `Options::async_authenticator`; asks the handler
+    /// at `endpoint` (the context's own `inproc://zeromq.zap.01`) in
+    /// `domain`.
+    pub fn shared(endpoint: String, domain: InprocDomain) -> Arc<dyn AsyncAuthenticator> {
+        Arc::new(ZapClient { endpoint, domain })
     }
 }
 
@@ -55,7 +55,7 @@ impl AsyncAuthenticator for ZapClient {
         if request.mechanism == MechanismName::NULL && request.domain.is_empty() {
             return Box::pin(std::future::ready(Ok(AuthReply::accept())));
         }
-        Box::pin(ask_handler(self.domain.clone(), request))
+        Box::pin(ask_handler(self.endpoint.clone(), self.domain.clone(), request))
     }
 }
 
@@ -69,12 +69,14 @@ fn without_handler(mechanism: MechanismName) -> AuthReply {
 }
 
 async fn ask_handler(
+    endpoint: String,
     domain: InprocDomain,
     request: ZapRequest,
 ) -> Result<AuthReply, ZapReplyError> {
     // As libzmq: no handler bound now means none (an inproc connect would
     // otherwise wait for one).
-    if !domain.is_bound(ZAP_NAME) {
+    let name = endpoint.strip_prefix("inproc://").unwrap_or(&endpoint);
+    if !domain.is_bound(name) {
         return Ok(without_handler(request.mechanism));
     }
     let options = Options {
@@ -83,7 +85,7 @@ async fn ask_handler(
         ..Options::new(SocketType::Dealer)
     };
     let socket = Socket::with_options(SocketType::Dealer, options);
-    if socket.connect(ZAP_ENDPOINT).await.is_err() {
+    if socket.connect(&endpoint).await.is_err() {
         return Ok(without_handler(request.mechanism));
     }
     let sent = socket.send(request_message(&request)).await;

@@ -123,6 +123,7 @@ fn every_declared_function_is_exported() {
         include_str!("../src/stopwatch.rs"),
         include_str!("../src/thread.rs"),
         include_str!("../src/not_yet.rs"),
+        include_str!("../src/timers.rs"),
         include_str!("../src/proxy_api.rs"),
         include_str!("../src/poll.rs"),
     ]

@@ -55,8 +55,8 @@ fn a_steered_proxy_forwards_counts_and_terminates() {
             (rc, f, b, c)
         });
 
-        // inproc names are per context: the peers of the proxy's inproc
-        // endpoints are in its context; the control socket is not.
+        // inproc names belong to a context (as in libzmq): the data
+        // sockets reach the proxy's, the requester the node's control.
         let producer = zmq_socket(proxy_ctx, PUSH);
         let consumer = zmq_socket(proxy_ctx, PULL);
         let requester = zmq_socket(node_ctx, REQ);

@@ -24,6 +24,7 @@ use zmtp::{Message, PeerInfo, SocketType};
 
 use crate::endpoints::Endpoints;
 use crate::live_options::LiveOptions;
+use crate::modes::Modes;
 use crate::monitor::MonitorHub;
 use crate::notices::NoticeQueue;
 use crate::options::Options;
@@ -66,8 +67,12 @@ pub(crate) struct PipeEntry {
     pub(crate) usable: bool,
     /// ROUTER: the peer's routing id.
     pub(crate) routing_id: Option<Bytes>,
-    /// PUB/XPUB: what the peer subscribed to.
+    /// PUB/XPUB: what the peer gets: the topics it subscribed to (with
+    /// `xpub_manual`: the topics the application subscribed it to).
     pub(crate) peer_subscriptions: SubscriptionSet,
+    /// XPUB with `xpub_manual`: the topics the peer asked for, reported
+    /// as cancelled when it leaves.
+    pub(crate) claimed: SubscriptionSet,
 }
 
 impl PipeEntry {
@@ -79,6 +84,7 @@ impl PipeEntry {
             usable,
             routing_id: None,
             peer_subscriptions: SubscriptionSet::default(),
+            claimed: SubscriptionSet::default(),
         }
     }
 }
@@ -117,6 +123,13 @@ pub(crate) struct State {
     /// XPUB notices (and the link messages around them) in the order the
     /// state changed, waiting for the inbound queue.
     pub(crate) notices: NoticeQueue,
+    /// The behaviours that may change while the socket runs.
+    pub(crate) modes: Modes,
+    /// REQ: the id of the last request sent with `ReqCorrelate`.
+    pub(crate) request_id: u32,
+    /// REQ: the id the awaited reply must carry back, if its request had
+    /// one.
+    pub(crate) req_reply_id: Option<u32>,
 }
 
 impl State {
@@ -248,6 +261,12 @@ pub(crate) struct Core {
     notices_appended: AtomicU64,
     notices_delivered: AtomicU64,
     next_pipe: AtomicU64,
+    /// XPUB: the pipe of the message the application received last (0:
+    /// none), which `xpub_manual` subscriptions apply to.
+    pub(crate) last_received: AtomicU64,
+    /// The pipes of inproc links that feed this socket, watched by
+    /// [`Core::inproc_in_flight`].
+    inproc_feeds: Mutex<Vec<std::sync::Weak<Queue<Outbound>>>>,
     /// Flips to true when the socket closes; listeners and connecters stop.
     pub(crate) closing: CancellationToken,
     tasks: Mutex<Vec<JoinHandle<()>>>,
@@ -261,13 +280,21 @@ pub(crate) struct Core {
 
 impl Core {
     pub(crate) fn new(socket_type: SocketType, options: Options) -> Arc<Self> {
-        let inbound = Queue::new(Options::capacity(options.rcvhwm));
+        let inbound = match conflates(socket_type, &options) {
+            true => Queue::conflating(),
+            false => Queue::new(Options::capacity(options.rcvhwm)),
+        };
         let live = LiveOptions::new(&options);
+        let state = State {
+            modes: Modes::from_options(&options),
+            request_id: fastrand::u32(..),
+            ..State::default()
+        };
         Arc::new(Core {
             socket_type,
             receive_rule: ReceiveRule::of(socket_type),
             options,
-            state: Mutex::new(State::default()),
+            state: Mutex::new(state),
             inbound,
             peers: PeerDirectory::default(),
             send_ready: Notify::new(),
@@ -278,6 +305,8 @@ impl Core {
             notices_appended: AtomicU64::new(0),
             notices_delivered: AtomicU64::new(0),
             next_pipe: AtomicU64::new(1),
+            last_received: AtomicU64::new(0),
+            inproc_feeds: Mutex::new(Vec::new()),
             closing: CancellationToken::new(),
             tasks: Mutex::new(Vec::new()),
             last_endpoint: Mutex::new(None),
@@ -299,6 +328,10 @@ impl Core {
 
     /// A pipe with the high-water mark as it is now.
     pub(crate) fn new_pipe(&self) -> (PipeTx<Outbound>, PipeRx<Outbound>) {
+        // A SUB's pipes carry its subscriptions: never conflated.
+        if conflates(self.socket_type, &self.options) && self.socket_type != SocketType::Sub {
+            return queue::conflating_pipe();
+        }
         queue::pipe(Options::capacity(self.live.snapshot().sndhwm))
     }
 
@@ -322,6 +355,23 @@ impl Core {
 
     pub(crate) fn is_closing(&self) -> bool {
         self.closing.is_cancelled()
+    }
+
+    /// Watches the pipe of an inproc link that feeds this socket.
+    pub(crate) fn add_inproc_feed(&self, feed: std::sync::Weak<Queue<Outbound>>) {
+        let mut feeds = self.inproc_feeds.lock().unwrap_or_else(|p| p.into_inner());
+        feeds.retain(|f| f.strong_count() > 0);
+        feeds.push(feed);
+    }
+
+    /// Whether an inproc peer's items are queued for this socket or being
+    /// moved into its inbound queue: a receive will find them shortly.
+    pub(crate) fn inproc_in_flight(&self) -> bool {
+        let feeds = self.inproc_feeds.lock().unwrap_or_else(|p| p.into_inner());
+        feeds
+            .iter()
+            .filter_map(std::sync::Weak::upgrade)
+            .any(|q| q.holds_or_moves())
     }
 
     /// Remembers a task so `close` can wait for it.
@@ -385,15 +435,21 @@ impl Core {
             return Err(Refusal::PairTaken);
         }
         if let Some(entry) = entry {
-            state.pipes.push(entry);
+            // In pipe number order (accept order), not handshake order, so
+            // round-robin takes peers in the order they came, as libzmq.
+            let at = state.pipes.partition_point(|p| p.id < entry.id);
+            if at < state.next {
+                state.next += 1;
+            }
+            state.pipes.insert(at, entry);
         }
         let routing_id = if self.socket_type == SocketType::Router {
-            let handover = self.options.router_handover;
+            let handover = state.modes.router_handover;
             let assigned =
-                rules::assign_routing_id(&mut state, id, peer.identity.as_ref(), handover)?;
+                rules::assign_routing_id(&mut state, id, peer.identity.as_ref(), handover);
             // A handover dropped the old holder's pipe.
             self.pipes_changed(&mut state);
-            Some(assigned)
+            assigned
         } else {
             None
         };
@@ -403,9 +459,17 @@ impl Core {
         pipe.ready = true;
         pipe.usable = true;
         pipe.routing_id = routing_id.clone();
+        if let Some(first) = rules::first_message(&state.modes, self.socket_type) {
+            if let Some(pipe) = state.pipe(id) {
+                let _first_in_an_empty_pipe = pipe.tx.try_send(Outbound::Message(first));
+            }
+        }
+        // In topic order, as libzmq's trie gives them.
+        let mut replay = state.subscriptions.topics();
+        replay.sort_unstable();
         let ready = Ready {
             routing_id,
-            replay: state.subscriptions.topics(),
+            replay,
             replay_seq: state.subscription_seq,
         };
         self.pipes_changed(&mut state);
@@ -460,7 +524,11 @@ impl Core {
         pipe.ready = false;
         pipe.usable = !self.options.immediate;
         let routing_id = pipe.routing_id.take();
-        let topics = pipe.peer_subscriptions.take_topics();
+        // Cancelled in topic order, as libzmq's trie gives them.
+        let mut topics = pipe.peer_subscriptions.take_topics();
+        topics.sort_unstable();
+        let mut claimed = pipe.claimed.take_topics();
+        claimed.sort_unstable();
         if let Some(rid) = routing_id {
             if state.routes.get(&rid) == Some(&id) {
                 state.routes.remove(&rid);
@@ -470,7 +538,7 @@ impl Core {
             return Vec::new();
         }
         let xpub = self.socket_type == SocketType::Xpub;
-        rules::peer_left(state, &self.options, xpub, id, topics)
+        rules::peer_left(state, xpub, id, topics, claimed)
     }
 
     /// Copies the notice queue's counts for [`Core::deliver_notices`]'s
@@ -644,6 +712,7 @@ impl Core {
             received: self
                 .inbound
                 .taken()
+                .saturating_sub(self.inbound.replaced())
                 .saturating_sub(load(&self.stats.rejected))
                 .saturating_sub(load(&self.stats.held_by_handles)),
             dropped_hwm: load(&self.stats.dropped_hwm),
@@ -665,4 +734,17 @@ impl Core {
     pub(crate) fn count(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
     }
+}
+
+/// Whether `ZMQ_CONFLATE` applies: set, and a type libzmq conflates.
+fn conflates(socket_type: SocketType, options: &Options) -> bool {
+    options.conflate
+        && matches!(
+            socket_type,
+            SocketType::Push
+                | SocketType::Pull
+                | SocketType::Dealer
+                | SocketType::Pub
+                | SocketType::Sub
+        )
 }

@@ -255,6 +255,8 @@ fn link(core: &Arc<Core>, binder: &Arc<Core>, ours: Side, stop: &Stop) -> Result
     stop.join_peer_end(binder, theirs.pipe);
     let (ours_source, ours_sink) = ours.split();
     let (theirs_source, theirs_sink) = theirs.split();
+    binder.add_inproc_feed(ours_source.rx.downgrade());
+    core.add_inproc_feed(theirs_source.rx.downgrade());
     core.track(tokio::spawn(forward(ours_source, theirs_sink)));
     binder.track(tokio::spawn(forward(theirs_source, ours_sink)));
     Ok(())
@@ -347,6 +349,16 @@ impl Side {
     }
 }
 
+/// Items a forwarder took from its pipe, finished with when it drops
+/// (handed over, or the link ended).
+struct InTransit<'a>(&'a PipeRx<Outbound>, usize);
+
+impl Drop for InTransit<'_> {
+    fn drop(&mut self) {
+        self.0.finished(self.1);
+    }
+}
+
 /// Moves one direction's items until either socket drops its pipe.
 async fn forward(mut from: Source, to: Sink) {
     notify_link(&to, true).await;
@@ -366,12 +378,14 @@ async fn forward(mut from: Source, to: Sink) {
         }
         // Whole pipes at a time when they fit (a swap of buffers); the
         // receiving socket's queue bounds what is in flight.
+        // Counted in transit until handed over, so the receiving socket
+        // knows they are on their way (`Core::inproc_in_flight`).
         let n =
-            std::future::poll_fn(|cx| from.rx.poll_take(cx, &mut batch, BATCH, usize::MAX, |_| 0))
-                .await;
+            std::future::poll_fn(|cx| from.rx.poll_take_in_transit(cx, &mut batch, BATCH)).await;
         if n == 0 {
             break;
         }
+        let _in_transit = InTransit(&from.rx, n);
         // Room in the pipe: a sender waiting at the high-water mark may go.
         if from
             .core

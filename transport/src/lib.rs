@@ -14,7 +14,9 @@
 //!
 //! Layout: `core` holds a socket's pipes and routing state; `rules` the
 //! per-type rules (`rules/round_robin`, `rules/routed`, `rules/fan_out`,
-//! `rules/req_rep`), as plain functions over that state; `notices` an XPUB's
+//! `rules/req_rep`, `rules/xpub_manual`, `rules/first_frame`), as plain
+//! functions over that state; `modes` the behaviours an application may
+//! change on a live socket ([`Mode`], [`Socket::set_mode`]); `notices` an XPUB's
 //! subscription notices in the order its state changed; `engine` drives one connection; `listener` and
 //! `connecter` own bound and connected endpoints, which `endpoints` stops one
 //! at a time ([`Socket::unbind`], [`Socket::disconnect`]); `live_options`
@@ -47,6 +49,7 @@ mod inproc;
 mod link_end;
 mod listener;
 mod live_options;
+mod modes;
 mod monitor;
 mod monitor_event;
 mod notices;
@@ -72,6 +75,7 @@ pub use endpoint::{Endpoint, EndpointError, Host, IpcAddr, Port};
 pub use error::{Error, Result};
 pub use inproc::InprocDomain;
 pub use link_end::{IoFailure, LinkEnd};
+pub use modes::Mode;
 pub use monitor::Monitor;
 pub use monitor_event::MonitorEvent;
 pub use options::Options;

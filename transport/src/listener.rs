@@ -222,6 +222,7 @@ async fn accept_loop(
             endpoint: endpoint.clone(),
             peer: peer.clone(),
         });
+        // Numbered in accept order, which round-robin keeps (`pipe_ready`).
         let pipe = core.new_pipe_id();
         if !stop.join(pipe) {
             // Unbound while this one was being accepted.

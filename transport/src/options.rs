@@ -1,9 +1,11 @@
 //! Socket options, named and defaulted as libzmq's are.
 //!
 //! Every default is libzmq 4.3's unless noted. A socket is created with
-//! its options ([`Socket::with_options`](crate::Socket::with_options));
-//! [`Socket::set_options`](crate::Socket::set_options) changes those later
-//! binds and connects take (the `live_options` module says which).
+//! its options ([`Socket::with_options`](crate::Socket::with_options)).
+//! The behaviours [`Mode`](crate::Mode) names change on a live socket
+//! ([`Socket::set_mode`](crate::Socket::set_mode)); so do the options later
+//! binds and connects take ([`Socket::set_options`](crate::Socket::set_options),
+//! the `live_options` module says which).
 
 use std::time::Duration;
 
@@ -81,6 +83,18 @@ pub struct Options {
     pub xpub_nodrop: bool,
     /// `ZMQ_REQ_RELAXED`: REQ may send again without waiting for a reply.
     pub req_relaxed: bool,
+    /// `ZMQ_XPUB_MANUAL`; see [`Mode::XpubManual`](crate::Mode::XpubManual).
+    pub xpub_manual: bool,
+    /// `ZMQ_XPUB_WELCOME_MSG` (empty: none); see [`Mode::XpubWelcome`](crate::Mode::XpubWelcome).
+    pub xpub_welcome: Bytes,
+    /// `ZMQ_PROBE_ROUTER`; see [`Mode::ProbeRouter`](crate::Mode::ProbeRouter).
+    pub probe_router: bool,
+    /// `ZMQ_REQ_CORRELATE`: a REQ puts a request id frame before each
+    /// request and accepts only the reply that carries it back.
+    pub req_correlate: bool,
+    /// `ZMQ_CONFLATE` (PUSH, PULL, DEALER, PUB, SUB): each queue keeps only
+    /// the newest message and high-water marks do not apply.
+    pub conflate: bool,
     /// Deliver a notice in the message stream when a link comes up or goes
     /// down: `["", "\x01"]` / `["", "\x00"]`, with the routing id in front
     /// on a ROUTER. Like libzmq's draft `ZMQ_ROUTER_NOTIFY`, generalised to
@@ -166,6 +180,11 @@ impl Options {
             xpub_verboser: false,
             xpub_nodrop: false,
             req_relaxed: false,
+            xpub_manual: false,
+            xpub_welcome: Bytes::new(),
+            probe_router: false,
+            req_correlate: false,
+            conflate: false,
             link_notify: false,
             security: Security::Null,
             authenticator: None,

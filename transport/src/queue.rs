@@ -10,6 +10,9 @@
 //!
 //! Any number of producers and consumers may use one queue. Closing it
 //! wakes everyone; consumers still get what was queued before the close.
+//!
+//! A *conflating* queue (`ZMQ_CONFLATE`, [`Queue::conflating`]) holds one
+//! item and is never full: a push replaces what is queued.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -40,8 +43,14 @@ struct Inner<T> {
     consumers: Vec<Waker>,
     producers: Vec<Waker>,
     /// Items taken off the queue so far (a count kept under the lock, so
-    /// it costs no atomic operation of its own).
+    /// it costs no atomic operation of its own), including those a
+    /// conflating queue replaced.
     taken: u64,
+    /// Items a conflating queue replaced with newer ones.
+    replaced: u64,
+    /// Items a consumer took and has not yet said it finished with
+    /// ([`Queue::finished`]): an inproc link's items on their way.
+    in_transit: usize,
 }
 
 /// A bounded multi-producer, multi-consumer queue with batch operations.
@@ -51,6 +60,8 @@ pub(crate) struct Queue<T> {
     /// Changed only under `inner`'s lock ([`Queue::set_capacity`]), so
     /// reads under it need no ordering of their own.
     capacity: AtomicUsize,
+    /// Pushes replace the queued item instead of waiting for room.
+    conflate: bool,
 }
 
 fn register(list: &mut Vec<Waker>, waker: &Waker) {
@@ -86,8 +97,11 @@ impl<T> Queue<T> {
                 consumers: Vec::new(),
                 producers: Vec::new(),
                 taken: 0,
+                replaced: 0,
+                in_transit: 0,
             }),
             capacity: AtomicUsize::new(capacity.max(1)),
+            conflate: false,
         }
     }
 
@@ -96,13 +110,84 @@ impl<T> Queue<T> {
     }
 
     /// Changes the capacity (at least 1): items beyond a lowered one stay
-    /// and drain; producers waiting for room are woken if it grew.
+    /// and drain; producers waiting for room are woken if it grew. A
+    /// conflating queue keeps its one item.
     pub(crate) fn set_capacity(&self, capacity: usize) {
+        if self.conflate {
+            return;
+        }
         let mut inner = self.lock();
         let old = self.capacity.swap(capacity.max(1), Ordering::Relaxed);
         if capacity > old {
             wake_all(&mut inner.producers);
         }
+    }
+
+    /// A queue that keeps only the newest item: a push replaces what is
+    /// queued, so it is never full.
+    pub(crate) fn conflating() -> Self {
+        Queue {
+            conflate: true,
+            ..Queue::new(1)
+        }
+    }
+
+    /// Whether one more item can be pushed now, for a conflating queue
+    /// after dropping the one it replaces.
+    fn make_room(&self, inner: &mut Inner<T>) -> bool {
+        if self.conflate {
+            let n = inner.items.len() as u64;
+            inner.items.clear();
+            inner.taken += n;
+            inner.replaced += n;
+        }
+        inner.items.len() < self.capacity()
+    }
+
+    /// Items a conflating queue replaced with newer ones.
+    pub(crate) fn replaced(&self) -> u64 {
+        self.lock().replaced
+    }
+
+    /// [`Queue::poll_take`], the items moved counted as in transit until
+    /// the consumer calls [`Queue::finished`] for them: under the queue's
+    /// lock, so [`Queue::holds_or_moves`] never misses an item between
+    /// the queue and its next place.
+    pub(crate) fn poll_take_in_transit(
+        &self,
+        cx: &mut Context<'_>,
+        out: &mut VecDeque<T>,
+        max: usize,
+    ) -> Poll<usize> {
+        let mut inner = self.lock();
+        let n = max.min(inner.items.len());
+        if n > 0 {
+            if out.is_empty() && n == inner.items.len() {
+                std::mem::swap(&mut inner.items, out);
+            } else {
+                out.extend(inner.items.drain(..n));
+            }
+            self.after_take(&mut inner, n);
+            inner.in_transit += n;
+            return Poll::Ready(n);
+        }
+        if inner.closed {
+            return Poll::Ready(0);
+        }
+        register(&mut inner.consumers, cx.waker());
+        Poll::Pending
+    }
+
+    /// The consumer is done with `n` items it took in transit.
+    pub(crate) fn finished(&self, n: usize) {
+        let mut inner = self.lock();
+        inner.in_transit = inner.in_transit.saturating_sub(n);
+    }
+
+    /// Whether items are queued or in transit.
+    pub(crate) fn holds_or_moves(&self) -> bool {
+        let inner = self.lock();
+        !inner.items.is_empty() || inner.in_transit > 0
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner<T>> {
@@ -116,7 +201,7 @@ impl<T> Queue<T> {
         if inner.closed {
             return Err(PushError::Closed(item));
         }
-        if inner.items.len() >= self.capacity() {
+        if !self.make_room(&mut inner) {
             return Err(PushError::Full(item));
         }
         push_back(&mut inner, item);
@@ -128,7 +213,7 @@ impl<T> Queue<T> {
     /// `false` if the queue is full or closed.
     pub(crate) fn try_push_with(&self, make: impl FnOnce() -> T) -> bool {
         let mut inner = self.lock();
-        if inner.closed || inner.items.len() >= self.capacity() {
+        if inner.closed || !self.make_room(&mut inner) {
             return false;
         }
         push_back(&mut inner, make());
@@ -142,6 +227,18 @@ impl<T> Queue<T> {
         let mut inner = self.lock();
         if inner.closed {
             return 0;
+        }
+        if self.conflate {
+            // Only the newest of the batch stays.
+            if let Some(newest) = items.pop_back() {
+                let older = items.len() as u64;
+                items.clear();
+                inner.taken += older;
+                inner.replaced += older;
+                self.make_room(&mut inner);
+                push_back(&mut inner, newest);
+            }
+            return 1;
         }
         let room = self.capacity().saturating_sub(inner.items.len());
         let n = room.min(items.len());
@@ -170,7 +267,7 @@ impl<T> Queue<T> {
         if inner.closed {
             return Poll::Ready(false);
         }
-        if inner.items.len() < self.capacity() {
+        if self.conflate || inner.items.len() < self.capacity() {
             return Poll::Ready(true);
         }
         register(&mut inner.producers, cx.waker());
@@ -378,6 +475,9 @@ impl<T> Queue<T> {
         if inner.closed {
             return 0;
         }
+        if self.conflate {
+            return 1;
+        }
         self.capacity().saturating_sub(inner.items.len())
     }
 }
@@ -395,6 +495,19 @@ pub(crate) struct PipeRx<T>(Arc<Queue<T>>);
 pub(crate) fn pipe<T>(capacity: usize) -> (PipeTx<T>, PipeRx<T>) {
     let queue = Arc::new(Queue::new(capacity));
     (PipeTx(queue.clone()), PipeRx(queue))
+}
+
+/// A pipe that keeps only the newest item ([`Queue::conflating`]).
+pub(crate) fn conflating_pipe<T>() -> (PipeTx<T>, PipeRx<T>) {
+    let queue = Arc::new(Queue::conflating());
+    (PipeTx(queue.clone()), PipeRx(queue))
+}
+
+impl<T> PipeRx<T> {
+    /// The queue, without keeping it alive (a watcher's view).
+    pub(crate) fn downgrade(&self) -> std::sync::Weak<Queue<T>> {
+        Arc::downgrade(&self.0)
+    }
 }
 
 impl<T> PipeTx<T> {
@@ -446,6 +559,26 @@ impl<T> Drop for PipeRx<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_conflating_queue_keeps_the_newest_and_is_never_full() {
+        let q: Queue<u32> = Queue::conflating();
+        for i in 0..5 {
+            assert!(q.try_push(i).is_ok());
+            assert!(q.has_room());
+        }
+        let mut batch: VecDeque<u32> = (10..20).collect();
+        assert_eq!(q.push_batch(&mut batch), 1);
+        assert!(batch.is_empty());
+        assert!(q.try_push_with(|| 20));
+        assert_eq!(q.try_pop(), Some(20));
+        assert_eq!(q.try_pop(), None);
+        assert_eq!(q.replaced(), 15);
+        assert_eq!(q.taken(), 16, "replaced items count as gone");
+        assert_eq!(q.end_position(), 16);
+        q.close();
+        assert!(q.try_push(1).is_err());
+    }
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::task::Wake;
 

@@ -22,7 +22,11 @@ use std::sync::Arc;
 
 use zmtp::SocketType;
 
+use bytes::Bytes;
+
 use crate::core::{Core, State};
+use crate::error::{Error, Result};
+use crate::rules;
 use crate::socket::{Socket, WaitGuard};
 
 impl Socket {
@@ -55,6 +59,46 @@ impl Socket {
     pub fn is_writable(&self) -> bool {
         can_send(self.core())
     }
+
+    /// Whether a message whose first frame is `first_frame` would be taken
+    /// now, decided as libzmq decides at a message's first frame (for a
+    /// caller that gathers a message frame by frame): `Ok`, or
+    /// [`Error::WouldBlock`] where the send would wait for room (PUSH,
+    /// DEALER, PAIR, REQ without a pipe with room; a mandatory ROUTER's
+    /// full peer; a NODROP XPUB's full subscriber of that topic), or the
+    /// error the message would meet ([`Error::HostUnreachable`] for a
+    /// mandatory ROUTER's unknown peer, [`Error::State`] for a REQ or REP
+    /// out of turn). Reserves nothing.
+    pub fn check_first_frame(&self, first_frame: &[u8]) -> Result<()> {
+        let core = self.core();
+        rules::first_frame::admit(&core.state(), core.socket_type, first_frame)
+    }
+
+    /// Waits while [`Socket::check_first_frame`] says
+    /// [`Error::WouldBlock`], then gives its answer. The future owns what
+    /// it needs; dropping it is harmless.
+    pub fn first_frame_ready(
+        &self,
+        first_frame: Bytes,
+    ) -> impl Future<Output = Result<()>> + Send + 'static {
+        let core = self.core().clone();
+        async move {
+            let _waiting = WaitGuard::enter(&core.send_waiters);
+            loop {
+                let notified = core.send_ready.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
+                let answer = {
+                    let state = core.state();
+                    rules::first_frame::admit(&state, core.socket_type, &first_frame)
+                };
+                match answer {
+                    Err(Error::WouldBlock) => notified.await,
+                    answer => return answer,
+                }
+            }
+        }
+    }
 }
 
 async fn until_writable(core: Arc<Core>) {
@@ -78,15 +122,15 @@ fn can_send(core: &Core) -> bool {
     if state.closed {
         return false;
     }
-    let options = &core.options;
+    let modes = &state.modes;
     match core.socket_type {
         SocketType::Pub | SocketType::Xsub => true,
-        SocketType::Router => !options.router_mandatory || any_room(&state, |_| true),
-        SocketType::Xpub => !options.xpub_nodrop || every_ready_has_room(&state),
+        SocketType::Router => !modes.router_mandatory || any_room(&state, |_| true),
+        SocketType::Xpub => !modes.xpub_nodrop || every_ready_has_room(&state),
         SocketType::Sub | SocketType::Pull => false,
         SocketType::Rep => state.rep_pending.is_some(),
         SocketType::Req => {
-            (options.req_relaxed || state.req_awaiting.is_none()) && any_room(&state, |p| p.usable)
+            (modes.req_relaxed || state.req_awaiting.is_none()) && any_room(&state, |p| p.usable)
         }
         SocketType::Push | SocketType::Dealer | SocketType::Pair => any_room(&state, |p| p.usable),
     }

@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
 use thiserror::Error;
 
 /// A link the socket refused or dropped, and which of its rules said so.
@@ -53,10 +52,6 @@ pub enum Refusal {
     /// A PAIR socket has its one peer already.
     #[error("PAIR socket already has a peer")]
     PairTaken,
-    /// ROUTER: a live peer holds the routing id this one asked for, and
-    /// [`Options::router_handover`](crate::Options::router_handover) is off.
-    #[error("routing id {0:?} is already in use")]
-    RoutingIdInUse(Bytes),
     /// ROUTER with handover: a new peer took this link's routing id.
     #[error("a new peer took over the routing id")]
     RoutingIdTakenOver,
@@ -93,7 +88,7 @@ impl Refusal {
     /// protocol error likewise). Closing, a lost pipe, a handover or the
     /// application's disconnect say nothing about the next attempt.
     pub fn is_permanent(&self) -> bool {
-        matches!(self, Refusal::PairTaken | Refusal::RoutingIdInUse(_)) || self.is_over_budget()
+        matches!(self, Refusal::PairTaken) || self.is_over_budget()
     }
 
     /// Whether the peer broke a per-peer budget (its subscriptions): it

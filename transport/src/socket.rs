@@ -322,6 +322,16 @@ impl Socket {
         recv_on(&self.core).await
     }
 
+    /// Whether messages from inproc peers are on their way into this
+    /// socket (queued by the peer, or being moved): a receive will find
+    /// them shortly. libzmq's inproc reader reads the writer's pipe
+    /// directly; here a task moves them, and a caller that must not miss
+    /// them (a non-blocking receive emulating libzmq) waits while this
+    /// holds.
+    pub fn inproc_in_flight(&self) -> bool {
+        self.core.inproc_in_flight()
+    }
+
     /// Receives a message if one is waiting.
     pub fn try_recv(&self) -> Result<Message> {
         rules::check_recv(&self.core)?;
@@ -339,32 +349,46 @@ impl Socket {
     }
 
     /// SUB and XSUB: subscribes to messages whose first frame starts with
-    /// `topic` (the empty topic matches everything).
+    /// `topic` (the empty topic matches everything). An XPUB with
+    /// [`Mode::XpubManual`](crate::Mode::XpubManual) subscribes the peer
+    /// whose message it received last (nothing if that peer has left);
+    /// other types, and an XPUB without it, refuse.
     pub fn subscribe(&self, topic: impl AsRef<[u8]>) -> Result<()> {
-        self.check_subscriber("subscribe")?;
-        let mut state = self.core.state();
-        let topic = bytes::Bytes::copy_from_slice(topic.as_ref());
-        rules::subscribe(&mut state, &self.core.stats, topic);
-        Ok(())
+        self.change_subscription(true, topic.as_ref(), "subscribe")
     }
 
-    /// SUB and XSUB: removes one subscription to `topic`.
+    /// SUB and XSUB: removes one subscription to `topic`. An XPUB with
+    /// [`Mode::XpubManual`](crate::Mode::XpubManual) unsubscribes the peer
+    /// whose message it received last.
     pub fn unsubscribe(&self, topic: impl AsRef<[u8]>) -> Result<()> {
-        self.check_subscriber("unsubscribe")?;
-        let mut state = self.core.state();
-        let topic = bytes::Bytes::copy_from_slice(topic.as_ref());
-        rules::unsubscribe(&mut state, &self.core.stats, &topic);
-        Ok(())
+        self.change_subscription(false, topic.as_ref(), "unsubscribe")
     }
 
-    fn check_subscriber(&self, operation: &'static str) -> Result<()> {
-        match self.core.socket_type {
-            SocketType::Sub | SocketType::Xsub => Ok(()),
-            socket_type => Err(Error::Unsupported {
-                socket_type,
-                operation,
-            }),
+    fn change_subscription(&self, on: bool, topic: &[u8], operation: &'static str) -> Result<()> {
+        let core = &self.core;
+        let mut state = core.state();
+        let topic = bytes::Bytes::copy_from_slice(topic);
+        match core.socket_type {
+            SocketType::Sub | SocketType::Xsub if on => {
+                rules::subscribe(&mut state, &core.stats, topic)
+            }
+            SocketType::Sub | SocketType::Xsub => {
+                rules::unsubscribe(&mut state, &core.stats, &topic)
+            }
+            SocketType::Xpub if state.modes.xpub_manual => {
+                let pipe = core
+                    .last_received
+                    .load(std::sync::atomic::Ordering::Relaxed);
+                rules::subscribe_peer(&mut state, pipe, on, &topic);
+            }
+            socket_type => {
+                return Err(Error::Unsupported {
+                    socket_type,
+                    operation,
+                });
+            }
         }
+        Ok(())
     }
 
     /// ROUTER: ends the link of the peer with `routing_id`, leaving every

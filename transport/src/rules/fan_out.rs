@@ -11,18 +11,23 @@
 //!   count them and tell every publisher; new links get them replayed
 //!   (`Core::pipe_ready`).
 //! - **Peers' subscriptions** ([`peer_subscription`], [`peer_left`]): a
-//!   PUB or XPUB keeps what each peer subscribed to, within the per-peer
-//!   caps (`Options::max_peer_subscriptions`, `_bytes`: a peer past them
-//!   loses its link); an XPUB also tells the application when a topic gains
-//!   its first subscribed peer or loses its last (every time with
-//!   `xpub_verbose`/`xpub_verboser`).
+//!   PUB or XPUB keeps which topics each peer holds (a set, as libzmq's
+//!   `mtrie`: a repeated subscription changes nothing, one cancellation
+//!   ends it), within the per-peer caps (`Options::max_peer_subscriptions`,
+//!   `_bytes`: a peer past them loses its link). An XPUB also tells the
+//!   application, as libzmq does: a subscription when it is the topic's
+//!   first (every one with `XpubVerbose`/`XpubVerboser`); a cancellation
+//!   when the topic lost its last peer, or the peer did not hold it (every
+//!   one with `XpubVerboser`); a departing peer's topics that lost their
+//!   last peer (all of them with `XpubVerboser`). With `XpubManual` the
+//!   peer's requests only reach the application (`xpub_manual.rs`).
 //! - **In** ([`subscribed`]): a SUB hands out only what matches its
 //!   subscriptions (a publisher filters too, but a 3.0 peer may not).
 
 use bytes::{BufMut, Bytes, BytesMut};
 use zmtp::Message;
 
-use super::{Attempt, offer};
+use super::{Attempt, offer, xpub_manual};
 use crate::core::{Core, Outbound, PipeEntry, State, Stats};
 use crate::options::Options;
 use crate::peers::PipeId;
@@ -50,6 +55,18 @@ pub(crate) fn publish(state: &State, stats: &Stats, nodrop: bool, message: Messa
         }
     }
     Attempt::Done
+}
+
+/// XPUB with `xpub_nodrop`: whether every ready subscriber of `topic` has
+/// room for one more message.
+pub(crate) fn matching_have_room(state: &State, topic: &[u8]) -> bool {
+    let matched = state.audience.matching(topic);
+    matched
+        .pipes()
+        .iter()
+        .filter_map(|&id| state.pipe(id))
+        .filter(|p| p.ready)
+        .all(|p| p.tx.has_room())
 }
 
 /// XSUB: subscriptions update our set and go to every publisher; other
@@ -126,42 +143,46 @@ pub(crate) fn peer_subscription(
     subscribe: bool,
     topic: Bytes,
 ) -> Result<Option<Message>, Refusal> {
+    let modes = &state.modes;
+    let (manual, verbose_subscribe, verbose_cancel) = (
+        xpub && modes.xpub_manual,
+        modes.verbose_subscribe,
+        modes.verbose_cancel,
+    );
     let Some(entry) = state.pipe_mut(pipe) else {
         return Ok(None);
     };
-    let set = &mut entry.peer_subscriptions;
-    // Whether the peer's own set gained the topic or lost its last count.
-    let peer_changed = if subscribe {
-        if !set.contains(&topic) {
-            within_budget(set, options, topic.len())?;
-        }
-        set.add(&topic)
-    } else if set.contains(&topic) {
-        set.remove(&topic)
-    } else {
-        // Cancelling what this peer never subscribed to changes nothing.
-        return Ok(None);
-    };
-    // The topic's first subscribed peer, or its last one gone.
-    let changed = peer_changed
-        && if subscribe {
-            state.audience.insert(&topic, pipe)
-        } else {
-            state.audience.remove(&topic, pipe)
-        };
-    if !xpub {
-        return Ok(None);
+    if manual {
+        xpub_manual::claim(entry, options, subscribe, &topic)?;
+        return Ok(Some(subscription_message(subscribe, &topic)));
     }
-    let verbose = if subscribe {
-        options.xpub_verbose || options.xpub_verboser
-    } else {
-        options.xpub_verboser
+    let set = &mut entry.peer_subscriptions;
+    let held = set.contains(&topic);
+    let notify = match (subscribe, held) {
+        // A repeat changes nothing.
+        (true, true) => verbose_subscribe,
+        (true, false) => {
+            within_budget(set, options, topic.len())?;
+            set.add(&topic);
+            state.audience.insert(&topic, pipe) || verbose_subscribe
+        }
+        (false, true) => {
+            set.remove(&topic);
+            state.audience.remove(&topic, pipe) || verbose_cancel
+        }
+        // Nothing to cancel: libzmq passes it on in every mode ("not
+        // found" is not "values remain").
+        (false, false) => true,
     };
-    Ok((changed || verbose).then(|| subscription_message(subscribe, &topic)))
+    Ok((xpub && notify).then(|| subscription_message(subscribe, &topic)))
 }
 
 /// Whether a peer holding `set` may add a new topic of `len` bytes.
-fn within_budget(set: &SubscriptionSet, options: &Options, len: usize) -> Result<(), Refusal> {
+pub(crate) fn within_budget(
+    set: &SubscriptionSet,
+    options: &Options,
+    len: usize,
+) -> Result<(), Refusal> {
     let max = options.max_peer_subscriptions;
     if set.len() >= max {
         return Err(Refusal::TooManySubscriptions { max });
@@ -173,22 +194,30 @@ fn within_budget(set: &SubscriptionSet, options: &Options, len: usize) -> Result
     Ok(())
 }
 
-/// PUB/XPUB: the peer on `pipe`, subscribed to `topics`, left; they are
-/// forgotten. For an XPUB (`xpub`), returns the cancel notices its
-/// application should see.
+/// PUB/XPUB: the peer on `pipe`, subscribed to `topics` (and, with
+/// `xpub_manual`, having asked for `claimed`), left; they are forgotten.
+/// For an XPUB (`xpub`), returns the cancel notices its application should
+/// see: the topics that lost their last peer (all of them with
+/// `XpubVerboser`), or with `XpubManual` every topic the peer asked for.
 pub(crate) fn peer_left(
     state: &mut State,
-    options: &Options,
     xpub: bool,
     pipe: PipeId,
     topics: Vec<Bytes>,
+    claimed: Vec<Bytes>,
 ) -> Vec<Message> {
-    topics
+    let manual = xpub && state.modes.xpub_manual;
+    let verbose = state.modes.verbose_cancel;
+    let mut notices: Vec<Message> = topics
         .into_iter()
-        .filter(|topic| state.audience.remove(topic, pipe) || options.xpub_verboser)
-        .filter(|_| xpub)
+        .filter(|topic| state.audience.remove(topic, pipe) || verbose)
+        .filter(|_| xpub && !manual)
         .map(|topic| subscription_message(false, &topic))
-        .collect()
+        .collect();
+    if manual {
+        notices.extend(claimed.iter().map(|t| subscription_message(false, t)));
+    }
+    notices
 }
 
 /// SUB: whether a received message matches our subscriptions.
@@ -215,7 +244,6 @@ mod tests {
     use super::*;
     use crate::queue::PipeRx;
     use crate::rules::fixtures::with_pipes;
-    use crate::subscriptions::model::Model;
     use zmtp::SocketType;
 
     fn drain(rx: &PipeRx<Outbound>) -> Vec<String> {
@@ -317,12 +345,12 @@ mod tests {
         assert_eq!(notice(&mut state, 1, false), None);
         assert_eq!(
             notice(&mut state, 1, false),
-            None,
-            "cancelling what the peer never subscribed to changes nothing"
+            Some(subscription_message(false, b"t")),
+            "a cancellation of what the peer does not hold is passed, as libzmq"
         );
         let topics = state.pipe_mut(2).unwrap().peer_subscriptions.take_topics();
         assert_eq!(
-            peer_left(&mut state, &options, true, 2, topics),
+            peer_left(&mut state, true, 2, topics, Vec::new()),
             [subscription_message(false, b"t")]
         );
     }
@@ -330,8 +358,8 @@ mod tests {
     #[test]
     fn verbose_xpub_reports_every_subscription() {
         let (mut state, _rxs) = with_pipes(2, 8, true);
-        let mut options = Options::new(SocketType::Xpub);
-        options.xpub_verbose = true;
+        let options = Options::new(SocketType::Xpub);
+        state.modes.apply(crate::Mode::XpubVerbose(true));
         for pipe in [1, 2] {
             assert!(
                 peer_subscription(&mut state, &options, true, pipe, true, topic(b"t"))
@@ -344,7 +372,7 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
-        options.xpub_verboser = true;
+        state.modes.apply(crate::Mode::XpubVerboser(true));
         assert!(
             peer_subscription(&mut state, &options, true, 2, false, topic(b"t"))
                 .unwrap()
@@ -361,7 +389,7 @@ mod tests {
         }
         let topics = state.pipe_mut(1).unwrap().peer_subscriptions.take_topics();
         assert_eq!(
-            peer_left(&mut state, &options, true, 1, topics),
+            peer_left(&mut state, true, 1, topics, Vec::new()),
             [subscription_message(false, b"t")],
             "the topic lost its only subscriber, however often it subscribed"
         );
@@ -422,6 +450,8 @@ mod tests {
         Cancel(u64, Vec<u8>),
         Leave(u64),
         Publish(Vec<u8>),
+        /// 0: quiet, 1: `XpubVerbose`, 2: `XpubVerboser`.
+        Verbosity(u8),
     }
 
     fn word(max: usize) -> impl Strategy<Value = Vec<u8>> {
@@ -435,55 +465,63 @@ mod tests {
             3 => (peer.clone(), word(4)).prop_map(|(p, t)| Step::Cancel(p, t)),
             1 => peer.prop_map(Step::Leave),
             3 => word(6).prop_map(Step::Publish),
+            1 => (0..3u8).prop_map(Step::Verbosity),
         ]
     }
 
     const PEERS: u64 = 4;
 
+    /// Each peer's topics, as libzmq's `mtrie` keeps them: a set.
+    type Held = Vec<std::collections::BTreeSet<Vec<u8>>>;
+
+    fn holders(model: &Held, t: &[u8]) -> usize {
+        model.iter().filter(|m| m.contains(t)).count()
+    }
+
     proptest! {
-        /// Against a model where each peer has its own list of topics: a
-        /// message reaches exactly the peers with a matching topic, once
-        /// each, and an XPUB reports a topic exactly when the number of
-        /// peers holding it goes from 0 to 1 or from 1 to 0.
+        /// Against a model where each peer holds a set of topics: a message
+        /// reaches exactly the peers with a matching topic, once each, and
+        /// an XPUB's notices follow libzmq's rules in each verbosity: a
+        /// subscription when the topic had no peer (always when verbose); a
+        /// cancellation when the topic lost its last peer or the peer did
+        /// not hold it (always when verboser); on leaving, each held topic
+        /// left with no peer (every held topic when verboser).
         #[test]
         fn fan_out_and_notices_follow_the_per_peer_model(
             steps in proptest::collection::vec(step(), 0..120)
         ) {
             let (mut state, rxs) = with_pipes(PEERS, 1024, true);
             let options = Options::new(SocketType::Xpub);
-            let mut model: Vec<Model> = vec![Model::default(); PEERS as usize];
-            let holders = |model: &[Model], t: &[u8]| {
-                model.iter().filter(|m| m.count(t) > 0).count()
-            };
+            let mut model: Held = vec![Default::default(); PEERS as usize];
+            let (mut verbose_subscribe, mut verbose_cancel) = (false, false);
             let stats = Stats::default();
             for step in steps {
                 match step {
                     Step::Subscribe(p, t) => {
-                        let before = holders(&model, &t);
-                        model[p as usize - 1].add(&t);
-                        let first = before == 0;
+                        let expected = holders(&model, &t) == 0 || verbose_subscribe;
+                        model[p as usize - 1].insert(t.clone());
                         let notice = peer_subscription(
                             &mut state, &options, true, p, true, Bytes::from(t.clone())
                         ).unwrap();
-                        prop_assert_eq!(notice, first.then(|| subscription_message(true, &t)));
+                        prop_assert_eq!(notice, expected.then(|| subscription_message(true, &t)));
                     }
                     Step::Cancel(p, t) => {
-                        let last = model[p as usize - 1].remove(&t) && holders(&model, &t) == 0;
+                        let held = model[p as usize - 1].remove(&t);
+                        let expected = !held || holders(&model, &t) == 0 || verbose_cancel;
                         let notice = peer_subscription(
                             &mut state, &options, true, p, false, Bytes::from(t.clone())
                         ).unwrap();
-                        prop_assert_eq!(notice, last.then(|| subscription_message(false, &t)));
+                        prop_assert_eq!(notice, expected.then(|| subscription_message(false, &t)));
                     }
                     Step::Leave(p) => {
                         let gone = std::mem::take(&mut model[p as usize - 1]);
                         let mut expected: Vec<Message> = gone
-                            .topics()
                             .iter()
-                            .filter(|t| holders(&model, t) == 0)
+                            .filter(|t| holders(&model, t) == 0 || verbose_cancel)
                             .map(|t| subscription_message(false, t))
                             .collect();
                         let topics = state.pipe_mut(p).unwrap().peer_subscriptions.take_topics();
-                        let mut notices = peer_left(&mut state, &options, true, p, topics);
+                        let mut notices = peer_left(&mut state, true, p, topics, Vec::new());
                         notices.sort_by(|a, b| a.frames().cmp(b.frames()));
                         expected.sort_by(|a, b| a.frames().cmp(b.frames()));
                         prop_assert_eq!(notices, expected);
@@ -492,8 +530,18 @@ mod tests {
                         publish(&state, &stats, false, Message::from(Bytes::from(data.clone())));
                         for (i, rx) in rxs.iter().enumerate() {
                             let got = drain(rx).len();
-                            prop_assert_eq!(got, usize::from(model[i].matches(&data)), "peer {}", i + 1);
+                            let matches = model[i].iter().any(|t| data.starts_with(t));
+                            prop_assert_eq!(got, usize::from(matches), "peer {}", i + 1);
                         }
+                    }
+                    Step::Verbosity(v) => {
+                        let mode = match v {
+                            0 => crate::Mode::XpubVerboser(false),
+                            1 => crate::Mode::XpubVerbose(true),
+                            _ => crate::Mode::XpubVerboser(true),
+                        };
+                        state.modes.apply(mode);
+                        (verbose_subscribe, verbose_cancel) = (v > 0, v > 1);
                     }
                 }
             }

@@ -11,7 +11,7 @@
 //! | REQ | round-robin, adds the empty delimiter | wait | only the reply from the pipe asked, delimiter stripped | `req_rep.rs` |
 //! | REP | back to the requester with its envelope | drop | envelope kept for the reply | `req_rep.rs` |
 //! | ROUTER | to the pipe named by frame 1 | drop, or wait with `router_mandatory` | routing id frame in front | `routed.rs` |
-//! | PUB, XPUB | to every pipe whose subscriptions match frame 1 | drop (XPUB waits with `xpub_nodrop`) | PUB: nothing; XPUB: subscription notices and upstream data | `fan_out.rs` |
+//! | PUB, XPUB | to every pipe whose subscriptions match frame 1 | drop (XPUB waits with `xpub_nodrop`) | PUB: nothing; XPUB: subscription notices and upstream data, the sender noted for `XpubManual` | `fan_out.rs`, `xpub_manual.rs` |
 //! | SUB | subscriptions only | drop | local prefix filter | `fan_out.rs` |
 //! | XSUB | to every pipe; `\x01topic`/`\x00topic` are subscriptions | drop | as is | `fan_out.rs` |
 //! | PULL | — | — | as is | |
@@ -23,13 +23,21 @@
 //! state at the moment the application reads (SUB's subscriptions, REQ/REP
 //! turns) run as a reader takes it ([`next_accepted`], the one loop every
 //! receive path uses). Types with no rule skip both.
+//!
+//! The behaviours an application may change on a live socket (verbose,
+//! manual and nodrop XPUB, mandatory and handover ROUTER, relaxed and
+//! correlated REQ, probes) are read from [`State::modes`](crate::core::State)
+//! under the same lock. [`first_frame`] decides whether a message may
+//! start, as libzmq does at its first frame.
 
 mod fan_out;
+pub(crate) mod first_frame;
 #[cfg(test)]
 mod fixtures;
 mod req_rep;
 mod round_robin;
 mod routed;
+mod xpub_manual;
 
 use std::task::Poll;
 
@@ -44,6 +52,7 @@ use crate::queue::PipeTx;
 pub(crate) use fan_out::{peer_left, peer_subscription, subscribe, unsubscribe};
 pub(crate) use round_robin::round_robin;
 pub(crate) use routed::assign_routing_id;
+pub(crate) use xpub_manual::{first_message, subscribe_peer};
 
 /// The outcome of one attempt to send.
 pub(crate) enum Attempt {
@@ -63,7 +72,6 @@ pub(crate) fn try_send(core: &Core, message: Message) -> Result<Attempt> {
         return Err(Error::Closed);
     }
     let stats = &core.stats;
-    let options = &core.options;
     let attempt = match core.socket_type {
         SocketType::Push | SocketType::Dealer | SocketType::Pair => {
             let mut slot = Some(message);
@@ -75,13 +83,14 @@ pub(crate) fn try_send(core: &Core, message: Message) -> Result<Attempt> {
                 None => Attempt::Wait(slot.unwrap_or_default()),
             }
         }
-        SocketType::Req => req_rep::send_request(&mut state, options.req_relaxed, message)?,
+        SocketType::Req => req_rep::send_request(&mut state, message)?,
         SocketType::Rep => req_rep::send_reply(&mut state, stats, message)?,
         SocketType::Router => {
-            routed::send_routed(&mut state, stats, options.router_mandatory, message)?
+            let mandatory = state.modes.router_mandatory;
+            routed::send_routed(&mut state, stats, mandatory, message)?
         }
         SocketType::Pub => fan_out::publish(&state, stats, false, message),
-        SocketType::Xpub => fan_out::publish(&state, stats, options.xpub_nodrop, message),
+        SocketType::Xpub => fan_out::publish(&state, stats, state.modes.xpub_nodrop, message),
         SocketType::Xsub => fan_out::send_upstream(&mut state, stats, message),
         SocketType::Sub | SocketType::Pull => {
             return Err(Error::Unsupported {
@@ -121,8 +130,11 @@ fn offer(tx: &PipeTx<Outbound>, message: Message) -> Result<(), Message> {
 /// table both the links and the readers consult.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ReceiveRule {
-    /// PULL, DEALER, PAIR, XPUB, XSUB: as they come.
+    /// PULL, DEALER, PAIR, XSUB: as they come.
     AsIs,
+    /// XPUB: as they come, the pipe each came from noted for `XpubManual`
+    /// (`Core::last_received`).
+    NotingPeer,
     /// PUSH and PUB cannot receive: the link drops what peers send, and
     /// `recv` is refused.
     SendOnly,
@@ -140,11 +152,10 @@ impl ReceiveRule {
     /// The rule of `socket_type`.
     pub(crate) const fn of(socket_type: SocketType) -> Self {
         match socket_type {
-            SocketType::Pull
-            | SocketType::Dealer
-            | SocketType::Pair
-            | SocketType::Xpub
-            | SocketType::Xsub => ReceiveRule::AsIs,
+            SocketType::Pull | SocketType::Dealer | SocketType::Pair | SocketType::Xsub => {
+                ReceiveRule::AsIs
+            }
+            SocketType::Xpub => ReceiveRule::NotingPeer,
             SocketType::Push | SocketType::Pub => ReceiveRule::SendOnly,
             SocketType::Router => ReceiveRule::RoutingIdFirst,
             SocketType::Sub => ReceiveRule::Subscribed,
@@ -178,7 +189,14 @@ pub(crate) fn admit(core: &Core, routing_id: Option<&Bytes>, message: Message) -
             Core::count(&core.stats.dropped_inbound);
             None
         }
-        ReceiveRule::RoutingIdFirst => Some(routed::prefix(routing_id, message)),
+        // A peer without an id is one a ROUTER ignores (its id was taken).
+        ReceiveRule::RoutingIdFirst => match routing_id {
+            Some(_) => Some(routed::prefix(routing_id, message)),
+            None => {
+                Core::count(&core.stats.dropped_inbound);
+                None
+            }
+        },
         _ => Some(message),
     }
 }
@@ -188,13 +206,16 @@ pub(crate) fn admit(core: &Core, routing_id: Option<&Bytes>, message: Message) -
 #[inline]
 pub(crate) fn check_recv(core: &Core) -> Result<()> {
     match core.receive_rule {
-        ReceiveRule::AsIs | ReceiveRule::RoutingIdFirst | ReceiveRule::Subscribed => Ok(()),
+        ReceiveRule::AsIs
+        | ReceiveRule::NotingPeer
+        | ReceiveRule::RoutingIdFirst
+        | ReceiveRule::Subscribed => Ok(()),
         ReceiveRule::SendOnly => Err(Error::Unsupported {
             socket_type: core.socket_type,
             operation: "recv",
         }),
-        ReceiveRule::Reply => req_rep::check_recv(&core.state(), true, core.options.req_relaxed),
-        ReceiveRule::Request => req_rep::check_recv(&core.state(), false, core.options.req_relaxed),
+        ReceiveRule::Reply => req_rep::check_recv(&core.state(), true),
+        ReceiveRule::Request => req_rep::check_recv(&core.state(), false),
     }
 }
 
@@ -228,6 +249,11 @@ fn accept(core: &Core, pipe: PipeId, message: Message) -> Option<Message> {
         ReceiveRule::Subscribed => fan_out::subscribed(&core.state(), &message).then_some(message),
         ReceiveRule::Reply => req_rep::accept_reply(&mut core.state(), pipe, message),
         ReceiveRule::Request => req_rep::accept_request(&mut core.state(), pipe, message),
+        ReceiveRule::NotingPeer => {
+            core.last_received
+                .store(pipe, std::sync::atomic::Ordering::Relaxed);
+            Some(message)
+        }
         // A PUSH or PUB link drops everything before it is queued.
         ReceiveRule::AsIs | ReceiveRule::RoutingIdFirst | ReceiveRule::SendOnly => Some(message),
     };
@@ -254,6 +280,7 @@ mod tests {
                     | SocketType::Sub
                     | SocketType::Req
                     | SocketType::Rep
+                    | SocketType::Xpub
             );
             assert_eq!(
                 has_rule,

@@ -2,11 +2,14 @@
 //!
 //! - **Ids** ([`assign_routing_id`]): a peer that announces an `Identity`
 //!   gets it, unless another live peer holds it: then the newcomer is
-//!   refused, or with `router_handover` takes it over and the old link is
-//!   dropped. A peer with none gets a generated id, `00` then a 32-bit
-//!   counter that starts at random, as libzmq makes them.
+//!   ignored (its link stays up, nothing is routed to it and what it sends
+//!   is dropped, as libzmq does), or with `RouterHandover` takes it over
+//!   and the old link is dropped. A peer with none gets a generated id,
+//!   `00` then a 32-bit counter that starts at random, as libzmq makes
+//!   them.
 //! - **In** ([`prefix`]): every message a peer sends reaches the
-//!   application with the peer's routing id as its first frame.
+//!   application with the peer's routing id as its first frame; an
+//!   ignored peer's messages are dropped (`rules::admit`).
 //! - **Out** ([`send_routed`]): the first frame names the peer; an unknown
 //!   id drops the message (or fails with `router_mandatory`), and a full
 //!   pipe drops it (or waits with `router_mandatory`).
@@ -54,29 +57,29 @@ pub(crate) fn send_routed(
 
 /// Gives the peer on pipe `id`, which announced `wanted` (if anything), its
 /// routing id and records the route. With `handover`, a live holder of the
-/// same id loses its pipe (which ends its link); without, the newcomer is
-/// refused. The caller records that the pipes changed.
+/// same id loses its pipe (which ends its link); without, the newcomer
+/// gets none (`None`: ignored). The caller records that the pipes changed.
 pub(crate) fn assign_routing_id(
     state: &mut State,
     id: PipeId,
     wanted: Option<&Bytes>,
     handover: bool,
-) -> Result<Bytes, Refusal> {
+) -> Option<Bytes> {
     let Some(wanted) = wanted else {
         let generated = generate_routing_id(state);
         state.routes.insert(generated.clone(), id);
-        return Ok(generated);
+        return Some(generated);
     };
     if let Some(&holder) = state.routes.get(wanted) {
         if holder != id {
             if !handover {
-                return Err(Refusal::RoutingIdInUse(wanted.clone()));
+                return None;
             }
             state.drop_pipe(holder, Refusal::RoutingIdTakenOver);
         }
     }
     state.routes.insert(wanted.clone(), id);
-    Ok(wanted.clone())
+    Some(wanted.clone())
 }
 
 /// A generated id: `00` then a 32-bit counter that starts at random and
@@ -119,7 +122,7 @@ mod tests {
         let named = Bytes::from_static(b"worker");
         assert_eq!(
             assign_routing_id(&mut state, 1, Some(&named), false),
-            Ok(named.clone())
+            Some(named.clone())
         );
         let a = assign_routing_id(&mut state, 2, None, false).unwrap();
         let b = assign_routing_id(&mut state, 3, None, false).unwrap();
@@ -146,14 +149,11 @@ mod tests {
     }
 
     #[test]
-    fn a_taken_id_is_refused_without_handover() {
+    fn a_newcomer_with_a_taken_id_is_ignored_without_handover() {
         let (mut state, _rxs) = with_pipes(2, 4, false);
         let id = Bytes::from_static(b"x");
         assign_routing_id(&mut state, 1, Some(&id), false).unwrap();
-        assert_eq!(
-            assign_routing_id(&mut state, 2, Some(&id), false),
-            Err(Refusal::RoutingIdInUse(id.clone()))
-        );
+        assert_eq!(assign_routing_id(&mut state, 2, Some(&id), false), None);
         assert_eq!(state.routes.get(&id), Some(&1));
         assert_eq!(state.pipes.len(), 2);
     }
@@ -165,7 +165,7 @@ mod tests {
         assign_routing_id(&mut state, 1, Some(&id), true).unwrap();
         assert_eq!(
             assign_routing_id(&mut state, 2, Some(&id), true),
-            Ok(id.clone())
+            Some(id.clone())
         );
         assert_eq!(state.routes.get(&id), Some(&2));
         assert!(state.pipe(1).is_none());
