@@ -254,7 +254,7 @@ impl Context {
         registry.terminated = true;
         // Messages closed sockets left for inproc binds that never came
         // go with the context (they also hold those sockets' state).
-        self.inproc.clear();
+        self.inproc_domain.clear();
         let lingering = std::mem::take(&mut registry.lingering);
         let runtime = registry.runtime.take();
         drop(registry);

@@ -55,7 +55,11 @@ impl AsyncAuthenticator for ZapClient {
         if request.mechanism == MechanismName::NULL && request.domain.is_empty() {
             return Box::pin(std::future::ready(Ok(AuthReply::accept())));
         }
-        Box::pin(ask_handler(self.endpoint.clone(), self.domain.clone(), request))
+        Box::pin(ask_handler(
+            self.endpoint.clone(),
+            self.domain.clone(),
+            request,
+        ))
     }
 }
 
