@@ -22,6 +22,8 @@ use tokio::runtime::{Handle, Runtime};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use zmtp_transport::InprocDomain;
+
 use crate::errno::Errno;
 use crate::inproc_scope::InprocScope;
 use crate::signaler::Signaler;
@@ -110,6 +112,9 @@ pub struct Context {
     shutdown_fd: OnceLock<Option<Signaler>>,
     /// This context's `inproc://` names.
     inproc: InprocScope,
+    /// Where the context's sockets' inproc links meet (with the names
+    /// scoped as above), so that `term` can drop its pending connects.
+    inproc_domain: InprocDomain,
 }
 
 impl Context {
@@ -121,7 +126,13 @@ impl Context {
             shutdown: watch::Sender::new(false),
             shutdown_fd: OnceLock::new(),
             inproc: InprocScope::new(),
+            inproc_domain: InprocDomain::new(),
         })
+    }
+
+    /// Where the context's sockets bind and connect `inproc://` names.
+    pub fn inproc_domain(&self) -> &InprocDomain {
+        &self.inproc_domain
     }
 
     /// This context's `inproc://` namespace.
@@ -179,6 +190,7 @@ impl Context {
                 let runtime = tokio::runtime::Builder::new_multi_thread()
                     .worker_threads(threads)
                     .thread_name("zmq-io")
+                    .on_thread_start(block_sigpipe)
                     .enable_all()
                     .build()
                     .map_err(|e| Errno(e.raw_os_error().unwrap_or(libc::EMFILE)))?;
@@ -240,6 +252,9 @@ impl Context {
                 .unwrap_or_else(|p| p.into_inner());
         }
         registry.terminated = true;
+        // Messages closed sockets left for inproc binds that never came
+        // go with the context (they also hold those sockets' state).
+        self.inproc_domain.clear();
         let lingering = std::mem::take(&mut registry.lingering);
         let runtime = registry.runtime.take();
         drop(registry);
@@ -254,6 +269,26 @@ impl Context {
             });
             runtime.shutdown_timeout(Duration::from_millis(100));
         }
+    }
+}
+
+/// Blocks SIGPIPE on the calling thread (each of the runtime's threads,
+/// where every socket write happens). A write to a connection the peer
+/// closed then fails with EPIPE, which ends that link, instead of raising
+/// SIGPIPE, whose default action kills the C program (libzmq sends with
+/// `MSG_NOSIGNAL` for the same reason). The process's own disposition is
+/// left alone; the signal, generated for this thread only, stays pending
+/// on it and is never delivered.
+fn block_sigpipe() {
+    // SAFETY: `set` is a local `sigset_t` that `sigemptyset` initialises
+    // before `sigaddset` and `pthread_sigmask` read it; `pthread_sigmask`
+    // changes only this thread's mask, and a NULL old-set pointer is
+    // allowed.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGPIPE);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
     }
 }
 

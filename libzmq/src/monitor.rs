@@ -115,7 +115,7 @@ impl MonitorSink {
     /// Binds the PAIR at `addr` (which must be `inproc://`).
     pub fn bind(
         runtime: &Handle,
-        shutdown: &tokio::sync::watch::Sender<bool>,
+        ctx: &crate::context::Context,
         addr: &str,
         mask: c_int,
     ) -> Result<Self, Errno> {
@@ -124,11 +124,18 @@ impl MonitorSink {
         }
         let mut options = Options::new(SocketType::Pair);
         options.linger = Some(Duration::from_secs(1));
+        options.inproc_domain = ctx.inproc_domain().clone();
         let pair = {
             let _entered = runtime.enter();
             Socket::with_options(SocketType::Pair, options)
         };
-        wait(runtime, shutdown, Deadline::Never, pair.bind(addr))?.map_err(errno_of)?;
+        wait(
+            runtime,
+            ctx.shutdown_signal(),
+            Deadline::Never,
+            pair.bind(addr),
+        )?
+        .map_err(errno_of)?;
         Ok(MonitorSink {
             pair,
             mask: u32::from_ne_bytes(mask.to_ne_bytes()),

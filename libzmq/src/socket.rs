@@ -1,13 +1,14 @@
 //! One C socket: its options, the transport socket it drives, and the
 //! frames of the message being assembled or taken apart.
 //!
-//! The transport fixes a socket's [`Options`](zmtp_transport::Options)
-//! when it is made, while C callers set options at any time before
-//! binding. So the transport socket is made lazily, with the options as
-//! they stand, by the first call that needs it: bind, connect, send,
-//! receive or (un)subscribe. Options the transport reads at creation and
-//! that change afterwards are stored (getsockopt shows them) but apply to
-//! nothing already made; LINGER is the exception, honoured at close.
+//! The transport socket is made lazily, with the options as they stand,
+//! by the first call that needs it: bind, connect, send, receive or
+//! (un)subscribe; the socket-wide rules (type behaviours such as
+//! ROUTER_MANDATORY, XPUB flags, IMMEDIATE) are read then. Later option
+//! changes reach the made socket through `Socket::set_options`: the
+//! high-water marks at once, the per-endpoint options (reconnect,
+//! heartbeats, MAXMSGSIZE, ROUTING_ID, security) from the next bind or
+//! connect, as in libzmq. LINGER is honoured at close.
 //!
 //! Readiness (`ZMQ_EVENTS`, `ZMQ_FD`, what `zmq_poll` reads) is computed
 //! here on demand with the helpers of `readiness.rs`.
@@ -166,10 +167,7 @@ impl ZSocket {
     fn transport<'a>(&self, inner: &'a mut Inner) -> Result<&'a Socket, Errno> {
         self.ctx.check_live()?;
         if inner.transport.is_none() {
-            let mut options = inner.options.transport.clone();
-            options.security = inner.options.security.security()?;
-            let zap = self.ctx.inproc().scoped(crate::zap::ZAP_ENDPOINT);
-            options.async_authenticator = Some(crate::zap::ZapClient::shared(zap.into_owned()));
+            let options = self.transport_options(inner)?;
             let socket = {
                 let _entered = self.runtime.enter();
                 Socket::with_options(self.socket_type, options)
@@ -185,6 +183,33 @@ impl ZSocket {
             self.signaler.raise();
         }
         inner.transport.as_ref().ok_or(Errno::FAULT)
+    }
+
+    /// The transport options the C options stand for now: EINVAL if the
+    /// security options name no complete mechanism (a CURVE role without
+    /// its keys).
+    fn transport_options(&self, inner: &Inner) -> Result<zmtp_transport::Options, Errno> {
+        let mut options = inner.options.transport.clone();
+        options.security = inner.options.security.security()?;
+        options.inproc_domain = self.ctx.inproc_domain().clone();
+        let zap = self.ctx.inproc().scoped(crate::zap::ZAP_ENDPOINT);
+        options.async_authenticator = Some(crate::zap::ZapClient::shared(
+            zap.into_owned(),
+            options.inproc_domain.clone(),
+        ));
+        Ok(options)
+    }
+
+    /// The transport socket, made now if need be, with the options as
+    /// they are now for the bind or connect about to happen (libzmq reads
+    /// a socket's options at each bind and connect).
+    fn transport_for_endpoint(&self, inner: &mut Inner) -> Result<Socket, Errno> {
+        let fresh = inner.transport.is_none();
+        let socket = self.transport(inner)?.clone();
+        if !fresh {
+            socket.set_options(self.transport_options(inner)?);
+        }
+        Ok(socket)
     }
 
     /// The transport socket (made now if need be), for proxies.
@@ -206,7 +231,7 @@ impl ZSocket {
     /// `zmq_bind`: binds and records `ZMQ_LAST_ENDPOINT`.
     pub fn bind(&self, endpoint: &str) -> Result<(), Errno> {
         let mut inner = self.lock();
-        let socket = self.transport(&mut inner)?.clone();
+        let socket = self.transport_for_endpoint(&mut inner)?;
         let scoped = self.ctx.inproc().scoped(endpoint);
         let bound = self
             .wait(Deadline::Never, socket.bind(&scoped))?
@@ -222,12 +247,33 @@ impl ZSocket {
     /// `zmq_connect`.
     pub fn connect(&self, endpoint: &str) -> Result<(), Errno> {
         let mut inner = self.lock();
-        let socket = self.transport(&mut inner)?.clone();
+        let socket = self.transport_for_endpoint(&mut inner)?;
         let scoped = self.ctx.inproc().scoped(endpoint);
         self.wait(Deadline::Never, socket.connect(&scoped))?
             .map_err(errno_of)?;
         inner.last_endpoint = endpoint.to_owned();
         Ok(())
+    }
+
+    /// `zmq_unbind` and `zmq_disconnect`, which are one function in
+    /// libzmq: whichever bound or connected endpoint `endpoint` names
+    /// stops (a wildcard bind by its `ZMQ_LAST_ENDPOINT`, or as written
+    /// with `*` for the host). ENOENT if there is none.
+    pub fn term_endpoint(&self, endpoint: &str) -> Result<(), Errno> {
+        self.ctx.check_live()?;
+        let inner = self.lock();
+        let Some(socket) = inner.transport.clone() else {
+            // Nothing bound or connected yet; a malformed endpoint still
+            // gets its own errno.
+            let parsed = endpoint.parse::<zmtp_transport::Endpoint>();
+            return Err(parsed.map_or_else(|e| errno_of(e.into()), |_| Errno(libc::ENOENT)));
+        };
+        // inproc names as the context scopes them (`inproc_scope.rs`).
+        let endpoint = &*self.ctx.inproc().scoped(endpoint);
+        match self.wait(Deadline::Never, socket.unbind(endpoint))? {
+            Err(Error::EndpointNotFound(_)) => socket.disconnect(endpoint).map_err(errno_of),
+            other => other.map_err(errno_of),
+        }
     }
 
     /// Sends one frame; the message goes when a frame without `more` ends
@@ -340,7 +386,17 @@ impl ZSocket {
         let mut inner = self.lock();
         let effect = inner.options.set(option, value)?;
         match effect {
-            Effect::Stored => return Ok(()),
+            Effect::Stored => {
+                // A made transport socket takes the change: high-water
+                // marks at once, the rest from the next bind or connect
+                // (which reports incomplete security options).
+                if let Some(socket) = &inner.transport {
+                    if let Ok(options) = self.transport_options(&inner) {
+                        socket.set_options(options);
+                    }
+                }
+                return Ok(());
+            }
             Effect::Live(mode) => {
                 if let Some(socket) = &inner.transport {
                     socket.set_mode(mode);
@@ -450,7 +506,7 @@ impl ZSocket {
         let Some(addr) = addr else { return Ok(()) };
         let mut sink = MonitorSink::bind(
             &self.runtime,
-            self.ctx.shutdown_signal(),
+            &self.ctx,
             &self.ctx.inproc().scoped(addr),
             events,
         )?;
@@ -532,6 +588,8 @@ pub fn errno_of(error: Error) -> Errno {
         Error::State(_) => Errno::FSM,
         Error::Unsupported { .. } => Errno::NOTSUP,
         Error::Endpoint(EndpointError::UnknownTransport { .. }) => Errno(libc::EPROTONOSUPPORT),
+        Error::Endpoint(EndpointError::IpcPathTooLong { .. }) => Errno(libc::ENAMETOOLONG),
+        Error::EndpointNotFound(_) => Errno(libc::ENOENT),
         Error::Endpoint(_) => Errno::INVAL,
         Error::InprocNotBound(_) => Errno(libc::ECONNREFUSED),
         Error::AddressInUse(_) => Errno(libc::EADDRINUSE),

@@ -85,8 +85,10 @@ pub unsafe extern "C" fn zmq_connect(s: *mut c_void, addr: *const c_char) -> c_i
     })
 }
 
-/// `zmq_unbind`: not available yet (the transport cannot stop one
-/// endpoint); -1 with ENOTSUP.
+/// `zmq_unbind`: stops a bound endpoint (named as `ZMQ_LAST_ENDPOINT`
+/// reads it for a wildcard bind) and closes the links accepted through
+/// it; ENOENT if the socket has no such endpoint. Like libzmq, it also
+/// stops a connected endpoint of that name.
 ///
 /// # Safety
 /// As [`zmq_bind`].
@@ -94,12 +96,14 @@ pub unsafe extern "C" fn zmq_connect(s: *mut c_void, addr: *const c_char) -> c_i
 pub unsafe extern "C" fn zmq_unbind(s: *mut c_void, addr: *const c_char) -> c_int {
     call(|| {
         // SAFETY: caller's contract, for both pointers.
-        unsafe { (socket(s)?, c_str(addr)?) };
-        Err(Errno::NOTSUP)
+        let (socket, addr) = unsafe { (socket(s)?, c_str(addr)?) };
+        socket.term_endpoint(addr).map(|()| 0)
     })
 }
 
-/// `zmq_disconnect`: not available yet, as [`zmq_unbind`].
+/// `zmq_disconnect`: stops a connected endpoint (no more reconnects) and
+/// closes its link; ENOENT if the socket has no such endpoint. Like
+/// libzmq, the same function as [`zmq_unbind`].
 ///
 /// # Safety
 /// As [`zmq_bind`].
@@ -107,8 +111,8 @@ pub unsafe extern "C" fn zmq_unbind(s: *mut c_void, addr: *const c_char) -> c_in
 pub unsafe extern "C" fn zmq_disconnect(s: *mut c_void, addr: *const c_char) -> c_int {
     call(|| {
         // SAFETY: caller's contract, for both pointers.
-        unsafe { (socket(s)?, c_str(addr)?) };
-        Err(Errno::NOTSUP)
+        let (socket, addr) = unsafe { (socket(s)?, c_str(addr)?) };
+        socket.term_endpoint(addr).map(|()| 0)
     })
 }
 

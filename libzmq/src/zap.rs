@@ -22,8 +22,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use zmtp_transport::zmtp::{MechanismName, Metadata};
 use zmtp_transport::{
-    AsyncAuthenticator, AuthFuture, AuthReply, AuthStatus, Credentials, Message, Options, Socket,
-    SocketType, ZapReplyError, ZapRequest,
+    AsyncAuthenticator, AuthFuture, AuthReply, AuthStatus, Credentials, InprocDomain, Message,
+    Options, Socket, SocketType, ZapReplyError, ZapRequest,
 };
 
 /// Where libzmq's ZAP handlers bind.
@@ -37,13 +37,16 @@ const REQUEST_ID: &[u8] = b"1";
 pub struct ZapClient {
     /// [`ZAP_ENDPOINT`] in the socket's context (`inproc_scope.rs`).
     endpoint: String,
+    /// The context's inproc domain, where the handler is looked up.
+    domain: InprocDomain,
 }
 
 impl ZapClient {
     /// Shared, ready for `Options::async_authenticator`; asks the handler
-    /// at `endpoint` (the context's own `inproc://zeromq.zap.01`).
-    pub fn shared(endpoint: String) -> Arc<dyn AsyncAuthenticator> {
-        Arc::new(ZapClient { endpoint })
+    /// at `endpoint` (the context's own `inproc://zeromq.zap.01`) in
+    /// `domain`.
+    pub fn shared(endpoint: String, domain: InprocDomain) -> Arc<dyn AsyncAuthenticator> {
+        Arc::new(ZapClient { endpoint, domain })
     }
 }
 
@@ -52,7 +55,11 @@ impl AsyncAuthenticator for ZapClient {
         if request.mechanism == MechanismName::NULL && request.domain.is_empty() {
             return Box::pin(std::future::ready(Ok(AuthReply::accept())));
         }
-        Box::pin(ask_handler(self.endpoint.clone(), request))
+        Box::pin(ask_handler(
+            self.endpoint.clone(),
+            self.domain.clone(),
+            request,
+        ))
     }
 }
 
@@ -65,9 +72,20 @@ fn without_handler(mechanism: MechanismName) -> AuthReply {
     }
 }
 
-async fn ask_handler(endpoint: String, request: ZapRequest) -> Result<AuthReply, ZapReplyError> {
+async fn ask_handler(
+    endpoint: String,
+    domain: InprocDomain,
+    request: ZapRequest,
+) -> Result<AuthReply, ZapReplyError> {
+    // As libzmq: no handler bound now means none (an inproc connect would
+    // otherwise wait for one).
+    let name = endpoint.strip_prefix("inproc://").unwrap_or(&endpoint);
+    if !domain.is_bound(name) {
+        return Ok(without_handler(request.mechanism));
+    }
     let options = Options {
         linger: Some(std::time::Duration::ZERO),
+        inproc_domain: domain,
         ..Options::new(SocketType::Dealer)
     };
     let socket = Socket::with_options(SocketType::Dealer, options);

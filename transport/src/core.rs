@@ -22,6 +22,8 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use zmtp::{Message, PeerInfo, SocketType};
 
+use crate::endpoints::Endpoints;
+use crate::live_options::LiveOptions;
 use crate::modes::Modes;
 use crate::monitor::MonitorHub;
 use crate::notices::NoticeQueue;
@@ -281,6 +283,11 @@ pub(crate) struct Core {
     pub(crate) closing: CancellationToken,
     tasks: Mutex<Vec<JoinHandle<()>>>,
     pub(crate) last_endpoint: Mutex<Option<crate::Endpoint>>,
+    /// What the socket bound and connected, each stoppable alone.
+    pub(crate) endpoints: Endpoints,
+    /// The options new endpoints and links take (`options` is what the
+    /// socket was made with, which its own rules read).
+    pub(crate) live: LiveOptions,
 }
 
 impl Core {
@@ -293,6 +300,7 @@ impl Core {
                 Inbound::weight,
             ),
         };
+        let live = LiveOptions::new(&options);
         let state = State {
             modes: Modes::from_options(&options),
             request_id: fastrand::u32(..),
@@ -319,6 +327,8 @@ impl Core {
             closing: CancellationToken::new(),
             tasks: Mutex::new(Vec::new()),
             last_endpoint: Mutex::new(None),
+            endpoints: Endpoints::default(),
+            live,
         })
     }
 
@@ -333,12 +343,31 @@ impl Core {
         self.next_pipe.fetch_add(1, Ordering::Relaxed)
     }
 
+    /// A pipe with the high-water mark as it is now.
     pub(crate) fn new_pipe(&self) -> (PipeTx<Outbound>, PipeRx<Outbound>) {
         // A SUB's pipes carry its subscriptions: never conflated.
         if conflates(self.socket_type, &self.options) && self.socket_type != SocketType::Sub {
             return queue::conflating_pipe();
         }
-        queue::pipe(Options::capacity(self.options.sndhwm))
+        queue::pipe(Options::capacity(self.live.snapshot().sndhwm))
+    }
+
+    /// Makes `options` the ones new endpoints and links take; changed
+    /// high-water marks apply to every pipe and the inbound queue now.
+    pub(crate) fn set_options(&self, options: Options) {
+        let change = self.live.replace(options);
+        if let Some(rcvhwm) = change.rcvhwm {
+            self.inbound.set_capacity(Options::capacity(rcvhwm));
+        }
+        if let Some(sndhwm) = change.sndhwm {
+            let state = self.state();
+            for pipe in &state.pipes {
+                pipe.tx.queue().set_capacity(Options::capacity(sndhwm));
+            }
+            drop(state);
+            // A sender waiting at the old mark may go.
+            self.send_ready.notify_waiters();
+        }
     }
 
     pub(crate) fn is_closing(&self) -> bool {
@@ -413,6 +442,10 @@ impl Core {
                 }),
                 Some(_) => Err(Refusal::SocketClosing),
             };
+        }
+        if let Some(why) = state.dropped.get(&id) {
+            // Its endpoint stopped during the handshake (`end_link`).
+            return Err(why.clone());
         }
         if self.socket_type == SocketType::Pair && state.pipes.iter().any(|p| p.ready && p.id != id)
         {
@@ -596,6 +629,41 @@ impl Core {
         // A sender waiting for this peer's room must look again.
         self.send_ready.notify_waiters();
         true
+    }
+
+    /// Ends the link on pipe `id` for `why`: its pipe goes now if it has
+    /// one (the engine ends on noticing); if its handshake is still under
+    /// way, the pipe is refused when it comes ([`Core::pipe_ready`]).
+    pub(crate) fn end_link(&self, id: PipeId, why: Refusal) {
+        self.end_link_marking(id, why, true);
+    }
+
+    /// Ends the link on pipe `id` for `why` if its pipe is there (an
+    /// inproc link's other end; nothing is recorded otherwise).
+    pub(crate) fn end_live_link(&self, id: PipeId, why: Refusal) {
+        self.end_link_marking(id, why, false);
+    }
+
+    /// [`Core::end_link`]; `mark` records the reason for a pipe still to
+    /// come.
+    fn end_link_marking(&self, id: PipeId, why: Refusal, mark: bool) {
+        let mut state = self.state();
+        if state.pipe(id).is_none() {
+            if mark {
+                state.dropped.insert(id, why);
+            }
+            return;
+        }
+        state.drop_pipe(id, why);
+        self.pipes_changed(&mut state);
+        drop(state);
+        self.send_ready.notify_waiters();
+    }
+
+    /// The link on pipe `id` is over and left its endpoint: nothing may
+    /// stay recorded about it.
+    pub(crate) fn forget_link(&self, id: PipeId) {
+        self.state().dropped.remove(&id);
     }
 
     /// A peer subscribed or cancelled (PUB, XPUB). An XPUB's notice, if

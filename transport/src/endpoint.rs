@@ -54,6 +54,10 @@ pub enum Endpoint {
         host: Host,
         /// Port.
         port: Port,
+        /// Connect only: the local address to connect from, written
+        /// before the destination as libzmq has it:
+        /// `tcp://127.0.0.1:5564;127.0.0.1:5555` (port 0 or `*`: any).
+        source: Option<SocketAddr>,
     },
     /// ZMTP over a Unix-domain stream socket.
     Ipc(IpcAddr),
@@ -91,6 +95,15 @@ pub enum EndpointError {
         /// What is wrong.
         reason: &'static str,
     },
+    /// An `ipc://` path (or `@name`) longer than a Unix socket address
+    /// holds (libzmq's ENAMETOOLONG).
+    #[error("endpoint {endpoint:?}: ipc path longer than {max} bytes")]
+    IpcPathTooLong {
+        /// The whole endpoint.
+        endpoint: String,
+        /// The longest path that fits.
+        max: usize,
+    },
     /// `*` host or ephemeral port on a connect.
     #[error("endpoint {0:?}: a wildcard host or port can only be bound, not connected to")]
     WildcardConnect(String),
@@ -109,13 +122,21 @@ impl FromStr for Endpoint {
         };
         match scheme {
             "tcp" => {
+                let (source, rest) = match rest.split_once(';') {
+                    Some((source, rest)) => (Some(parse_source(source).map_err(malformed)?), rest),
+                    None => (None, rest),
+                };
                 let (host, port) = parse_host_port(rest).map_err(malformed)?;
-                Ok(Endpoint::Tcp { host, port })
+                Ok(Endpoint::Tcp { host, port, source })
             }
             "tls" => {
                 let (host, port) = parse_host_port(rest).map_err(malformed)?;
                 Ok(Endpoint::Tls { host, port })
             }
+            "ipc" if ipc_len(rest) > IPC_PATH_MAX => Err(EndpointError::IpcPathTooLong {
+                endpoint: s.to_owned(),
+                max: IPC_PATH_MAX,
+            }),
             "ipc" => parse_ipc(rest).map(Endpoint::Ipc).map_err(malformed),
             "inproc" if rest.is_empty() => Err(malformed("empty inproc name")),
             "inproc" => Ok(Endpoint::Inproc(rest.to_owned())),
@@ -155,21 +176,35 @@ fn parse_host_port(rest: &str) -> Result<(Host, Port), &'static str> {
     Ok((host, port))
 }
 
+/// The bytes an `ipc://` address takes in `sun_path` (without its NUL):
+/// the path, or `@` and the abstract name (its leading NUL byte).
+fn ipc_len(rest: &str) -> usize {
+    rest.len()
+}
+
+/// A connect's source address: an IP literal with an optional port.
+fn parse_source(text: &str) -> Result<SocketAddr, &'static str> {
+    const WHY: &str = "the source address (before ';') is not an IP address with an optional port";
+    let (host, port) = match parse_host_port(text) {
+        Ok((host, port)) => (host, port.number()),
+        Err(_) => (parse_host_port(&format!("{text}:0")).map_err(|_| WHY)?.0, 0),
+    };
+    match host {
+        Host::Ip(ip) => Ok(SocketAddr::new(ip, port)),
+        Host::Any => Ok(SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), port)),
+        Host::Name(_) => Err(WHY),
+    }
+}
+
 fn parse_ipc(rest: &str) -> Result<IpcAddr, &'static str> {
     if let Some(name) = rest.strip_prefix('@') {
         if name.is_empty() {
             return Err("empty abstract socket name");
         }
-        if name.len() + 1 > IPC_PATH_MAX {
-            return Err("abstract socket name too long");
-        }
         return Ok(IpcAddr::Abstract(name.to_owned()));
     }
     if rest.is_empty() {
         return Err("empty ipc path");
-    }
-    if rest.len() > IPC_PATH_MAX {
-        return Err("ipc path longer than 107 bytes");
     }
     Ok(IpcAddr::Path(PathBuf::from(rest)))
 }
@@ -178,7 +213,7 @@ impl Endpoint {
     /// Checks that this endpoint can be connected to (no wildcards).
     pub fn check_connectable(&self) -> Result<(), EndpointError> {
         match self {
-            Endpoint::Tcp { host, port } | Endpoint::Tls { host, port }
+            Endpoint::Tcp { host, port, .. } | Endpoint::Tls { host, port }
                 if *host == Host::Any || *port == Port::Ephemeral =>
             {
                 Err(EndpointError::WildcardConnect(self.to_string()))
@@ -193,7 +228,11 @@ impl Endpoint {
         let port = Port::Number(addr.port());
         match self {
             Endpoint::Tls { .. } => Endpoint::Tls { host, port },
-            _ => Endpoint::Tcp { host, port },
+            _ => Endpoint::Tcp {
+                host,
+                port,
+                source: None,
+            },
         }
     }
 
@@ -252,7 +291,16 @@ impl fmt::Display for Port {
 impl fmt::Display for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Endpoint::Tcp { host, port } => write!(f, "tcp://{host}:{port}"),
+            Endpoint::Tcp {
+                host,
+                port,
+                source: None,
+            } => write!(f, "tcp://{host}:{port}"),
+            Endpoint::Tcp {
+                host,
+                port,
+                source: Some(from),
+            } => write!(f, "tcp://{from};{host}:{port}"),
             Endpoint::Tls { host, port } => write!(f, "tls://{host}:{port}"),
             Endpoint::Ipc(IpcAddr::Path(p)) => write!(f, "ipc://{}", p.display()),
             Endpoint::Ipc(IpcAddr::Abstract(name)) => write!(f, "ipc://@{name}"),
@@ -281,10 +329,17 @@ mod tests {
             "ipc://@zeek-cluster",
             "inproc://workers",
             "tls://node1.example:4000",
+            "tcp://127.0.0.1:5564;127.0.0.1:5555",
+            "tcp://[::1]:5564;[::1]:5555",
         ] {
             assert_eq!(ep(s).to_string(), s);
         }
         assert_eq!(ep("tcp://127.0.0.1:0").to_string(), "tcp://127.0.0.1:*");
+        assert_eq!(
+            ep("tcp://10.0.0.1;example.org:80").to_string(),
+            "tcp://10.0.0.1:0;example.org:80"
+        );
+        assert!("tcp://eth0;127.0.0.1:80".parse::<Endpoint>().is_err());
     }
 
     #[test]
@@ -305,7 +360,17 @@ mod tests {
             assert!(s.parse::<Endpoint>().is_err(), "{s} should be refused");
         }
         let long = format!("ipc:///{}", "x".repeat(200));
-        assert!(long.parse::<Endpoint>().is_err());
+        assert!(matches!(
+            long.parse::<Endpoint>(),
+            Err(EndpointError::IpcPathTooLong { max: 107, .. })
+        ));
+        // `sun_path` holds 108 bytes with the NUL: 107 fit, 108 do not.
+        for (n, fits) in [(107, true), (108, false)] {
+            let path = format!("ipc:///{}", "x".repeat(n - 1));
+            assert_eq!(path.parse::<Endpoint>().is_ok(), fits, "{n}");
+            let name = format!("ipc://@{}", "x".repeat(n - 1));
+            assert_eq!(name.parse::<Endpoint>().is_ok(), fits, "@{n}");
+        }
     }
 
     #[test]

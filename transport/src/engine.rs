@@ -53,6 +53,7 @@ use crate::endpoint::Endpoint;
 use crate::gate::Ticket;
 use crate::link_end::{IoFailure, LinkEnd};
 use crate::monitor_event::MonitorEvent;
+use crate::options::Options;
 use crate::peers::{PeerMetadata, PipeId};
 use crate::queue::{PipeRx, PipeTx};
 use crate::read_buffers::{ReadBuffer, Retired};
@@ -129,6 +130,9 @@ pub(crate) struct Outcome {
 /// Identity of one link, for the socket's bookkeeping and monitor events.
 pub(crate) struct LinkInfo {
     pub(crate) core: Arc<Core>,
+    /// The options of the bind or connect that made the link (see
+    /// `live_options`).
+    pub(crate) options: Arc<Options>,
     pub(crate) pipe: PipeId,
     pub(crate) endpoint: Endpoint,
     pub(crate) peer: String,
@@ -145,15 +149,15 @@ pub(crate) async fn run(
     started: Instant,
 ) -> Outcome {
     let core = &link.core;
-    let config = core.options.connection_config(core.socket_type);
+    let options = &link.options;
+    let config = options.connection_config(core.socket_type);
     let accepted = matches!(slot, PipeSlot::Pending(_));
     // A NULL server with an authenticator asks it, as libzmq's NULL
     // mechanism asks a ZAP handler; NULL itself has no roles.
-    let mechanism = match &core.options.security {
+    let mechanism = match &options.security {
         Security::Null
             if accepted
-                && (core.options.authenticator.is_some()
-                    || core.options.async_authenticator.is_some()) =>
+                && (options.authenticator.is_some() || options.async_authenticator.is_some()) =>
         {
             Box::new(NullServer::new())
         }
@@ -799,21 +803,21 @@ impl Engine<'_> {
 
     /// A server mechanism asks about the peer's credentials.
     fn on_auth_request(&mut self, request: &zmtp::AuthRequest) {
-        let core = &self.link.core;
+        let options = &self.link.options;
         let zap = ZapRequest {
-            domain: core.options.zap_domain.clone(),
+            domain: options.zap_domain.clone(),
             address: self.link.peer.clone(),
-            identity: core.options.routing_id.clone(),
+            identity: options.routing_id.clone(),
             mechanism: request.mechanism,
             credentials: request.credentials.clone(),
             tls_peer: self.tls_peer.clone(),
         };
-        if let Some(authenticator) = &core.options.async_authenticator {
+        if let Some(authenticator) = &options.async_authenticator {
             // Polled by `poll_auth` in the engine's loop.
             self.auth_wait = Some(authenticator.authenticate(zap));
             return;
         }
-        let reply = match &core.options.authenticator {
+        let reply = match &options.authenticator {
             Some(authenticator) => authenticator.authenticate(&zap),
             None => security::default_reply(request.mechanism),
         };

@@ -47,7 +47,8 @@ pub enum Error {
     /// The socket has been closed.
     #[error("socket is closed")]
     Closed,
-    /// No `inproc://` socket is bound under that name.
+    /// No `inproc://` socket is bound under that name. (No longer
+    /// returned: a connect before the bind waits for it, as in libzmq.)
     #[error("no inproc socket is bound at {0}")]
     InprocNotBound(String),
     /// The peer's socket type cannot talk to ours.
@@ -65,6 +66,10 @@ pub enum Error {
     /// The socket's options are inconsistent.
     #[error("invalid socket options: {0}")]
     Options(String),
+    /// `unbind` or `disconnect` of an endpoint the socket has not bound or
+    /// connected (libzmq's ENOENT).
+    #[error("endpoint not bound or connected here: {0}")]
+    EndpointNotFound(String),
     /// The name is already bound by another socket.
     #[error("address in use: {0}")]
     AddressInUse(String),

@@ -80,6 +80,16 @@ impl Gate {
         self.lock().admission.next_deadline()
     }
 
+    /// Cuts every link still in its handshake, for `why` (the listener
+    /// stopped).
+    pub(crate) fn cut_all(&self, why: &Refusal) {
+        let mut inner = self.lock();
+        for (_, cutter) in inner.cutters.drain() {
+            // A link that ended meanwhile no longer listens.
+            let _ = cutter.send(why.clone());
+        }
+    }
+
     /// Cuts the links whose greeting is overdue.
     pub(crate) fn expire(&self) {
         let mut inner = self.lock();

@@ -1,19 +1,33 @@
 //! `inproc://`: sockets of this process joined by in-memory pipes, with no
 //! ZMTP encoding at all.
 //!
-//! Binding registers the socket under its name. Connecting joins the two
-//! sockets directly: each side gets a pipe as if a handshake had just
-//! completed (the socket types are checked, routing ids exchanged,
-//! subscriptions replayed), and one small task per direction moves messages
-//! from one socket's pipe to the other's inbound queue.
+//! Binding registers the socket under its name in its [`InprocDomain`].
+//! Connecting joins the two sockets directly: each side gets a pipe as if a
+//! handshake had just completed (the socket types are checked, routing ids
+//! exchanged, subscriptions replayed), and one small task per direction
+//! moves messages from one socket's pipe to the other's inbound queue.
+//!
+//! A connect to a name nobody has bound yet is *pending*, as in libzmq:
+//! the connecting socket gets its pipe at once (messages queue in it up to
+//! the high-water mark, as for a tcp peer not yet there), and the link
+//! forms when a socket binds the name. A pending connect costs its pipe
+//! and one entry in the domain, and goes when it is disconnected, or when
+//! its socket closes with nothing queued or a zero linger. A socket closed
+//! with messages queued for a pending connect and a non-zero linger keeps
+//! them there until the bind (then they are delivered, as libzmq does) or
+//! until the domain is cleared ([`InprocDomain::clear`]).
+//!
+//! As in libzmq, inproc links check no socket types: a connect joins
+//! whatever is bound (tcp and ipc links check them in the handshake).
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, LazyLock, Mutex, Weak};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard, Weak};
 
 use bytes::Bytes;
 use zmtp::{Message, Metadata, PeerInfo, Version};
 
 use crate::core::{Core, Inbound, Outbound, PipeEntry};
+use crate::endpoints::Stop;
 use crate::engine;
 use crate::error::{Error, Result};
 use crate::peers::PipeId;
@@ -23,54 +37,222 @@ use crate::rules;
 /// Items moved per batch.
 const BATCH: usize = 1024;
 
-/// Bound inproc names, process-wide.
-static BOUND: LazyLock<Mutex<HashMap<String, Weak<Core>>>> = LazyLock::new(Default::default);
+/// A namespace of `inproc://` names: sockets meet only within one.
+///
+/// Every socket is in [`InprocDomain::process`] unless its options name
+/// another ([`Options::inproc_domain`](crate::Options::inproc_domain)); a
+/// libzmq context has its own, so two contexts may bind the same name.
+#[derive(Clone, Default)]
+pub struct InprocDomain(Arc<Mutex<Registry>>);
 
-fn registry() -> std::sync::MutexGuard<'static, HashMap<String, Weak<Core>>> {
-    BOUND.lock().unwrap_or_else(|p| p.into_inner())
+/// The names of one domain.
+#[derive(Default)]
+struct Registry {
+    bound: HashMap<String, Weak<Core>>,
+    /// Connects waiting for their name to be bound.
+    pending: HashMap<String, Vec<Pending>>,
 }
 
-/// Registers `core` under `name`.
-pub(crate) fn bind(core: &Arc<Core>, name: &str) -> Result<()> {
-    let mut bound = registry();
-    if let Some(existing) = bound.get(name).and_then(Weak::upgrade) {
-        if !existing.is_closing() {
-            return Err(Error::AddressInUse(format!("inproc://{name}")));
-        }
+/// A connect waiting for its name: the connecting socket's pipe, attached
+/// to it already, and the receiving end the link will read.
+struct Pending {
+    core: Weak<Core>,
+    /// Set when the connecting socket closed with messages for this link:
+    /// the socket's heart stays until they are delivered.
+    keep: Option<Arc<Core>>,
+    pipe: PipeId,
+    rx: PipeRx<Outbound>,
+    stop: Arc<Stop>,
+}
+
+/// The process-wide domain.
+static PROCESS: LazyLock<InprocDomain> = LazyLock::new(InprocDomain::new);
+
+impl InprocDomain {
+    /// A new, empty domain.
+    pub fn new() -> Self {
+        Self::default()
     }
-    bound.insert(name.to_owned(), Arc::downgrade(core));
+
+    /// The domain every socket is in unless told otherwise.
+    pub fn process() -> Self {
+        PROCESS.clone()
+    }
+
+    /// Whether a live socket has bound `name` (`inproc://name`) now.
+    /// libzmq's ZAP client asks this before connecting: a handler that is
+    /// not there means no authentication, not a wait for one.
+    pub fn is_bound(&self, name: &str) -> bool {
+        self.registry()
+            .bound
+            .get(name)
+            .and_then(Weak::upgrade)
+            .is_some_and(|c| !c.is_closing())
+    }
+
+    /// Forgets every pending connect, and with them the messages closed
+    /// sockets left for their binds (a libzmq context's end).
+    pub fn clear(&self) {
+        let pending = std::mem::take(&mut self.registry().pending);
+        drop(pending);
+    }
+
+    fn registry(&self) -> MutexGuard<'_, Registry> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl std::fmt::Debug for InprocDomain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("InprocDomain")
+            .field(&Arc::as_ptr(&self.0))
+            .finish()
+    }
+}
+
+impl PartialEq for InprocDomain {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for InprocDomain {}
+
+fn domain(core: &Core) -> &InprocDomain {
+    &core.options.inproc_domain
+}
+
+/// Registers `core` under `name`, then joins the connects that waited for
+/// it.
+pub(crate) fn bind(core: &Arc<Core>, name: &str) -> Result<()> {
+    let waiting = {
+        let mut registry = domain(core).registry();
+        if let Some(existing) = registry.bound.get(name).and_then(Weak::upgrade) {
+            if !existing.is_closing() {
+                return Err(Error::AddressInUse(format!("inproc://{name}")));
+            }
+        }
+        registry.bound.insert(name.to_owned(), Arc::downgrade(core));
+        registry.pending.remove(name).unwrap_or_default()
+    };
+    for pending in waiting {
+        join_pending(core, pending);
+    }
     Ok(())
 }
 
-/// Removes every name `core` bound.
-pub(crate) fn unbind_all(core: &Core) {
-    registry().retain(|_, w| {
-        w.upgrade()
-            .is_some_and(|c| !std::ptr::eq(Arc::as_ptr(&c), core))
+/// Removes the name `core` bound; false if it had not bound it. Links made
+/// through it stay, as in libzmq.
+pub(crate) fn unbind(core: &Core, name: &str) -> bool {
+    let mut registry = domain(core).registry();
+    let ours = registry
+        .bound
+        .get(name)
+        .is_some_and(|w| std::ptr::eq(w.as_ptr(), core));
+    if ours {
+        registry.bound.remove(name);
+    }
+    ours
+}
+
+/// `core` closes: removes every name it bound, and every connect of its
+/// still waiting unless messages wait in it and its linger lets them.
+pub(crate) fn unbind_all(core: &Arc<Core>) {
+    let lingers = core.options.linger != Some(std::time::Duration::ZERO);
+    let mut registry = domain(core).registry();
+    registry
+        .bound
+        .retain(|_, w| !std::ptr::eq(w.as_ptr(), Arc::as_ptr(core)));
+    registry.pending.retain(|_, waiting| {
+        waiting.retain_mut(|p| {
+            if !std::ptr::eq(p.core.as_ptr(), Arc::as_ptr(core)) {
+                return p.keep.is_some() || p.core.strong_count() > 0;
+            }
+            let keep = lingers && !p.rx.is_empty();
+            if keep {
+                p.keep = Some(core.clone());
+            }
+            keep
+        });
+        !waiting.is_empty()
     });
 }
 
-/// Joins `core` to the socket bound at `name`.
-pub(crate) fn connect(core: &Arc<Core>, name: &str) -> Result<()> {
-    let binder = registry()
+/// Drops the waiting connects `stop` belongs to (a disconnect).
+pub(crate) fn forget_pending(core: &Core, name: &str, stop: &Stop) {
+    let mut registry = domain(core).registry();
+    if let Some(waiting) = registry.pending.get_mut(name) {
+        waiting.retain(|p| !std::ptr::eq(Arc::as_ptr(&p.stop), stop));
+        if waiting.is_empty() {
+            registry.pending.remove(name);
+        }
+    }
+}
+
+/// Joins `core` to the socket bound at `name`, or leaves the connect
+/// pending until one binds it.
+pub(crate) fn connect(core: &Arc<Core>, name: &str, stop: &Arc<Stop>) -> Result<()> {
+    let mut registry = domain(core).registry();
+    let binder = registry
+        .bound
         .get(name)
         .and_then(Weak::upgrade)
-        .filter(|c| !c.is_closing())
-        .ok_or_else(|| Error::InprocNotBound(format!("inproc://{name}")))?;
-    if !core.socket_type.is_compatible(binder.socket_type) {
-        return Err(Error::IncompatibleSocketType {
-            ours: core.socket_type,
-            theirs: binder.socket_type,
-        });
-    }
+        .filter(|c| !c.is_closing());
+    let Some(binder) = binder else {
+        let pipe = core.new_pipe_id();
+        let (tx, rx) = core.new_pipe();
+        core.attach(PipeEntry::new(pipe, tx, !core.options.immediate));
+        let _running = stop.join(pipe);
+        registry
+            .pending
+            .entry(name.to_owned())
+            .or_default()
+            .push(Pending {
+                core: Arc::downgrade(core),
+                keep: None,
+                pipe,
+                rx,
+                stop: stop.clone(),
+            });
+        return Ok(());
+    };
+    drop(registry);
     let ours = Side::attach(core, &binder)?;
-    let theirs = match Side::attach(&binder, core) {
+    link(core, &binder, ours, stop)
+}
+
+/// A connect that waited for `binder`'s name joins it now, unless it was
+/// disconnected meanwhile or its socket closed with nothing for it. Its
+/// failures (a PAIR taken) end the connect, as a failed handshake ends a
+/// tcp connect.
+fn join_pending(binder: &Arc<Core>, pending: Pending) {
+    let Some(core) = pending.keep.or_else(|| pending.core.upgrade()) else {
+        return;
+    };
+    if pending.stop.is_stopped() {
+        return;
+    }
+    let joined = Side::ready(&core, binder, pending.pipe, pending.rx)
+        .and_then(|ours| link(&core, binder, ours, &pending.stop));
+    if joined.is_err() {
+        pending.stop.stop(&core);
+        let _nothing_queued = core.pipe_down(pending.pipe, true, VecDeque::new(), None);
+    }
+}
+
+/// Gives the binder its side of the link and starts both directions.
+fn link(core: &Arc<Core>, binder: &Arc<Core>, ours: Side, stop: &Stop) -> Result<()> {
+    let theirs = match Side::attach(binder, core) {
         Ok(side) => side,
         Err(e) => {
             let _no_subscriptions_yet = core.pipe_down(ours.pipe, true, Default::default(), None);
             return Err(e);
         }
     };
+    // A disconnect ends the link by dropping both pipes: the binder sees
+    // it gone at once, as a libzmq peer does.
+    let _running = stop.join(ours.pipe);
+    stop.join_peer_end(binder, theirs.pipe);
     let (ours_source, ours_sink) = ours.split();
     let (theirs_source, theirs_sink) = theirs.split();
     binder.add_inproc_feed(ours_source.rx.downgrade());
@@ -112,7 +294,23 @@ impl Side {
     fn attach(core: &Arc<Core>, peer: &Core) -> Result<Side> {
         let pipe = core.new_pipe_id();
         let (tx, rx) = core.new_pipe();
-        let identity = peer.options.routing_id.clone();
+        Self::ready_with(core, peer, pipe, Some(PipeEntry::new(pipe, tx, true)), rx)
+    }
+
+    /// Makes `core`'s attached pipe (a pending connect's) ready for `peer`.
+    fn ready(core: &Arc<Core>, peer: &Core, pipe: PipeId, rx: PipeRx<Outbound>) -> Result<Side> {
+        Self::ready_with(core, peer, pipe, None, rx)
+    }
+
+    fn ready_with(
+        core: &Arc<Core>,
+        peer: &Core,
+        pipe: PipeId,
+        entry: Option<PipeEntry>,
+        rx: PipeRx<Outbound>,
+    ) -> Result<Side> {
+        // The routing id as of this connect or bind.
+        let identity = peer.live.snapshot().routing_id.clone();
         let info = PeerInfo {
             version: Version::V3_1,
             socket_type: Some(peer.socket_type),
@@ -122,7 +320,7 @@ impl Side {
             auth_metadata: Metadata::new(),
         };
         let ready = core
-            .pipe_ready(pipe, Some(PipeEntry::new(pipe, tx, true)), &info)
+            .pipe_ready(pipe, entry, &info)
             .map_err(Error::Refused)?;
         Ok(Side {
             core: core.clone(),

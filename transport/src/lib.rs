@@ -19,8 +19,10 @@
 //! change on a live socket ([`Mode`], [`Socket::set_mode`]); `notices` an XPUB's
 //! subscription notices in the order its state changed; `engine` drives one connection (`read_buffers` the
 //! read buffers its links share); `listener` and
-//! `connecter` own bound and connected endpoints; `inproc` joins sockets in
-//! memory; `tls` holds the TLS settings (`tls/settings`) and handshakes
+//! `connecter` own bound and connected endpoints, which `endpoints` stops one
+//! at a time ([`Socket::unbind`], [`Socket::disconnect`]); `live_options`
+//! holds the options later endpoints take ([`Socket::set_options`]);
+//! `inproc` joins sockets in memory, within an [`InprocDomain`]; `tls` holds the TLS settings (`tls/settings`) and handshakes
 //! (`tls/handshake`); `peers` what each handshake learnt about its peer;
 //! `link_end` and `refusal` why links end; `readiness` whether a send
 //! would be taken now ([`Socket::writable`]); `security` and `async_auth`
@@ -37,6 +39,7 @@ mod async_auth;
 mod connecter;
 mod core;
 mod endpoint;
+mod endpoints;
 mod engine;
 mod error;
 #[cfg(feature = "fuzzing")]
@@ -46,6 +49,7 @@ mod gate;
 mod inproc;
 mod link_end;
 mod listener;
+mod live_options;
 mod modes;
 mod monitor;
 mod monitor_event;
@@ -71,6 +75,7 @@ pub use crate::core::SocketStats;
 pub use async_auth::{AsyncAuthenticator, AuthFuture, SharedAsyncAuthenticator, ZapReplyError};
 pub use endpoint::{Endpoint, EndpointError, Host, IpcAddr, Port};
 pub use error::{Error, Result};
+pub use inproc::InprocDomain;
 pub use link_end::{IoFailure, LinkEnd};
 pub use modes::Mode;
 pub use monitor::Monitor;

@@ -10,14 +10,16 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::admission::Source;
 use crate::core::Core;
-use crate::endpoint::{Endpoint, IpcAddr};
+use crate::endpoint::{Endpoint, EndpointError, IpcAddr};
+use crate::endpoints::{Kind, Stop};
 use crate::engine::{self, LinkInfo, Outcome, PipeSlot};
 use crate::error::{Error, Result};
 use crate::gate::{Gate, Ticket};
 use crate::inproc;
 use crate::link_end::{IoFailure, LinkEnd};
 use crate::monitor_event::MonitorEvent;
-use crate::peers::PipeId;
+use crate::options::Options;
+use crate::refusal::Refusal;
 use crate::stream::Stream;
 use crate::tls::handshake;
 use crate::tls::settings::TlsError;
@@ -50,15 +52,34 @@ impl Listener {
 /// Binds `endpoint` and starts accepting; returns the bound endpoint
 /// (ephemeral ports resolved).
 pub(crate) async fn bind(core: &Arc<Core>, endpoint: &Endpoint) -> Result<Endpoint> {
+    let stop = Stop::new();
+    let bound = listen(core, endpoint, &stop).await?;
+    core.endpoints.add(Kind::Bound, bound.clone(), stop);
+    Ok(bound)
+}
+
+/// Binds `endpoint` and starts its accept loop, which `stop` ends.
+async fn listen(core: &Arc<Core>, endpoint: &Endpoint, stop: &Arc<Stop>) -> Result<Endpoint> {
+    // The options as of this bind serve every link it accepts.
+    let options = core.live.snapshot();
     let (listener, bound) = match endpoint {
-        Endpoint::Tcp { host, port } => {
+        Endpoint::Tcp {
+            source: Some(_), ..
+        } => {
+            return Err(EndpointError::Malformed {
+                endpoint: endpoint.to_string(),
+                reason: "a source address (before ';') is for connects",
+            }
+            .into());
+        }
+        Endpoint::Tcp { host, port, .. } => {
             let (listener, bound) = bind_tcp(endpoint, host, *port).await?;
             (Listener::Tcp(listener), bound)
         }
         Endpoint::Tls { host, port } => {
             // Settings first: a bad certificate is reported before any port
             // is taken.
-            let tls = core.options.tls.as_ref().ok_or(TlsError::NotConfigured)?;
+            let tls = options.tls.as_ref().ok_or(TlsError::NotConfigured)?;
             let acceptor = tls.acceptor()?;
             let (listener, bound) = bind_tcp(endpoint, host, *port).await?;
             (Listener::Tls(listener, acceptor), bound)
@@ -66,13 +87,21 @@ pub(crate) async fn bind(core: &Arc<Core>, endpoint: &Endpoint) -> Result<Endpoi
         Endpoint::Ipc(addr) => (Listener::Unix(bind_ipc(endpoint, addr)?), endpoint.clone()),
         Endpoint::Inproc(name) => {
             inproc::bind(core, name)?;
+            // Nothing to let go of but the name, which `unbind` removes.
+            stop.finish();
             return Ok(endpoint.clone());
         }
     };
     core.monitor.emit(MonitorEvent::Listening {
         endpoint: bound.clone(),
     });
-    let task = tokio::spawn(accept_loop(core.clone(), listener, bound.clone()));
+    let task = tokio::spawn(accept_loop(
+        core.clone(),
+        options,
+        listener,
+        bound.clone(),
+        stop.clone(),
+    ));
     core.track(task);
     Ok(bound)
 }
@@ -133,18 +162,24 @@ pub(crate) fn abstract_addr(name: &str) -> io::Result<std::os::unix::net::Socket
     }
 }
 
-/// Applies the socket's TCP options: no Nagle delay, keepalive if asked.
-pub(crate) fn configure_tcp(core: &Core, stream: &TcpStream) {
+/// Applies the endpoint's TCP options: no Nagle delay, keepalive if asked.
+pub(crate) fn configure_tcp(options: &Options, stream: &TcpStream) {
     let _ = stream.set_nodelay(true);
-    if let Some(idle) = core.options.tcp_keepalive {
+    if let Some(idle) = options.tcp_keepalive {
         let keepalive = socket2::TcpKeepalive::new().with_time(idle);
         let _ = socket2::SockRef::from(stream).set_tcp_keepalive(&keepalive);
     }
 }
 
-async fn accept_loop(core: Arc<Core>, listener: Listener, endpoint: Endpoint) {
-    let gate = Gate::new(&core.options);
-    loop {
+async fn accept_loop(
+    core: Arc<Core>,
+    options: Arc<Options>,
+    listener: Listener,
+    endpoint: Endpoint,
+    stop: Arc<Stop>,
+) {
+    let gate = Gate::new(&options);
+    let reason = loop {
         let greeting_due = gate.next_deadline();
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -152,7 +187,8 @@ async fn accept_loop(core: Arc<Core>, listener: Listener, endpoint: Endpoint) {
                 gate.expire();
                 continue;
             }
-            _ = core.closing.cancelled() => break,
+            _ = core.closing.cancelled() => break LinkEnd::SocketClosed,
+            () = stop.stopped() => break LinkEnd::Refused(Refusal::DisconnectedByApplication),
         };
         let stream = match accepted {
             Ok(stream) => stream,
@@ -168,7 +204,7 @@ async fn accept_loop(core: Arc<Core>, listener: Listener, endpoint: Endpoint) {
             }
         };
         if let Stream::Tcp(tcp) = &stream {
-            configure_tcp(&core, tcp);
+            configure_tcp(&options, tcp);
         }
         let peer = stream.peer();
         let ticket = match gate.admit(source_of(&stream)) {
@@ -186,27 +222,32 @@ async fn accept_loop(core: Arc<Core>, listener: Listener, endpoint: Endpoint) {
             endpoint: endpoint.clone(),
             peer: peer.clone(),
         });
-        let tls = listener.tls().cloned();
         // Numbered in accept order, which round-robin keeps (`pipe_ready`).
         let pipe = core.new_pipe_id();
-        let task = tokio::spawn(serve(
-            core.clone(),
+        if !stop.join(pipe) {
+            // Unbound while this one was being accepted.
+            continue;
+        }
+        let link = LinkInfo {
+            core: core.clone(),
+            options: options.clone(),
             pipe,
-            stream,
-            tls,
-            endpoint.clone(),
+            endpoint: endpoint.clone(),
             peer,
-            ticket,
-        ));
+        };
+        let tls = listener.tls().cloned();
+        let task = tokio::spawn(serve(link, stream, tls, ticket, stop.clone()));
         core.track(task);
-    }
+    };
+    // Unbound: the links still in their handshake end too (the others
+    // were ended by `Stop::stop`).
+    gate.cut_all(&Refusal::DisconnectedByApplication);
+    drop(listener);
     if let Endpoint::Ipc(IpcAddr::Path(path)) = &endpoint {
         let _ = std::fs::remove_file(path);
     }
-    core.monitor.emit(MonitorEvent::Closed {
-        endpoint,
-        reason: LinkEnd::SocketClosed,
-    });
+    stop.finish();
+    core.monitor.emit(MonitorEvent::Closed { endpoint, reason });
 }
 
 /// Sleeps until `at`; forever without it.
@@ -230,25 +271,26 @@ fn source_of(stream: &Stream) -> Source {
 }
 
 async fn serve(
-    core: Arc<Core>,
-    pipe: PipeId,
+    link: LinkInfo,
     stream: Stream,
     tls: Option<TlsAcceptor>,
-    endpoint: Endpoint,
-    peer: String,
-    mut ticket: Ticket,
+    ticket: Ticket,
+    stop: Arc<Stop>,
 ) {
+    run_link(&link, stream, tls, ticket).await;
+    stop.leave(link.pipe);
+    // A stop between the link's end and `leave` may have marked it.
+    link.core.forget_link(link.pipe);
+}
+
+/// One accepted link, from its TLS handshake (on `tls://`) to its end.
+async fn run_link(link: &LinkInfo, stream: Stream, tls: Option<TlsAcceptor>, mut ticket: Ticket) {
     let started = Instant::now();
-    let link = LinkInfo {
-        core,
-        pipe,
-        endpoint,
-        peer,
-    };
+    let pipe = link.pipe;
     let core = &link.core;
     let stream = match (tls, stream) {
         (Some(acceptor), Stream::Tcp(tcp)) => {
-            let deadline = core.options.handshake_ivl.map(|t| started + t);
+            let deadline = link.options.handshake_ivl.map(|t| started + t);
             // Boxed: a TLS handshake's state is several KiB, and inline it
             // would size every link's task, TLS or not (`docs/limits.md`).
             let accept = Box::pin(handshake::accept(core, &acceptor, tcp, deadline));
@@ -264,7 +306,7 @@ async fn serve(
                         end,
                         handshake_done: false,
                     };
-                    return engine::report(&link, &outcome);
+                    return engine::report(link, &outcome);
                 }
             }
         }
@@ -272,9 +314,9 @@ async fn serve(
     };
     let (tx, mut rx) = core.new_pipe();
     let slot = PipeSlot::Pending(tx);
-    let outcome = engine::run(stream, &link, &mut rx, slot, Some(ticket), started).await;
+    let outcome = engine::run(stream, link, &mut rx, slot, Some(ticket), started).await;
     // `engine::run` took the link down and queued its notices already;
     // this only makes sure the pipe is gone.
     let _nothing_left = link.core.pipe_down(pipe, true, Default::default(), None);
-    engine::report(&link, &outcome);
+    engine::report(link, &outcome);
 }

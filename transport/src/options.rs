@@ -1,9 +1,11 @@
 //! Socket options, named and defaulted as libzmq's are.
 //!
-//! Every default is libzmq 4.3's unless noted. Options are fixed when the
-//! socket is created ([`Socket::with_options`](crate::Socket::with_options)),
-//! except the behaviours [`Mode`](crate::Mode) names, which
-//! [`Socket::set_mode`](crate::Socket::set_mode) changes on a live socket.
+//! Every default is libzmq 4.3's unless noted. A socket is created with
+//! its options ([`Socket::with_options`](crate::Socket::with_options)).
+//! The behaviours [`Mode`](crate::Mode) names change on a live socket
+//! ([`Socket::set_mode`](crate::Socket::set_mode)); so do the options later
+//! binds and connects take ([`Socket::set_options`](crate::Socket::set_options),
+//! the `live_options` module says which).
 
 use std::time::Duration;
 
@@ -11,6 +13,7 @@ use bytes::Bytes;
 use zmtp::{HeartbeatConfig, SocketType};
 
 use crate::async_auth::SharedAsyncAuthenticator;
+use crate::inproc::InprocDomain;
 use crate::security::{Security, SharedAuthenticator};
 use crate::tls::settings::TlsConfig;
 
@@ -152,6 +155,10 @@ pub struct Options {
     /// A source is an IPv4 address, an IPv6 /64 prefix, or, for `ipc://`,
     /// every local peer together. Default 32; not a libzmq option.
     pub max_handshakes_per_source: usize,
+
+    /// Where this socket's `inproc://` names live (not a libzmq option; a
+    /// libzmq context is one domain). Default: the process-wide one.
+    pub inproc_domain: InprocDomain,
 }
 
 impl Options {
@@ -198,6 +205,7 @@ impl Options {
             max_peer_subscription_bytes: 1 << 20,
             greeting_ivl: Some(Duration::from_secs(5)),
             max_handshakes_per_source: 32,
+            inproc_domain: InprocDomain::process(),
         }
     }
 

@@ -15,6 +15,7 @@
 //! item and is never full: a push replaces what is queued.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
@@ -58,7 +59,9 @@ struct Inner<T> {
 #[derive(Debug)]
 pub(crate) struct Queue<T> {
     inner: Mutex<Inner<T>>,
-    capacity: usize,
+    /// Changed only under `inner`'s lock ([`Queue::set_capacity`]), so
+    /// reads under it need no ordering of their own.
+    capacity: AtomicUsize,
     /// Pushes replace the queued item instead of waiting for room.
     conflate: bool,
     /// The queue is full once its items weigh this much (`usize::MAX`:
@@ -111,10 +114,28 @@ impl<T> Queue<T> {
                 in_transit: 0,
                 bytes: 0,
             }),
-            capacity: capacity.max(1),
+            capacity: AtomicUsize::new(capacity.max(1)),
             conflate: false,
             byte_capacity: bytes.unwrap_or(usize::MAX),
             weigh,
+        }
+    }
+
+    fn capacity(&self) -> usize {
+        self.capacity.load(Ordering::Relaxed)
+    }
+
+    /// Changes the capacity (at least 1): items beyond a lowered one stay
+    /// and drain; producers waiting for room are woken if it grew. A
+    /// conflating queue keeps its one item.
+    pub(crate) fn set_capacity(&self, capacity: usize) {
+        if self.conflate {
+            return;
+        }
+        let mut inner = self.lock();
+        let old = self.capacity.swap(capacity.max(1), Ordering::Relaxed);
+        if capacity > old {
+            wake_all(&mut inner.producers);
         }
     }
 
@@ -209,7 +230,7 @@ impl<T> Queue<T> {
         if inner.bytes >= self.byte_capacity {
             return 0;
         }
-        self.capacity.saturating_sub(inner.items.len())
+        self.capacity().saturating_sub(inner.items.len())
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner<T>> {
@@ -488,7 +509,7 @@ impl<T> Queue<T> {
     /// queue was full.
     fn after_take(&self, inner: &mut Inner<T>, n: usize, bytes: usize) {
         inner.taken += n as u64;
-        let was_full = inner.items.len() + n >= self.capacity || inner.bytes >= self.byte_capacity;
+        let was_full = inner.items.len() + n >= self.capacity() || inner.bytes >= self.byte_capacity;
         inner.bytes -= bytes.min(inner.bytes);
         if was_full {
             wake_all(&mut inner.producers);
@@ -695,6 +716,22 @@ mod tests {
         assert_eq!(q.try_pop(), Some(2));
         assert_eq!(q.try_pop(), Some(4));
         assert_eq!(q.try_pop(), None);
+    }
+
+    #[test]
+    fn capacity_changes_keep_items_and_wake_producers_when_it_grows() {
+        let q = holding(3, 3);
+        let (w, woken) = waker();
+        let mut cx = Context::from_waker(&w);
+        assert_eq!(q.poll_room(&mut cx), Poll::Pending);
+        q.set_capacity(1);
+        assert_eq!(woken.0.load(Ordering::SeqCst), 0);
+        assert_eq!(q.len(), 3);
+        assert_eq!(q.try_pop(), Some(1));
+        assert!(matches!(q.try_push(9), Err(PushError::Full(9))));
+        q.set_capacity(4);
+        assert_eq!(woken.0.load(Ordering::SeqCst), 1);
+        assert_eq!(q.room(), 2);
     }
 
     #[test]

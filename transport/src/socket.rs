@@ -17,6 +17,7 @@ use zmtp::{Message, SocketType};
 use crate::connecter;
 use crate::core::{Core, SocketStats};
 use crate::endpoint::Endpoint;
+use crate::endpoints::Kind;
 use crate::error::{Error, Result};
 use crate::inproc;
 use crate::listener;
@@ -62,7 +63,7 @@ impl Drop for Handle {
     }
 }
 
-fn shut_down(core: &Core) {
+fn shut_down(core: &Arc<Core>) {
     inproc::unbind_all(core);
     core.shut_down();
 }
@@ -137,9 +138,43 @@ impl Socket {
         self.core.socket_type
     }
 
-    /// The socket's options.
+    /// The options the socket was made with, which its own rules follow
+    /// (see [`Socket::set_options`] for what changes later).
     pub fn options(&self) -> &Options {
         &self.core.options
+    }
+
+    /// Changes the options endpoints bound or connected from now on take,
+    /// and the links they make: reconnect intervals, heartbeats,
+    /// `maxmsgsize`, the handshake interval, the routing id, security and
+    /// authenticators, TLS, TCP keepalive, admission caps. Endpoints
+    /// already there keep theirs, as in libzmq. The high-water marks apply
+    /// at once, to every pipe and to the inbound queue. The socket's own
+    /// rules (linger, `immediate`, `router_mandatory`, the XPUB flags,
+    /// `link_notify`, subscription caps, the inproc domain) stay as the
+    /// socket was made.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> zmtp_transport::Result<()> {
+    /// use std::time::Duration;
+    /// use zmtp_transport::{Socket, SocketType};
+    /// let push = Socket::new(SocketType::Push);
+    /// let mut options = push.current_options();
+    /// options.reconnect_ivl = Duration::from_secs(1);
+    /// push.set_options(options);
+    /// push.connect("tcp://127.0.0.1:5555").await?; // redials every second
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn set_options(&self, options: Options) {
+        self.core.set_options(options);
+    }
+
+    /// The options the next bind or connect would take: those the socket
+    /// was made with, as [`Socket::set_options`] last changed them.
+    pub fn current_options(&self) -> Options {
+        Options::clone(&self.core.live.snapshot())
     }
 
     /// Binds an endpoint and starts accepting peers. Returns the bound
@@ -171,6 +206,55 @@ impl Socket {
         Ok(())
     }
 
+    /// Stops a bound endpoint, named as bound or as [`Socket::bind`]
+    /// returned it (`tcp://*:5555` and `tcp://0.0.0.0:5555` are the same;
+    /// an ephemeral port by its number). Its listener closes (the port or
+    /// `ipc://` file is free when this returns) and the links accepted
+    /// through it end, as libzmq's `zmq_unbind` does; they end as
+    /// [`Refusal::DisconnectedByApplication`](crate::Refusal::DisconnectedByApplication).
+    /// An `inproc://` name is only released: its links stay, as in libzmq.
+    ///
+    /// [`Error::EndpointNotFound`] if the socket has no such bound endpoint.
+    pub async fn unbind(&self, endpoint: &str) -> Result<()> {
+        let endpoint: Endpoint = endpoint.parse()?;
+        let stops = self.core.endpoints.take(Kind::Bound, &endpoint);
+        if stops.is_empty() {
+            return Err(Error::EndpointNotFound(endpoint.to_string()));
+        }
+        if let Endpoint::Inproc(name) = &endpoint {
+            inproc::unbind(&self.core, name);
+        }
+        for stop in &stops {
+            stop.stop(&self.core);
+        }
+        for stop in &stops {
+            stop.finished().await;
+        }
+        Ok(())
+    }
+
+    /// Stops a connected endpoint: no more reconnecting, and its link (if
+    /// up) ends as [`Refusal::DisconnectedByApplication`](crate::Refusal::DisconnectedByApplication),
+    /// as libzmq's `zmq_disconnect` does. Every connect to that endpoint
+    /// stops. An `inproc://` connect still waiting for its bind is
+    /// dropped with what was queued for it.
+    ///
+    /// [`Error::EndpointNotFound`] if the socket has no such connect.
+    pub fn disconnect(&self, endpoint: &str) -> Result<()> {
+        let endpoint: Endpoint = endpoint.parse()?;
+        let stops = self.core.endpoints.take(Kind::Connected, &endpoint);
+        if stops.is_empty() {
+            return Err(Error::EndpointNotFound(endpoint.to_string()));
+        }
+        for stop in &stops {
+            if let Endpoint::Inproc(name) = &endpoint {
+                inproc::forget_pending(&self.core, name, stop);
+            }
+            stop.stop(&self.core);
+        }
+        Ok(())
+    }
+
     /// The last endpoint bound or connected.
     pub fn last_endpoint(&self) -> Option<Endpoint> {
         self.core
@@ -185,7 +269,8 @@ impl Socket {
             return Err(Error::Closed);
         }
         self.core
-            .options
+            .live
+            .snapshot()
             .security
             .validate()
             .map_err(Error::Options)
