@@ -40,7 +40,7 @@ use zmtp_transport::{
 
 const SCRIPT: &str = "fault_peer.py";
 /// Longest wait for anything that should happen promptly.
-const WAIT: Duration = Duration::from_secs(10);
+const WAIT: Duration = Duration::from_secs(30);
 /// Messages from the good peer to see before and after each fault.
 const GOOD_BATCH: usize = 5;
 /// Size of the messages of the overload tests.
