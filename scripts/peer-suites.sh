@@ -493,7 +493,7 @@ libzmq_run_one() {
     mkdir -p "$scratch"
     start=$(date +%s%N)
     set +e
-    (cd "$scratch" && timeout -k 5 "$libzmq_test_timeout" "$zmq_build/bin/$name") >"$logf" 2>&1
+    (cd "$scratch" && timeout -k 5 "$libzmq_test_timeout" stdbuf -oL -eL "$zmq_build/bin/$name") >"$logf" 2>&1
     rc=$?
     set -e
     local ms=$((($(date +%s%N) - start) / 1000000))

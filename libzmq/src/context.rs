@@ -170,6 +170,7 @@ impl Context {
                 let runtime = tokio::runtime::Builder::new_multi_thread()
                     .worker_threads(threads)
                     .thread_name("zmq-io")
+                    .on_thread_start(block_sigpipe)
                     .enable_all()
                     .build()
                     .map_err(|e| Errno(e.raw_os_error().unwrap_or(libc::EMFILE)))?;
@@ -248,9 +249,55 @@ impl Context {
     }
 }
 
+/// Blocks SIGPIPE on the calling thread (each runtime thread at its
+/// start). The engines write with `writev`, which raises SIGPIPE on a
+/// connection the peer reset, and a C program keeps SIGPIPE's default
+/// action: death. libzmq writes with MSG_NOSIGNAL instead; blocking the
+/// signal on our own threads only gives the same EPIPE, without touching
+/// the process's signal dispositions. A SIGPIPE raised while blocked stays
+/// pending on that thread only, and never runs a handler.
+fn block_sigpipe() {
+    // SAFETY: `set` is a local sigset_t made valid by sigemptyset before
+    // sigaddset and pthread_sigmask read it; a NULL old mask is allowed.
+    // pthread_sigmask changes only this thread's mask, a runtime thread of
+    // ours that runs no C caller's code.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGPIPE);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn io_threads_block_sigpipe() {
+        // A C program keeps SIGPIPE's default action (death); an engine's
+        // write to a peer that reset the connection must get EPIPE instead.
+        let ctx = Context::new();
+        let handle = ctx.open_socket().unwrap_or_else(|e| panic!("{e}"));
+        let blocked = handle
+            .block_on(handle.spawn(async { sigpipe_blocked_here() }))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(blocked, "SIGPIPE is not blocked on the runtime's threads");
+        ctx.socket_closed(None);
+        ctx.terminate();
+    }
+
+    /// Whether the calling thread's signal mask holds SIGPIPE.
+    fn sigpipe_blocked_here() -> bool {
+        // SAFETY: `set` is a plain sigset_t, initialised by sigemptyset
+        // before pthread_sigmask fills it; a NULL new mask only reads.
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut set);
+            libc::sigismember(&set, libc::SIGPIPE) == 1
+        }
+    }
 
     #[test]
     fn sockets_are_counted_up_to_the_limit() {

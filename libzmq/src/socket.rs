@@ -476,6 +476,9 @@ pub fn errno_of(error: Error) -> Errno {
         Error::State(_) => Errno::FSM,
         Error::Unsupported { .. } => Errno::NOTSUP,
         Error::Endpoint(EndpointError::UnknownTransport { .. }) => Errno(libc::EPROTONOSUPPORT),
+        Error::Endpoint(EndpointError::Malformed { endpoint, .. }) if ipc_too_long(&endpoint) => {
+            Errno(libc::ENAMETOOLONG)
+        }
         Error::Endpoint(_) => Errno::INVAL,
         Error::InprocNotBound(_) => Errno(libc::ECONNREFUSED),
         Error::AddressInUse(_) => Errno(libc::EADDRINUSE),
@@ -485,6 +488,17 @@ pub fn errno_of(error: Error) -> Errno {
         Error::InvalidMessage(_) | Error::Options(_) | Error::Refused(_) => Errno::INVAL,
         _ => Errno::INVAL,
     }
+}
+
+/// Whether `endpoint` is an `ipc://` address longer than a Unix socket
+/// address holds (`sun_path`, 108 bytes with its NUL; an abstract name's
+/// `@` takes the NUL's place): libzmq's ENAMETOOLONG, where other
+/// malformed endpoints are EINVAL.
+fn ipc_too_long(endpoint: &str) -> bool {
+    const SUN_PATH: usize = 108;
+    endpoint
+        .strip_prefix("ipc://")
+        .is_some_and(|path| path.len() >= SUN_PATH)
 }
 
 #[cfg(test)]

@@ -431,3 +431,27 @@ fn z85_matches_the_specification_vector() {
     assert_eq!(back, data);
     let _ = ptr::null::<u8>();
 }
+
+#[test]
+fn too_long_ipc_paths_are_enametoolong() {
+    // libzmq's errno, which pyzmq turns into a message naming IPC_PATH_MAX_LEN.
+    let ctx = zmq_ctx_new();
+    let s = socket(ctx, PAIR);
+    let long = format!("ipc:///tmp/{}", "x".repeat(200));
+    let abstract_long = format!("ipc://@{}", "x".repeat(200));
+    for endpoint in [&long, &abstract_long] {
+        let e = CString::new(endpoint.as_str()).unwrap();
+        // SAFETY: a live socket, a C string.
+        let rc = unsafe { zmq_bind(s, e.as_ptr()) };
+        assert_eq!((rc, zmq_errno()), (-1, libc::ENAMETOOLONG), "bind");
+        // SAFETY: as above.
+        let rc = unsafe { zmq_connect(s, e.as_ptr()) };
+        assert_eq!((rc, zmq_errno()), (-1, libc::ENAMETOOLONG), "connect");
+    }
+    let e = CString::new("ipc://").unwrap();
+    // SAFETY: as above.
+    let rc = unsafe { zmq_bind(s, e.as_ptr()) };
+    assert_eq!((rc, zmq_errno()), (-1, libc::EINVAL), "an empty path");
+    close(s);
+    term(ctx);
+}
