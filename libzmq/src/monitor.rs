@@ -166,13 +166,23 @@ impl MonitorSink {
     }
 }
 
-async fn forward(mut monitor: Monitor, pair: Socket, mask: u32, mut stop: oneshot::Receiver<()>) {
+/// Forwards events until told to stop (`MonitorSink::stop`) or until the
+/// socket's events end (it closed: its last events, CLOSED and
+/// DISCONNECTED, are forwarded first, as libzmq sends them before
+/// MONITOR_STOPPED). A sink dropped without `stop` (the socket closing)
+/// is not a stop.
+async fn forward(mut monitor: Monitor, pair: Socket, mask: u32, stop: oneshot::Receiver<()>) {
+    let mut stop = Some(stop);
     loop {
         // The next event, or None when told to stop. `Monitor::next` is
         // cancel-safe (a channel receive), so a fresh one per poll is fine.
         let next = std::future::poll_fn(|cx| {
-            if Pin::new(&mut stop).poll(cx).is_ready() {
-                return Poll::Ready(None);
+            if let Some(rx) = stop.as_mut() {
+                match Pin::new(rx).poll(cx) {
+                    Poll::Ready(Ok(())) => return Poll::Ready(None),
+                    Poll::Ready(Err(_)) => stop = None,
+                    Poll::Pending => {}
+                }
             }
             pin!(monitor.next()).poll(cx).map(Some)
         });

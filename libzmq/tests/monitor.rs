@@ -20,6 +20,8 @@ const LISTENING: u16 = 0x0008;
 const ACCEPTED: u16 = 0x0020;
 const HANDSHAKE_SUCCEEDED: u16 = 0x1000;
 const MONITOR_STOPPED: u16 = 0x0400;
+const CLOSED: u16 = 0x0080;
+const DISCONNECTED: u16 = 0x0200;
 
 /// The next event on the monitor's PAIR: (event, value, endpoint).
 ///
@@ -85,6 +87,51 @@ fn events_arrive_as_libzmq_v1_messages() {
         assert_eq!(next_event(watcher).0, MONITOR_STOPPED);
 
         for s in [push, pull, watcher] {
+            set_int(s, LINGER, 0);
+            assert_eq!(zmq_close(s), 0);
+        }
+        assert_eq!(zmq_ctx_term(ctx), 0);
+    }
+}
+
+#[test]
+fn closing_a_bound_socket_reports_closed_then_monitor_stopped() {
+    // libzmq's test_monitor: the listener's CLOSED (and DISCONNECTED for a
+    // link) come before MONITOR_STOPPED, with linger 0 too.
+    let ctx = zmq_ctx_new();
+    // SAFETY: live handles and valid C strings throughout.
+    unsafe {
+        let pull = zmq_socket(ctx, PULL);
+        assert_eq!(
+            zmq_socket_monitor(pull, c"inproc://monitor-closing".as_ptr(), EVENT_ALL),
+            0
+        );
+        let watcher = zmq_socket(ctx, PAIR);
+        set_int(watcher, RCVTIMEO, 5000);
+        assert_eq!(zmq_connect(watcher, c"inproc://monitor-closing".as_ptr()), 0);
+        assert_eq!(zmq_bind(pull, c"tcp://127.0.0.1:*".as_ptr()), 0);
+        let (event, _, endpoint) = next_event(watcher);
+        assert_eq!(event, LISTENING);
+        let push = zmq_socket(ctx, PUSH);
+        let c_endpoint = std::ffi::CString::new(endpoint.clone()).unwrap();
+        assert_eq!(zmq_connect(push, c_endpoint.as_ptr()), 0);
+        assert_eq!(next_event(watcher).0, ACCEPTED);
+        assert_eq!(next_event(watcher).0, HANDSHAKE_SUCCEEDED);
+
+        set_int(pull, LINGER, 0);
+        assert_eq!(zmq_close(pull), 0);
+        let mut seen = Vec::new();
+        loop {
+            let (event, _, _) = next_event(watcher);
+            seen.push(event);
+            if event == MONITOR_STOPPED {
+                break;
+            }
+        }
+        seen.retain(|e| *e != DISCONNECTED);
+        assert_eq!(seen, [CLOSED, MONITOR_STOPPED]);
+
+        for s in [push, watcher] {
             set_int(s, LINGER, 0);
             assert_eq!(zmq_close(s), 0);
         }
