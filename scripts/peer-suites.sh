@@ -335,39 +335,9 @@ libzmq_excluded='fuzzer|tipc|vmci|vsock|_ws_|wss_|gssapi|cap_net_admin|security_
 libzmq_test_timeout=${PEER_SUITES_LIBZMQ_TIMEOUT:-60}
 libzmq_jobs=${PEER_SUITES_JOBS:-2}
 
-# The Debian source package, fetched once through a private apt config,
-# unpacked and patched once.
+# The Debian source package, fetched once (scripts/zeromq3-source.sh).
 libzmq_prepare() {
-    local dl=$zmq_dir/download apt=$zmq_dir/apt
-    if ! compgen -G "$dl/zeromq3_*.orig.tar.gz" >/dev/null; then
-        log "fetching Debian bookworm's zeromq3 source package with a private apt config"
-        mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$dl"
-        echo "deb-src http://deb.debian.org/debian bookworm main" >"$apt/sources.list"
-        local opts=(-q -o "Dir::Etc::SourceList=$apt/sources.list"
-            -o Dir::Etc::SourceParts=/dev/null -o "Dir::State::Lists=$apt/lists"
-            -o "Dir::Cache=$apt/cache" -o Debug::NoLocking=1)
-        apt-get "${opts[@]}" update >"$zmq_dir/apt.log" 2>&1
-        (cd "$dl" && apt-get "${opts[@]}" source --download-only zeromq3) \
-            >>"$zmq_dir/apt.log" 2>&1
-    fi
-    if [ ! -f "$zmq_dir/tree/.patched" ]; then
-        log "unpacking and patching zeromq3"
-        rm -rf "$zmq_dir/tree"
-        mkdir -p "$zmq_dir/tree"
-        tar -xzf "$(compgen -G "$dl/zeromq3_*.orig.tar.gz" | head -n1)" -C "$zmq_dir/tree"
-        local src
-        src=$(compgen -G "$zmq_dir/tree/*/tests/testutil.cpp" | head -n1)
-        src=${src%/tests/testutil.cpp}
-        tar -xJf "$(compgen -G "$dl/zeromq3_*.debian.tar.xz" | head -n1)" -C "$src"
-        local p
-        while read -r p; do
-            case $p in '' | '#'*) continue ;; esac
-            patch -s -p1 -d "$src" <"$src/debian/patches/$p"
-        done <"$src/debian/patches/series"
-        touch "$zmq_dir/tree/.patched"
-    fi
-    zmq_src=$(compgen -G "$zmq_dir/tree/*/tests/testutil.cpp" | head -n1)
-    zmq_src=${zmq_src%/tests/testutil.cpp}
+    zmq_src=$("$repo/scripts/zeromq3-source.sh" "$zmq_dir")
 }
 
 # platform.hpp (read by testutil.hpp with ZMQ_CUSTOM_PLATFORM_HPP): only
