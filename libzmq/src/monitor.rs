@@ -78,6 +78,16 @@ pub fn v1_event(e: &MonitorEvent) -> Option<(u16, u32)> {
     })
 }
 
+/// The v1 events libzmq sends for `e`: its own, and for a failed
+/// handshake DISCONNECTED after it (libzmq ends every engine with
+/// DISCONNECTED; the transport's link ends with the failure).
+fn v1_events(e: &MonitorEvent) -> impl Iterator<Item = (u16, u32)> {
+    let then_disconnected = matches!(e, MonitorEvent::HandshakeFailed { .. });
+    v1_event(e)
+        .into_iter()
+        .chain(then_disconnected.then_some((event::DISCONNECTED, 0)))
+}
+
 fn os_code(reason: &LinkEnd) -> u32 {
     match reason {
         LinkEnd::Io(failure) => failure
@@ -189,18 +199,13 @@ async fn forward(mut monitor: Monitor, pair: Socket, mask: u32, stop: oneshot::R
         let Some(Some(event)) = next.await else {
             break;
         };
-        let Some((number, value)) = v1_event(&event) else {
-            continue;
-        };
-        if u32::from(number) & mask == 0 {
-            continue;
-        }
-        if pair
-            .send(encode(number, value, &event.endpoint().to_string()))
-            .await
-            .is_err()
-        {
-            return;
+        let endpoint = event.endpoint().to_string();
+        for (number, value) in v1_events(&event) {
+            if u32::from(number) & mask != 0
+                && pair.send(encode(number, value, &endpoint)).await.is_err()
+            {
+                return;
+            }
         }
     }
     stopped(pair, mask).await;

@@ -21,6 +21,10 @@ const ACCEPTED: u16 = 0x0020;
 const HANDSHAKE_SUCCEEDED: u16 = 0x1000;
 const MONITOR_STOPPED: u16 = 0x0400;
 const CLOSED: u16 = 0x0080;
+const HANDSHAKE_FAILED_AUTH: u16 = 0x4000;
+const PLAIN_SERVER: c_int = 44;
+const PLAIN_USERNAME: c_int = 45;
+const PLAIN_PASSWORD: c_int = 46;
 const DISCONNECTED: u16 = 0x0200;
 
 /// The next event on the monitor's PAIR: (event, value, endpoint).
@@ -132,6 +136,45 @@ fn closing_a_bound_socket_reports_closed_then_monitor_stopped() {
         assert_eq!(seen, [CLOSED, MONITOR_STOPPED]);
 
         for s in [push, watcher] {
+            set_int(s, LINGER, 0);
+            assert_eq!(zmq_close(s), 0);
+        }
+        assert_eq!(zmq_ctx_term(ctx), 0);
+    }
+}
+
+#[test]
+fn a_failed_handshake_is_followed_by_disconnected() {
+    // libzmq ends every engine with DISCONNECTED, a failed handshake too
+    // (after its HANDSHAKE_FAILED_* event). Here PLAIN without a ZAP
+    // handler, which is refused.
+    let ctx = zmq_ctx_new();
+    // SAFETY: live handles and valid C strings and buffers throughout.
+    unsafe {
+        let pull = zmq_socket(ctx, PULL);
+        set_int(pull, PLAIN_SERVER, 1);
+        assert_eq!(
+            zmq_socket_monitor(pull, c"inproc://monitor-refused".as_ptr(), EVENT_ALL),
+            0
+        );
+        let watcher = zmq_socket(ctx, PAIR);
+        set_int(watcher, RCVTIMEO, 5000);
+        assert_eq!(zmq_connect(watcher, c"inproc://monitor-refused".as_ptr()), 0);
+        assert_eq!(zmq_bind(pull, c"tcp://127.0.0.1:*".as_ptr()), 0);
+        let (event, _, endpoint) = next_event(watcher);
+        assert_eq!(event, LISTENING);
+
+        let push = zmq_socket(ctx, PUSH);
+        for (option, value) in [(PLAIN_USERNAME, "admin"), (PLAIN_PASSWORD, "secret")] {
+            assert_eq!(zmq_setsockopt(push, option, value.as_ptr().cast(), value.len()), 0);
+        }
+        let c_endpoint = std::ffi::CString::new(endpoint.clone()).unwrap();
+        assert_eq!(zmq_connect(push, c_endpoint.as_ptr()), 0);
+        assert_eq!(next_event(watcher).0, ACCEPTED);
+        assert_eq!(next_event(watcher).0, HANDSHAKE_FAILED_AUTH);
+        assert_eq!(next_event(watcher), (DISCONNECTED, 0, endpoint));
+
+        for s in [push, pull, watcher] {
             set_int(s, LINGER, 0);
             assert_eq!(zmq_close(s), 0);
         }
