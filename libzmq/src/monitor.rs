@@ -22,7 +22,7 @@ use tokio::runtime::Handle;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use zmtp::{Message, SocketType};
-use zmtp_transport::{LinkEnd, Monitor, MonitorEvent, Options, Socket};
+use zmtp_transport::{Endpoint, LinkEnd, Monitor, MonitorEvent, Options, Socket};
 
 use crate::errno::Errno;
 use crate::socket::errno_of;
@@ -86,6 +86,20 @@ fn v1_events(e: &MonitorEvent) -> impl Iterator<Item = (u16, u32)> {
     v1_event(e)
         .into_iter()
         .chain(then_disconnected.then_some((event::DISCONNECTED, 0)))
+}
+
+/// Events of the socket's own close that libzmq does not send: a link it
+/// ends (libzmq's engine is terminated without DISCONNECTED) and a
+/// connecter it stops (CLOSED is a listener's). A listener's CLOSED is
+/// kept (libzmq sends it as the listener closes).
+fn own_close_without_event(e: &MonitorEvent, listeners: &[Endpoint]) -> bool {
+    match e {
+        MonitorEvent::Disconnected { reason, .. } => matches!(reason, LinkEnd::SocketClosed),
+        MonitorEvent::Closed { endpoint, reason } => {
+            matches!(reason, LinkEnd::SocketClosed) && !listeners.contains(endpoint)
+        }
+        _ => false,
+    }
 }
 
 fn os_code(reason: &LinkEnd) -> u32 {
@@ -183,6 +197,8 @@ impl MonitorSink {
 /// is not a stop.
 async fn forward(mut monitor: Monitor, pair: Socket, mask: u32, stop: oneshot::Receiver<()>) {
     let mut stop = Some(stop);
+    // Bound endpoints: their CLOSED is reported, a connecter's is not.
+    let mut listeners: Vec<Endpoint> = Vec::new();
     loop {
         // The next event, or None when told to stop. `Monitor::next` is
         // cancel-safe (a channel receive), so a fresh one per poll is fine.
@@ -199,6 +215,12 @@ async fn forward(mut monitor: Monitor, pair: Socket, mask: u32, stop: oneshot::R
         let Some(Some(event)) = next.await else {
             break;
         };
+        if let MonitorEvent::Listening { endpoint } = &event {
+            listeners.push(endpoint.clone());
+        }
+        if own_close_without_event(&event, &listeners) {
+            continue;
+        }
         let endpoint = event.endpoint().to_string();
         for (number, value) in v1_events(&event) {
             if u32::from(number) & mask != 0

@@ -21,6 +21,7 @@ const ACCEPTED: u16 = 0x0020;
 const HANDSHAKE_SUCCEEDED: u16 = 0x1000;
 const MONITOR_STOPPED: u16 = 0x0400;
 const CLOSED: u16 = 0x0080;
+const CONNECTED: u16 = 0x0001;
 const HANDSHAKE_FAILED_AUTH: u16 = 0x4000;
 const PLAIN_SERVER: c_int = 44;
 const PLAIN_USERNAME: c_int = 45;
@@ -175,6 +176,43 @@ fn a_failed_handshake_is_followed_by_disconnected() {
         assert_eq!(next_event(watcher), (DISCONNECTED, 0, endpoint));
 
         for s in [push, pull, watcher] {
+            set_int(s, LINGER, 0);
+            assert_eq!(zmq_close(s), 0);
+        }
+        assert_eq!(zmq_ctx_term(ctx), 0);
+    }
+}
+
+#[test]
+fn closing_a_connected_socket_reports_only_monitor_stopped() {
+    // libzmq's test_monitor: a socket's own close ends its links and
+    // connecters without DISCONNECTED or CLOSED (those are for a peer's
+    // end and for listeners).
+    let ctx = zmq_ctx_new();
+    // SAFETY: live handles and valid C strings throughout.
+    unsafe {
+        let pull = zmq_socket(ctx, PULL);
+        assert_eq!(zmq_bind(pull, c"tcp://127.0.0.1:*".as_ptr()), 0);
+        let mut endpoint = [0u8; 256];
+        let mut len = endpoint.len();
+        assert_eq!(zmq_getsockopt(pull, 32, endpoint.as_mut_ptr().cast(), &mut len), 0);
+        let push = zmq_socket(ctx, PUSH);
+        assert_eq!(
+            zmq_socket_monitor(push, c"inproc://monitor-own-close".as_ptr(), EVENT_ALL),
+            0
+        );
+        let watcher = zmq_socket(ctx, PAIR);
+        set_int(watcher, RCVTIMEO, 5000);
+        assert_eq!(zmq_connect(watcher, c"inproc://monitor-own-close".as_ptr()), 0);
+        assert_eq!(zmq_connect(push, endpoint.as_ptr().cast()), 0);
+        assert_eq!(next_event(watcher).0, CONNECTED);
+        assert_eq!(next_event(watcher).0, HANDSHAKE_SUCCEEDED);
+
+        set_int(push, LINGER, 0);
+        assert_eq!(zmq_close(push), 0);
+        assert_eq!(next_event(watcher).0, MONITOR_STOPPED);
+
+        for s in [pull, watcher] {
             set_int(s, LINGER, 0);
             assert_eq!(zmq_close(s), 0);
         }
