@@ -455,3 +455,38 @@ fn too_long_ipc_paths_are_enametoolong() {
     close(s);
     term(ctx);
 }
+
+#[test]
+fn int_options_zero_the_rest_of_a_larger_buffer() {
+    // libzmq's test_getsockopt_memset: an int read into an int64 leaves
+    // no stray bytes.
+    let ctx = zmq_ctx_new();
+    let s = socket(ctx, SUB);
+    let mut more: i64 = -1;
+    let mut len = std::mem::size_of::<i64>();
+    // SAFETY: a live socket and an 8-byte buffer.
+    let rc = unsafe { zmq_getsockopt(s, RCVMORE, (&raw mut more).cast(), &mut len) };
+    assert_eq!((rc, len, more), (0, 4, 0));
+    close(s);
+    term(ctx);
+}
+
+#[test]
+fn peer_address_is_the_ip_without_port() {
+    // libzmq's test_metadata: Peer-Address is the IP only.
+    let (ctx, pull, push) = pair_of((PULL, PUSH), "tcp://127.0.0.1:*");
+    assert_eq!(send(push, b"hi", 0), 2);
+    let mut msg = zmq_msg_t_new();
+    // SAFETY: our own message and live sockets.
+    unsafe {
+        zmq_msg_init(&mut msg);
+        assert_eq!(zmq::socket_api::zmq_msg_recv(&mut msg, pull, 0), 2);
+        let address = zmq_msg_gets(&msg, c"Peer-Address".as_ptr());
+        assert!(!address.is_null());
+        assert_eq!(CStr::from_ptr(address).to_str().unwrap(), "127.0.0.1");
+        zmq_msg_close(&mut msg);
+    }
+    close(push);
+    close(pull);
+    term(ctx);
+}
