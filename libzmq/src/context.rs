@@ -40,7 +40,11 @@ pub const ZMQ_THREAD_SCHED_POLICY: c_int = 4;
 pub const ZMQ_MAX_MSGSZ: c_int = 5;
 /// `ZMQ_MSG_T_SIZE` (read only): `sizeof(zmq_msg_t)`.
 pub const ZMQ_MSG_T_SIZE: c_int = 6;
-/// `ZMQ_THREAD_NAME_PREFIX` (accepted, not applied).
+/// `ZMQ_THREAD_AFFINITY_CPU_ADD` (accepted, not applied).
+pub const ZMQ_THREAD_AFFINITY_CPU_ADD: c_int = 7;
+/// `ZMQ_THREAD_AFFINITY_CPU_REMOVE` (accepted, not applied).
+pub const ZMQ_THREAD_AFFINITY_CPU_REMOVE: c_int = 8;
+/// `ZMQ_THREAD_NAME_PREFIX` (kept for `zmq_ctx_get`, not applied).
 pub const ZMQ_THREAD_NAME_PREFIX: c_int = 9;
 /// `ZMQ_IPV6`: the default of new sockets' `ZMQ_IPV6`.
 pub const ZMQ_IPV6: c_int = 42;
@@ -68,6 +72,8 @@ pub struct ContextOptions {
     pub thread_priority: c_int,
     /// See `thread_priority`.
     pub thread_sched_policy: c_int,
+    /// `ZMQ_THREAD_NAME_PREFIX` (kept for `get`; threads are "zmq-io").
+    pub thread_name_prefix: c_int,
 }
 
 impl Default for ContextOptions {
@@ -80,6 +86,7 @@ impl Default for ContextOptions {
             max_msgsz: c_int::MAX,
             thread_priority: -1,
             thread_sched_policy: -1,
+            thread_name_prefix: 0,
         }
     }
 }

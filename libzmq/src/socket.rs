@@ -118,8 +118,12 @@ struct Inner {
 impl ZSocket {
     /// A socket of `socket_type` in `ctx` (which counts it).
     pub fn new(ctx: Arc<Context>, socket_type: SocketType) -> Result<Self, Errno> {
+        let mut options = SocketOptions::new(socket_type, ctx.options().ipv6);
+        if !ctx.options().blocky {
+            // libzmq: a non-blocky context's new sockets start with LINGER 0.
+            options.set(crate::sockopt::num::LINGER, &0i32.to_ne_bytes())?;
+        }
         let runtime = ctx.open_socket()?;
-        let options = SocketOptions::new(socket_type, ctx.options().ipv6);
         let signaler = match Signaler::new() {
             Ok(s) => Arc::new(s),
             Err(e) => {

@@ -490,3 +490,26 @@ fn peer_address_is_the_ip_without_port() {
     close(pull);
     term(ctx);
 }
+
+#[test]
+fn context_thread_options_as_libzmq() {
+    // libzmq's test_ctx_options: negative policy/priority are EINVAL,
+    // affinity and the name prefix are accepted (kept, not applied),
+    // and BLOCKY off makes new sockets' LINGER 0.
+    let ctx = zmq_ctx_new();
+    // SAFETY: a live context throughout.
+    unsafe {
+        for (option, value) in [(4, -1), (3, -1), (7, -1)] {
+            assert_eq!((zmq_ctx_set(ctx, option, value), zmq_errno()), (-1, libc::EINVAL));
+        }
+        for (option, value) in [(4, 1), (3, 1), (7, 0), (7, 1), (8, 1), (9, 1234)] {
+            assert_eq!(zmq_ctx_set(ctx, option, value), 0, "ctx_set({option}, {value})");
+        }
+        assert_eq!(zmq_ctx_get(ctx, 9), 1234);
+        assert_eq!(zmq_ctx_set(ctx, 70, 0), 0);
+    }
+    let s = socket(ctx, PUSH);
+    assert_eq!(get_int(s, LINGER), 0);
+    close(s);
+    term(ctx);
+}
