@@ -247,6 +247,10 @@ impl ZSocket {
             return Ok(());
         }
         let message = std::mem::take(&mut inner.outgoing);
+        if self.socket_type == SocketType::Router && message.frames().len() == 1 {
+            // A routing id with nothing after it: libzmq drops it silently.
+            return Ok(());
+        }
         if deadline == Deadline::Now {
             let sent = socket.try_send(message).map_err(|e| errno_of(e.error));
             if sent == Err(Errno::AGAIN) {

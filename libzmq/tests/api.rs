@@ -513,3 +513,23 @@ fn context_thread_options_as_libzmq() {
     close(s);
     term(ctx);
 }
+
+#[test]
+fn a_router_drops_a_lone_routing_frame() {
+    // libzmq's test_invalid_rep: a ROUTER message with no frame after the
+    // routing id is silently dropped, and the next reply goes through.
+    const ROUTER: c_int = 6;
+    let (ctx, router, req) = pair_of((ROUTER, REQ), "inproc://lone-routing-frame");
+    assert_eq!(send(req, b"r", 0), 1);
+    let id = recv(router, 0).unwrap();
+    assert_eq!(recv(router, 0).unwrap(), b"");
+    assert_eq!(recv(router, 0).unwrap(), b"r");
+    assert_eq!(send(router, &id, 0), id.len() as c_int);
+    assert_eq!(send(router, &id, SNDMORE), id.len() as c_int);
+    assert_eq!(send(router, b"", SNDMORE), 0);
+    assert_eq!(send(router, b"b", 0), 1);
+    assert_eq!(recv(req, 0).unwrap(), b"b");
+    close(req);
+    close(router);
+    term(ctx);
+}
