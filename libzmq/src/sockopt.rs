@@ -419,7 +419,10 @@ mod tests {
     fn heartbeat_ttl_is_whole_deciseconds_up_to_a_u16() {
         let mut o = opts();
         for (set, read) in [(6_553_599, 6_553_500), (99, 0), (250, 200)] {
-            assert_eq!(o.set(num::HEARTBEAT_TTL, &i32::to_ne_bytes(set)), Ok(Effect::Stored));
+            assert_eq!(
+                o.set(num::HEARTBEAT_TTL, &i32::to_ne_bytes(set)),
+                Ok(Effect::Stored)
+            );
             assert_eq!(o.get(num::HEARTBEAT_TTL), Ok(Value::Int(read)));
         }
         for bad in [6_553_600, -1] {

@@ -500,10 +500,17 @@ fn context_thread_options_as_libzmq() {
     // SAFETY: a live context throughout.
     unsafe {
         for (option, value) in [(4, -1), (3, -1), (7, -1)] {
-            assert_eq!((zmq_ctx_set(ctx, option, value), zmq_errno()), (-1, libc::EINVAL));
+            assert_eq!(
+                (zmq_ctx_set(ctx, option, value), zmq_errno()),
+                (-1, libc::EINVAL)
+            );
         }
         for (option, value) in [(4, 1), (3, 1), (7, 0), (7, 1), (8, 1), (9, 1234)] {
-            assert_eq!(zmq_ctx_set(ctx, option, value), 0, "ctx_set({option}, {value})");
+            assert_eq!(
+                zmq_ctx_set(ctx, option, value),
+                0,
+                "ctx_set({option}, {value})"
+            );
         }
         assert_eq!(zmq_ctx_get(ctx, 9), 1234);
         assert_eq!(zmq_ctx_set(ctx, 70, 0), 0);

@@ -113,7 +113,10 @@ fn closing_a_bound_socket_reports_closed_then_monitor_stopped() {
         );
         let watcher = zmq_socket(ctx, PAIR);
         set_int(watcher, RCVTIMEO, 5000);
-        assert_eq!(zmq_connect(watcher, c"inproc://monitor-closing".as_ptr()), 0);
+        assert_eq!(
+            zmq_connect(watcher, c"inproc://monitor-closing".as_ptr()),
+            0
+        );
         assert_eq!(zmq_bind(pull, c"tcp://127.0.0.1:*".as_ptr()), 0);
         let (event, _, endpoint) = next_event(watcher);
         assert_eq!(event, LISTENING);
@@ -160,14 +163,20 @@ fn a_failed_handshake_is_followed_by_disconnected() {
         );
         let watcher = zmq_socket(ctx, PAIR);
         set_int(watcher, RCVTIMEO, 5000);
-        assert_eq!(zmq_connect(watcher, c"inproc://monitor-refused".as_ptr()), 0);
+        assert_eq!(
+            zmq_connect(watcher, c"inproc://monitor-refused".as_ptr()),
+            0
+        );
         assert_eq!(zmq_bind(pull, c"tcp://127.0.0.1:*".as_ptr()), 0);
         let (event, _, endpoint) = next_event(watcher);
         assert_eq!(event, LISTENING);
 
         let push = zmq_socket(ctx, PUSH);
         for (option, value) in [(PLAIN_USERNAME, "admin"), (PLAIN_PASSWORD, "secret")] {
-            assert_eq!(zmq_setsockopt(push, option, value.as_ptr().cast(), value.len()), 0);
+            assert_eq!(
+                zmq_setsockopt(push, option, value.as_ptr().cast(), value.len()),
+                0
+            );
         }
         let c_endpoint = std::ffi::CString::new(endpoint.clone()).unwrap();
         assert_eq!(zmq_connect(push, c_endpoint.as_ptr()), 0);
@@ -195,7 +204,10 @@ fn closing_a_connected_socket_reports_only_monitor_stopped() {
         assert_eq!(zmq_bind(pull, c"tcp://127.0.0.1:*".as_ptr()), 0);
         let mut endpoint = [0u8; 256];
         let mut len = endpoint.len();
-        assert_eq!(zmq_getsockopt(pull, 32, endpoint.as_mut_ptr().cast(), &mut len), 0);
+        assert_eq!(
+            zmq_getsockopt(pull, 32, endpoint.as_mut_ptr().cast(), &mut len),
+            0
+        );
         let push = zmq_socket(ctx, PUSH);
         assert_eq!(
             zmq_socket_monitor(push, c"inproc://monitor-own-close".as_ptr(), EVENT_ALL),
@@ -203,7 +215,10 @@ fn closing_a_connected_socket_reports_only_monitor_stopped() {
         );
         let watcher = zmq_socket(ctx, PAIR);
         set_int(watcher, RCVTIMEO, 5000);
-        assert_eq!(zmq_connect(watcher, c"inproc://monitor-own-close".as_ptr()), 0);
+        assert_eq!(
+            zmq_connect(watcher, c"inproc://monitor-own-close".as_ptr()),
+            0
+        );
         assert_eq!(zmq_connect(push, endpoint.as_ptr().cast()), 0);
         assert_eq!(next_event(watcher).0, CONNECTED);
         assert_eq!(next_event(watcher).0, HANDSHAKE_SUCCEEDED);

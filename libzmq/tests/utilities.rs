@@ -171,7 +171,10 @@ fn constant_data_reports_shared() {
     // SAFETY: our own message over static data that outlives it.
     unsafe {
         let data = DATA.as_ptr().cast_mut().cast();
-        assert_eq!(zmq_msg_init_data(&mut m, data, 5, None, std::ptr::null_mut()), 0);
+        assert_eq!(
+            zmq_msg_init_data(&mut m, data, 5, None, std::ptr::null_mut()),
+            0
+        );
         assert_eq!(zmq_msg_get(&m, SHARED), 1);
         assert_eq!(zmq_msg_close(&mut m), 0);
     }
