@@ -28,6 +28,7 @@ pub mod ctx_api;
 pub mod errno;
 pub mod free_thread;
 pub mod handle;
+pub mod iov_api;
 pub mod message;
 pub mod monitor;
 pub mod msg_api;

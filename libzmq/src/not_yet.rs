@@ -14,28 +14,6 @@ fn not_yet() -> c_int {
     call(|| Err(Errno::NOTSUP))
 }
 
-/// `zmq_sendiov`: not yet (ENOTSUP).
-#[unsafe(no_mangle)]
-pub extern "C" fn zmq_sendiov(
-    _s: *mut c_void,
-    _iov: *mut libc::iovec,
-    _count: usize,
-    _flags: c_int,
-) -> c_int {
-    not_yet()
-}
-
-/// `zmq_recviov`: not yet (ENOTSUP).
-#[unsafe(no_mangle)]
-pub extern "C" fn zmq_recviov(
-    _s: *mut c_void,
-    _iov: *mut libc::iovec,
-    _count: *mut usize,
-    _flags: c_int,
-) -> c_int {
-    not_yet()
-}
-
 /// `zmq_timers_new`: not yet (NULL, ENOTSUP).
 #[unsafe(no_mangle)]
 pub extern "C" fn zmq_timers_new() -> *mut c_void {
