@@ -26,7 +26,7 @@ use std::task::{Poll, Waker};
 use bytes::Bytes;
 use tokio::runtime::Handle;
 use zmtp::{Message, SocketType};
-use zmtp_transport::{EndpointError, Error, PeerMetadata, Socket};
+use zmtp_transport::{Endpoint, EndpointError, Error, Host, PeerMetadata, Socket};
 
 use crate::context::Context;
 use crate::errno::Errno;
@@ -214,6 +214,9 @@ impl ZSocket {
 
     /// `zmq_connect`.
     pub fn connect(&self, endpoint: &str) -> Result<(), Errno> {
+        if tcp_host_is_not_a_name(endpoint) {
+            return Err(Errno::INVAL);
+        }
         let mut inner = self.lock();
         let socket = self.transport(&mut inner)?.clone();
         self.wait(Deadline::Never, socket.connect(endpoint))?
@@ -495,6 +498,22 @@ pub fn errno_of(error: Error) -> Errno {
         Error::Io { source, .. } => Errno(source.raw_os_error().unwrap_or(libc::EIO)),
         Error::InvalidMessage(_) | Error::Options(_) | Error::Refused(_) => Errno::INVAL,
         _ => Errno::INVAL,
+    }
+}
+
+/// Whether `endpoint` is `tcp://` with a host that cannot be a host name
+/// (characters other than letters, digits, `-`, `.`, `_`). libzmq resolves
+/// at `zmq_connect` and fails there (EINVAL); the transport resolves when
+/// it dials, so such a name is refused here first.
+fn tcp_host_is_not_a_name(endpoint: &str) -> bool {
+    match endpoint.parse::<Endpoint>() {
+        Ok(Endpoint::Tcp {
+            host: Host::Name(name),
+            ..
+        }) => !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_')),
+        _ => false,
     }
 }
 

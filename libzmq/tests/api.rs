@@ -540,3 +540,21 @@ fn a_router_drops_a_lone_routing_frame() {
     close(router);
     term(ctx);
 }
+
+#[test]
+fn tcp_host_names_with_invalid_characters_are_einval() {
+    // libzmq's test_connect_resolve: it resolves at zmq_connect, so a name
+    // that cannot be a host name fails there; a valid one connects later.
+    let ctx = zmq_ctx_new();
+    let s = socket(ctx, PUB);
+    for bad in ["tcp://in val id:1234", "tcp://a\tb:1234", "tcp://x/y:1234"] {
+        let e = CString::new(bad).unwrap();
+        // SAFETY: a live socket, a C string.
+        let rc = unsafe { zmq_connect(s, e.as_ptr()) };
+        assert_eq!((rc, zmq_errno()), (-1, libc::EINVAL), "{bad}");
+    }
+    connect(s, "tcp://localhost:1234");
+    connect(s, "tcp://some-host_name.example:1234");
+    close(s);
+    term(ctx);
+}
