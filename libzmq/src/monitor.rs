@@ -32,6 +32,7 @@ use crate::wait::{Deadline, wait};
 #[allow(missing_docs)]
 pub mod event {
     pub const CONNECTED: u16 = 0x0001;
+    pub const CONNECT_DELAYED: u16 = 0x0002;
     pub const CONNECT_RETRIED: u16 = 0x0004;
     pub const LISTENING: u16 = 0x0008;
     pub const ACCEPTED: u16 = 0x0020;
@@ -78,13 +79,25 @@ pub fn v1_event(e: &MonitorEvent) -> Option<(u16, u32)> {
     })
 }
 
-/// The v1 events libzmq sends for `e`: its own, and for a failed
-/// handshake DISCONNECTED after it (libzmq ends every engine with
-/// DISCONNECTED; the transport's link ends with the failure).
+/// The v1 events libzmq sends for `e`: its own; for a tcp connection
+/// CONNECT_DELAYED (value EINPROGRESS) before CONNECTED, as libzmq's
+/// non-blocking connect reports; for a failed handshake DISCONNECTED
+/// after it (libzmq ends every engine with DISCONNECTED; the transport's
+/// link ends with the failure).
 fn v1_events(e: &MonitorEvent) -> impl Iterator<Item = (u16, u32)> {
+    let delayed_first = matches!(
+        e,
+        MonitorEvent::Connected {
+            endpoint: Endpoint::Tcp { .. },
+            ..
+        }
+    );
     let then_disconnected = matches!(e, MonitorEvent::HandshakeFailed { .. });
-    v1_event(e)
+    let einprogress = u32::try_from(libc::EINPROGRESS).unwrap_or(0);
+    delayed_first
+        .then_some((event::CONNECT_DELAYED, einprogress))
         .into_iter()
+        .chain(v1_event(e))
         .chain(then_disconnected.then_some((event::DISCONNECTED, 0)))
 }
 

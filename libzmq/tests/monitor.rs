@@ -22,6 +22,7 @@ const HANDSHAKE_SUCCEEDED: u16 = 0x1000;
 const MONITOR_STOPPED: u16 = 0x0400;
 const CLOSED: u16 = 0x0080;
 const CONNECTED: u16 = 0x0001;
+const CONNECT_DELAYED: u16 = 0x0002;
 const HANDSHAKE_FAILED_AUTH: u16 = 0x4000;
 const PLAIN_SERVER: c_int = 44;
 const PLAIN_USERNAME: c_int = 45;
@@ -220,6 +221,16 @@ fn closing_a_connected_socket_reports_only_monitor_stopped() {
             0
         );
         assert_eq!(zmq_connect(push, endpoint.as_ptr().cast()), 0);
+        // A tcp connect is asynchronous: libzmq reports CONNECT_DELAYED
+        // (value EINPROGRESS) before CONNECTED.
+        assert_eq!(
+            next_event(watcher),
+            (
+                CONNECT_DELAYED,
+                libc::EINPROGRESS as u32,
+                endpoint_str(&endpoint)
+            )
+        );
         assert_eq!(next_event(watcher).0, CONNECTED);
         assert_eq!(next_event(watcher).0, HANDSHAKE_SUCCEEDED);
 
@@ -233,4 +244,10 @@ fn closing_a_connected_socket_reports_only_monitor_stopped() {
         }
         assert_eq!(zmq_ctx_term(ctx), 0);
     }
+}
+
+/// The C string in `buf` as a `String`.
+fn endpoint_str(buf: &[u8]) -> String {
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
 }
