@@ -16,7 +16,8 @@
 //!   call waits), `signaler` (the per-socket readiness descriptor,
 //!   `ZMQ_FD`), `readiness` (POLLIN/POLLOUT and their wake-ups);
 //! - the exported functions by group: `ctx_api`, `socket_api`, `msg_api`,
-//!   `proxy_api`, `poll` (`zmq_poll`), `version`, `z85_api`, `atomic_counter`, `stopwatch`, `thread`, and
+//!   `proxy_api`, `poll` (`zmq_poll`), `iov_api` (`zmq_sendiov`, `zmq_recviov`), `version`, `z85_api`,
+//!   `atomic_counter`, `stopwatch`, `thread`, and
 //!   `not_yet` for those that fail with ENOTSUP until built.
 
 #![allow(unsafe_code)]
