@@ -23,6 +23,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::errno::Errno;
+use crate::inproc_scope::InprocScope;
 use crate::signaler::Signaler;
 use crate::wait::{Deadline, wait};
 
@@ -114,6 +115,8 @@ pub struct Context {
     /// Readable once shut down, for `zmq_poll` (made by its first use;
     /// `None` if the descriptor could not be made).
     shutdown_fd: OnceLock<Option<Signaler>>,
+    /// This context's `inproc://` names.
+    inproc: InprocScope,
 }
 
 impl Context {
@@ -124,7 +127,13 @@ impl Context {
             closed: Condvar::new(),
             shutdown: watch::Sender::new(false),
             shutdown_fd: OnceLock::new(),
+            inproc: InprocScope::new(),
         })
+    }
+
+    /// This context's `inproc://` namespace.
+    pub fn inproc(&self) -> &InprocScope {
+        &self.inproc
     }
 
     fn lock(&self) -> MutexGuard<'_, Registry> {

@@ -30,6 +30,8 @@ pub mod tags {
     pub const STOPWATCH: u32 = 0x5707_3a7c;
     /// A thread.
     pub const THREAD: u32 = 0x7e4d_0001;
+    /// A timer set.
+    pub const TIMERS: u32 = 0xcafe_dada;
 }
 
 /// Boxes `value` and returns the pointer C holds.

@@ -10,15 +10,15 @@
 //! - the C edge: `boundary` (panics caught, errors to `errno`), `errno`,
 //!   `handle` (tagged opaque pointers);
 //! - the objects: `context` (runtime, shutdown), `socket` (a C socket over
-//!   a transport socket), `sockopt` (option numbers), `message` (the state
+//!   a transport socket), `sockopt` (option numbers; `sockopt_kept` for
+//!   those answered with libzmq's defaults only), `message` (the state
 //!   inside `zmq_msg_t`), `free_thread` (`zmq_msg_init_data` callbacks),
 //!   `monitor` (`zmq_socket_monitor`'s events), `wait` (how a blocking
 //!   call waits), `signaler` (the per-socket readiness descriptor,
 //!   `ZMQ_FD`), `readiness` (POLLIN/POLLOUT and their wake-ups);
 //! - the exported functions by group: `ctx_api`, `socket_api`, `msg_api`,
 //!   `proxy_api`, `poll` (`zmq_poll`), `iov_api` (`zmq_sendiov`, `zmq_recviov`), `version`, `z85_api`,
-//!   `atomic_counter`, `stopwatch`, `thread`, and
-//!   `not_yet` for those that fail with ENOTSUP until built.
+//!   `atomic_counter`, `stopwatch`, `thread`, `timers`.
 
 #![allow(unsafe_code)]
 
@@ -29,11 +29,11 @@ pub mod ctx_api;
 pub mod errno;
 pub mod free_thread;
 pub mod handle;
+pub mod inproc_scope;
 pub mod iov_api;
 pub mod message;
 pub mod monitor;
 pub mod msg_api;
-pub mod not_yet;
 pub mod poll;
 pub mod proxy_api;
 pub mod readiness;
@@ -41,8 +41,10 @@ pub mod signaler;
 pub mod socket;
 pub mod socket_api;
 pub mod sockopt;
+pub mod sockopt_kept;
 pub mod stopwatch;
 pub mod thread;
+pub mod timers;
 pub mod version;
 pub mod wait;
 pub mod z85_api;

@@ -167,7 +167,8 @@ impl ZSocket {
         if inner.transport.is_none() {
             let mut options = inner.options.transport.clone();
             options.security = inner.options.security.security()?;
-            options.async_authenticator = Some(crate::zap::ZapClient::shared());
+            let zap = self.ctx.inproc().scoped(crate::zap::ZAP_ENDPOINT);
+            options.async_authenticator = Some(crate::zap::ZapClient::shared(zap.into_owned()));
             let socket = {
                 let _entered = self.runtime.enter();
                 Socket::with_options(self.socket_type, options)
@@ -205,10 +206,15 @@ impl ZSocket {
     pub fn bind(&self, endpoint: &str) -> Result<(), Errno> {
         let mut inner = self.lock();
         let socket = self.transport(&mut inner)?.clone();
+        let scoped = self.ctx.inproc().scoped(endpoint);
         let bound = self
-            .wait(Deadline::Never, socket.bind(endpoint))?
+            .wait(Deadline::Never, socket.bind(&scoped))?
             .map_err(errno_of)?;
-        inner.last_endpoint = last_endpoint(&bound.to_string());
+        inner.last_endpoint = if scoped == endpoint {
+            last_endpoint(&bound.to_string())
+        } else {
+            endpoint.to_owned()
+        };
         Ok(())
     }
 
@@ -219,7 +225,8 @@ impl ZSocket {
         }
         let mut inner = self.lock();
         let socket = self.transport(&mut inner)?.clone();
-        self.wait(Deadline::Never, socket.connect(endpoint))?
+        let scoped = self.ctx.inproc().scoped(endpoint);
+        self.wait(Deadline::Never, socket.connect(&scoped))?
             .map_err(errno_of)?;
         inner.last_endpoint = endpoint.to_owned();
         Ok(())
@@ -408,7 +415,12 @@ impl ZSocket {
             previous.stop(&self.runtime);
         }
         let Some(addr) = addr else { return Ok(()) };
-        let mut sink = MonitorSink::bind(&self.runtime, self.ctx.shutdown_signal(), addr, events)?;
+        let mut sink = MonitorSink::bind(
+            &self.runtime,
+            self.ctx.shutdown_signal(),
+            &self.ctx.inproc().scoped(addr),
+            events,
+        )?;
         if let Some(socket) = &inner.transport {
             sink.start(&self.runtime, socket);
         }

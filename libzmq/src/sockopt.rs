@@ -5,7 +5,9 @@
 //! socket takes when it is made (at the first bind, connect, send or
 //! receive: see `socket.rs`). The rest are this library's own: timeouts,
 //! and values kept only so `getsockopt` returns what was set (buffer
-//! sizes, backlog, IPV6). Unknown numbers are EINVAL, as in libzmq.
+//! sizes, backlog, IPV6). Options this library does not act on are
+//! answered by `sockopt_kept.rs` with libzmq's defaults. Unknown numbers
+//! are EINVAL, as in libzmq.
 
 use std::ffi::c_int;
 use std::time::Duration;
@@ -15,6 +17,7 @@ use zmtp::{CurveKeyPair, CurvePublicKey, CurveSecretKey, SocketType};
 use zmtp_transport::{Options, Security};
 
 use crate::errno::Errno;
+use crate::sockopt_kept::KeptOptions;
 
 /// libzmq's option numbers that this library knows.
 #[allow(missing_docs)]
@@ -91,6 +94,9 @@ pub struct SocketOptions {
     /// Security as set piece by piece; made into a [`Security`] with the
     /// transport socket.
     pub security: SecurityParts,
+    /// Options not acted on, answered with libzmq's defaults
+    /// (`sockopt_kept.rs`); reached only by numbers the arms here miss.
+    pub kept: KeptOptions,
 }
 
 /// The security options, which only together name a mechanism.
@@ -238,6 +244,7 @@ impl SocketOptions {
             backlog: 100,
             ipv6,
             security: SecurityParts::default(),
+            kept: KeptOptions::new(socket_type),
         }
     }
 
@@ -343,7 +350,7 @@ impl SocketOptions {
                     }
                 }
             }
-            _ => return Err(Errno::INVAL),
+            _ => self.kept.set(option, value)?,
         }
         Ok(Effect::Stored)
     }
@@ -402,7 +409,7 @@ impl SocketOptions {
             })),
             num::CURVE_SECRETKEY => key(s.curve_secret),
             num::CURVE_SERVERKEY => key(s.curve_serverkey),
-            _ => return Err(Errno::INVAL),
+            _ => self.kept.get(option)?,
         })
     }
 }

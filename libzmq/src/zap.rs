@@ -33,13 +33,17 @@ pub const ZAP_ENDPOINT: &str = "inproc://zeromq.zap.01";
 const REQUEST_ID: &[u8] = b"1";
 
 /// The authenticator the drop-in installs on every socket.
-#[derive(Debug, Default)]
-pub struct ZapClient;
+#[derive(Debug)]
+pub struct ZapClient {
+    /// [`ZAP_ENDPOINT`] in the socket's context (`inproc_scope.rs`).
+    endpoint: String,
+}
 
 impl ZapClient {
-    /// Shared, ready for `Options::async_authenticator`.
-    pub fn shared() -> Arc<dyn AsyncAuthenticator> {
-        Arc::new(ZapClient)
+    /// Shared, ready for `Options::async_authenticator`; asks the handler
+    /// at `endpoint` (the context's own `inproc://zeromq.zap.01`).
+    pub fn shared(endpoint: String) -> Arc<dyn AsyncAuthenticator> {
+        Arc::new(ZapClient { endpoint })
     }
 }
 
@@ -48,7 +52,7 @@ impl AsyncAuthenticator for ZapClient {
         if request.mechanism == MechanismName::NULL && request.domain.is_empty() {
             return Box::pin(std::future::ready(Ok(AuthReply::accept())));
         }
-        Box::pin(ask_handler(request))
+        Box::pin(ask_handler(self.endpoint.clone(), request))
     }
 }
 
@@ -61,13 +65,13 @@ fn without_handler(mechanism: MechanismName) -> AuthReply {
     }
 }
 
-async fn ask_handler(request: ZapRequest) -> Result<AuthReply, ZapReplyError> {
+async fn ask_handler(endpoint: String, request: ZapRequest) -> Result<AuthReply, ZapReplyError> {
     let options = Options {
         linger: Some(std::time::Duration::ZERO),
         ..Options::new(SocketType::Dealer)
     };
     let socket = Socket::with_options(SocketType::Dealer, options);
-    if socket.connect(ZAP_ENDPOINT).await.is_err() {
+    if socket.connect(&endpoint).await.is_err() {
         return Ok(without_handler(request.mechanism));
     }
     let sent = socket.send(request_message(&request)).await;

@@ -292,6 +292,85 @@ fn recv_truncates_but_reports_the_full_length() {
     term(ctx);
 }
 
+/// pyzmq's `test_int_sockopts` reads every int option of a PUB socket;
+/// the ones this library does not act on answer libzmq 4.3.5's defaults,
+/// and accepted writes read back.
+#[test]
+fn options_not_acted_on_read_libzmq_defaults() {
+    let ctx = zmq_ctx_new();
+    let s = socket(ctx, PUB);
+    // (option, libzmq's default): RATE, RECOVERY_IVL, MULTICAST_HOPS,
+    // CONFLATE, TOS, INVERT_MATCHING, CONNECT_TIMEOUT, THREAD_SAFE,
+    // MULTICAST_MAXTPDU, USE_FD, ZAP_ENFORCE_DOMAIN, LOOPBACK_FASTPATH,
+    // MULTICAST_LOOP, TCP_KEEPALIVE.
+    let defaults = [
+        (8, 100),
+        (9, 10_000),
+        (25, 1),
+        (54, 0),
+        (57, 0),
+        (74, 0),
+        (79, 0),
+        (81, 0),
+        (84, 1500),
+        (89, -1),
+        (93, 0),
+        (94, 0),
+        (96, 1),
+        (34, -1),
+    ];
+    for (option, value) in defaults {
+        assert_eq!(get_int(s, option), value, "option {option}");
+    }
+    // AFFINITY is a uint64_t.
+    let mut affinity: u64 = 7;
+    let mut len = 8usize;
+    // SAFETY: a live socket, a u64 and its size.
+    let rc = unsafe { zmq_getsockopt(s, 4, (&raw mut affinity).cast(), &mut len) };
+    assert_eq!((rc, affinity, len), (0, 0, 8));
+    set_int(s, 8, 250);
+    assert_eq!(get_int(s, 8), 250);
+    set_int(s, 57, 0x10);
+    assert_eq!(get_int(s, 57), 0x10);
+    // libzmq refuses a RATE of 0; here too. INVERT_MATCHING is not
+    // applied, so only "off" is accepted.
+    for (option, value) in [(8, 0), (74, 1)] {
+        // SAFETY: a live socket and an int.
+        let rc = unsafe { zmq_setsockopt(s, option, (&raw const value).cast(), 4) };
+        assert_eq!((rc, zmq_errno()), (-1, libc::EINVAL), "option {option}");
+    }
+    close(s);
+    term(ctx);
+}
+
+/// inproc names belong to a context, as in libzmq: two contexts each bind
+/// the same name (Zeek's manager binds `inproc://zeromq.zap.01` in two),
+/// a connect reaches its own context's bind, and LAST_ENDPOINT reads back
+/// the name as given.
+#[test]
+fn inproc_names_belong_to_a_context() {
+    let (ctx_a, ctx_b) = (zmq_ctx_new(), zmq_ctx_new());
+    let (pull_a, pull_b) = (socket(ctx_a, PULL), socket(ctx_b, PULL));
+    assert_eq!(bind(pull_a, "inproc://same"), "inproc://same");
+    assert_eq!(bind(pull_b, "inproc://same"), "inproc://same");
+    let push_b = socket(ctx_b, PUSH);
+    let e = CString::new("inproc://same").unwrap();
+    // SAFETY: live sockets, C strings and buffers.
+    unsafe {
+        assert_eq!(zmq_connect(push_b, e.as_ptr()), 0);
+        assert_eq!(zmq_send(push_b, b"b".as_ptr().cast(), 1, 0), 1);
+        let mut buf = [0u8; 4];
+        assert_eq!(zmq_recv(pull_b, buf.as_mut_ptr().cast(), 4, 0), 1);
+        assert_eq!(zmq_recv(pull_a, buf.as_mut_ptr().cast(), 4, DONTWAIT), -1);
+        assert_eq!(zmq_errno(), libc::EAGAIN);
+    }
+    close(push_b);
+    close(pull_a);
+    close(pull_b);
+    term(ctx_a);
+    term(ctx_b);
+}
+
 #[test]
 fn unknown_options_are_einval() {
     let ctx = zmq_ctx_new();

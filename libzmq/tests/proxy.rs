@@ -55,8 +55,10 @@ fn a_steered_proxy_forwards_counts_and_terminates() {
             (rc, f, b, c)
         });
 
-        let producer = zmq_socket(node_ctx, PUSH);
-        let consumer = zmq_socket(node_ctx, PULL);
+        // inproc names belong to a context (as in libzmq): the data
+        // sockets reach the proxy's, the requester the node's control.
+        let producer = zmq_socket(proxy_ctx, PUSH);
+        let consumer = zmq_socket(proxy_ctx, PULL);
         let requester = zmq_socket(node_ctx, REQ);
         assert_eq!(zmq_connect(producer, c"inproc://proxy-front".as_ptr()), 0);
         assert_eq!(zmq_connect(consumer, c"inproc://proxy-back".as_ptr()), 0);
