@@ -43,7 +43,11 @@ pub const ZMQ_THREAD_SCHED_POLICY: c_int = 4;
 pub const ZMQ_MAX_MSGSZ: c_int = 5;
 /// `ZMQ_MSG_T_SIZE` (read only): `sizeof(zmq_msg_t)`.
 pub const ZMQ_MSG_T_SIZE: c_int = 6;
-/// `ZMQ_THREAD_NAME_PREFIX` (accepted, not applied).
+/// `ZMQ_THREAD_AFFINITY_CPU_ADD` (accepted, not applied).
+pub const ZMQ_THREAD_AFFINITY_CPU_ADD: c_int = 7;
+/// `ZMQ_THREAD_AFFINITY_CPU_REMOVE` (accepted, not applied).
+pub const ZMQ_THREAD_AFFINITY_CPU_REMOVE: c_int = 8;
+/// `ZMQ_THREAD_NAME_PREFIX` (kept for `zmq_ctx_get`, not applied).
 pub const ZMQ_THREAD_NAME_PREFIX: c_int = 9;
 /// `ZMQ_IPV6`: the default of new sockets' `ZMQ_IPV6`.
 pub const ZMQ_IPV6: c_int = 42;
@@ -71,6 +75,8 @@ pub struct ContextOptions {
     pub thread_priority: c_int,
     /// See `thread_priority`.
     pub thread_sched_policy: c_int,
+    /// `ZMQ_THREAD_NAME_PREFIX` (kept for `get`; threads are "zmq-io").
+    pub thread_name_prefix: c_int,
 }
 
 impl Default for ContextOptions {
@@ -83,6 +89,7 @@ impl Default for ContextOptions {
             max_msgsz: c_int::MAX,
             thread_priority: -1,
             thread_sched_policy: -1,
+            thread_name_prefix: 0,
         }
     }
 }
@@ -295,6 +302,32 @@ fn block_sigpipe() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn io_threads_block_sigpipe() {
+        // A C program keeps SIGPIPE's default action (death); an engine's
+        // write to a peer that reset the connection must get EPIPE instead.
+        let ctx = Context::new();
+        let handle = ctx.open_socket().unwrap_or_else(|e| panic!("{e}"));
+        let blocked = handle
+            .block_on(handle.spawn(async { sigpipe_blocked_here() }))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(blocked, "SIGPIPE is not blocked on the runtime's threads");
+        ctx.socket_closed(None);
+        ctx.terminate();
+    }
+
+    /// Whether the calling thread's signal mask holds SIGPIPE.
+    fn sigpipe_blocked_here() -> bool {
+        // SAFETY: `set` is a plain sigset_t, initialised by sigemptyset
+        // before pthread_sigmask fills it; a NULL new mask only reads.
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut set);
+            libc::sigismember(&set, libc::SIGPIPE) == 1
+        }
+    }
 
     #[test]
     fn sockets_are_counted_up_to_the_limit() {

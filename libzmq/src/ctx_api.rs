@@ -111,9 +111,12 @@ pub unsafe extern "C" fn zmq_ctx_set(ctx: *mut c_void, option: c_int, value: c_i
             context::ZMQ_IPV6 if value == 0 || value == 1 => o.ipv6 = value == 1,
             context::ZMQ_BLOCKY if value == 0 || value == 1 => o.blocky = value == 1,
             context::ZMQ_MAX_MSGSZ if value >= 0 => o.max_msgsz = value,
-            context::ZMQ_THREAD_PRIORITY => o.thread_priority = value,
-            context::ZMQ_THREAD_SCHED_POLICY => o.thread_sched_policy = value,
-            context::ZMQ_THREAD_NAME_PREFIX => {}
+            context::ZMQ_THREAD_PRIORITY if value >= 0 => o.thread_priority = value,
+            context::ZMQ_THREAD_SCHED_POLICY if value >= 0 => o.thread_sched_policy = value,
+            // CPUs for the I/O threads: accepted as libzmq does, not applied.
+            context::ZMQ_THREAD_AFFINITY_CPU_ADD | context::ZMQ_THREAD_AFFINITY_CPU_REMOVE
+                if value >= 0 => {}
+            context::ZMQ_THREAD_NAME_PREFIX => o.thread_name_prefix = value,
             _ => result = Err(Errno::INVAL),
         });
         result
@@ -141,6 +144,7 @@ pub unsafe extern "C" fn zmq_ctx_get(ctx: *mut c_void, option: c_int) -> c_int {
                 c_int::try_from(std::mem::size_of::<zmq_msg_t>()).unwrap_or(64)
             }
             context::ZMQ_THREAD_SCHED_POLICY => o.thread_sched_policy,
+            context::ZMQ_THREAD_NAME_PREFIX => o.thread_name_prefix,
             _ => return Err(Errno::INVAL),
         })
     })

@@ -17,8 +17,8 @@
 //!   call waits), `signaler` (the per-socket readiness descriptor,
 //!   `ZMQ_FD`), `readiness` (POLLIN/POLLOUT and their wake-ups);
 //! - the exported functions by group: `ctx_api`, `socket_api`, `msg_api`,
-//!   `proxy_api`, `poll` (`zmq_poll`), `version`, `z85_api`, `atomic_counter`, `stopwatch`, `thread`, `timers`, and
-//!   `not_yet` for those that fail with ENOTSUP until built.
+//!   `proxy_api`, `poll` (`zmq_poll`), `iov_api` (`zmq_sendiov`, `zmq_recviov`), `version`, `z85_api`,
+//!   `atomic_counter`, `stopwatch`, `thread`, `timers`.
 
 #![allow(unsafe_code)]
 
@@ -30,10 +30,10 @@ pub mod errno;
 pub mod free_thread;
 pub mod handle;
 pub mod inproc_scope;
+pub mod iov_api;
 pub mod message;
 pub mod monitor;
 pub mod msg_api;
-pub mod not_yet;
 pub mod poll;
 pub mod proxy_api;
 pub mod readiness;

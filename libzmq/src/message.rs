@@ -39,6 +39,15 @@ const FLAG_MORE: u32 = 1;
 /// Flag: the content is shared with a copy.
 const FLAG_SHARED: u32 = 2;
 
+/// libzmq's `Peer-Address`: a TCP peer's IP without its port (IPv6
+/// without brackets); any other address (ipc, inproc) as it is.
+fn peer_ip(address: &str) -> String {
+    match address.parse::<std::net::SocketAddr>() {
+        Ok(socket_address) => socket_address.ip().to_string(),
+        Err(_) => address.to_owned(),
+    }
+}
+
 /// What a received frame's sender told its handshake, with the C strings
 /// `zmq_msg_gets` has handed out (which live as long as any message
 /// holding this).
@@ -69,7 +78,11 @@ impl MsgMetadata {
         if let Some(s) = strings.get(name) {
             return Ok(s.as_ptr());
         }
-        let value = self.peer.get(name).ok_or(Errno::INVAL)?;
+        let value = if name.eq_ignore_ascii_case("Peer-Address") {
+            Bytes::from(peer_ip(&self.peer.address).into_bytes())
+        } else {
+            self.peer.get(name).ok_or(Errno::INVAL)?
+        };
         // A value with a NUL inside ends there, as C would read it.
         let end = value.iter().position(|&b| b == 0).unwrap_or(value.len());
         let c = CString::new(&value[..end]).map_err(|_| Errno::INVAL)?;
@@ -127,6 +140,11 @@ impl MsgState {
     /// Whether the content is shared with a copy.
     pub fn shared(&self) -> bool {
         self.flags & FLAG_SHARED != 0
+    }
+
+    /// Marks the content shared (constant data nobody may write).
+    pub fn mark_shared(&mut self) {
+        self.flags |= FLAG_SHARED;
     }
 
     /// A second message with the same content, both marked shared.

@@ -22,7 +22,7 @@ use tokio::runtime::Handle;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use zmtp::{Message, SocketType};
-use zmtp_transport::{LinkEnd, Monitor, MonitorEvent, Options, Socket};
+use zmtp_transport::{Endpoint, LinkEnd, Monitor, MonitorEvent, Options, Socket};
 
 use crate::errno::Errno;
 use crate::socket::errno_of;
@@ -32,6 +32,7 @@ use crate::wait::{Deadline, wait};
 #[allow(missing_docs)]
 pub mod event {
     pub const CONNECTED: u16 = 0x0001;
+    pub const CONNECT_DELAYED: u16 = 0x0002;
     pub const CONNECT_RETRIED: u16 = 0x0004;
     pub const LISTENING: u16 = 0x0008;
     pub const ACCEPTED: u16 = 0x0020;
@@ -76,6 +77,42 @@ pub fn v1_event(e: &MonitorEvent) -> Option<(u16, u32)> {
         MonitorEvent::Closed { .. } => (event::CLOSED, 0),
         _ => return None,
     })
+}
+
+/// The v1 events libzmq sends for `e`: its own; for a tcp connection
+/// CONNECT_DELAYED (value EINPROGRESS) before CONNECTED, as libzmq's
+/// non-blocking connect reports; for a failed handshake DISCONNECTED
+/// after it (libzmq ends every engine with DISCONNECTED; the transport's
+/// link ends with the failure).
+fn v1_events(e: &MonitorEvent) -> impl Iterator<Item = (u16, u32)> {
+    let delayed_first = matches!(
+        e,
+        MonitorEvent::Connected {
+            endpoint: Endpoint::Tcp { .. },
+            ..
+        }
+    );
+    let then_disconnected = matches!(e, MonitorEvent::HandshakeFailed { .. });
+    let einprogress = u32::try_from(libc::EINPROGRESS).unwrap_or(0);
+    delayed_first
+        .then_some((event::CONNECT_DELAYED, einprogress))
+        .into_iter()
+        .chain(v1_event(e))
+        .chain(then_disconnected.then_some((event::DISCONNECTED, 0)))
+}
+
+/// Events of the socket's own close that libzmq does not send: a link it
+/// ends (libzmq's engine is terminated without DISCONNECTED) and a
+/// connecter it stops (CLOSED is a listener's). A listener's CLOSED is
+/// kept (libzmq sends it as the listener closes).
+fn own_close_without_event(e: &MonitorEvent, listeners: &[Endpoint]) -> bool {
+    match e {
+        MonitorEvent::Disconnected { reason, .. } => matches!(reason, LinkEnd::SocketClosed),
+        MonitorEvent::Closed { endpoint, reason } => {
+            matches!(reason, LinkEnd::SocketClosed) && !listeners.contains(endpoint)
+        }
+        _ => false,
+    }
 }
 
 fn os_code(reason: &LinkEnd) -> u32 {
@@ -173,31 +210,44 @@ impl MonitorSink {
     }
 }
 
-async fn forward(mut monitor: Monitor, pair: Socket, mask: u32, mut stop: oneshot::Receiver<()>) {
+/// Forwards events until told to stop (`MonitorSink::stop`) or until the
+/// socket's events end (it closed: its last events, CLOSED and
+/// DISCONNECTED, are forwarded first, as libzmq sends them before
+/// MONITOR_STOPPED). A sink dropped without `stop` (the socket closing)
+/// is not a stop.
+async fn forward(mut monitor: Monitor, pair: Socket, mask: u32, stop: oneshot::Receiver<()>) {
+    let mut stop = Some(stop);
+    // Bound endpoints: their CLOSED is reported, a connecter's is not.
+    let mut listeners: Vec<Endpoint> = Vec::new();
     loop {
         // The next event, or None when told to stop. `Monitor::next` is
         // cancel-safe (a channel receive), so a fresh one per poll is fine.
         let next = std::future::poll_fn(|cx| {
-            if Pin::new(&mut stop).poll(cx).is_ready() {
-                return Poll::Ready(None);
+            if let Some(rx) = stop.as_mut() {
+                match Pin::new(rx).poll(cx) {
+                    Poll::Ready(Ok(())) => return Poll::Ready(None),
+                    Poll::Ready(Err(_)) => stop = None,
+                    Poll::Pending => {}
+                }
             }
             pin!(monitor.next()).poll(cx).map(Some)
         });
         let Some(Some(event)) = next.await else {
             break;
         };
-        let Some((number, value)) = v1_event(&event) else {
-            continue;
-        };
-        if u32::from(number) & mask == 0 {
+        if let MonitorEvent::Listening { endpoint } = &event {
+            listeners.push(endpoint.clone());
+        }
+        if own_close_without_event(&event, &listeners) {
             continue;
         }
-        if pair
-            .send(encode(number, value, &event.endpoint().to_string()))
-            .await
-            .is_err()
-        {
-            return;
+        let endpoint = event.endpoint().to_string();
+        for (number, value) in v1_events(&event) {
+            if u32::from(number) & mask != 0
+                && pair.send(encode(number, value, &endpoint)).await.is_err()
+            {
+                return;
+            }
         }
     }
     stopped(pair, mask).await;

@@ -55,11 +55,17 @@ pub unsafe extern "C" fn zmq_msg_init_data(
         if data.is_null() && size > 0 {
             return Err(Errno::INVAL);
         }
+        let constant = ffn.is_none();
         // SAFETY: readable until `ffn` runs (caller's contract), which
         // UserBuffer calls only after its last reference drops.
         let buffer = unsafe { UserBuffer::new(data, size, ffn, hint) };
+        let mut state = MsgState::new(Bytes::from_owner(buffer));
+        if constant {
+            // No free function: constant data, SHARED from the start (libzmq).
+            state.mark_shared();
+        }
         // SAFETY: caller's contract for `msg`.
-        unsafe { message::init(msg, MsgState::new(Bytes::from_owner(buffer))) }.map(|()| 0)
+        unsafe { message::init(msg, state) }.map(|()| 0)
     })
 }
 

@@ -27,7 +27,7 @@ use std::task::{Poll, Waker};
 use bytes::Bytes;
 use tokio::runtime::Handle;
 use zmtp::{Message, SocketType};
-use zmtp_transport::{EndpointError, Error, PeerMetadata, Socket};
+use zmtp_transport::{Endpoint, EndpointError, Error, Host, PeerMetadata, Socket};
 
 use crate::context::Context;
 use crate::errno::Errno;
@@ -124,8 +124,12 @@ struct Inner {
 impl ZSocket {
     /// A socket of `socket_type` in `ctx` (which counts it).
     pub fn new(ctx: Arc<Context>, socket_type: SocketType) -> Result<Self, Errno> {
+        let mut options = SocketOptions::new(socket_type, ctx.options().ipv6);
+        if !ctx.options().blocky {
+            // libzmq: a non-blocky context's new sockets start with LINGER 0.
+            options.set(crate::sockopt::num::LINGER, &0i32.to_ne_bytes())?;
+        }
         let runtime = ctx.open_socket()?;
-        let options = SocketOptions::new(socket_type, ctx.options().ipv6);
         let signaler = match Signaler::new() {
             Ok(s) => Arc::new(s),
             Err(e) => {
@@ -246,6 +250,9 @@ impl ZSocket {
 
     /// `zmq_connect`.
     pub fn connect(&self, endpoint: &str) -> Result<(), Errno> {
+        if tcp_host_is_not_a_name(endpoint) {
+            return Err(Errno::INVAL);
+        }
         let mut inner = self.lock();
         let socket = self.transport_for_endpoint(&mut inner)?;
         let scoped = self.ctx.inproc().scoped(endpoint);
@@ -303,6 +310,10 @@ impl ZSocket {
             return Ok(());
         }
         let message = std::mem::take(&mut inner.outgoing);
+        if self.socket_type == SocketType::Router && message.frames().len() == 1 {
+            // A routing id with nothing after it: libzmq drops it silently.
+            return Ok(());
+        }
         if deadline == Deadline::Now {
             let sent = socket.try_send(message).map_err(|e| errno_of(e.error));
             if sent == Err(Errno::AGAIN) {
@@ -598,6 +609,22 @@ pub fn errno_of(error: Error) -> Errno {
         Error::Io { source, .. } => Errno(source.raw_os_error().unwrap_or(libc::EIO)),
         Error::InvalidMessage(_) | Error::Options(_) | Error::Refused(_) => Errno::INVAL,
         _ => Errno::INVAL,
+    }
+}
+
+/// Whether `endpoint` is `tcp://` with a host that cannot be a host name
+/// (characters other than letters, digits, `-`, `.`, `_`). libzmq resolves
+/// at `zmq_connect` and fails there (EINVAL); the transport resolves when
+/// it dials, so such a name is refused here first.
+fn tcp_host_is_not_a_name(endpoint: &str) -> bool {
+    match endpoint.parse::<Endpoint>() {
+        Ok(Endpoint::Tcp {
+            host: Host::Name(name),
+            ..
+        }) => !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_')),
+        _ => false,
     }
 }
 

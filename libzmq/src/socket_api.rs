@@ -305,11 +305,19 @@ pub unsafe extern "C" fn zmq_getsockopt(
         }
         // SAFETY: `len` is valid for reads and writes (contract).
         let room = unsafe { *len };
-        let encoded = encode(socket.get_option(option)?, room)?;
+        let answer = socket.get_option(option)?;
+        // libzmq zeroes the rest of a larger buffer after a number.
+        let number = matches!(answer, Value::Int(_) | Value::Int64(_));
+        let encoded = encode(answer, room)?;
         // SAFETY: `value` is writable for `room` >= encoded.len() bytes
-        // (checked by `encode`), and does not overlap our fresh buffer.
+        // (checked by `encode`), and does not overlap our fresh buffer;
+        // the zeroed tail lies within the same `room` bytes.
         unsafe {
             std::ptr::copy_nonoverlapping(encoded.as_ptr(), value.cast::<u8>(), encoded.len());
+            if number {
+                let tail = value.cast::<u8>().add(encoded.len());
+                std::ptr::write_bytes(tail, 0, room - encoded.len());
+            }
             *len = encoded.len();
         }
         Ok(0)

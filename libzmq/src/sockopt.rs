@@ -204,6 +204,17 @@ fn millis(value: &[u8]) -> Result<Duration, Errno> {
     ))
 }
 
+/// `ZMQ_HEARTBEAT_TTL`: libzmq sends it in deciseconds as a `uint16_t`,
+/// so it keeps whole deciseconds and refuses what does not fit (EINVAL).
+fn heartbeat_ttl(value: &[u8]) -> Result<Duration, Errno> {
+    const MAX_MS: u64 = (u16::MAX as u64 + 1) * 100 - 1;
+    let ms = u64::try_from(int(value)?).map_err(|_| Errno::INVAL)?;
+    if ms > MAX_MS {
+        return Err(Errno::INVAL);
+    }
+    Ok(Duration::from_millis(ms - ms % 100))
+}
+
 fn duration_ms(d: Duration) -> c_int {
     c_int::try_from(d.as_millis()).unwrap_or(c_int::MAX)
 }
@@ -351,7 +362,7 @@ impl SocketOptions {
                 let d = millis(value)?;
                 t.heartbeat.interval = (!d.is_zero()).then_some(d);
             }
-            num::HEARTBEAT_TTL => t.heartbeat.ttl = millis(value)?,
+            num::HEARTBEAT_TTL => t.heartbeat.ttl = heartbeat_ttl(value)?,
             num::HEARTBEAT_TIMEOUT => t.heartbeat.timeout = Some(millis(value)?),
             num::ROUTER_MANDATORY
             | num::ROUTER_HANDOVER
@@ -480,6 +491,22 @@ mod tests {
 
     fn opts() -> SocketOptions {
         SocketOptions::new(SocketType::Push, false)
+    }
+
+    #[test]
+    fn heartbeat_ttl_is_whole_deciseconds_up_to_a_u16() {
+        let mut o = opts();
+        for (set, read) in [(6_553_599, 6_553_500), (99, 0), (250, 200)] {
+            assert_eq!(
+                o.set(num::HEARTBEAT_TTL, &i32::to_ne_bytes(set)),
+                Ok(Effect::Stored)
+            );
+            assert_eq!(o.get(num::HEARTBEAT_TTL), Ok(Value::Int(read)));
+        }
+        for bad in [6_553_600, -1] {
+            let r = o.set(num::HEARTBEAT_TTL, &i32::to_ne_bytes(bad));
+            assert_eq!(r, Err(Errno::INVAL));
+        }
     }
 
     #[test]

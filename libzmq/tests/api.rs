@@ -510,3 +510,130 @@ fn z85_matches_the_specification_vector() {
     assert_eq!(back, data);
     let _ = ptr::null::<u8>();
 }
+
+#[test]
+fn too_long_ipc_paths_are_enametoolong() {
+    // libzmq's errno, which pyzmq turns into a message naming IPC_PATH_MAX_LEN.
+    let ctx = zmq_ctx_new();
+    let s = socket(ctx, PAIR);
+    let long = format!("ipc:///tmp/{}", "x".repeat(200));
+    let abstract_long = format!("ipc://@{}", "x".repeat(200));
+    for endpoint in [&long, &abstract_long] {
+        let e = CString::new(endpoint.as_str()).unwrap();
+        // SAFETY: a live socket, a C string.
+        let rc = unsafe { zmq_bind(s, e.as_ptr()) };
+        assert_eq!((rc, zmq_errno()), (-1, libc::ENAMETOOLONG), "bind");
+        // SAFETY: as above.
+        let rc = unsafe { zmq_connect(s, e.as_ptr()) };
+        assert_eq!((rc, zmq_errno()), (-1, libc::ENAMETOOLONG), "connect");
+    }
+    let e = CString::new("ipc://").unwrap();
+    // SAFETY: as above.
+    let rc = unsafe { zmq_bind(s, e.as_ptr()) };
+    assert_eq!((rc, zmq_errno()), (-1, libc::EINVAL), "an empty path");
+    close(s);
+    term(ctx);
+}
+
+#[test]
+fn int_options_zero_the_rest_of_a_larger_buffer() {
+    // libzmq's test_getsockopt_memset: an int read into an int64 leaves
+    // no stray bytes.
+    let ctx = zmq_ctx_new();
+    let s = socket(ctx, SUB);
+    let mut more: i64 = -1;
+    let mut len = std::mem::size_of::<i64>();
+    // SAFETY: a live socket and an 8-byte buffer.
+    let rc = unsafe { zmq_getsockopt(s, RCVMORE, (&raw mut more).cast(), &mut len) };
+    assert_eq!((rc, len, more), (0, 4, 0));
+    close(s);
+    term(ctx);
+}
+
+#[test]
+fn peer_address_is_the_ip_without_port() {
+    // libzmq's test_metadata: Peer-Address is the IP only.
+    let (ctx, pull, push) = pair_of((PULL, PUSH), "tcp://127.0.0.1:*");
+    assert_eq!(send(push, b"hi", 0), 2);
+    let mut msg = zmq_msg_t_new();
+    // SAFETY: our own message and live sockets.
+    unsafe {
+        zmq_msg_init(&mut msg);
+        assert_eq!(zmq::socket_api::zmq_msg_recv(&mut msg, pull, 0), 2);
+        let address = zmq_msg_gets(&msg, c"Peer-Address".as_ptr());
+        assert!(!address.is_null());
+        assert_eq!(CStr::from_ptr(address).to_str().unwrap(), "127.0.0.1");
+        zmq_msg_close(&mut msg);
+    }
+    close(push);
+    close(pull);
+    term(ctx);
+}
+
+#[test]
+fn context_thread_options_as_libzmq() {
+    // libzmq's test_ctx_options: negative policy/priority are EINVAL,
+    // affinity and the name prefix are accepted (kept, not applied),
+    // and BLOCKY off makes new sockets' LINGER 0.
+    let ctx = zmq_ctx_new();
+    // SAFETY: a live context throughout.
+    unsafe {
+        for (option, value) in [(4, -1), (3, -1), (7, -1)] {
+            assert_eq!(
+                (zmq_ctx_set(ctx, option, value), zmq_errno()),
+                (-1, libc::EINVAL)
+            );
+        }
+        for (option, value) in [(4, 1), (3, 1), (7, 0), (7, 1), (8, 1), (9, 1234)] {
+            assert_eq!(
+                zmq_ctx_set(ctx, option, value),
+                0,
+                "ctx_set({option}, {value})"
+            );
+        }
+        assert_eq!(zmq_ctx_get(ctx, 9), 1234);
+        assert_eq!(zmq_ctx_set(ctx, 70, 0), 0);
+    }
+    let s = socket(ctx, PUSH);
+    assert_eq!(get_int(s, LINGER), 0);
+    close(s);
+    term(ctx);
+}
+
+#[test]
+fn a_router_drops_a_lone_routing_frame() {
+    // libzmq's test_invalid_rep: a ROUTER message with no frame after the
+    // routing id is silently dropped, and the next reply goes through.
+    const ROUTER: c_int = 6;
+    let (ctx, router, req) = pair_of((ROUTER, REQ), "inproc://lone-routing-frame");
+    assert_eq!(send(req, b"r", 0), 1);
+    let id = recv(router, 0).unwrap();
+    assert_eq!(recv(router, 0).unwrap(), b"");
+    assert_eq!(recv(router, 0).unwrap(), b"r");
+    assert_eq!(send(router, &id, 0), id.len() as c_int);
+    assert_eq!(send(router, &id, SNDMORE), id.len() as c_int);
+    assert_eq!(send(router, b"", SNDMORE), 0);
+    assert_eq!(send(router, b"b", 0), 1);
+    assert_eq!(recv(req, 0).unwrap(), b"b");
+    close(req);
+    close(router);
+    term(ctx);
+}
+
+#[test]
+fn tcp_host_names_with_invalid_characters_are_einval() {
+    // libzmq's test_connect_resolve: it resolves at zmq_connect, so a name
+    // that cannot be a host name fails there; a valid one connects later.
+    let ctx = zmq_ctx_new();
+    let s = socket(ctx, PUB);
+    for bad in ["tcp://in val id:1234", "tcp://a\tb:1234", "tcp://x/y:1234"] {
+        let e = CString::new(bad).unwrap();
+        // SAFETY: a live socket, a C string.
+        let rc = unsafe { zmq_connect(s, e.as_ptr()) };
+        assert_eq!((rc, zmq_errno()), (-1, libc::EINVAL), "{bad}");
+    }
+    connect(s, "tcp://localhost:1234");
+    connect(s, "tcp://some-host_name.example:1234");
+    close(s);
+    term(ctx);
+}

@@ -161,3 +161,21 @@ fn threads_run_and_stopwatches_measure() {
         assert!(zmq_stopwatch_stop(watch) >= 5000);
     }
 }
+
+#[test]
+fn constant_data_reports_shared() {
+    // libzmq's test_msg_flags: zmq_msg_init_data without a free function
+    // is constant data, SHARED from the start.
+    static DATA: [u8; 5] = *b"TEST\0";
+    let mut m = new_msg();
+    // SAFETY: our own message over static data that outlives it.
+    unsafe {
+        let data = DATA.as_ptr().cast_mut().cast();
+        assert_eq!(
+            zmq_msg_init_data(&mut m, data, 5, None, std::ptr::null_mut()),
+            0
+        );
+        assert_eq!(zmq_msg_get(&m, SHARED), 1);
+        assert_eq!(zmq_msg_close(&mut m), 0);
+    }
+}
