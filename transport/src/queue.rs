@@ -509,7 +509,8 @@ impl<T> Queue<T> {
     /// queue was full.
     fn after_take(&self, inner: &mut Inner<T>, n: usize, bytes: usize) {
         inner.taken += n as u64;
-        let was_full = inner.items.len() + n >= self.capacity() || inner.bytes >= self.byte_capacity;
+        let was_full =
+            inner.items.len() + n >= self.capacity() || inner.bytes >= self.byte_capacity;
         inner.bytes -= bytes.min(inner.bytes);
         if was_full {
             wake_all(&mut inner.producers);
