@@ -83,6 +83,13 @@ fi
 # Every run gets an endpoint of its own: a port below the kernel's ephemeral
 # range (which other connections draw from) that nothing uses, or a fresh
 # socket file.
+# The idle-connections row opens 1,000 connections on each side (libzmq's
+# client also an eventfd per socket): more descriptors than a default soft
+# limit of 1,024.
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 4096 ]; then
+    ulimit -Sn 4096 2>/dev/null || ulimit -Sn "$(ulimit -Hn)" 2>/dev/null || true
+fi
+
 read -r EPHEMERAL_LOW _ </proc/sys/net/ipv4/ip_local_port_range
 PORT=$((10000 + RANDOM % (EPHEMERAL_LOW - 12000)))
 next_port() {
