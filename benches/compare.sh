@@ -37,6 +37,9 @@
 #   alternating, median; the receiver's clock runs from its first read.
 # - PUSH/PULL tcp 1 MiB as a fraction of raw TCP: both sides' medians from the
 #   1 MiB row over the 65,472-byte raw median (needs both rows selected).
+#   The raw runs come after the libzmq table, not interleaved with the 1 MiB
+#   row's, so on a loaded machine this fraction moves with the load (above 1
+#   was seen on a busy VM); quote it from a quiet run only.
 # - the serializer bridge: `cargo bench --bench bridge` (benches/benches/
 #   bridge.rs; built from this tree even with OURS=), its chunks/s over bare
 #   PUSH/PULL msg/s (the bench's own push_pull group: shared `Socket` calls,
