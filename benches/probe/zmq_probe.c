@@ -16,6 +16,12 @@
  *   zmq_probe local_mem  EP SIZE COUNT   bind PULL, never read
  *   zmq_probe remote_mem EP SIZE COUNT   connect PUSH, queue until blocked,
  *                                        report the memory that took
+ *   zmq_probe local_idle EP SIZE COUNT   bind PULL, wait for one message from
+ *                                        each of COUNT peers, report how much
+ *                                        resident memory they took
+ *   zmq_probe remote_idle EP SIZE COUNT  COUNT PUSH sockets, one connection
+ *                                        and one SIZE-byte message each, then
+ *                                        idle until killed
  *
  * As in libzmq's tools, the throughput clock starts at the first message
  * received and stops at the last, and the latency is half the mean round
@@ -349,10 +355,63 @@ static int remote_mem(const char *ep, size_t size, unsigned long count)
     return 0;
 }
 
+/*
+ * The binding side of the idle-connections row: a PULL that measures its
+ * resident memory, receives one message from each of COUNT peers (so all
+ * COUNT connections are up and past the handshake), lets them settle for
+ * 200 ms and measures again.
+ */
+static int local_idle(const char *ep, size_t size, unsigned long count)
+{
+    void *ctx = zmq_ctx_new();
+    void *s = open_socket(ctx, ZMQ_PULL, ep, 1);
+    long before = rss_bytes();
+    zmq_msg_t msg;
+    zmq_msg_init(&msg);
+    for (unsigned long i = 0; i < count; i++) {
+        if (zmq_msg_recv(&msg, s, 0) < 0)
+            die("zmq_msg_recv");
+        if (zmq_msg_size(&msg) != size)
+            die("message of bad size");
+    }
+    zmq_msg_close(&msg);
+    struct timespec settle = {0, 200000000};
+    nanosleep(&settle, NULL);
+    long grown = rss_bytes() - before;
+    printf("connections: %lu\n", count);
+    printf("receiver memory: %ld [B]\n", grown);
+    printf("memory per connection: %ld [B]\n", grown / (long) count);
+    fflush(stdout);
+    int zero = 0;
+    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+    close_all(ctx, s);
+    return 0;
+}
+
+/* COUNT idle peers: a PUSH socket each, one message each, then sleep. */
+static int remote_idle(const char *ep, size_t size, unsigned long count)
+{
+    void *ctx = zmq_ctx_new();
+    /* A context allows 1023 sockets unless told otherwise. */
+    if (zmq_ctx_set(ctx, ZMQ_MAX_SOCKETS, (int) count + 16) != 0)
+        die("zmq_ctx_set");
+    for (unsigned long i = 0; i < count; i++) {
+        void *s = open_socket(ctx, ZMQ_PUSH, ep, 0);
+        zmq_msg_t msg;
+        if (zmq_msg_init_size(&msg, size) != 0)
+            die("zmq_msg_init_size");
+        memset(zmq_msg_data(&msg), 1, size);
+        if (zmq_msg_send(&msg, s, 0) < 0)
+            die("zmq_msg_send");
+    }
+    sleep(120); /* compare.sh kills it once the receiver has reported */
+    return 0;
+}
+
 static int usage(void)
 {
     fprintf(stderr,
-            "usage: zmq_probe local_thr|remote_thr|local_lat|remote_lat|local_mem|remote_mem EP SIZE COUNT\n"
+            "usage: zmq_probe local_thr|remote_thr|local_lat|remote_lat|local_mem|remote_mem|local_idle|remote_idle EP SIZE COUNT\n"
             "       zmq_probe inproc_thr SIZE COUNT\n");
     return 2;
 }
@@ -387,5 +446,9 @@ int main(int argc, char **argv)
         return local_mem(ep);
     if (strcmp(mode, "remote_mem") == 0)
         return remote_mem(ep, size, count);
+    if (strcmp(mode, "local_idle") == 0)
+        return local_idle(ep, size, count);
+    if (strcmp(mode, "remote_idle") == 0)
+        return remote_idle(ep, size, count);
     return usage();
 }

@@ -11,6 +11,11 @@
 //! zmtp-perf local_mem  EP SIZE COUNT   bind PULL, never read
 //! zmtp-perf remote_mem EP SIZE COUNT   connect PUSH, queue until blocked,
 //!                                      report the memory that took
+//! zmtp-perf local_idle  EP SIZE COUNT  bind PULL, one message from each of
+//!                                      COUNT peers, report the memory they
+//!                                      took
+//! zmtp-perf remote_idle EP SIZE COUNT  COUNT PUSH sockets, one connection
+//!                                      and one message each, then idle
 //! ```
 //!
 //! As in libzmq's tools the throughput clock starts at the first message
@@ -53,7 +58,7 @@ use zmtp_transport::{
     TrySendError,
 };
 
-const USAGE: &str = "usage: zmtp-perf local_thr|remote_thr|local_lat|remote_lat|local_mem|remote_mem EP SIZE COUNT\n       \
+const USAGE: &str = "usage: zmtp-perf local_thr|remote_thr|local_lat|remote_lat|local_mem|remote_mem|local_idle|remote_idle EP SIZE COUNT\n       \
                      zmtp-perf inproc_thr SIZE COUNT";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +69,8 @@ enum Mode {
     RemoteLat,
     LocalMem,
     RemoteMem,
+    LocalIdle,
+    RemoteIdle,
     InprocThr,
 }
 
@@ -138,6 +145,8 @@ fn parse(args: &[String]) -> Result<Run, String> {
                 "remote_lat" => Mode::RemoteLat,
                 "local_mem" => Mode::LocalMem,
                 "remote_mem" => Mode::RemoteMem,
+                "local_idle" => Mode::LocalIdle,
+                "remote_idle" => Mode::RemoteIdle,
                 other => return Err(format!("unknown mode {other:?}")),
             };
             (mode, endpoint.clone(), size, count)
@@ -240,6 +249,11 @@ async fn execute(run: Run) -> Result<(), String> {
             let push = connected(SocketType::Push, &run.endpoint).await?;
             remote_mem(&push, &run).await?;
         }
+        Mode::LocalIdle => {
+            let pull = bound(SocketType::Pull, &run.endpoint).await?;
+            local_idle(&pull, &run).await?;
+        }
+        Mode::RemoteIdle => remote_idle(&run).await?,
         Mode::InprocThr => {
             let pull = bound(SocketType::Pull, &run.endpoint).await?;
             let push = connected(SocketType::Push, &run.endpoint).await?;
@@ -469,6 +483,42 @@ async fn remote_mem(push: &Socket, run: &Run) -> Result<(), String> {
     println!("message size: {} [B]", run.size);
     println!("queued: {queued} [msg]");
     println!("sender memory: {} [B]", rss_bytes() - before);
+    Ok(())
+}
+
+/// The binding side of the idle-connections row: measures its resident
+/// memory, receives one message from each of COUNT peers (so every
+/// connection is up and past its handshake), lets them settle for 200 ms and
+/// measures again.
+async fn local_idle(pull: &Socket, run: &Run) -> Result<(), String> {
+    let before = rss_bytes();
+    for _ in 0..run.count {
+        check_size(&pull.recv().await.map_err(|e| e.to_string())?, run.size)?;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let grown = rss_bytes() - before;
+    println!("connections: {}", run.count);
+    println!("receiver memory: {grown} [B]");
+    println!(
+        "memory per connection: {} [B]",
+        grown / i64::try_from(run.count).unwrap_or(i64::MAX)
+    );
+    Ok(())
+}
+
+/// COUNT idle peers: a PUSH socket each, one message each, then nothing
+/// until `compare.sh` kills the process.
+async fn remote_idle(run: &Run) -> Result<(), String> {
+    let mut peers = Vec::with_capacity(usize::try_from(run.count).unwrap_or(0));
+    for _ in 0..run.count {
+        let push = connected(SocketType::Push, &run.endpoint).await?;
+        push.send(vec![1u8; run.size])
+            .await
+            .map_err(|e| e.to_string())?;
+        peers.push(push);
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(120)).await;
+    drop(peers);
     Ok(())
 }
 
