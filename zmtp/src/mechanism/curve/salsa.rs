@@ -145,13 +145,16 @@ impl Salsa20 {
     #[inline]
     fn batch(&self, block: u64, out: &mut [u8; BATCH]) {
         let nonce = [self.initial[6], self.initial[7]];
-        let mut lanes = [[0u32; 4]; LANES];
-        for (lane, middle) in lanes.iter_mut().enumerate() {
-            let counter = block.wrapping_add(lane as u64);
-            *middle = [nonce[0], nonce[1], counter as u32, (counter >> 32) as u32];
-        }
-        batch_lanes(&self.initial, &lanes, out);
+        batch_with(
+            &self.initial,
+            |lane| {
+                let counter = block.wrapping_add(lane as u64);
+                [nonce[0], nonce[1], counter as u32, (counter >> 32) as u32]
+            },
+            out,
+        );
     }
+
     /// XORs `data` with the keystream from byte `offset` on.
     #[cfg(test)]
     pub(super) fn apply_keystream(&self, offset: u64, data: &mut [u8]) {
@@ -183,6 +186,9 @@ impl Salsa20 {
     /// holds [`Salsa20::batch`]`(block)`; `buf` is then reused for the
     /// batches after it. One pass over the input instead of a copy and an
     /// in-place XOR (measured: a tenth of a 64 KiB CURVE frame's cost).
+    /// Never inlined: with [`Salsa20::batch`] inside, its frame is large,
+    /// and short boxes take [`append_xored`] instead.
+    #[inline(never)]
     fn xor_append(
         &self,
         buf: &mut [u8; BATCH],
@@ -218,15 +224,20 @@ impl Salsa20 {
 /// `64 * lane..`): the state is `initial` with words 6 to 9 (nonce and
 /// block counter) replaced by `middles[lane]`, so the lanes may be blocks
 /// of different nonces under one key.
-#[inline]
 fn batch_lanes(initial: &[u32; 16], middles: &[[u32; 4]; LANES], out: &mut [u8; BATCH]) {
+    batch_with(initial, |lane| middles[lane], out);
+}
+
+/// [`batch_lanes`] with lane `lane`'s words 6 to 9 from `middle(lane)`.
+#[inline(always)]
+fn batch_with(initial: &[u32; 16], middle: impl Fn(usize) -> [u32; 4], out: &mut [u8; BATCH]) {
     // Word-major, `x[w][lane]`: for each word the lanes are adjacent, so
     // the loop below loads and stores whole vectors, and each of its
     // iterations becomes one SIMD lane.
     let mut x = [[0u32; LANES]; 16];
-    for (lane, middle) in middles.iter().enumerate() {
+    for lane in 0..LANES {
         let mut s = *initial;
-        s[6..10].copy_from_slice(middle);
+        s[6..10].copy_from_slice(&middle(lane));
         let start = s;
         rounds(&mut s);
         for ((word, s), start) in x.iter_mut().zip(s).zip(start) {
@@ -245,6 +256,17 @@ impl Drop for Salsa20 {
     fn drop(&mut self) {
         self.initial.zeroize();
     }
+}
+
+/// Appends `parts`, taken as one run of bytes as long as `stream`, XORed
+/// with `stream`, to `out`: a short box's whole keystream is at hand.
+#[inline(always)]
+fn append_xored(stream: &[u8], parts: &[&[u8]], out: &mut BytesMut) {
+    let from = out.len();
+    for part in parts {
+        out.extend_from_slice(part);
+    }
+    xor(&mut out[from..], stream);
 }
 
 /// `data ^= stream`, over `data`'s length (`stream` is at least as long).
@@ -545,9 +567,14 @@ impl MessageKey {
         parts: &[&[u8]],
         out: &mut BytesMut,
     ) -> [u8; TAG_LEN] {
-        let stream = self.start(counter, parts.iter().map(|part| part.len()).sum());
+        let len = parts.iter().map(|part| part.len()).sum();
+        let stream = self.start(counter, len);
         let from = out.len();
-        stream.xor_append(&mut self.stream, 0, 32, parts, out);
+        if len <= SHORT_BOX {
+            append_xored(&self.stream[32..32 + len], parts, out);
+        } else {
+            stream.xor_append(&mut self.stream, 0, 32, parts, out);
+        }
         poly1305(&self.mac_key, &out[from..])
     }
 
@@ -564,7 +591,11 @@ impl MessageKey {
         if !tags_match(&poly1305(&self.mac_key, ciphertext), tag) {
             return Err(AeadError);
         }
-        stream.xor_append(&mut self.stream, 0, 32, &[ciphertext], out);
+        if ciphertext.len() <= SHORT_BOX {
+            append_xored(&self.stream[32..32 + ciphertext.len()], &[ciphertext], out);
+        } else {
+            stream.xor_append(&mut self.stream, 0, 32, &[ciphertext], out);
+        }
         Ok(())
     }
 
