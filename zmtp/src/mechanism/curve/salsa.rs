@@ -8,8 +8,18 @@
 //! state word-major (`x[word][lane]`), which LLVM's loop vectorizer turns
 //! into SSE2 (one lane per block) on any x86_64, in safe Rust and without
 //! target-feature flags. Poly1305 is the `poly1305` crate (AVX2, picked at
-//! run time) for long boxes and [`ShortPoly1305`] for short ones, where the
-//! crate's setup costs more than the hashing.
+//! run time) for long boxes and [`ShortPoly1305`] (64-bit limbs, four
+//! products per block) for short ones, where the crate's setup costs more
+//! than the hashing.
+//!
+//! A box of up to 96 bytes (a 64-byte frame's) needs only its nonce's first
+//! two blocks, so [`MessageKey`] fills the batch's other two lanes with the
+//! next nonce's first two blocks: nonces go up by one, and the next short
+//! box in that direction finds its keystream made. Measured with the
+//! `curve_cost` example under callgrind: a 64-byte seal plus open went from
+//! 7,373 to 4,041 instructions, a 64 KiB one from 1.69 M to 1.61 M (the
+//! Salsa20 rounds are now at SSE2's floor: 730 register copies and 1,600
+//! adds, shifts, ORs and XORs per 4-block batch).
 //!
 //! The construction is NaCl's `crypto_secretbox`:
 //!
