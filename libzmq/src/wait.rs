@@ -91,10 +91,9 @@ pub fn wait<F: Future>(
         // An error means the context is gone: terminated as well.
         let _ = shutdown_rx.wait_for(|down| *down).await;
     });
+    // `op` was polled just above and is polled again only after a wake-up:
+    // a pending poll of a receive costs as much as the receive itself.
     loop {
-        if let Poll::Ready(out) = op.as_mut().poll(&mut cx) {
-            return Ok(out);
-        }
         if terminated.as_mut().poll(&mut cx).is_ready() {
             return Err(Errno::TERM);
         }
@@ -105,6 +104,9 @@ pub fn wait<F: Future>(
         }
         // Spurious unparks only cost one more round of polls.
         std::thread::park();
+        if let Poll::Ready(out) = op.as_mut().poll(&mut cx) {
+            return Ok(out);
+        }
     }
 }
 
