@@ -36,7 +36,7 @@ use crate::monitor::MonitorSink;
 use crate::readiness::{self, WritableWait, ZMQ_POLLIN, ZMQ_POLLOUT};
 use crate::signaler::Signaler;
 use crate::sockopt::{Effect, SocketOptions, Value, num};
-use crate::wait::{Deadline, wait};
+use crate::wait::{Deadline, poll_once, wait};
 
 /// `zmq_send`/`zmq_recv` flag: do not block.
 pub const ZMQ_DONTWAIT: c_int = 1;
@@ -371,7 +371,15 @@ impl ZSocket {
         // it without cloning the socket, entering the runtime or parking.
         if inner.incoming.is_empty() {
             self.transport(&mut inner)?;
-            self.prefetch(&mut inner)?;
+            let socket = inner.transport.as_ref().ok_or(Errno::FAULT)?;
+            if flags & ZMQ_DONTWAIT != 0 || inner.options.rcvtimeo == 0 {
+                // Leaves `ZMQ_FD`'s waker for the next message.
+                self.prefetch(&mut inner)?;
+            } else if let Poll::Ready(received) = poll_once(socket.recv_with_metadata()) {
+                // A blocking call registers only the waker it would park
+                // on: `ZMQ_FD`'s would cost the sender a raise per message.
+                hold(&mut inner, received.map_err(errno_of)?);
+            }
         }
         if inner.incoming.is_empty() {
             let deadline = if flags & ZMQ_DONTWAIT != 0 {

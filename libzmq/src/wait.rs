@@ -63,6 +63,15 @@ thread_local! {
     static WAKER: Waker = Waker::from(Arc::new(Unpark(std::thread::current())));
 }
 
+/// One poll of `op` with the calling thread's waker, the one [`wait`]
+/// parks on, outside the runtime: the fast path of a blocking call, which
+/// registers nothing a later `wait` would not.
+pub fn poll_once<F: Future>(op: F) -> Poll<F::Output> {
+    let waker = WAKER.with(Waker::clone);
+    let mut cx = Context::from_waker(&waker);
+    pin!(op).poll(&mut cx)
+}
+
 /// Runs `op` on the calling thread until it finishes, the context shuts
 /// down (ETERM) or the deadline passes (EAGAIN).
 pub fn wait<F: Future>(
