@@ -139,6 +139,22 @@ mod tests {
     }
 
     #[test]
+    fn one_poll_outside_the_runtime_then_a_wait_that_is_woken() {
+        assert_eq!(poll_once(async { 7 }), Poll::Ready(7));
+        assert!(poll_once(std::future::pending::<()>()).is_pending());
+        // A miss registers this thread's waker, which a later wait parks on.
+        let rt = runtime();
+        let (tx, _rx) = watch::channel(false);
+        let (send, recv) = tokio::sync::oneshot::channel::<u8>();
+        let mut recv = Box::pin(recv);
+        assert!(poll_once(recv.as_mut()).is_pending());
+        let sender = std::thread::spawn(move || send.send(3));
+        let got = wait(rt.handle(), &tx, Deadline::Never, recv.as_mut());
+        assert_eq!(got, Ok(Ok(3)));
+        assert_eq!(sender.join().ok(), Some(Ok(())));
+    }
+
+    #[test]
     fn deadlines_end_waits_with_eagain() {
         let rt = runtime();
         let (tx, _rx) = watch::channel(false);
