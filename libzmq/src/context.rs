@@ -15,6 +15,7 @@
 
 use std::ffi::c_int;
 use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
@@ -114,6 +115,8 @@ pub struct Context {
     closed: Condvar,
     /// True once shut down; every blocked call races against it.
     shutdown: watch::Sender<bool>,
+    /// `shutdown`'s value, read without its lock by every C call.
+    shut: AtomicBool,
     /// Readable once shut down, for `zmq_poll` (made by its first use;
     /// `None` if the descriptor could not be made).
     shutdown_fd: OnceLock<Option<Signaler>>,
@@ -131,6 +134,7 @@ impl Context {
             registry: Mutex::new(Registry::default()),
             closed: Condvar::new(),
             shutdown: watch::Sender::new(false),
+            shut: AtomicBool::new(false),
             shutdown_fd: OnceLock::new(),
             inproc: InprocScope::new(),
             inproc_domain: InprocDomain::new(),
@@ -153,7 +157,7 @@ impl Context {
 
     /// Whether `zmq_ctx_shutdown` or `zmq_ctx_term` has run.
     pub fn is_shut_down(&self) -> bool {
-        *self.shutdown.borrow()
+        self.shut.load(Ordering::Acquire)
     }
 
     /// ETERM once the context is shut down.
@@ -223,6 +227,7 @@ impl Context {
     /// `zmq_ctx_shutdown`: every blocked call returns ETERM, and so does
     /// every later call but `zmq_close`.
     pub fn shut_down(&self) {
+        self.shut.store(true, Ordering::Release);
         self.shutdown.send_replace(true);
         if let Some(Some(fd)) = self.shutdown_fd.get() {
             fd.raise();

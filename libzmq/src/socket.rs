@@ -27,7 +27,7 @@ use std::task::{Poll, Waker};
 use bytes::Bytes;
 use tokio::runtime::Handle;
 use zmtp::{Message, SocketType};
-use zmtp_transport::{Endpoint, EndpointError, Error, Host, PeerMetadata, Socket};
+use zmtp_transport::{Endpoint, EndpointError, Error, Host, PeerMetadata, Socket, TrySendError};
 
 use crate::context::Context;
 use crate::errno::Errno;
@@ -36,7 +36,7 @@ use crate::monitor::MonitorSink;
 use crate::readiness::{self, WritableWait, ZMQ_POLLIN, ZMQ_POLLOUT};
 use crate::signaler::Signaler;
 use crate::sockopt::{Effect, SocketOptions, Value, num};
-use crate::wait::{Deadline, wait};
+use crate::wait::{Deadline, poll_once, wait};
 
 /// `zmq_send`/`zmq_recv` flag: do not block.
 pub const ZMQ_DONTWAIT: c_int = 1;
@@ -302,7 +302,15 @@ impl ZSocket {
         } else {
             Deadline::from_timeout_ms(inner.options.sndtimeo)
         };
-        if inner.outgoing.is_empty() {
+        // A single-frame message of a type whose first-frame check is just
+        // "room in some pipe" goes straight to the send below, which makes
+        // the same decision under the same lock: one lock per message.
+        let whole = flags & ZMQ_SNDMORE == 0
+            && matches!(
+                self.socket_type,
+                SocketType::Push | SocketType::Dealer | SocketType::Pair | SocketType::Pub
+            );
+        if inner.outgoing.is_empty() && !whole {
             self.admit_first_frame(socket, &mut inner.writable, &frame, deadline)?;
         }
         inner.outgoing.push(frame);
@@ -322,7 +330,15 @@ impl ZSocket {
             }
             return sent;
         }
-        self.wait(deadline, socket.send(message))?.map_err(errno_of)
+        // The common case, room now, needs neither the runtime nor a park.
+        match socket.try_send(message) {
+            Ok(()) => Ok(()),
+            Err(TrySendError {
+                error: Error::WouldBlock,
+                message,
+            }) => self.wait(deadline, socket.send(message))?.map_err(errno_of),
+            Err(refused) => Err(errno_of(refused.error)),
+        }
     }
 
     /// At a message's first frame: taken now, or EAGAIN (armed for
@@ -351,6 +367,20 @@ impl ZSocket {
     /// `ZMQ_RCVTIMEO` unless `dontwait`.
     pub fn recv(&self, flags: c_int) -> Result<MsgState, Errno> {
         let mut inner = self.lock();
+        // The common case, a message already here: one attempt that takes
+        // it without cloning the socket, entering the runtime or parking.
+        if inner.incoming.is_empty() {
+            self.transport(&mut inner)?;
+            let socket = inner.transport.as_ref().ok_or(Errno::FAULT)?;
+            if flags & ZMQ_DONTWAIT != 0 || inner.options.rcvtimeo == 0 {
+                // Leaves `ZMQ_FD`'s waker for the next message.
+                self.prefetch(&mut inner)?;
+            } else if let Poll::Ready(received) = poll_once(socket.recv_with_metadata()) {
+                // A blocking call registers only the waker it would park
+                // on: `ZMQ_FD`'s would cost the sender a raise per message.
+                hold(&mut inner, received.map_err(errno_of)?);
+            }
+        }
         if inner.incoming.is_empty() {
             let deadline = if flags & ZMQ_DONTWAIT != 0 {
                 Deadline::Now
@@ -358,26 +388,25 @@ impl ZSocket {
                 Deadline::from_timeout_ms(inner.options.rcvtimeo)
             };
             if deadline == Deadline::Now {
+                // The attempt above failed, leaving `ZMQ_FD`'s waker for the
+                // next message.
                 let socket = self.transport(&mut inner)?.clone();
-                // One attempt, leaving `ZMQ_FD`'s waker for the next message.
-                if !self.prefetch(&mut inner)? {
-                    // libzmq's inproc reader sees what its peer wrote at
-                    // once; ours waits for what is on its way here.
-                    if !socket.inproc_in_flight() {
-                        return Err(Errno::AGAIN);
-                    }
-                    let settle = Deadline::At(std::time::Instant::now() + INPROC_SETTLE);
-                    match self.wait(settle, socket.recv_with_metadata()) {
-                        Ok(received) => hold(&mut inner, received.map_err(errno_of)?),
-                        Err(Errno::AGAIN) => {
-                            // Filtered on the way: armed for `ZMQ_FD` again.
-                            self.prefetch(&mut inner)?;
-                            if inner.incoming.is_empty() {
-                                return Err(Errno::AGAIN);
-                            }
+                // libzmq's inproc reader sees what its peer wrote at
+                // once; ours waits for what is on its way here.
+                if !socket.inproc_in_flight() {
+                    return Err(Errno::AGAIN);
+                }
+                let settle = Deadline::At(std::time::Instant::now() + INPROC_SETTLE);
+                match self.wait(settle, socket.recv_with_metadata()) {
+                    Ok(received) => hold(&mut inner, received.map_err(errno_of)?),
+                    Err(Errno::AGAIN) => {
+                        // Filtered on the way: armed for `ZMQ_FD` again.
+                        self.prefetch(&mut inner)?;
+                        if inner.incoming.is_empty() {
+                            return Err(Errno::AGAIN);
                         }
-                        Err(e) => return Err(e),
                     }
+                    Err(e) => return Err(e),
                 }
             } else {
                 let socket = self.transport(&mut inner)?.clone();

@@ -63,6 +63,15 @@ thread_local! {
     static WAKER: Waker = Waker::from(Arc::new(Unpark(std::thread::current())));
 }
 
+/// One poll of `op` with the calling thread's waker, the one [`wait`]
+/// parks on, outside the runtime: the fast path of a blocking call, which
+/// registers nothing a later `wait` would not.
+pub fn poll_once<F: Future>(op: F) -> Poll<F::Output> {
+    let waker = WAKER.with(Waker::clone);
+    let mut cx = Context::from_waker(&waker);
+    pin!(op).poll(&mut cx)
+}
+
 /// Runs `op` on the calling thread until it finishes, the context shuts
 /// down (ETERM) or the deadline passes (EAGAIN).
 pub fn wait<F: Future>(
@@ -91,10 +100,9 @@ pub fn wait<F: Future>(
         // An error means the context is gone: terminated as well.
         let _ = shutdown_rx.wait_for(|down| *down).await;
     });
+    // `op` was polled just above and is polled again only after a wake-up:
+    // a pending poll of a receive costs as much as the receive itself.
     loop {
-        if let Poll::Ready(out) = op.as_mut().poll(&mut cx) {
-            return Ok(out);
-        }
         if terminated.as_mut().poll(&mut cx).is_ready() {
             return Err(Errno::TERM);
         }
@@ -105,6 +113,9 @@ pub fn wait<F: Future>(
         }
         // Spurious unparks only cost one more round of polls.
         std::thread::park();
+        if let Poll::Ready(out) = op.as_mut().poll(&mut cx) {
+            return Ok(out);
+        }
     }
 }
 
@@ -125,6 +136,22 @@ mod tests {
         let rt = runtime();
         let (tx, _rx) = watch::channel(false);
         assert_eq!(wait(rt.handle(), &tx, Deadline::Now, async { 5 }), Ok(5));
+    }
+
+    #[test]
+    fn one_poll_outside_the_runtime_then_a_wait_that_is_woken() {
+        assert_eq!(poll_once(async { 7 }), Poll::Ready(7));
+        assert!(poll_once(std::future::pending::<()>()).is_pending());
+        // A miss registers this thread's waker, which a later wait parks on.
+        let rt = runtime();
+        let (tx, _rx) = watch::channel(false);
+        let (send, recv) = tokio::sync::oneshot::channel::<u8>();
+        let mut recv = Box::pin(recv);
+        assert!(poll_once(recv.as_mut()).is_pending());
+        let sender = std::thread::spawn(move || send.send(3));
+        let got = wait(rt.handle(), &tx, Deadline::Never, recv.as_mut());
+        assert_eq!(got, Ok(Ok(3)));
+        assert_eq!(sender.join().ok(), Some(Ok(())));
     }
 
     #[test]
