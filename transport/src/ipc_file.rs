@@ -5,9 +5,16 @@
 //! accept loop is winding down. The ending listener then removes the file
 //! only if it is still the one it bound (same device and inode): otherwise
 //! it would unlink the new listener's file and leave it unreachable.
+//!
+//! An `ipc://*` bind gets a fresh path, as in libzmq: a file in a new
+//! private directory under the temporary directory, both removed when the
+//! bind ends.
 
-use std::os::unix::fs::MetadataExt;
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The file a bound ipc listener made at `path`.
 #[derive(Debug)]
@@ -15,6 +22,8 @@ pub(crate) struct IpcFile {
     path: PathBuf,
     /// (device, inode) just after the bind; None if it could not be read.
     id: Option<(u64, u64)>,
+    /// The directory made for it (an `ipc://*` bind), removed with it.
+    own_dir: Option<PathBuf>,
 }
 
 impl IpcFile {
@@ -23,7 +32,39 @@ impl IpcFile {
         IpcFile {
             path: path.to_path_buf(),
             id: file_id(path),
+            own_dir: None,
         }
+    }
+
+    /// A fresh path for an `ipc://*` bind, as libzmq makes one: `socket`
+    /// in a new directory under the temporary directory. Returns the
+    /// directory (to remove if the bind fails) and the path.
+    pub(crate) fn fresh_path() -> io::Result<(PathBuf, PathBuf)> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let base = std::env::temp_dir();
+        let pid = std::process::id();
+        loop {
+            let n = NEXT.fetch_add(1, Ordering::Relaxed);
+            let nanos = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos());
+            let dir = base.join(format!("zmtp-ipc-{pid}-{n}-{nanos:x}"));
+            match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+                Ok(()) => {
+                    let path = dir.join("socket");
+                    return Ok((dir, path));
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// This file, made in `dir` by [`IpcFile::fresh_path`]: the directory
+    /// goes with it.
+    pub(crate) fn in_own_dir(mut self, dir: PathBuf) -> IpcFile {
+        self.own_dir = Some(dir);
+        self
     }
 
     /// Removes the file if it is still the one bound; leaves alone one a
@@ -31,6 +72,10 @@ impl IpcFile {
     pub(crate) fn remove(&self) {
         if self.id.is_some() && file_id(&self.path) == self.id {
             let _ = std::fs::remove_file(&self.path);
+        }
+        if let Some(dir) = &self.own_dir {
+            // Only if empty: nothing but our file was ever put there.
+            let _ = std::fs::remove_dir(dir);
         }
     }
 }

@@ -86,6 +86,23 @@ async fn listen(core: &Arc<Core>, endpoint: &Endpoint, stop: &Arc<Stop>) -> Resu
             let (listener, bound) = bind_tcp(endpoint, host, *port).await?;
             (Listener::Tls(listener, acceptor), bound)
         }
+        Endpoint::Ipc(IpcAddr::Path(path)) if path.as_os_str() == "*" => {
+            // libzmq's ipc://*: a fresh file in a new temporary directory.
+            let (dir, path) = IpcFile::fresh_path().map_err(|e| bind_error(endpoint, e))?;
+            let addr = IpcAddr::Path(path);
+            let bound = Endpoint::Ipc(addr.clone());
+            let (listener, file) = match bind_ipc(&bound, &addr) {
+                Ok(bound) => bound,
+                Err(e) => {
+                    let _ = std::fs::remove_dir(&dir);
+                    return Err(e);
+                }
+            };
+            (
+                Listener::Unix(listener, file.map(|f| f.in_own_dir(dir))),
+                bound,
+            )
+        }
         Endpoint::Ipc(addr) => {
             let (listener, file) = bind_ipc(endpoint, addr)?;
             (Listener::Unix(listener, file), endpoint.clone())
