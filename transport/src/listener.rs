@@ -270,9 +270,19 @@ async fn accept_loop(
     // Unbound: the links still in their handshake end too (the others
     // were ended by `Stop::stop`).
     gate.cut_all(&Refusal::DisconnectedByApplication);
-    // The socket file goes too, unless another bind has taken its path.
-    if let Listener::Unix(listener, Some(file)) = listener {
-        drop(listener);
+    // The port or socket is free once unbind returns; the socket file goes
+    // too, unless another bind has taken its path.
+    let file = match listener {
+        Listener::Unix(socket, file) => {
+            drop(socket);
+            file
+        }
+        other => {
+            drop(other);
+            None
+        }
+    };
+    if let Some(file) = file {
         file.remove();
     }
     stop.finish();
