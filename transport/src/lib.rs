@@ -47,6 +47,7 @@ mod error;
 pub mod fuzz_subscriptions;
 mod gate;
 mod inproc;
+mod ipc_file;
 mod link_end;
 mod listener;
 mod live_options;

@@ -16,6 +16,7 @@ use crate::engine::{self, LinkInfo, Outcome, PipeSlot};
 use crate::error::{Error, Result};
 use crate::gate::{Gate, Ticket};
 use crate::inproc;
+use crate::ipc_file::IpcFile;
 use crate::link_end::{IoFailure, LinkEnd};
 use crate::monitor_event::MonitorEvent;
 use crate::options::Options;
@@ -27,7 +28,8 @@ use crate::tls::settings::TlsError;
 /// A listening socket of any kind.
 enum Listener {
     Tcp(TcpListener),
-    Unix(UnixListener),
+    /// An ipc listener, with the file it made at a path (none abstract).
+    Unix(UnixListener, Option<IpcFile>),
     /// TCP whose connections start with a TLS server handshake.
     Tls(TcpListener, TlsAcceptor),
 }
@@ -37,7 +39,7 @@ impl Listener {
     async fn accept(&self) -> io::Result<Stream> {
         match self {
             Listener::Tcp(l) | Listener::Tls(l, _) => Ok(Stream::Tcp(l.accept().await?.0)),
-            Listener::Unix(l) => Ok(Stream::Unix(l.accept().await?.0)),
+            Listener::Unix(l, _) => Ok(Stream::Unix(l.accept().await?.0)),
         }
     }
 
@@ -84,7 +86,27 @@ async fn listen(core: &Arc<Core>, endpoint: &Endpoint, stop: &Arc<Stop>) -> Resu
             let (listener, bound) = bind_tcp(endpoint, host, *port).await?;
             (Listener::Tls(listener, acceptor), bound)
         }
-        Endpoint::Ipc(addr) => (Listener::Unix(bind_ipc(endpoint, addr)?), endpoint.clone()),
+        Endpoint::Ipc(IpcAddr::Path(path)) if path.as_os_str() == "*" => {
+            // libzmq's ipc://*: a fresh file in a new temporary directory.
+            let (dir, path) = IpcFile::fresh_path().map_err(|e| bind_error(endpoint, e))?;
+            let addr = IpcAddr::Path(path);
+            let bound = Endpoint::Ipc(addr.clone());
+            let (listener, file) = match bind_ipc(&bound, &addr) {
+                Ok(bound) => bound,
+                Err(e) => {
+                    let _ = std::fs::remove_dir(&dir);
+                    return Err(e);
+                }
+            };
+            (
+                Listener::Unix(listener, file.map(|f| f.in_own_dir(dir))),
+                bound,
+            )
+        }
+        Endpoint::Ipc(addr) => {
+            let (listener, file) = bind_ipc(endpoint, addr)?;
+            (Listener::Unix(listener, file), endpoint.clone())
+        }
         Endpoint::Inproc(name) => {
             inproc::bind(core, name)?;
             // Nothing to let go of but the name, which `unbind` removes.
@@ -127,7 +149,8 @@ fn bind_error(endpoint: &Endpoint, e: io::Error) -> Error {
     }
 }
 
-fn bind_ipc(endpoint: &Endpoint, addr: &IpcAddr) -> Result<UnixListener> {
+/// Binds an ipc listener; for a path, also the file it made there.
+fn bind_ipc(endpoint: &Endpoint, addr: &IpcAddr) -> Result<(UnixListener, Option<IpcFile>)> {
     let std_listener = match addr {
         IpcAddr::Path(path) => {
             // libzmq unlinks a stale socket file before binding.
@@ -142,7 +165,12 @@ fn bind_ipc(endpoint: &Endpoint, addr: &IpcAddr) -> Result<UnixListener> {
     std_listener
         .set_nonblocking(true)
         .map_err(|e| bind_error(endpoint, e))?;
-    UnixListener::from_std(std_listener).map_err(|e| bind_error(endpoint, e))
+    let file = match addr {
+        IpcAddr::Path(path) => Some(IpcFile::bound_at(path)),
+        IpcAddr::Abstract(_) => None,
+    };
+    let listener = UnixListener::from_std(std_listener).map_err(|e| bind_error(endpoint, e))?;
+    Ok((listener, file))
 }
 
 /// A Linux abstract-namespace address.
@@ -242,9 +270,20 @@ async fn accept_loop(
     // Unbound: the links still in their handshake end too (the others
     // were ended by `Stop::stop`).
     gate.cut_all(&Refusal::DisconnectedByApplication);
-    drop(listener);
-    if let Endpoint::Ipc(IpcAddr::Path(path)) = &endpoint {
-        let _ = std::fs::remove_file(path);
+    // The port or socket is free once unbind returns; the socket file goes
+    // too, unless another bind has taken its path.
+    let file = match listener {
+        Listener::Unix(socket, file) => {
+            drop(socket);
+            file
+        }
+        other => {
+            drop(other);
+            None
+        }
+    };
+    if let Some(file) = file {
+        file.remove();
     }
     stop.finish();
     core.monitor.emit(MonitorEvent::Closed { endpoint, reason });

@@ -220,6 +220,29 @@ async fn ipc_unbind_removes_the_file() {
 }
 
 #[tokio::test]
+async fn an_ipc_wildcard_bind_gets_its_own_fresh_path() {
+    // libzmq's ipc://* binds a fresh file in a new temporary directory
+    // (not a file named `*` in the working directory), is unbound by that
+    // path only (test_term_endpoint), and removes both when it ends.
+    let a = socket(SocketType::Pull);
+    let b = socket(SocketType::Pull);
+    let bound_a = a.bind("ipc://*").await.unwrap().to_string();
+    let bound_b = b.bind("ipc://*").await.unwrap().to_string();
+    assert_ne!(bound_a, bound_b);
+    let path_a = std::path::PathBuf::from(bound_a.strip_prefix("ipc://").unwrap());
+    assert!(path_a.is_absolute() && path_a.exists(), "{bound_a}");
+    assert!(!std::path::Path::new("*").exists());
+    assert!(matches!(
+        a.unbind("ipc://*").await,
+        Err(Error::EndpointNotFound(_))
+    ));
+    a.unbind(&bound_a).await.unwrap();
+    assert!(!path_a.exists());
+    assert!(!path_a.parent().unwrap().exists(), "its directory goes too");
+    b.unbind(&bound_b).await.unwrap();
+}
+
+#[tokio::test]
 async fn inproc_connect_before_bind_queues_until_the_bind() {
     let domain = InprocDomain::new();
     let push = in_domain(SocketType::Push, &domain);

@@ -494,9 +494,9 @@ impl Connection {
         self.cipher = handshake.cipher;
         self.state = State::Active;
         self.handshake_deadline = None;
-        if self.peer_version.has_commands_3_1() {
-            self.heartbeat.start(now);
-        }
+        // Whatever the peer's minor version, as libzmq does: a 3.0 peer
+        // ignores the PING command, but its silence still times it out.
+        self.heartbeat.start(now);
         let info = PeerInfo {
             version: self.peer_version,
             socket_type: peer_type,

@@ -3,8 +3,9 @@
 //! Three independent timers: when to send the next PING; how long after a
 //! PING we wait for any sign of life (`timeout`); and the TTL the peer asked
 //! for in its own PING. Any incoming frame stops the last two, not only a
-//! PONG. None of them runs before the handshake completes or against a ZMTP
-//! 3.0 peer, which has no PING.
+//! PONG. None of them runs before the handshake completes. Like libzmq, we
+//! PING a ZMTP 3.0 peer too: it ignores the unknown command, but a silent
+//! one still times out.
 
 use std::time::{Duration, Instant};
 
@@ -46,7 +47,7 @@ impl Heartbeat {
         }
     }
 
-    /// Arms the PING timer once the handshake is done with a 3.1 peer.
+    /// Arms the PING timer once the handshake is done (any ZMTP 3 peer).
     pub(crate) fn start(&mut self, now: Instant) {
         self.next_ping = self
             .config

@@ -536,9 +536,15 @@ fn peer_ttl_closes_a_silent_link() {
 }
 
 #[test]
-fn no_ping_to_zmtp_3_0_peers() {
-    let c = active(heartbeat_config(100, 0, None), SocketType::Dealer, 0);
-    assert_eq!(c.poll_timeout(), None);
+fn heartbeats_zmtp_3_0_peers_too() {
+    // libzmq heartbeats (and times out) any peer, whatever its greeting's
+    // minor version; its test_heartbeats greets as 3.0.
+    let mut c = active(heartbeat_config(100, 0, Some(1000)), SocketType::Dealer, 0);
+    let first = c.poll_timeout().expect("heartbeat armed for a 3.0 peer");
+    c.handle_timeout(first);
+    assert_eq!(take_output(&mut c), b"\x04\x07\x04PING\x00\x00");
+    c.handle_timeout(first + Duration::from_millis(1000));
+    assert_eq!(closed_reason(&mut c), CloseReason::HeartbeatTimeout);
 }
 
 #[test]
