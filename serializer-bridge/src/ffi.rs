@@ -520,6 +520,36 @@ pub unsafe extern "C" fn zb_peer_id(
     })
 }
 
+/// The chunk a write names: its kind checked (`ZB_ETYPE`), its bytes
+/// copied out of the caller's buffer (`ZB_EINVAL` for NULL with a length).
+///
+/// # Safety
+/// `data` is readable for `len` bytes, or `len` is 0.
+unsafe fn chunk_from_c(epoch: u64, kind: u8, data: *const u8, len: usize) -> Result<Chunk, c_int> {
+    let kind = MessageType::peer_from_code(kind).map_err(|_| ZB_ETYPE)?;
+    let bytes = if len == 0 {
+        Bytes::new()
+    } else if data.is_null() {
+        return Err(ZB_EINVAL);
+    } else {
+        // SAFETY: `data` is readable for `len` bytes (contract above); the
+        // bytes are copied before returning.
+        Bytes::copy_from_slice(unsafe { std::slice::from_raw_parts(data, len) })
+    };
+    Ok(Chunk::new(CacheEpoch(epoch), kind, bytes))
+}
+
+/// Stores a write's sequence number where the caller asked, if it did.
+///
+/// # Safety
+/// `seq` is NULL or writable.
+unsafe fn put_seq(seq: *mut u64, number: u64) {
+    // SAFETY: NULL gives None; otherwise writable (contract above).
+    if let Some(out) = unsafe { seq.as_mut() } {
+        *out = number;
+    }
+}
+
 /// Queues a chunk (copied from `data`) for `peer`, serialized in `epoch`,
 /// of cluster message type `kind` (0x02 for SERIAL). On success `*seq`
 /// (if not NULL) is its sequence in the epoch, which its DELIVERED or
@@ -543,24 +573,15 @@ pub unsafe extern "C" fn zb_write(
         let Some(m) = (unsafe { borrow(manager) }) else {
             return ZB_EINVAL;
         };
-        let Ok(kind) = MessageType::peer_from_code(kind) else {
-            return ZB_ETYPE;
+        // SAFETY: `data` is readable for `len` bytes or `len` is 0 (contract above).
+        let chunk = match unsafe { chunk_from_c(epoch, kind, data, len) } {
+            Ok(chunk) => chunk,
+            Err(code) => return code,
         };
-        let bytes = if len == 0 {
-            Bytes::new()
-        } else if data.is_null() {
-            return ZB_EINVAL;
-        } else {
-            // SAFETY: `data` is readable for `len` bytes (contract above);
-            // the bytes are copied before returning.
-            Bytes::copy_from_slice(unsafe { std::slice::from_raw_parts(data, len) })
-        };
-        match m.write(PeerId(peer), Chunk::new(CacheEpoch(epoch), kind, bytes)) {
+        match m.write(PeerId(peer), chunk) {
             Ok(number) => {
-                if !seq.is_null() {
-                    // SAFETY: `seq` is NULL (checked) or writable (contract above).
-                    unsafe { seq.write(number) };
-                }
+                // SAFETY: `seq` is NULL or writable (contract above).
+                unsafe { put_seq(seq, number) };
                 ZB_OK
             }
             Err((refused, _)) => match refused {
@@ -676,24 +697,15 @@ pub unsafe extern "C" fn zb_write_group(
         let Some(m) = (unsafe { borrow(manager) }) else {
             return ZB_EINVAL;
         };
-        let Ok(kind) = MessageType::peer_from_code(kind) else {
-            return ZB_ETYPE;
+        // SAFETY: `data` is readable for `len` bytes or `len` is 0 (contract above).
+        let chunk = match unsafe { chunk_from_c(epoch, kind, data, len) } {
+            Ok(chunk) => chunk,
+            Err(code) => return code,
         };
-        let bytes = if len == 0 {
-            Bytes::new()
-        } else if data.is_null() {
-            return ZB_EINVAL;
-        } else {
-            // SAFETY: `data` is readable for `len` bytes (contract above);
-            // the bytes are copied before returning.
-            Bytes::copy_from_slice(unsafe { std::slice::from_raw_parts(data, len) })
-        };
-        match m.write_group(GroupId(group), Chunk::new(CacheEpoch(epoch), kind, bytes)) {
+        match m.write_group(GroupId(group), chunk) {
             Ok(number) => {
-                // SAFETY: `seq` is NULL (as_mut gives None) or writable.
-                if let Some(out) = unsafe { seq.as_mut() } {
-                    *out = number;
-                }
+                // SAFETY: `seq` is NULL or writable (contract above).
+                unsafe { put_seq(seq, number) };
                 ZB_OK
             }
             Err((refused, _)) => match refused {
