@@ -230,6 +230,8 @@ pub struct SocketStats {
     /// `docs/limits.md`, "One link"), plus the items waiting in an XPUB's
     /// notice queue (its notices and the messages around them).
     pub held_by_links: u64,
+    /// Messages in the inbound queue, waiting for the application.
+    pub queued: u64,
 }
 
 /// What a link learns when its handshake is accepted by the socket.
@@ -294,10 +296,11 @@ impl Core {
     pub(crate) fn new(socket_type: SocketType, options: Options) -> Arc<Self> {
         let inbound = match conflates(socket_type, &options) {
             true => Queue::conflating(),
-            false => Queue::weighing(
+            false => Queue::fair(
                 Options::capacity(options.rcvhwm),
                 options.rcvhwm_bytes,
                 Inbound::weight,
+                |inbound| inbound.pipe,
             ),
         };
         let live = LiveOptions::new(&options);
@@ -740,13 +743,14 @@ impl Core {
             // What links decoded and hold themselves, and what waits in
             // the notice queue (notices and the link messages around them).
             held_by_links: load(&self.stats.held_by_links) + noticed,
+            queued: self.inbound.len() as u64,
         }
     }
 
     /// The link on `pipe` ended and has queued its last message: its
     /// metadata may go once the application has taken that message.
     pub(crate) fn retire_peer(&self, pipe: PipeId) {
-        let end = self.inbound.end_position();
+        let end = self.inbound.position_past_lane(pipe);
         let taken = self.inbound.taken();
         self.peers.retire(pipe, end, taken);
     }
