@@ -12,7 +12,7 @@
 //! bookkeeping they share: which pipes exist, which are ready, their routing
 //! ids and subscriptions, and the statistics.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -127,6 +127,10 @@ pub(crate) struct State {
     /// Why the socket dropped a live link's pipe, for its engine to report
     /// (taken when the engine notices, cleared when the link is down).
     pub(crate) dropped: HashMap<PipeId, Refusal>,
+    /// Pipes of links ended by `disconnect`, whose messages the
+    /// application must not receive (cleared when the link is down and
+    /// gone: [`Core::forget_link`]).
+    pub(crate) discarding: HashSet<PipeId>,
     /// Messages accepted for sending.
     pub(crate) sent: u64,
     /// XPUB notices (and the link messages around them) in the order the
@@ -221,7 +225,8 @@ pub struct SocketStats {
     pub dropped_unroutable: u64,
     /// Inbound messages discarded by the socket's rules (a SUB's local
     /// filter, a REQ reply from the wrong peer, a REP request without an
-    /// envelope delimiter, upstream data at a PUB).
+    /// envelope delimiter, upstream data at a PUB), and those a
+    /// `disconnect` dropped unread.
     pub dropped_inbound: u64,
     /// Peers whose handshake is complete.
     pub peers: usize,
@@ -515,6 +520,10 @@ impl Core {
     ) -> Option<u64> {
         let mut state = self.state();
         state.dropped.remove(&id);
+        if state.discarding.contains(&id) {
+            self.discard_lane(id, rest.len());
+            rest.clear();
+        }
         let notices = self.forget_peer(&mut state, id);
         if detach {
             state.pipes.retain(|p| p.id != id);
@@ -666,7 +675,31 @@ impl Core {
     /// The link on pipe `id` is over and left its endpoint: nothing may
     /// stay recorded about it.
     pub(crate) fn forget_link(&self, id: PipeId) {
-        self.state().dropped.remove(&id);
+        let mut state = self.state();
+        state.dropped.remove(&id);
+        state.discarding.remove(&id);
+    }
+
+    /// `disconnect` ended the links on `pipes`: what they delivered and
+    /// the application has not received goes, and so does what they still
+    /// deliver before they are down ([`Core::pipe_down`]). Counted in
+    /// [`SocketStats::dropped_inbound`].
+    pub(crate) fn discard_inbound(&self, pipes: &[PipeId]) {
+        let mut state = self.state();
+        for &pipe in pipes {
+            state.discarding.insert(pipe);
+            self.discard_lane(pipe, 0);
+        }
+    }
+
+    /// Drops the inbound lane of `pipe` and counts it, with `more` items
+    /// dropped besides; under the state's lock (which comes before the
+    /// inbound queue's).
+    fn discard_lane(&self, pipe: PipeId, more: usize) {
+        let n = self.inbound.drop_lane(pipe) + more;
+        self.stats
+            .dropped_inbound
+            .fetch_add(n as u64, Ordering::Relaxed);
     }
 
     /// A peer subscribed or cancelled (PUB, XPUB). An XPUB's notice, if

@@ -651,3 +651,31 @@ async fn pull_takes_one_message_from_each_peer_in_turn() {
         }
     }
 }
+
+/// `disconnect` drops what the endpoint's link delivered and the
+/// application has not received, multipart messages whole (libzmq ends
+/// the pipe at once; `test_spec_pushpull`'s multipart_atomic_drop); a new
+/// connect then receives only what is sent after it.
+#[tokio::test]
+async fn a_disconnect_drops_what_its_link_delivered_unread() {
+    for t in ["tcp", "inproc"] {
+        let push = Socket::new(SocketType::Push);
+        let pull = Socket::new(SocketType::Pull);
+        let ep = join(&push, &pull, t).await;
+        push.send(msg(&["1"])).await.unwrap();
+        push.send(msg(&["2", "2", "2"])).await.unwrap();
+        until(|| pull.stats().queued == 2).await;
+        pull.disconnect(&ep).unwrap();
+        assert!(
+            matches!(pull.try_recv(), Err(Error::WouldBlock)),
+            "{t}: nothing left after the disconnect"
+        );
+        assert_eq!(pull.stats().dropped_inbound, 2, "{t}");
+        // The PUSH sends to the new link only once the old one is gone.
+        until(|| push.stats().peers == 0).await;
+        pull.connect(&ep).await.unwrap();
+        until(|| push.stats().peers == 1).await;
+        push.send(msg(&["3", "3"])).await.unwrap();
+        assert_eq!(text(&recv(&pull).await), ["3", "3"], "{t}");
+    }
+}
