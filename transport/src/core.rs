@@ -360,6 +360,12 @@ impl Core {
         queue::pipe(Options::capacity(self.live.snapshot().sndhwm))
     }
 
+    /// LINGER as it is now: read when the socket closes, so a change on
+    /// the live socket counts (libzmq reads it at `zmq_close`).
+    pub(crate) fn linger(&self) -> Option<std::time::Duration> {
+        self.live.snapshot().linger
+    }
+
     /// Makes `options` the ones new endpoints and links take; changed
     /// high-water marks apply to every pipe and the inbound queue now.
     pub(crate) fn set_options(&self, options: Options) {

@@ -10,16 +10,20 @@
 //! lanes that hold something, served front first, a served lane going to
 //! the back while it still holds items.
 //!
-//! Only lanes that hold items exist; an emptied lane's buffer is kept for
-//! the next lane (shrunk to [`SPARE_CAPACITY`] first), so a consumer that
-//! keeps up costs no allocation per message. Items are counted once,
-//! whatever lane holds them: the queue's capacity bounds them all.
+//! An emptied lane stays, idle, for its link's next items (at most
+//! [`IDLE_MAX`] of them; past that it goes and its buffer serves the next
+//! new lane), its buffer shrunk to [`SPARE_CAPACITY`]: a consumer that keeps
+//! up costs no allocation and no lane set-up per message. Items are counted
+//! once, whatever lane holds them: the queue's capacity bounds them all.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 
 /// What an emptied lane's buffer may keep for reuse, in items.
 pub(crate) const SPARE_CAPACITY: usize = 64;
+
+/// Emptied lanes kept for their links' next items.
+pub(crate) const IDLE_MAX: usize = 16;
 
 /// The link an item came from.
 pub(crate) type LaneKey = u64;
@@ -37,14 +41,16 @@ pub(crate) enum Items<T> {
 #[derive(Debug)]
 pub(crate) struct Lanes<T> {
     key: fn(&T) -> LaneKey,
-    /// Lanes by slot; a slot not in `ring` is free (its buffer empty).
+    /// Lanes by slot: queued (in `ring`), idle (in `index` only) or free.
     slots: Vec<Lane<T>>,
     /// Slots free for a new lane.
     free: Vec<usize>,
-    /// The slot of each lane that holds items.
+    /// The slot of each lane, queued or idle.
     index: HashMap<LaneKey, usize, BuildHasherDefault<KeyHasher>>,
     /// The slots holding items, the next one to serve first.
     ring: VecDeque<usize>,
+    /// Lanes in `index` holding nothing.
+    idle: usize,
     len: usize,
 }
 
@@ -52,6 +58,8 @@ pub(crate) struct Lanes<T> {
 struct Lane<T> {
     key: LaneKey,
     items: VecDeque<T>,
+    /// In the ring (holding items).
+    queued: bool,
 }
 
 /// Lane keys are the transport's own link numbers, not a peer's choice:
@@ -85,16 +93,36 @@ impl<T> Lanes<T> {
             free: Vec::new(),
             index: HashMap::default(),
             ring: VecDeque::new(),
+            idle: 0,
             len: 0,
         }
     }
 
-    /// The slot of `key`'s lane, made (at the back of the ring, or at its
-    /// front with `front`) if it holds nothing yet.
+    /// The slot of `key`'s lane, put in the ring (at its back, or at its
+    /// front with `front`) if it held nothing.
     fn lane_of(&mut self, key: LaneKey, front: bool) -> usize {
-        if let Some(&slot) = self.index.get(&key) {
-            return slot;
+        let slot = match self.index.get(&key) {
+            Some(&slot) => {
+                if !self.slots[slot].queued {
+                    self.idle -= 1;
+                }
+                slot
+            }
+            None => self.new_lane(key),
+        };
+        if !self.slots[slot].queued {
+            self.slots[slot].queued = true;
+            if front {
+                self.ring.push_front(slot);
+            } else {
+                self.ring.push_back(slot);
+            }
         }
+        slot
+    }
+
+    /// A slot for `key`'s new lane, not yet queued.
+    fn new_lane(&mut self, key: LaneKey) -> usize {
         let slot = match self.free.pop() {
             Some(slot) => {
                 self.slots[slot].key = key;
@@ -104,20 +132,32 @@ impl<T> Lanes<T> {
                 self.slots.push(Lane {
                     key,
                     items: VecDeque::new(),
+                    queued: false,
                 });
                 self.slots.len() - 1
             }
         };
         self.index.insert(key, slot);
-        if front {
-            self.ring.push_front(slot);
-        } else {
-            self.ring.push_back(slot);
-        }
         slot
     }
 
-    /// Frees the emptied lane in `slot` (already out of the ring).
+    /// The lane in `slot` was emptied and left the ring: it stays idle
+    /// for its link's next items if there is room for one more idle lane,
+    /// and goes otherwise.
+    fn park(&mut self, slot: usize) {
+        let lane = &mut self.slots[slot];
+        lane.queued = false;
+        if lane.items.capacity() > SPARE_CAPACITY {
+            lane.items.shrink_to(SPARE_CAPACITY);
+        }
+        if self.idle < IDLE_MAX {
+            self.idle += 1;
+        } else {
+            self.release(slot);
+        }
+    }
+
+    /// Frees the empty, unqueued, not idle lane in `slot`.
     fn release(&mut self, slot: usize) {
         let lane = &mut self.slots[slot];
         self.index.remove(&lane.key);
@@ -157,7 +197,7 @@ impl<T> Lanes<T> {
         self.len -= 1;
         if self.slots[slot].items.is_empty() {
             self.ring.pop_front();
-            self.release(slot);
+            self.park(slot);
         } else if self.ring.len() > 1 {
             self.ring.rotate_left(1);
         }
@@ -172,7 +212,7 @@ impl<T> Lanes<T> {
             std::mem::swap(&mut self.slots[slot].items, out);
             self.ring.clear();
             self.len = 0;
-            self.release(slot);
+            self.park(slot);
             return;
         }
         while let Some(item) = self.pop_front() {
@@ -180,24 +220,29 @@ impl<T> Lanes<T> {
         }
     }
 
-    /// Moves the front `n` of `batch` into their lanes; a batch that is
-    /// whole, of one key and of a lane holding nothing yet, is handed over
-    /// by swapping buffers (`batch` gets the lane's empty one).
+    /// Moves the front `n` of `batch` into their lanes, a run of one key
+    /// at a time; a whole batch of one key for a lane holding nothing is
+    /// handed over by swapping buffers (`batch` gets the lane's empty one).
     fn push_batch(&mut self, batch: &mut VecDeque<T>, n: usize) {
-        let Some(first) = batch.front().map(self.key) else {
-            return;
-        };
-        if n == batch.len()
-            && !self.index.contains_key(&first)
-            && batch.iter().all(|item| (self.key)(item) == first)
-        {
+        let mut left = n;
+        while let Some(first) = batch.front().map(self.key) {
+            if left == 0 {
+                break;
+            }
+            let run = batch
+                .iter()
+                .take(left)
+                .take_while(|item| (self.key)(item) == first)
+                .count();
             let slot = self.lane_of(first, false);
-            std::mem::swap(&mut self.slots[slot].items, batch);
-            self.len += n;
-            return;
-        }
-        for item in batch.drain(..n) {
-            self.push_back(item);
+            let lane = &mut self.slots[slot].items;
+            if lane.is_empty() && run == batch.len() {
+                std::mem::swap(lane, batch);
+            } else {
+                lane.extend(batch.drain(..run));
+            }
+            self.len += run;
+            left -= run;
         }
     }
 
@@ -208,8 +253,13 @@ impl<T> Lanes<T> {
         };
         let items = std::mem::take(&mut self.slots[slot].items);
         self.len -= items.len();
-        if let Some(at) = self.ring.iter().position(|&s| s == slot) {
-            self.ring.remove(at);
+        if self.slots[slot].queued {
+            self.slots[slot].queued = false;
+            if let Some(at) = self.ring.iter().position(|&s| s == slot) {
+                self.ring.remove(at);
+            }
+        } else {
+            self.idle -= 1;
         }
         self.release(slot);
         items
@@ -488,8 +538,17 @@ mod tests {
             }
             while lanes.pop_front().is_some() {}
         }
-        assert_eq!(lanes.slots.len(), 1, "one lane at a time needs one slot");
-        assert!(lanes.slots[0].items.capacity() <= SPARE_CAPACITY.next_power_of_two());
-        assert!(lanes.index.is_empty() && lanes.ring.is_empty());
+        assert!(lanes.slots.len() <= IDLE_MAX + 1, "idle lanes are bounded");
+        assert_eq!(lanes.index.len(), IDLE_MAX);
+        for lane in &lanes.slots {
+            assert!(lane.items.capacity() <= SPARE_CAPACITY.next_power_of_two());
+        }
+        assert!(lanes.ring.is_empty());
+        // An idle lane is the same lane when its link sends again.
+        lanes.push_back((999, 0));
+        lanes.push_back((1, 0));
+        assert_eq!(lanes.pop_front(), Some((999, 0)));
+        assert_eq!(lanes.remove_lane(1), [(1, 0)]);
+        assert_eq!(lanes.index.len(), IDLE_MAX, "999 idle, 1 gone");
     }
 }
