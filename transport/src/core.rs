@@ -4,8 +4,9 @@
 //! Every peer link has a *pipe*: a bounded queue of [`Outbound`] items
 //! (capacity `sndhwm`) that the socket fills and the link's engine task
 //! drains. All links share one inbound queue (capacity `rcvhwm`) that the
-//! engines fill and `recv` drains; when it is full, engines stop reading and
-//! TCP pushes back on the sender.
+//! engines fill and `recv` drains, one message from each link in turn
+//! (fair-queued, [`crate::lanes`]); when it is full, engines stop reading
+//! and TCP pushes back on the sender.
 //!
 //! The per-type rules (round-robin, fan-out, routing by id, request-reply
 //! envelopes, subscriptions) live in [`crate::rules`]; this file keeps the
