@@ -636,7 +636,7 @@ async fn pull_takes_one_message_from_each_peer_in_turn() {
             }
         }
         until(|| pull.stats().queued == 9).await;
-        let mut seen = vec![0; 3];
+        let mut seen = [0; 3];
         for round in 0..3 {
             let mut peers = Vec::new();
             for _ in 0..3 {
