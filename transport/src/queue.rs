@@ -13,6 +13,10 @@
 //!
 //! A *conflating* queue (`ZMQ_CONFLATE`, [`Queue::conflating`]) holds one
 //! item and is never full: a push replaces what is queued.
+//!
+//! A *fair* queue ([`Queue::fair`], a socket's inbound queue) keeps its
+//! items in one lane per link and hands them out one from each lane in
+//! turn ([`crate::lanes`]); the others keep arrival order.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
