@@ -21,10 +21,16 @@
 #   --shortlist  libzmq part: only the 36 shortlisted tests.
 #   --test NAME  libzmq part: only this test (test_X or X; repeatable);
 #                implies --only libzmq. Its output goes to the terminal too.
-#   Without --report the exit code is 0 only if nothing failed, errored,
-#   crashed or hung in pyzmq's suite and no libzmq test failed that is not
-#   listed in scripts/libzmq-tests-known.tsv (each listed one with its
-#   reason; a listed test that passes is reported, so the list shrinks).
+#   Without --report the exit code is 0 only if at least 330 of pyzmq's
+#   tests passed ($PEER_SUITES_PYZMQ_MIN_PASSED), none failed, errored,
+#   crashed or hung that scripts/pyzmq-tests-known.tsv does not list (its
+#   `deselect` lines are not run at all), and no libzmq test failed that
+#   is not listed in scripts/libzmq-tests-known.tsv (each listed one with
+#   its reason; a listed test that passes is reported, so the lists
+#   shrink). A libzmq test listed in scripts/libzmq-tests-flaky.tsv (a
+#   timing race on a loaded machine) gets up to 3 attempts.
+#   Prints `pyzmq: P passed, F failed, S skipped` and
+#   `libzmq tests: P passed of N` (the shortlist, then the others).
 #
 # Everything is cached under $PEER_SUITES_DIR (default
 # ${CARGO_TARGET_DIR:-target}/peer-suites): the prefix, the venv, the
@@ -39,9 +45,10 @@
 # Network: PyPI through pip and deb.debian.org through apt-get, once each.
 #
 # A test that kills the interpreter (segfault, abort) or hangs past the
-# per-test timeout is recorded in pyzmq-crashes.txt, and the suite resumes
-# without it and without the tests already reported (at most
-# $PEER_SUITES_MAX_RESTARTS times).
+# per-test timeout ($PEER_SUITES_PYZMQ_TEST_TIMEOUT, 60 s) is recorded in
+# pyzmq-crashes.txt, and the suite resumes without it and without the
+# tests already reported (at most $PEER_SUITES_MAX_RESTARTS times, 5, and
+# within $PEER_SUITES_PYZMQ_BUDGET seconds for all runs, 600).
 set -euo pipefail
 
 report=0
@@ -78,9 +85,15 @@ work=${PEER_SUITES_DIR:-$target/peer-suites}
 prefix=$work/prefix
 python=${ZMTP_PYTHON:-python3}
 pyzmq_version=27.3.0
-# Guards one whole pytest run; a hung zmq_ctx_term must not hang this.
-run_timeout=${PEER_SUITES_TIMEOUT:-1200}
-max_restarts=${PEER_SUITES_MAX_RESTARTS:-10}
+# pyzmq's part: all its pytest runs together get this many seconds (a
+# hung zmq_ctx_term must not hang CI), each test this many, and the suite
+# is resumed at most this many times after a test that killed or hung it.
+pyzmq_budget=${PEER_SUITES_PYZMQ_BUDGET:-600}
+pyzmq_test_timeout=${PEER_SUITES_PYZMQ_TEST_TIMEOUT:-60}
+max_restarts=${PEER_SUITES_MAX_RESTARTS:-5}
+# Issue 14's target: at least this many of pyzmq's 375 items pass.
+pyzmq_min_passed=${PEER_SUITES_PYZMQ_MIN_PASSED:-330}
+pyzmq_known_file=$repo/scripts/pyzmq-tests-known.tsv
 mkdir -p "$work"
 
 log() { echo "== peer-suites: $*"; }
@@ -187,6 +200,11 @@ def pytest_runtest_logreport(report):
 PY
 }
 
+# The known-failures file's ids of one kind (deselect or fails).
+pyzmq_known() {
+    awk -F'\t' -v k="$1" '!/^#/ && $2 == k { print $1 }' "$pyzmq_known_file"
+}
+
 pyzmq_suite() {
     pyzmq_build
 
@@ -207,13 +225,24 @@ pyzmq_suite() {
     : >"$results"
     : >"$failures"
     : >"$logfile"
-    local attempt=0 rc
+    local known_deselect=()
+    local id
+    while IFS= read -r id; do
+        known_deselect+=(--deselect "$id")
+    done < <(pyzmq_known deselect)
+    local started=$SECONDS attempt=0 rc left
     while :; do
         attempt=$((attempt + 1))
+        left=$((pyzmq_budget - (SECONDS - started)))
+        if [ $left -le 0 ]; then
+            log "pyzmq's suite is past its budget of ${pyzmq_budget}s: not resumed"
+            printf '%s\t%s\n' "rest of the suite" "not run: past the ${pyzmq_budget}s budget" >>"$crashes"
+            break
+        fi
         rm -f "$current"
         # Tests already reported (by an earlier attempt that died) and the
         # ones that killed it are not run again.
-        local deselect=()
+        local deselect=("${known_deselect[@]}")
         while IFS= read -r id; do
             deselect+=(--deselect "$id")
         done < <(cut -f1 "$results" "$crashes" | sort -u)
@@ -225,9 +254,9 @@ pyzmq_suite() {
             PEER_SUITES_CURRENT="$current" PEER_SUITES_RESULTS="$results" \
             PEER_SUITES_FAILURES="$failures" \
             PYTHONPATH="$run" \
-            timeout -k 30 "$run_timeout" "$venv/bin/python" -m pytest -q -rs \
+            timeout -k 30 "$left" "$venv/bin/python" -m pytest -q -rs \
             -p no:cacheprovider -p peer_suites_progress \
-            --timeout 120 --timeout-method thread \
+            --timeout "$pyzmq_test_timeout" --timeout-method thread \
             --junitxml="$work/pyzmq-junit.attempt$attempt.xml" \
             "${deselect[@]}" tests) >>"$logfile" 2>&1
         rc=$?
@@ -239,13 +268,13 @@ pyzmq_suite() {
             { [ $rc -eq 0 ] || [ $rc -eq 1 ] || [ $rc -eq 5 ]; }; then
             break
         fi
-        local id=unknown
+        id=unknown
         [ -f "$current" ] && id=$(cat "$current")
         local why="exit $rc"
-        [ $rc -eq 124 ] && why="whole run timed out after ${run_timeout}s"
+        [ $rc -eq 124 ] && why="the run timed out (budget ${pyzmq_budget}s)"
         [ $rc -gt 128 ] && why="killed by signal $((rc - 128))"
         if sed -n "/^=== attempt $attempt\$/,\$p" "$logfile" | grep -q '+ Timeout +'; then
-            why="hung past the 120 s per-test timeout"
+            why="hung past the ${pyzmq_test_timeout} s per-test timeout"
         fi
         log "the run died in $id: $why"
         printf '%s\t%s\n' "$id" "$why" >>"$crashes"
@@ -253,17 +282,26 @@ pyzmq_suite() {
             break
         fi
     done
-    pyzmq_summary "$results" "$crashes" "$work/pyzmq-junit.xml" || status=1
+    log "pyzmq's suite took $((SECONDS - started))s"
+    pyzmq_summary "$results" "$crashes" "$work/pyzmq-junit.xml" \
+        "$pyzmq_known_file" "$pyzmq_min_passed" || status=1
 }
 
-# Prints `pyzmq suite: P passed, F failed, S skipped, E errors of N` from
-# the recorded outcomes of every attempt (tests that crashed or hung the
-# interpreter count as errors) and writes them as one junit file.
+# Prints `pyzmq: P passed, F failed, S skipped` from the recorded outcomes
+# of every attempt (tests that crashed or hung the interpreter, or failed
+# in their setup or teardown, count as failed) and writes them as one junit
+# file. Exit 1 when fewer than the minimum passed or a test failed that the
+# known-failures file does not list as `fails`.
 pyzmq_summary() {
     "$venv/bin/python" - "$@" <<'PY'
 import sys
 import xml.etree.ElementTree as ET
-results, crashes, junit = sys.argv[1:4]
+results, crashes, junit, known_file, min_passed = sys.argv[1:6]
+known = {}
+for line in open(known_file):
+    if line.strip() and not line.startswith("#"):
+        nodeid, kind, reason = line.rstrip("\n").split("\t", 2)
+        known[nodeid] = (kind, reason)
 reports = {}
 for line in open(results):
     nodeid, when, outcome = line.rstrip("\n").split("\t")
@@ -289,6 +327,7 @@ for line in open(crashes):
         dead[nodeid] = why
 count = {k: sum(1 for v in verdict.values() if v == k)
          for k in ("passed", "failed", "skipped", "error")}
+deselected = sorted(n for n, (k, _) in known.items() if k == "deselect")
 suite = ET.Element("testsuite", name="pyzmq", tests=str(len(verdict)),
                    failures=str(count["failed"]), errors=str(count["error"]),
                    skipped=str(count["skipped"]))
@@ -302,11 +341,28 @@ for nodeid, v in sorted(verdict.items()):
     elif v == "skipped":
         ET.SubElement(case, "skipped")
 ET.ElementTree(suite).write(junit, encoding="utf-8", xml_declaration=True)
-print(f"pyzmq suite: {count['passed']} passed, {count['failed']} failed, "
-      f"{count['skipped']} skipped, {count['error']} errors of {len(verdict)}")
-for nodeid, why in dead.items():
-    print(f"  crashed or hung: {nodeid} ({why})")
-sys.exit(0 if count["failed"] == 0 and count["error"] == 0 else 1)
+failed = count["failed"] + count["error"]
+print(f"pyzmq: {count['passed']} passed, {failed} failed, {count['skipped']} skipped")
+print(f"  of {len(verdict) + len(deselected)} items: {count['error']} of the failed crashed, hung "
+      f"or failed in setup/teardown; {len(deselected)} deselected (scripts/pyzmq-tests-known.tsv)")
+ok = True
+for nodeid in deselected:
+    print(f"  deselected: {nodeid} ({known[nodeid][1]})")
+for nodeid, v in sorted(verdict.items()):
+    if v not in ("failed", "error"):
+        if known.get(nodeid, ("",))[0] == "fails":
+            print(f"  now passes (drop it from scripts/pyzmq-tests-known.tsv): {nodeid}")
+        continue
+    what = dead.get(nodeid, "failed" if v == "failed" else "error in setup or teardown")
+    if known.get(nodeid, ("",))[0] == "fails":
+        print(f"  known:      {nodeid}: {what} ({known[nodeid][1]})")
+    else:
+        print(f"  UNEXPECTED: {nodeid}: {what}")
+        ok = False
+if count["passed"] < int(min_passed):
+    print(f"  UNEXPECTED: {count['passed']} passed, fewer than the {min_passed} required")
+    ok = False
+sys.exit(0 if ok else 1)
 PY
 }
 
@@ -333,6 +389,7 @@ libzmq_shortlist=(
 # sources; Debian disables it too) are not candidates.
 libzmq_excluded='fuzzer|tipc|vmci|vsock|_ws_|wss_|gssapi|cap_net_admin|security_curve'
 libzmq_test_timeout=${PEER_SUITES_LIBZMQ_TIMEOUT:-60}
+libzmq_flaky_attempts=${PEER_SUITES_FLAKY_ATTEMPTS:-3}
 libzmq_jobs=${PEER_SUITES_JOBS:-2}
 
 # The Debian source package, fetched once (scripts/zeromq3-source.sh).
@@ -492,12 +549,37 @@ libzmq_known_reason() {
     awk -F'\t' -v t="$1" '$1 == t { print $2; exit }' "$repo/scripts/libzmq-tests-known.tsv"
 }
 
+libzmq_flaky_reason() {
+    awk -F'\t' -v t="$1" '!/^#/ && $1 == t { print $2; exit }' "$repo/scripts/libzmq-tests-flaky.tsv"
+}
+
+# Runs one test; one listed in scripts/libzmq-tests-flaky.tsv (timing
+# races on a loaded machine) gets up to $libzmq_flaky_attempts attempts, and
+# its last outcome is the one that counts (earlier ones are kept in
+# results.tsv as `attempt N: OUTCOME` lines of group `retried`).
+libzmq_run_flaky() {
+    local name=$1 group=$2 attempts=1 n outcome
+    [ -n "$(libzmq_flaky_reason "$name")" ] && attempts=$libzmq_flaky_attempts
+    for ((n = 1; n <= attempts; n++)); do
+        libzmq_run_one "$name" "$group"
+        outcome=$(tail -n 1 "$libzmq_results/results.tsv" | cut -f3)
+        case $outcome in passed | skipped) return ;; esac
+        if [ $n -lt "$attempts" ]; then
+            cp "$libzmq_results/logs/$name.log" "$libzmq_results/logs/$name.attempt$n.log"
+            # The failed attempt stays on record, out of the counts.
+            sed -i '$ s/^\([^\t]*\)\t[^\t]*\t/\1\tretried\tattempt '"$n"': /' "$libzmq_results/results.tsv"
+            echo "      flaky (scripts/libzmq-tests-flaky.tsv): attempt $((n + 1)) of $attempts"
+        fi
+    done
+}
+
 libzmq_suite() {
     zmq_build=$zmq_dir/build
     zmq_cflags=(-O1 -w -pthread -DZMQ_CUSTOM_PLATFORM_HPP
         -DUNITY_USE_COMMAND_LINE_ARGS -DUNITY_EXCLUDE_FLOAT
         -I"$zmq_build/platform" -I"$zmq_src/tests"
         -I"$zmq_src/external/unity" -I"$zmq_src/include")
+    local started=$SECONDS
     mkdir -p "$libzmq_results/logs"
     : >"$libzmq_results/results.tsv"
     libzmq_platform
@@ -514,11 +596,12 @@ libzmq_suite() {
         libzmq_in_shortlist "$name" && group=shortlist
         if [ -x "$zmq_build/bin/$name" ]; then
             built[$name]=1
-            libzmq_run_one "$name" "$group"
+            libzmq_run_flaky "$name" "$group"
         else
             printf '%s\t%s\t%s\t0\n' "$name" "$group" "did not build" >>"$libzmq_results/results.tsv"
         fi
     done
+    log "libzmq's tests took $((SECONDS - started))s (building them included)"
     libzmq_summary
 }
 
@@ -545,6 +628,10 @@ libzmq_summary() {
     done
     local name outcome reason
     while IFS=$'\t' read -r name group outcome _; do
+        if [ "$group" = retried ]; then
+            echo "  retried:    $name: $outcome ($(libzmq_flaky_reason "$name"))"
+            continue
+        fi
         case $outcome in passed | skipped | "did not build") ;; *)
             reason=$(libzmq_known_reason "$name")
             if [ -n "$reason" ]; then

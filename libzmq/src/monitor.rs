@@ -115,12 +115,17 @@ fn own_close_without_event(e: &MonitorEvent, listeners: &[Endpoint]) -> bool {
     }
 }
 
+/// The errno libzmq puts in an event's value for `reason`: the OS error,
+/// and EPIPE for a peer that closed its end (libzmq's read of an orderly
+/// close sets it, so a handshake cut short that way reports
+/// HANDSHAKE_FAILED_NO_DETAIL with EPIPE).
 fn os_code(reason: &LinkEnd) -> u32 {
     match reason {
         LinkEnd::Io(failure) => failure
             .os_code
             .and_then(|c| u32::try_from(c).ok())
             .unwrap_or(0),
+        LinkEnd::PeerClosed => u32::try_from(libc::EPIPE).unwrap_or(0),
         _ => 0,
     }
 }
@@ -272,5 +277,22 @@ mod tests {
         assert_eq!(&frames[0][..2], &0x0008u16.to_ne_bytes());
         assert_eq!(&frames[0][2..], &7u32.to_ne_bytes());
         assert_eq!(&frames[1][..], b"tcp://127.0.0.1:5555");
+    }
+
+    /// libzmq's `test_security_zap` expects EPIPE when the client goes
+    /// while the server waits for its ZAP handler.
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn a_handshake_the_peer_closed_fails_with_epipe() {
+        let failed = MonitorEvent::HandshakeFailed {
+            endpoint: "tcp://127.0.0.1:5555".parse().unwrap(),
+            peer: "127.0.0.1".into(),
+            reason: LinkEnd::PeerClosed,
+        };
+        let epipe = u32::try_from(libc::EPIPE).unwrap();
+        assert_eq!(
+            v1_event(&failed),
+            Some((event::HANDSHAKE_FAILED_NO_DETAIL, epipe))
+        );
     }
 }

@@ -147,7 +147,7 @@ async fn stop_signal(core: &Core, rx: &PipeRx<Outbound>) {
     if rx.is_empty() {
         return;
     }
-    match core.options.linger {
+    match core.linger() {
         Some(linger) => tokio::time::sleep(linger).await,
         None => std::future::pending().await,
     }

@@ -4,15 +4,16 @@
 //! Every peer link has a *pipe*: a bounded queue of [`Outbound`] items
 //! (capacity `sndhwm`) that the socket fills and the link's engine task
 //! drains. All links share one inbound queue (capacity `rcvhwm`) that the
-//! engines fill and `recv` drains; when it is full, engines stop reading and
-//! TCP pushes back on the sender.
+//! engines fill and `recv` drains, one message from each link in turn
+//! (fair-queued, [`crate::lanes`]); when it is full, engines stop reading
+//! and TCP pushes back on the sender.
 //!
 //! The per-type rules (round-robin, fan-out, routing by id, request-reply
 //! envelopes, subscriptions) live in [`crate::rules`]; this file keeps the
 //! bookkeeping they share: which pipes exist, which are ready, their routing
 //! ids and subscriptions, and the statistics.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -127,6 +128,10 @@ pub(crate) struct State {
     /// Why the socket dropped a live link's pipe, for its engine to report
     /// (taken when the engine notices, cleared when the link is down).
     pub(crate) dropped: HashMap<PipeId, Refusal>,
+    /// Pipes of links ended by `disconnect`, whose messages the
+    /// application must not receive (cleared when the link is down and
+    /// gone: [`Core::forget_link`]).
+    pub(crate) discarding: HashSet<PipeId>,
     /// Messages accepted for sending.
     pub(crate) sent: u64,
     /// XPUB notices (and the link messages around them) in the order the
@@ -221,7 +226,8 @@ pub struct SocketStats {
     pub dropped_unroutable: u64,
     /// Inbound messages discarded by the socket's rules (a SUB's local
     /// filter, a REQ reply from the wrong peer, a REP request without an
-    /// envelope delimiter, upstream data at a PUB).
+    /// envelope delimiter, upstream data at a PUB), and those a
+    /// `disconnect` dropped unread.
     pub dropped_inbound: u64,
     /// Peers whose handshake is complete.
     pub peers: usize,
@@ -230,6 +236,8 @@ pub struct SocketStats {
     /// `docs/limits.md`, "One link"), plus the items waiting in an XPUB's
     /// notice queue (its notices and the messages around them).
     pub held_by_links: u64,
+    /// Messages in the inbound queue, waiting for the application.
+    pub queued: u64,
 }
 
 /// What a link learns when its handshake is accepted by the socket.
@@ -294,10 +302,11 @@ impl Core {
     pub(crate) fn new(socket_type: SocketType, options: Options) -> Arc<Self> {
         let inbound = match conflates(socket_type, &options) {
             true => Queue::conflating(),
-            false => Queue::weighing(
+            false => Queue::fair(
                 Options::capacity(options.rcvhwm),
                 options.rcvhwm_bytes,
                 Inbound::weight,
+                |inbound| inbound.pipe,
             ),
         };
         let live = LiveOptions::new(&options);
@@ -350,6 +359,12 @@ impl Core {
             return queue::conflating_pipe();
         }
         queue::pipe(Options::capacity(self.live.snapshot().sndhwm))
+    }
+
+    /// LINGER as it is now: read when the socket closes, so a change on
+    /// the live socket counts (libzmq reads it at `zmq_close`).
+    pub(crate) fn linger(&self) -> Option<std::time::Duration> {
+        self.live.snapshot().linger
     }
 
     /// Makes `options` the ones new endpoints and links take; changed
@@ -512,6 +527,10 @@ impl Core {
     ) -> Option<u64> {
         let mut state = self.state();
         state.dropped.remove(&id);
+        if state.discarding.contains(&id) {
+            self.discard_lane(id, rest.len());
+            rest.clear();
+        }
         let notices = self.forget_peer(&mut state, id);
         if detach {
             state.pipes.retain(|p| p.id != id);
@@ -663,7 +682,31 @@ impl Core {
     /// The link on pipe `id` is over and left its endpoint: nothing may
     /// stay recorded about it.
     pub(crate) fn forget_link(&self, id: PipeId) {
-        self.state().dropped.remove(&id);
+        let mut state = self.state();
+        state.dropped.remove(&id);
+        state.discarding.remove(&id);
+    }
+
+    /// `disconnect` ended the links on `pipes`: what they delivered and
+    /// the application has not received goes, and so does what they still
+    /// deliver before they are down ([`Core::pipe_down`]). Counted in
+    /// [`SocketStats::dropped_inbound`].
+    pub(crate) fn discard_inbound(&self, pipes: &[PipeId]) {
+        let mut state = self.state();
+        for &pipe in pipes {
+            state.discarding.insert(pipe);
+            self.discard_lane(pipe, 0);
+        }
+    }
+
+    /// Drops the inbound lane of `pipe` and counts it, with `more` items
+    /// dropped besides; under the state's lock (which comes before the
+    /// inbound queue's).
+    fn discard_lane(&self, pipe: PipeId, more: usize) {
+        let n = self.inbound.drop_lane(pipe) + more;
+        self.stats
+            .dropped_inbound
+            .fetch_add(n as u64, Ordering::Relaxed);
     }
 
     /// A peer subscribed or cancelled (PUB, XPUB). An XPUB's notice, if
@@ -740,13 +783,14 @@ impl Core {
             // What links decoded and hold themselves, and what waits in
             // the notice queue (notices and the link messages around them).
             held_by_links: load(&self.stats.held_by_links) + noticed,
+            queued: self.inbound.len() as u64,
         }
     }
 
     /// The link on `pipe` ended and has queued its last message: its
     /// metadata may go once the application has taken that message.
     pub(crate) fn retire_peer(&self, pipe: PipeId) {
-        let end = self.inbound.end_position();
+        let end = self.inbound.position_past_lane(pipe);
         let taken = self.inbound.taken();
         self.peers.retire(pipe, end, taken);
     }

@@ -112,14 +112,15 @@ impl Stop {
         self.links().pipes.remove(&pipe);
     }
 
-    /// Stops the endpoint and ends its links.
-    pub(crate) fn stop(&self, core: &Core) {
+    /// Stops the endpoint and ends its links; returns their pipes.
+    pub(crate) fn stop(&self, core: &Core) -> Vec<PipeId> {
         self.token.cancel();
         let mut links = self.links();
         links.stopped = true;
         // Under the lock: a link that leaves meanwhile has either been
         // ended here or is gone before this looks.
-        for pipe in links.pipes.drain() {
+        let pipes: Vec<PipeId> = links.pipes.drain().collect();
+        for &pipe in &pipes {
             core.end_link(pipe, Refusal::DisconnectedByApplication);
         }
         for (peer, pipe) in links.peer_ends.drain(..) {
@@ -127,6 +128,7 @@ impl Stop {
                 peer.end_live_link(pipe, Refusal::DisconnectedByApplication);
             }
         }
+        pipes
     }
 }
 

@@ -671,7 +671,7 @@ impl Engine<'_> {
             return self.finish(LinkEnd::Refused(why));
         }
         self.draining = true;
-        match self.link.core.options.linger {
+        match self.link.core.linger() {
             Some(linger) if linger.is_zero() => self.finish(LinkEnd::SocketClosed),
             Some(linger) => self.linger_at = Some(Instant::now() + linger),
             None => {}
@@ -763,7 +763,7 @@ impl Engine<'_> {
             return;
         }
         self.closing_seen = true;
-        match self.link.core.options.linger {
+        match self.link.core.linger() {
             Some(linger) if queued && !linger.is_zero() => {
                 self.linger_at = Some(Instant::now() + linger)
             }

@@ -158,7 +158,7 @@ pub(crate) fn unbind(core: &Core, name: &str) -> bool {
 /// `core` closes: removes every name it bound, and every connect of its
 /// still waiting unless messages wait in it and its linger lets them.
 pub(crate) fn unbind_all(core: &Arc<Core>) {
-    let lingers = core.options.linger != Some(std::time::Duration::ZERO);
+    let lingers = core.linger() != Some(std::time::Duration::ZERO);
     let mut registry = domain(core).registry();
     registry
         .bound

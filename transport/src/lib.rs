@@ -48,6 +48,7 @@ pub mod fuzz_subscriptions;
 mod gate;
 mod inproc;
 mod ipc_file;
+mod lanes;
 mod link_end;
 mod listener;
 mod live_options;

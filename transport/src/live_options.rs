@@ -14,7 +14,11 @@
 //! queue (`rcvhwm`). A lowered mark keeps what is queued already; it
 //! drains, and the new mark holds from then on.
 //!
-//! What the socket's own rules read (linger, `router_mandatory`, the XPUB
+//! LINGER too counts at once: it is read when the socket closes
+//! (`Core::linger`), as libzmq reads it at
+//! `zmq_close`.
+//!
+//! What the socket's own rules read (`router_mandatory`, the XPUB
 //! flags, `immediate`, `link_notify`, the per-peer caps, the inproc
 //! domain) stays as the socket was made with ([`Socket::options`]).
 //!

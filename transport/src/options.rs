@@ -39,7 +39,8 @@ pub struct Options {
     pub rcvhwm_bytes: Option<usize>,
     /// `ZMQ_LINGER`: how long a closed socket keeps trying to deliver what
     /// is queued. `None` waits forever (libzmq's -1, the default except for
-    /// SUB and XSUB, which default to zero).
+    /// SUB and XSUB, which default to zero). Read when the socket closes:
+    /// a change through `Socket::set_options` counts.
     pub linger: Option<Duration>,
     /// `ZMQ_RECONNECT_IVL`: delay before reconnecting (100 ms). Zero turns
     /// reconnection off.

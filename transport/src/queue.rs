@@ -13,11 +13,17 @@
 //!
 //! A *conflating* queue (`ZMQ_CONFLATE`, [`Queue::conflating`]) holds one
 //! item and is never full: a push replaces what is queued.
+//!
+//! A *fair* queue ([`Queue::fair`], a socket's inbound queue) keeps its
+//! items in one lane per link and hands them out one from each lane in
+//! turn ([`crate::lanes`]); the others keep arrival order.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
+
+use crate::lanes::{Items, LaneKey, Lanes};
 
 /// Why an item could not be pushed; the item comes back.
 #[derive(Debug)]
@@ -38,7 +44,7 @@ impl<T> PushError<T> {
 
 #[derive(Debug)]
 struct Inner<T> {
-    items: VecDeque<T>,
+    items: Items<T>,
     closed: bool,
     consumers: Vec<Waker>,
     producers: Vec<Waker>,
@@ -103,9 +109,29 @@ impl<T> Queue<T> {
     /// no more once its items weigh that much by `weigh` (the item that
     /// crosses the mark is taken: one item always fits an empty queue).
     pub(crate) fn weighing(capacity: usize, bytes: Option<usize>, weigh: fn(&T) -> usize) -> Self {
+        Queue::holding(Items::Fifo(VecDeque::new()), capacity, bytes, weigh)
+    }
+
+    /// [`Queue::weighing`], its items fair-queued between the lanes `key`
+    /// names ([`crate::lanes`]): takes serve the lanes in turn.
+    pub(crate) fn fair(
+        capacity: usize,
+        bytes: Option<usize>,
+        weigh: fn(&T) -> usize,
+        key: fn(&T) -> LaneKey,
+    ) -> Self {
+        Queue::holding(Items::Fair(Lanes::new(key)), capacity, bytes, weigh)
+    }
+
+    fn holding(
+        items: Items<T>,
+        capacity: usize,
+        bytes: Option<usize>,
+        weigh: fn(&T) -> usize,
+    ) -> Self {
         Queue {
             inner: Mutex::new(Inner {
-                items: VecDeque::new(),
+                items,
                 closed: false,
                 consumers: Vec::new(),
                 producers: Vec::new(),
@@ -179,11 +205,7 @@ impl<T> Queue<T> {
         let mut inner = self.lock();
         let n = max.min(inner.items.len());
         if n > 0 {
-            if out.is_empty() && n == inner.items.len() {
-                std::mem::swap(&mut inner.items, out);
-            } else {
-                out.extend(inner.items.drain(..n));
-            }
+            inner.items.take_front(n, out);
             let bytes = self.weight_of(out.iter().rev().take(n));
             self.after_take(&mut inner, n, bytes);
             inner.in_transit += n;
@@ -309,14 +331,10 @@ impl<T> Queue<T> {
             }
             return self.room_in(&inner);
         }
-        if was_empty && n == items.len() {
-            // A consumer keeping up finds the queue empty each time: hand
-            // over the whole batch by swapping buffers instead of moving
-            // every item (the caller gets the emptied buffer back).
-            std::mem::swap(&mut inner.items, items);
-        } else {
-            inner.items.extend(items.drain(..n));
-        }
+        // A consumer keeping up finds the queue empty each time: the whole
+        // batch is handed over by swapping buffers instead of moving every
+        // item (the caller gets the emptied buffer back).
+        inner.items.push_batch(items, n);
         if was_empty {
             wake_all(&mut inner.consumers);
         }
@@ -393,11 +411,23 @@ impl<T> Queue<T> {
         Poll::Pending
     }
 
-    /// Items taken so far and items waiting: the position the next pushed
-    /// item will have.
-    pub(crate) fn end_position(&self) -> u64 {
+    /// A position the queue will have been taken past once every item
+    /// now in the lane `key` is gone: in one line, the items taken so far
+    /// and those waiting (the position the next pushed item will have).
+    /// Fair-queued, the lane is served once a turn, and a turn takes at
+    /// most one item from each lane holding some, so at most as many as
+    /// the queue can hold: its capacity, twice over for what a
+    /// [`Queue::give_back`] returns beyond it.
+    pub(crate) fn position_past_lane(&self, key: LaneKey) -> u64 {
         let inner = self.lock();
-        inner.taken + inner.items.len() as u64
+        match inner.items {
+            Items::Fifo(_) => inner.taken + inner.items.len() as u64,
+            Items::Fair(_) => {
+                let turns = inner.items.lane_len(key) as u64;
+                let per_turn = 2 * self.capacity().max(inner.items.len()) as u64;
+                inner.taken.saturating_add(turns.saturating_mul(per_turn))
+            }
+        }
     }
 
     /// Ready(Some) with the front item, Ready(None) once closed and empty;
@@ -431,11 +461,7 @@ impl<T> Queue<T> {
         }
         if n > 0 {
             let bytes = self.weight_of(inner.items.iter().take(n));
-            if out.is_empty() && n == inner.items.len() {
-                std::mem::swap(&mut inner.items, out);
-            } else {
-                out.extend(inner.items.drain(..n));
-            }
+            inner.items.take_front(n, out);
             self.after_take(&mut inner, n, bytes);
             return Poll::Ready(n);
         }
@@ -472,7 +498,7 @@ impl<T> Queue<T> {
     fn take_all(&self, inner: &mut Inner<T>, out: &mut VecDeque<T>) -> Option<bool> {
         let n = inner.items.len();
         if n > 0 {
-            std::mem::swap(&mut inner.items, out);
+            inner.items.take_front(n, out);
             let bytes = inner.bytes;
             self.after_take(inner, n, bytes);
             return Some(true);
@@ -498,6 +524,19 @@ impl<T> Queue<T> {
         if was_empty {
             wake_all(&mut inner.consumers);
         }
+    }
+
+    /// Drops what the lane `key` holds (a fair queue's; nothing from
+    /// another), counted as taken; how many items went.
+    pub(crate) fn drop_lane(&self, key: LaneKey) -> usize {
+        let mut inner = self.lock();
+        let dropped = inner.items.remove_lane(key);
+        let n = dropped.len();
+        if n > 0 {
+            let bytes = self.weight_of(dropped.iter());
+            self.after_take(&mut inner, n, bytes);
+        }
+        n
     }
 
     /// How many items have been taken off the queue.
@@ -647,7 +686,7 @@ mod tests {
         assert_eq!(q.try_pop(), None);
         assert_eq!(q.replaced(), 15);
         assert_eq!(q.taken(), 16, "replaced items count as gone");
-        assert_eq!(q.end_position(), 16);
+        assert_eq!(q.position_past_lane(0), 16);
         q.close();
         assert!(q.try_push(1).is_err());
     }

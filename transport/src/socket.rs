@@ -236,7 +236,9 @@ impl Socket {
     /// Stops a connected endpoint: no more reconnecting, and its link (if
     /// up) ends as [`Refusal::DisconnectedByApplication`](crate::Refusal::DisconnectedByApplication),
     /// as libzmq's `zmq_disconnect` does. Every connect to that endpoint
-    /// stops. An `inproc://` connect still waiting for its bind is
+    /// stops, and what its links delivered that the application has not
+    /// received is dropped (libzmq ends the pipe at once: a multipart
+    /// message in it goes whole). An `inproc://` connect still waiting for its bind is
     /// dropped with what was queued for it.
     ///
     /// [`Error::EndpointNotFound`] if the socket has no such connect.
@@ -250,7 +252,8 @@ impl Socket {
             if let Endpoint::Inproc(name) = &endpoint {
                 inproc::forget_pending(&self.core, name, stop);
             }
-            stop.stop(&self.core);
+            let pipes = stop.stop(&self.core);
+            self.core.discard_inbound(&pipes);
         }
         Ok(())
     }

@@ -127,3 +127,26 @@ async fn maxmsgsize_counts_from_the_next_bind() {
     assert_eq!(text(&common::recv(&pull).await), ["end"]);
     assert!(matches!(pull.try_recv(), Err(Error::WouldBlock)));
 }
+
+/// LINGER is read when the socket closes, as libzmq does: set to 0 on a
+/// live socket whose message waits for a peer that never comes, the close
+/// ends its connecter at once instead of redialling forever (libzmq's
+/// `test_security_zap` closes its bounced clients this way).
+#[tokio::test]
+async fn a_linger_changed_on_a_live_socket_holds_at_close() {
+    let push = Socket::new(SocketType::Push);
+    assert_eq!(push.options().linger, None, "libzmq's default: forever");
+    // A port nothing listens on.
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    push.connect(&format!("tcp://{addr}")).await.unwrap();
+    push.try_send(msg(&["never delivered"])).unwrap();
+    let mut options = push.current_options();
+    options.linger = Some(Duration::ZERO);
+    push.set_options(options);
+    tokio::time::timeout(common::WAIT, push.close())
+        .await
+        .expect("the close waited for a peer despite LINGER 0");
+}

@@ -593,3 +593,89 @@ async fn inproc_sender_at_the_mark_resumes_when_the_pipe_drains() {
     }
     timeout(WAIT, sender).await.unwrap().unwrap();
 }
+
+/// Waits (within [`WAIT`]) until `f` holds.
+async fn until(mut f: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !f() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "condition never held"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// PULL fair-queues (RFC 28, libzmq's `fq`): with messages waiting from
+/// several peers, it takes one from each peer in turn, each peer's in the
+/// order it sent them (libzmq's `test_spec_pushpull` checks the same).
+#[tokio::test]
+async fn pull_takes_one_message_from_each_peer_in_turn() {
+    for t in ["tcp", "inproc"] {
+        let pull = Socket::new(SocketType::Pull);
+        let ep = match t {
+            "tcp" => pull.bind("tcp://127.0.0.1:*").await.unwrap().to_string(),
+            _ => {
+                let name = format!("inproc://fair-{}", fastrand_name());
+                pull.bind(&name).await.unwrap().to_string()
+            }
+        };
+        let mut pushes = Vec::new();
+        for _ in 0..3 {
+            let push = Socket::new(SocketType::Push);
+            push.connect(&ep).await.unwrap();
+            pushes.push(push);
+        }
+        until(|| pull.stats().peers == 3).await;
+        // Each peer's messages arrive together, one peer after the other.
+        for (peer, push) in pushes.iter().enumerate() {
+            for n in 0..3 {
+                push.send(msg(&[&peer.to_string(), &n.to_string()]))
+                    .await
+                    .unwrap();
+            }
+        }
+        until(|| pull.stats().queued == 9).await;
+        let mut seen = [0; 3];
+        for round in 0..3 {
+            let mut peers = Vec::new();
+            for _ in 0..3 {
+                let m = text(&recv(&pull).await);
+                let peer: usize = m[0].parse().unwrap();
+                assert_eq!(m[1], seen[peer].to_string(), "{t}: a peer's order");
+                seen[peer] += 1;
+                peers.push(peer);
+            }
+            peers.sort();
+            assert_eq!(peers, [0, 1, 2], "{t}: round {round} takes one from each");
+        }
+    }
+}
+
+/// `disconnect` drops what the endpoint's link delivered and the
+/// application has not received, multipart messages whole (libzmq ends
+/// the pipe at once; `test_spec_pushpull`'s multipart_atomic_drop); a new
+/// connect then receives only what is sent after it.
+#[tokio::test]
+async fn a_disconnect_drops_what_its_link_delivered_unread() {
+    for t in ["tcp", "inproc"] {
+        let push = Socket::new(SocketType::Push);
+        let pull = Socket::new(SocketType::Pull);
+        let ep = join(&push, &pull, t).await;
+        push.send(msg(&["1"])).await.unwrap();
+        push.send(msg(&["2", "2", "2"])).await.unwrap();
+        until(|| pull.stats().queued == 2).await;
+        pull.disconnect(&ep).unwrap();
+        assert!(
+            matches!(pull.try_recv(), Err(Error::WouldBlock)),
+            "{t}: nothing left after the disconnect"
+        );
+        assert_eq!(pull.stats().dropped_inbound, 2, "{t}");
+        // The PUSH sends to the new link only once the old one is gone.
+        until(|| push.stats().peers == 0).await;
+        pull.connect(&ep).await.unwrap();
+        until(|| push.stats().peers == 1).await;
+        push.send(msg(&["3", "3"])).await.unwrap();
+        assert_eq!(text(&recv(&pull).await), ["3", "3"], "{t}");
+    }
+}
