@@ -31,12 +31,14 @@
 mod client;
 mod cookie;
 mod keys;
+mod mac;
 mod message;
 mod nonce;
 mod random;
 mod salsa;
 mod server;
 mod shared;
+mod simd;
 #[cfg(test)]
 mod tests;
 
