@@ -82,6 +82,14 @@ impl Mac {
 
 /// The Poly1305 tag of `message` under the 32-byte one-time `key`.
 pub(super) fn poly1305(key: &[u8; 32], message: &[u8]) -> [u8; TAG_LEN] {
+    if message.len() < SHORT_MAC {
+        // Straight to it: a `Mac` is as large as the crate's state.
+        let mac = ShortPoly1305::new(key);
+        let mut h = [0; 3];
+        let whole = message.len() - message.len() % MAC_BLOCK;
+        mac.blocks(&mut h, &message[..whole]);
+        return mac.tag(h, &message[whole..]);
+    }
     Mac::new(key, message.len()).finish(message)
 }
 
