@@ -60,6 +60,14 @@
 //! 68 µs a pair against 135 µs before; 64 B 195 ns against 370 ns. With
 //! AVX-512 the keystream and Poly1305 take about the same time, so
 //! Poly1305 (AVX2 at best) is now half of a long box.
+//!
+//! Whole links (`zmtp-perf` and libzmq 4.3.4's probe, `local_thr` and
+//! `remote_thr` with `PERF_CURVE=1` over tcp, user plus system CPU seconds
+//! of each side, alternating runs, load average 12 to 14): 10,000 frames of
+//! 64 KiB cost the sender 0.53 to 0.55 s (0.83 to 0.86 before, libzmq 0.55
+//! to 0.57) and the receiver 0.65 to 0.69 s (1.04 to 1.07 before, libzmq
+//! 0.77 to 0.96); 300,000 of 64 B cost 0.05 and 0.06 s (0.07 and 0.09
+//! before, libzmq 0.18 and 0.21).
 
 mod client;
 mod cookie;
