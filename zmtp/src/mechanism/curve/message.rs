@@ -15,7 +15,7 @@
 
 use std::fmt;
 
-use bytes::{BufMut, BytesMut};
+use bytes::{Buf, BufMut, BytesMut};
 
 use super::keys::{CurvePublicKey, CurveSecretKey};
 use super::nonce::{self, NonceCounter, NonceWatermark};
@@ -123,12 +123,14 @@ impl CurveCipher {
             .open_append(&counter.to_be_bytes(), ciphertext, tag, &mut self.plain)
             .map_err(|_| CurveError::BoxOpen(BoxKind::Message))?;
         self.received.raise(counter);
-        let plain = self.plain.split().freeze();
+        let mut plain = self.plain.split();
+        // MESSAGE_MIN_LEN leaves room for the flags byte.
         let flags = plain.first().copied().unwrap_or_default();
+        plain.advance(1.min(plain.len()));
         Ok(Frame {
             more: flags & INNER_MORE != 0,
             command: flags & INNER_COMMAND != 0,
-            body: plain.slice(1..),
+            body: plain.freeze(),
         })
     }
 }

@@ -1,26 +1,6 @@
 //! XSalsa20-Poly1305, NaCl's `crypto_box` after `beforenm`, made fast for
 //! MESSAGE traffic.
 //!
-//! The `salsa20` crate makes its keystream one 64-byte block at a time with
-//! scalar code, and that was two thirds of a CURVE link's CPU. Here
-//! [`Salsa20`] makes [`LANES`] blocks at once: a loop over the blocks whose
-//! body is the whole of Salsa20/20 written out, reading and writing the
-//! state word-major (`x[word][lane]`), which LLVM's loop vectorizer turns
-//! into SSE2 (one lane per block) on any x86_64, in safe Rust and without
-//! target-feature flags. Poly1305 is the `poly1305` crate (AVX2, picked at
-//! run time) for long boxes and [`ShortPoly1305`] (64-bit limbs, four
-//! products per block) for short ones, where the crate's setup costs more
-//! than the hashing.
-//!
-//! A box of up to 96 bytes (a 64-byte frame's) needs only its nonce's first
-//! two blocks, so [`MessageKey`] fills the batch's other two lanes with the
-//! next nonce's first two blocks: nonces go up by one, and the next short
-//! box in that direction finds its keystream made. Measured with the
-//! `curve_cost` example under callgrind: a 64-byte seal plus open went from
-//! 7,373 to 4,041 instructions, a 64 KiB one from 1.69 M to 1.61 M (the
-//! Salsa20 rounds are now at SSE2's floor: 730 register copies and 1,600
-//! adds, shifts, ORs and XORs per 4-block batch).
-//!
 //! The construction is NaCl's `crypto_secretbox`:
 //!
 //! ```text
@@ -37,29 +17,45 @@
 //! connection instead of once per frame. [`SessionBox`] is the general box
 //! for the handshake's INITIATE and READY. Keys and derived state are wiped
 //! when dropped.
+//!
+//! The keystream is made `LANES` 64-byte blocks at a time: the state is
+//! held word-major (`x[word][lane]`) and every step of Salsa20/20 is a
+//! loop over the lanes, which LLVM turns into one SIMD instruction per
+//! step, one lane per block. How many lanes, and which instructions, is
+//! chosen per connection from the CPU at run time (`simd`): 16 with
+//! AVX-512, 8 with AVX2, else 4 with the target's baseline (SSE2 on any
+//! x86_64).
+//!
+//! A box goes through the data once ([`Pass`]): a batch of keystream, XORed
+//! into the output as the input is copied there (or in place), then that
+//! chunk hashed by Poly1305 (`mac`) while it is still in the L1 cache;
+//! then the next batch. Opening hashes each chunk before decrypting it and
+//! discards (wipes) what it wrote if the tag is wrong.
+//!
+//! A box of up to 96 bytes (a 64-byte frame's) needs only its nonce's first
+//! two blocks, so [`MessageKey`] makes the first two blocks of `LANES / 2`
+//! nonces in one batch: nonces go up by one, and the next short boxes in
+//! that direction find their keystream made.
 
 use bytes::BytesMut;
 use crypto_box::aead::consts::{U0, U16, U24};
 use crypto_box::aead::generic_array::GenericArray;
 use crypto_box::aead::{AeadCore, AeadInPlace, Error as AeadError};
 use curve25519_dalek::MontgomeryPoint;
-use poly1305::Poly1305;
-use poly1305::universal_hash::{KeyInit, UniversalHash};
-use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, Zeroizing};
 
 use super::keys::{CurvePublicKey, CurveSecretKey};
+use super::mac::{Mac, TAG_LEN, poly1305, tags_match};
+use super::simd::{Kernel, MAX_LANES, Width};
 
-/// Salsa20 blocks made at once: one SSE2 register of `u32` per state word.
-const LANES: usize = 4;
 /// One Salsa20 block, in bytes.
 const BLOCK: usize = 64;
-/// The bytes of keystream one [`Salsa20::batch`] makes.
-const BATCH: usize = BLOCK * LANES;
-/// What the box adds: the Poly1305 tag.
-pub(super) const TAG_LEN: usize = 16;
+/// One block of keystream.
+type Block = [u8; BLOCK];
 /// "expand 32-byte k", the constant words of a 32-byte-key state.
 const SIGMA: [u32; 4] = [0x6170_7865, 0x3320_646e, 0x7962_2d32, 0x6b20_6574];
+/// The bytes of each box's first block that key its Poly1305.
+const MAC_KEY_LEN: usize = 32;
 
 /// Salsa20's quarter round on words `a`, `b`, `c`, `d` of `x`.
 #[inline(always)]
@@ -70,34 +66,70 @@ fn quarter_round(x: &mut [u32; 16], a: usize, b: usize, c: usize, d: usize) {
     x[a] ^= x[d].wrapping_add(x[c]).rotate_left(18);
 }
 
-/// A column round then a row round.
-#[inline(always)]
-fn double_round(x: &mut [u32; 16]) {
-    quarter_round(x, 0, 4, 8, 12);
-    quarter_round(x, 5, 9, 13, 1);
-    quarter_round(x, 10, 14, 2, 6);
-    quarter_round(x, 15, 3, 7, 11);
-    quarter_round(x, 0, 1, 2, 3);
-    quarter_round(x, 5, 6, 7, 4);
-    quarter_round(x, 10, 11, 8, 9);
-    quarter_round(x, 15, 12, 13, 14);
+/// Salsa20/20's 10 double rounds (a column round then a row round) on one
+/// block: HSalsa20's, once per key.
+fn rounds(x: &mut [u32; 16]) {
+    for _ in 0..10 {
+        quarter_round(x, 0, 4, 8, 12);
+        quarter_round(x, 5, 9, 13, 1);
+        quarter_round(x, 10, 14, 2, 6);
+        quarter_round(x, 15, 3, 7, 11);
+        quarter_round(x, 0, 1, 2, 3);
+        quarter_round(x, 5, 6, 7, 4);
+        quarter_round(x, 10, 11, 8, 9);
+        quarter_round(x, 15, 12, 13, 14);
+    }
 }
 
-/// Salsa20/20's 10 double rounds, written out rather than looped: with no
-/// loop inside it, the loop over lanes in [`Salsa20::batch`] is an
-/// innermost loop, which is what LLVM's loop vectorizer turns into SIMD.
+/// [`rounds`] written out rather than looped: with no loop inside it, the
+/// loop over lanes in [`blocks`] is an innermost loop, which is what
+/// LLVM's loop vectorizer turns into SIMD (one lane per block).
 #[inline(always)]
-fn rounds(x: &mut [u32; 16]) {
-    double_round(x);
-    double_round(x);
-    double_round(x);
-    double_round(x);
-    double_round(x);
-    double_round(x);
-    double_round(x);
-    double_round(x);
-    double_round(x);
-    double_round(x);
+fn unrolled_rounds(x: &mut [u32; 16]) {
+    macro_rules! double_rounds {
+        ($($n:literal)*) => {$(
+            let _ = $n;
+            quarter_round(x, 0, 4, 8, 12);
+            quarter_round(x, 5, 9, 13, 1);
+            quarter_round(x, 10, 14, 2, 6);
+            quarter_round(x, 15, 3, 7, 11);
+            quarter_round(x, 0, 1, 2, 3);
+            quarter_round(x, 5, 6, 7, 4);
+            quarter_round(x, 10, 11, 8, 9);
+            quarter_round(x, 15, 12, 13, 14);
+        )*};
+    }
+    double_rounds!(0 1 2 3 4 5 6 7 8 9);
+}
+
+/// One Salsa20 block per lane into `out[..LANES]`: lane `i`'s state is
+/// `key_state` with words 6 to 9 (nonce and block counter) replaced by
+/// `middle(i)`, so lanes may be blocks of different nonces under one key.
+#[inline(always)]
+fn blocks<const LANES: usize>(
+    key_state: &[u32; 16],
+    middle: impl Fn(usize) -> [u32; 4],
+    out: &mut [Block],
+) {
+    // Word-major, `x[w][lane]`: for each word the lanes are adjacent, so
+    // the loop below loads and stores whole vectors, and each of its
+    // iterations becomes one SIMD lane.
+    let mut x = [[0u32; LANES]; 16];
+    for lane in 0..LANES {
+        let mut s = *key_state;
+        s[6..10].copy_from_slice(&middle(lane));
+        let start = s;
+        unrolled_rounds(&mut s);
+        for ((word, s), start) in x.iter_mut().zip(s).zip(start) {
+            word[lane] = s.wrapping_add(start);
+        }
+    }
+    // Lanes are blocks: word `w` of block `lane` is x[w][lane].
+    for (lane, block) in out[..LANES].iter_mut().enumerate() {
+        for (w, bytes) in block.chunks_exact_mut(4).enumerate() {
+            bytes.copy_from_slice(&x[w][lane].to_le_bytes());
+        }
+    }
 }
 
 /// The 16-word state for `key` with `middle` (nonce and counter, or
@@ -124,6 +156,14 @@ fn state(key: &[u8; 32], middle: &[u8; 16]) -> [u32; 16] {
     s
 }
 
+/// Words 6 and 7 of the state for an 8-byte nonce.
+fn nonce_words(nonce: &[u8; 8]) -> [u32; 2] {
+    [
+        u32::from_le_bytes([nonce[0], nonce[1], nonce[2], nonce[3]]),
+        u32::from_le_bytes([nonce[4], nonce[5], nonce[6], nonce[7]]),
+    ]
+}
+
 /// HSalsa20: a 32-byte key from a key and 16 bytes of nonce.
 pub(super) fn hsalsa20(key: &[u8; 32], input: &[u8; 16]) -> Zeroizing<[u8; 32]> {
     let mut x = Zeroizing::new(state(key, input));
@@ -135,150 +175,6 @@ pub(super) fn hsalsa20(key: &[u8; 32], input: &[u8; 16]) -> Zeroizing<[u8; 32]> 
     out
 }
 
-/// The Salsa20/20 keystream for one key and 8-byte nonce.
-pub(super) struct Salsa20 {
-    /// The state of block 0: key, nonce, counter 0.
-    initial: [u32; 16],
-}
-
-impl Salsa20 {
-    /// The stream for `key` and `nonce`.
-    pub(super) fn new(key: &[u8; 32], nonce: &[u8; 8]) -> Self {
-        let mut middle = [0u8; 16];
-        middle[..8].copy_from_slice(nonce);
-        Salsa20 {
-            initial: state(key, &middle),
-        }
-    }
-
-    /// Keystream blocks `block` to `block + LANES - 1` into `out`.
-    #[inline]
-    fn batch(&self, block: u64, out: &mut [u8; BATCH]) {
-        let nonce = [self.initial[6], self.initial[7]];
-        batch_with(
-            &self.initial,
-            |lane| {
-                let counter = block.wrapping_add(lane as u64);
-                [nonce[0], nonce[1], counter as u32, (counter >> 32) as u32]
-            },
-            out,
-        );
-    }
-
-    /// XORs `data` with the keystream from byte `offset` on.
-    #[cfg(test)]
-    pub(super) fn apply_keystream(&self, offset: u64, data: &mut [u8]) {
-        let mut buf = Zeroizing::new([0u8; BATCH]);
-        let block = offset / BLOCK as u64;
-        self.batch(block, &mut buf);
-        self.xor_from(&mut buf, block, (offset % BLOCK as u64) as usize, data);
-    }
-
-    /// XORs `data` with the keystream from byte `skip` of block `block`
-    /// on, where `buf` already holds [`Salsa20::batch`]`(block)`; `buf` is
-    /// then reused for the batches after it.
-    #[inline]
-    fn xor_from(&self, buf: &mut [u8; BATCH], block: u64, skip: usize, data: &mut [u8]) {
-        let (head, rest) = data.split_at_mut((BATCH - skip).min(data.len()));
-        xor(head, &buf[skip..]);
-        let mut block = block;
-        for chunk in rest.chunks_mut(BATCH) {
-            block = block.wrapping_add(LANES as u64);
-            self.batch(block, buf);
-            xor(chunk, &buf[..]);
-        }
-    }
-}
-
-impl Salsa20 {
-    /// Appends `parts`, taken as one run of bytes, XORed with the keystream
-    /// from byte `skip` of block `block` on, to `out`, where `buf` already
-    /// holds [`Salsa20::batch`]`(block)`; `buf` is then reused for the
-    /// batches after it. One pass over the input instead of a copy and an
-    /// in-place XOR (measured: a tenth of a 64 KiB CURVE frame's cost).
-    /// Never inlined: with [`Salsa20::batch`] inside, its frame is large,
-    /// and short boxes take [`append_xored`] instead.
-    #[inline(never)]
-    fn xor_append(
-        &self,
-        buf: &mut [u8; BATCH],
-        block: u64,
-        skip: usize,
-        parts: &[&[u8]],
-        out: &mut BytesMut,
-    ) {
-        let mut block = block;
-        let mut pos = skip;
-        let mut chunk = [0u8; BATCH];
-        for part in parts {
-            let mut part = *part;
-            while !part.is_empty() {
-                if pos == BATCH {
-                    block = block.wrapping_add(LANES as u64);
-                    self.batch(block, buf);
-                    pos = 0;
-                }
-                let n = (BATCH - pos).min(part.len());
-                for ((c, p), s) in chunk[..n].iter_mut().zip(&part[..n]).zip(&buf[pos..]) {
-                    *c = p ^ s;
-                }
-                out.extend_from_slice(&chunk[..n]);
-                pos += n;
-                part = &part[n..];
-            }
-        }
-    }
-}
-
-/// One Salsa20 block per lane into `out` (block `lane` at bytes
-/// `64 * lane..`): the state is `initial` with words 6 to 9 (nonce and
-/// block counter) replaced by `middles[lane]`, so the lanes may be blocks
-/// of different nonces under one key.
-fn batch_lanes(initial: &[u32; 16], middles: &[[u32; 4]; LANES], out: &mut [u8; BATCH]) {
-    batch_with(initial, |lane| middles[lane], out);
-}
-
-/// [`batch_lanes`] with lane `lane`'s words 6 to 9 from `middle(lane)`.
-#[inline(always)]
-fn batch_with(initial: &[u32; 16], middle: impl Fn(usize) -> [u32; 4], out: &mut [u8; BATCH]) {
-    // Word-major, `x[w][lane]`: for each word the lanes are adjacent, so
-    // the loop below loads and stores whole vectors, and each of its
-    // iterations becomes one SIMD lane.
-    let mut x = [[0u32; LANES]; 16];
-    for lane in 0..LANES {
-        let mut s = *initial;
-        s[6..10].copy_from_slice(&middle(lane));
-        let start = s;
-        rounds(&mut s);
-        for ((word, s), start) in x.iter_mut().zip(s).zip(start) {
-            word[lane] = s.wrapping_add(start);
-        }
-    }
-    // Lanes are blocks: word `w` of block `lane` is x[w][lane].
-    for (lane, block) in out.chunks_exact_mut(BLOCK).enumerate() {
-        for (w, bytes) in block.chunks_exact_mut(4).enumerate() {
-            bytes.copy_from_slice(&x[w][lane].to_le_bytes());
-        }
-    }
-}
-
-impl Drop for Salsa20 {
-    fn drop(&mut self) {
-        self.initial.zeroize();
-    }
-}
-
-/// Appends `parts`, taken as one run of bytes as long as `stream`, XORed
-/// with `stream`, to `out`: a short box's whole keystream is at hand.
-#[inline(always)]
-fn append_xored(stream: &[u8], parts: &[&[u8]], out: &mut BytesMut) {
-    let from = out.len();
-    for part in parts {
-        out.extend_from_slice(part);
-    }
-    xor(&mut out[from..], stream);
-}
-
 /// `data ^= stream`, over `data`'s length (`stream` is at least as long).
 #[inline(always)]
 fn xor(data: &mut [u8], stream: &[u8]) {
@@ -287,131 +183,211 @@ fn xor(data: &mut [u8], stream: &[u8]) {
     }
 }
 
-/// Below this many bytes Poly1305 is [`ShortPoly1305`]: the `poly1305`
-/// crate's AVX2 backend precomputes powers of the key and merges four
-/// accumulators at the end, about a microsecond per tag, which only pays
-/// from about 3 KiB on (measured: 64 B 87 ns against 1.1 µs, 2 KiB 2.0 µs
-/// against 2.3 µs, 4 KiB 3.9 µs against 3.5 µs).
-const SHORT_MAC: usize = 3 * 1024;
-
-/// The Poly1305 tag of `message` under the 32-byte one-time `key` (NaCl's
-/// unpadded use: a short last block is padded with 1 then zeros).
-fn poly1305(key: &[u8; 32], message: &[u8]) -> [u8; TAG_LEN] {
-    if message.len() < SHORT_MAC {
-        return ShortPoly1305::new(key).tag(message);
-    }
-    let mut mac = Poly1305::new(GenericArray::from_slice(key));
-    let whole = message.len() - message.len() % TAG_LEN;
-    // A multiple of 16 bytes: no padding, the blocks go four at a time.
-    mac.update_padded(&message[..whole]);
-    mac.compute_unpadded(&message[whole..]).into()
+/// Where a [`Pass`] reads its bytes and writes them XORed with the
+/// keystream.
+enum Run<'a> {
+    /// Over `data`, where it is.
+    InPlace(&'a mut [u8]),
+    /// From `parts`, taken as one run of bytes, appended to `out`.
+    Append {
+        parts: &'a [&'a [u8]],
+        out: &'a mut BytesMut,
+    },
 }
 
-/// Poly1305 with two 64-bit limbs and a small third one, and four
-/// 64x64-bit products per block (the 2^130 - 5 trick folds `h1 * r1` into
-/// the low limb as `h1 * 5 r1 / 4`), for short messages where its small
-/// setup wins.
-struct ShortPoly1305 {
-    /// r, clamped.
-    r: [u64; 2],
-    /// `r1 + r1 / 4`: r1's share of the low limb after a fold by 2^130.
-    s1: u64,
-    pad: [u64; 2],
-}
-
-/// Little-endian `u64` at `bytes[at..at + 8]`.
-fn le64(bytes: &[u8], at: usize) -> u64 {
-    let mut word = [0u8; 8];
-    word.copy_from_slice(&bytes[at..at + 8]);
-    u64::from_le_bytes(word)
-}
-
-impl ShortPoly1305 {
-    fn new(key: &[u8; 32]) -> Self {
-        let r0 = le64(key, 0) & 0x0fff_fffc_0fff_ffff;
-        let r1 = le64(key, 8) & 0x0fff_fffc_0fff_fffc;
-        ShortPoly1305 {
-            r: [r0, r1],
-            // r1's low two bits are clamped to zero: s1 = 5 r1 / 4 exactly.
-            s1: r1 + (r1 >> 2),
-            pad: [le64(key, 16), le64(key, 24)],
-        }
-    }
-
-    fn tag(mut self, message: &[u8]) -> [u8; TAG_LEN] {
-        let mut h = [0u64; 3];
-        let mut blocks = message.chunks_exact(16);
-        for block in &mut blocks {
-            self.block(&mut h, block, 1);
-        }
-        let rest = blocks.remainder();
-        if !rest.is_empty() {
-            let mut last = [0u8; 16];
-            last[..rest.len()].copy_from_slice(rest);
-            last[rest.len()] = 1;
-            self.block(&mut h, &last, 0);
-        }
-        let tag = self.finish(h);
-        self.r.zeroize();
-        self.s1.zeroize();
-        self.pad.zeroize();
-        tag
-    }
-
-    /// h = (h + block + hibit·2^128) · r mod 2^130 - 5, partly reduced:
-    /// afterwards h < 5·2^128, below 2p.
+impl Run<'_> {
+    /// The next `n` bytes, at `done` from the start, where they are XORed:
+    /// appended to `out` first when appending.
     #[inline(always)]
-    fn block(&self, h: &mut [u64; 3], block: &[u8], hibit: u64) {
-        let [r0, r1] = self.r;
-        let s1 = self.s1;
-        let wide = |a: u64, b: u64| u128::from(a) * u128::from(b);
-        // h += block
-        let d = u128::from(h[0]) + u128::from(le64(block, 0));
-        let h0 = d as u64;
-        let d = u128::from(h[1]) + u128::from(le64(block, 8)) + (d >> 64);
-        let h1 = d as u64;
-        let h2 = h[2] + (d >> 64) as u64 + hibit;
-        // h *= r: h2 is at most 7 and r's limbs below 2^60, so the h2
-        // products fit 64 bits and every sum below fits 128.
-        let d0 = wide(h0, r0) + wide(h1, s1);
-        let d1 = wide(h0, r1) + wide(h1, r0) + u128::from(h2 * s1) + (d0 >> 64);
-        let h2 = h2 * r0 + (d1 >> 64) as u64;
-        // Fold everything from 2^130 up back in, times 5.
-        let c = (h2 >> 2) + (h2 & !3);
-        let lo = u128::from(d0 as u64) + u128::from(c);
-        let mid = u128::from(d1 as u64) + (lo >> 64);
-        *h = [lo as u64, mid as u64, (h2 & 3) + (mid >> 64) as u64];
-    }
-
-    /// Full reduction mod 2^130 - 5, plus the pad, mod 2^128.
-    fn finish(&self, h: [u64; 3]) -> [u8; TAG_LEN] {
-        let [h0, h1, h2] = h;
-        // g = h + 5: h >= p exactly when g reaches 2^130, and then h - p is
-        // g's low 130 bits (h < 2p). Chosen in constant time.
-        let g = u128::from(h0) + 5;
-        let g0 = g as u64;
-        let g = u128::from(h1) + (g >> 64);
-        let g1 = g as u64;
-        let g2 = h2 + (g >> 64) as u64;
-        let use_g = 0u64.wrapping_sub(g2 >> 2);
-        let h0 = (h0 & !use_g) | (g0 & use_g);
-        let h1 = (h1 & !use_g) | (g1 & use_g);
-        let [t0, t1] = self.pad;
-        let d = u128::from(h0) + u128::from(t0);
-        let low = d as u64;
-        let high = h1.wrapping_add(t1).wrapping_add((d >> 64) as u64);
-        let mut tag = [0u8; TAG_LEN];
-        tag[..8].copy_from_slice(&low.to_le_bytes());
-        tag[8..].copy_from_slice(&high.to_le_bytes());
-        tag
+    fn chunk(&mut self, done: usize, n: usize, part: &mut usize, at: &mut usize) -> &mut [u8] {
+        match self {
+            Run::InPlace(data) => &mut data[done..done + n],
+            Run::Append { parts, out } => {
+                let from = out.len();
+                let mut need = n;
+                while need > 0 {
+                    let piece = &parts[*part][*at..];
+                    let take = piece.len().min(need);
+                    out.extend_from_slice(&piece[..take]);
+                    need -= take;
+                    *at += take;
+                    if *at == parts[*part].len() {
+                        *part += 1;
+                        *at = 0;
+                    }
+                }
+                &mut out[from..]
+            }
+        }
     }
 }
 
-/// Whether two tags are equal, in constant time: compared as one 128-bit
-/// word (a byte-by-byte `ct_eq` cost a tenth of opening a 64-byte frame).
-fn tags_match(a: &[u8; TAG_LEN], b: &[u8; TAG_LEN]) -> bool {
-    let diff = u128::from_le_bytes(*a) ^ u128::from_le_bytes(*b);
-    diff.ct_eq(&0).into()
+/// Which bytes a [`Pass`] authenticates.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Hash {
+    /// None: a bare keystream (taking back a decryption that failed).
+    Nothing,
+    /// What it writes: sealing. The Poly1305 key is the first 32 bytes of
+    /// block 0, and the data's keystream starts after them.
+    Output,
+    /// What it reads: opening.
+    Input,
+}
+
+/// One pass over a box: keystream a batch at a time, XORed into the
+/// data, each chunk hashed while it is in the cache.
+struct Pass<'a> {
+    /// The key's state with the nonce in words 6 and 7.
+    state: &'a [u32; 16],
+    /// The keystream byte the data starts at.
+    offset: u64,
+    /// The data's length.
+    len: usize,
+    run: Run<'a>,
+    hash: Hash,
+}
+
+impl Pass<'_> {
+    /// The pass with `LANES` blocks per batch.
+    #[inline(always)]
+    fn go<const LANES: usize>(mut self) -> [u8; TAG_LEN] {
+        let (nonce, state) = ([self.state[6], self.state[7]], self.state);
+        let fill = |block: u64, out: &mut [Block]| {
+            blocks::<LANES>(
+                state,
+                |lane| {
+                    let counter = block.wrapping_add(lane as u64);
+                    [nonce[0], nonce[1], counter as u32, (counter >> 32) as u32]
+                },
+                out,
+            );
+        };
+        let batch = LANES * BLOCK;
+        let mut stream = [[0u8; BLOCK]; LANES];
+        let mut block = self.offset / BLOCK as u64;
+        let mut skip = (self.offset % BLOCK as u64) as usize;
+        fill(block, &mut stream);
+        let mut mac = (self.hash != Hash::Nothing).then(|| {
+            debug_assert_eq!(self.offset, MAC_KEY_LEN as u64);
+            let mut key = Zeroizing::new([0u8; MAC_KEY_LEN]);
+            key.copy_from_slice(&stream[0][..MAC_KEY_LEN]);
+            Mac::new(&key, self.len)
+        });
+        // Only the last chunk may end in part of a Poly1305 block: every
+        // other is a batch, or a batch less the 32-byte key.
+        let mut tail = [0u8; 16];
+        let mut tail_len = 0;
+        let (mut done, mut part, mut at) = (0, 0, 0);
+        while done < self.len {
+            if skip == batch {
+                block = block.wrapping_add(LANES as u64);
+                fill(block, &mut stream);
+                skip = 0;
+            }
+            let n = (batch - skip).min(self.len - done);
+            let chunk = self.run.chunk(done, n, &mut part, &mut at);
+            let whole = n - n % 16;
+            if let (Hash::Input, Some(mac)) = (self.hash, &mut mac) {
+                mac.update(&chunk[..whole]);
+                tail[..n - whole].copy_from_slice(&chunk[whole..]);
+            }
+            xor(chunk, &stream.as_flattened()[skip..]);
+            if let (Hash::Output, Some(mac)) = (self.hash, &mut mac) {
+                mac.update(&chunk[..whole]);
+                tail[..n - whole].copy_from_slice(&chunk[whole..]);
+            }
+            tail_len = n - whole;
+            done += n;
+            skip += n;
+        }
+        stream.as_flattened_mut().zeroize();
+        mac.map_or([0; TAG_LEN], |mac| mac.finish(&tail[..tail_len]))
+    }
+}
+
+impl Kernel for Pass<'_> {
+    type Output = [u8; TAG_LEN];
+
+    #[inline(always)]
+    fn run<const LANES: usize>(self) -> [u8; TAG_LEN] {
+        // A box that fits 4 blocks makes no more.
+        if LANES > 4 && (self.offset as usize).saturating_add(self.len) <= 4 * BLOCK {
+            self.go::<4>()
+        } else {
+            self.go::<LANES>()
+        }
+    }
+}
+
+/// The first two blocks of each of `LANES / 2` consecutive nonces.
+struct Ahead<'a> {
+    /// The key's state (words 6 to 9 are replaced).
+    state: &'a [u32; 16],
+    /// The first nonce's counter.
+    first: u64,
+    out: &'a mut [Block; MAX_LANES],
+}
+
+impl Kernel for Ahead<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run<const LANES: usize>(self) {
+        let first = self.first;
+        blocks::<LANES>(
+            self.state,
+            |lane| {
+                let [n0, n1] = nonce_words(&first.wrapping_add(lane as u64 / 2).to_be_bytes());
+                [n0, n1, lane as u32 % 2, 0]
+            },
+            &mut self.out[..],
+        );
+    }
+}
+
+/// The Salsa20/20 keystream for one key and 8-byte nonce, for the tests'
+/// comparisons with the `salsa20` crate.
+#[cfg(test)]
+pub(super) struct Salsa20 {
+    /// The state of block 0: key, nonce, counter 0.
+    initial: [u32; 16],
+    width: Width,
+}
+
+#[cfg(test)]
+impl Salsa20 {
+    /// The stream for `key` and `nonce`, as wide as this CPU runs.
+    pub(super) fn new(key: &[u8; 32], nonce: &[u8; 8]) -> Self {
+        Self::with_width(key, nonce, Width::detect())
+    }
+
+    /// The stream for `key` and `nonce`, `width` lanes at a time.
+    pub(super) fn with_width(key: &[u8; 32], nonce: &[u8; 8], width: Width) -> Self {
+        let mut middle = [0u8; 16];
+        middle[..8].copy_from_slice(nonce);
+        Salsa20 {
+            initial: state(key, &middle),
+            width,
+        }
+    }
+
+    /// XORs `data` with the keystream from byte `offset` on.
+    pub(super) fn apply_keystream(&self, offset: u64, data: &mut [u8]) {
+        self.width.run(Pass {
+            state: &self.initial,
+            offset,
+            len: data.len(),
+            run: Run::InPlace(data),
+            hash: Hash::Nothing,
+        });
+    }
+}
+
+#[cfg(test)]
+impl Drop for Salsa20 {
+    fn drop(&mut self) {
+        self.initial.zeroize();
+    }
 }
 
 /// The key two X25519 pairs share, as `crypto_box_beforenm` makes it, and
@@ -495,78 +471,90 @@ fn split_nonce(nonce: &GenericArray<u8, U24>) -> ([u8; 16], [u8; 8]) {
 }
 
 /// The longest box whose keystream (after the 32 bytes of Poly1305 key)
-/// fits in a nonce's first two blocks: such boxes take half a batch, and
-/// the other half makes the next nonce's (see [`MessageKey::start`]).
-const SHORT_BOX: usize = 2 * BLOCK - 32;
+/// fits in a nonce's first two blocks: such boxes are made [`Ahead`].
+const SHORT_BOX: usize = 2 * BLOCK - MAC_KEY_LEN;
 
 /// A [`SessionBox`] for the nonces with one 16-byte prefix: what a
 /// direction of MESSAGE traffic needs, `HSalsa20` done once.
 pub(super) struct MessageKey {
-    subkey: Zeroizing<[u8; 32]>,
-    /// Scratch for the keystream, kept from box to box and wiped when
-    /// dropped: wiping 256 bytes per box cost a sixth of a 64-byte frame,
-    /// and while the key lives what it held is no secret beyond the key.
-    stream: Zeroizing<[u8; BATCH]>,
-    /// The last box's one-time Poly1305 key, likewise.
-    mac_key: Zeroizing<[u8; 32]>,
-    /// The nonce counter whose first two keystream blocks are
-    /// `stream[2 * BLOCK..]`, made with the box before it.
-    ahead: Option<[u8; 8]>,
+    /// The Salsa20 state of the subkey (nonce and counter words zero).
+    state: Zeroizing<[u32; 16]>,
+    width: Width,
+    /// The first two keystream blocks of the nonces in `ahead`, two by
+    /// two, kept from box to box and wiped when dropped: while the key
+    /// lives what it holds is no secret beyond the key.
+    stream: Zeroizing<[Block; MAX_LANES]>,
+    /// The counter whose blocks are `stream[0..2]`, and how many
+    /// counters from it on `stream` holds.
+    ahead: Option<(u64, u64)>,
 }
 
 impl MessageKey {
     fn new(subkey: Zeroizing<[u8; 32]>) -> Self {
+        Self::with_width(subkey, Width::detect())
+    }
+
+    /// The key, its keystream `width` lanes at a time.
+    fn with_width(subkey: Zeroizing<[u8; 32]>, width: Width) -> Self {
         MessageKey {
-            subkey,
-            stream: Zeroizing::new([0; BATCH]),
-            mac_key: Zeroizing::new([0; 32]),
+            state: Zeroizing::new(state(&subkey, &[0; 16])),
+            width,
+            stream: Zeroizing::new([[0; BLOCK]; MAX_LANES]),
             ahead: None,
         }
     }
 
-    /// The stream for `counter` and a box of `len` bytes, its first batch
-    /// in `self.stream` and the Poly1305 key (its first 32 bytes) in
-    /// `self.mac_key`.
-    ///
-    /// A short box (at most [`SHORT_BOX`] bytes) needs only blocks 0 and 1
-    /// of its nonce, so the other two lanes of the batch make blocks 0 and
-    /// 1 of the next counter, which the next box (nonces go up by one in
-    /// order) takes without any rounds: half a batch per short box. Then
-    /// only `self.stream[..2 * BLOCK]` is this box's keystream.
-    fn start(&mut self, counter: &[u8; 8], len: usize) -> Salsa20 {
-        let stream = Salsa20::new(&self.subkey, counter);
-        let next = u64::from_be_bytes(*counter).checked_add(1);
-        if len > SHORT_BOX {
-            stream.batch(0, &mut self.stream);
-            self.ahead = None;
-        } else if self.ahead == Some(*counter) {
-            self.stream.copy_within(2 * BLOCK.., 0);
-            self.ahead = None;
-        } else if let Some(next) = next {
-            let nonce = [stream.initial[6], stream.initial[7]];
-            let ahead = Salsa20::new(&self.subkey, &next.to_be_bytes());
-            let next_nonce = [ahead.initial[6], ahead.initial[7]];
-            let lanes = [
-                [nonce[0], nonce[1], 0, 0],
-                [nonce[0], nonce[1], 1, 0],
-                [next_nonce[0], next_nonce[1], 0, 0],
-                [next_nonce[0], next_nonce[1], 1, 0],
-            ];
-            batch_lanes(&stream.initial, &lanes, &mut self.stream);
-            self.ahead = Some(next.to_be_bytes());
-        } else {
-            stream.batch(0, &mut self.stream);
-        }
-        self.mac_key.copy_from_slice(&self.stream[..32]);
-        stream
+    /// The key's state for the nonce `counter`.
+    fn nonce_state(&self, counter: &[u8; 8]) -> Zeroizing<[u32; 16]> {
+        let mut state = self.state.clone();
+        [state[6], state[7]] = nonce_words(counter);
+        state
+    }
+
+    /// Blocks 0 and 1 of nonce `counter`, for a short box: made with the
+    /// next `lanes / 2 - 1` nonces' unless an earlier box made them.
+    fn short_stream(&mut self, counter: &[u8; 8]) -> &[u8] {
+        let counter = u64::from_be_bytes(*counter);
+        let index = match self.ahead {
+            Some((first, count)) if counter.wrapping_sub(first) < count => counter - first,
+            _ => {
+                let pairs = (self.width.lanes() / 2) as u64;
+                self.width.run(Ahead {
+                    state: &self.state,
+                    first: counter,
+                    out: &mut self.stream,
+                });
+                // Counters past u64::MAX wrapped: not the next ones.
+                let count = pairs.min((u64::MAX - counter).saturating_add(1));
+                self.ahead = Some((counter, count));
+                0
+            }
+        };
+        let at = 2 * index as usize;
+        self.stream[at..at + 2].as_flattened()
+    }
+
+    /// Runs one [`Pass`] over a long box; returns the tag.
+    fn pass(&self, counter: &[u8; 8], len: usize, run: Run<'_>, hash: Hash) -> [u8; TAG_LEN] {
+        let state = self.nonce_state(counter);
+        self.width.run(Pass {
+            state: &state,
+            offset: MAC_KEY_LEN as u64,
+            len,
+            run,
+            hash,
+        })
     }
 
     /// Encrypts `data` in place under nonce `prefix ‖ counter`; returns the
     /// tag: `crypto_secretbox` after its HSalsa20 step.
     pub(super) fn seal(&mut self, counter: &[u8; 8], data: &mut [u8]) -> [u8; TAG_LEN] {
-        let stream = self.start(counter, data.len());
-        stream.xor_from(&mut self.stream, 0, 32, data);
-        poly1305(&self.mac_key, data)
+        if data.len() <= SHORT_BOX {
+            let stream = self.short_stream(counter);
+            xor(data, &stream[MAC_KEY_LEN..]);
+            return poly1305(mac_key(stream), data);
+        }
+        self.pass(counter, data.len(), Run::InPlace(data), Hash::Output)
     }
 
     /// Appends the encryption of `parts` (one run of bytes) under nonce
@@ -578,14 +566,17 @@ impl MessageKey {
         out: &mut BytesMut,
     ) -> [u8; TAG_LEN] {
         let len = parts.iter().map(|part| part.len()).sum();
-        let stream = self.start(counter, len);
-        let from = out.len();
+        out.reserve(len);
         if len <= SHORT_BOX {
-            append_xored(&self.stream[32..32 + len], parts, out);
-        } else {
-            stream.xor_append(&mut self.stream, 0, 32, parts, out);
+            let from = out.len();
+            for part in parts {
+                out.extend_from_slice(part);
+            }
+            let stream = self.short_stream(counter);
+            xor(&mut out[from..], &stream[MAC_KEY_LEN..]);
+            return poly1305(mac_key(stream), &out[from..]);
         }
-        poly1305(&self.mac_key, &out[from..])
+        self.pass(counter, len, Run::Append { parts, out }, Hash::Output)
     }
 
     /// Checks the tag of `ciphertext` and appends its decryption to `out`;
@@ -597,16 +588,31 @@ impl MessageKey {
         tag: &[u8; TAG_LEN],
         out: &mut BytesMut,
     ) -> Result<(), AeadError> {
-        let stream = self.start(counter, ciphertext.len());
-        if !tags_match(&poly1305(&self.mac_key, ciphertext), tag) {
-            return Err(AeadError);
-        }
+        let from = out.len();
         if ciphertext.len() <= SHORT_BOX {
-            append_xored(&self.stream[32..32 + ciphertext.len()], &[ciphertext], out);
-        } else {
-            stream.xor_append(&mut self.stream, 0, 32, &[ciphertext], out);
+            let stream = self.short_stream(counter);
+            if !tags_match(&poly1305(mac_key(stream), ciphertext), tag) {
+                return Err(AeadError);
+            }
+            out.extend_from_slice(ciphertext);
+            xor(&mut out[from..], &stream[MAC_KEY_LEN..]);
+            return Ok(());
         }
-        Ok(())
+        out.reserve(ciphertext.len());
+        let parts = [ciphertext];
+        let run = Run::Append {
+            parts: &parts,
+            out: &mut *out,
+        };
+        if tags_match(&self.pass(counter, ciphertext.len(), run, Hash::Input), tag) {
+            Ok(())
+        } else {
+            // Decrypted as it was hashed: what is not authentic is wiped
+            // and taken back.
+            out[from..].zeroize();
+            out.truncate(from);
+            Err(AeadError)
+        }
     }
 
     /// Checks the tag and decrypts `data` in place; on a bad tag `data` is
@@ -617,19 +623,39 @@ impl MessageKey {
         data: &mut [u8],
         tag: &[u8; TAG_LEN],
     ) -> Result<(), AeadError> {
-        let stream = self.start(counter, data.len());
-        if !tags_match(&poly1305(&self.mac_key, data), tag) {
-            return Err(AeadError);
+        if data.len() <= SHORT_BOX {
+            let stream = self.short_stream(counter);
+            if !tags_match(&poly1305(mac_key(stream), data), tag) {
+                return Err(AeadError);
+            }
+            xor(data, &stream[MAC_KEY_LEN..]);
+            return Ok(());
         }
-        stream.xor_from(&mut self.stream, 0, 32, data);
-        Ok(())
+        let len = data.len();
+        if tags_match(
+            &self.pass(counter, len, Run::InPlace(data), Hash::Input),
+            tag,
+        ) {
+            return Ok(());
+        }
+        // Decrypted as it was hashed: XOR the keystream back in.
+        self.pass(counter, len, Run::InPlace(data), Hash::Nothing);
+        Err(AeadError)
     }
+}
+
+/// The Poly1305 key at the start of a box's keystream.
+fn mac_key(stream: &[u8]) -> &[u8; MAC_KEY_LEN] {
+    stream[..MAC_KEY_LEN]
+        .try_into()
+        .expect("a box's keystream starts with its Poly1305 key")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crypto_box::SalsaBox;
+    use crypto_box::aead::KeyInit;
     use crypto_secretbox::XSalsa20Poly1305;
     use proptest::prelude::*;
     use salsa20::cipher::{KeyIvInit, StreamCipher, StreamCipherSeek};
@@ -645,9 +671,20 @@ mod tests {
         data
     }
 
+    /// The widest batch, in bytes.
+    const BATCH: usize = MAX_LANES * BLOCK;
+
     /// Lengths around block and batch edges, and some longer ones.
     fn length() -> impl Strategy<Value = usize> {
         prop_oneof![0usize..=3 * BATCH + 3, 0usize..20_000]
+    }
+
+    /// One of the widths this CPU runs.
+    fn width() -> impl Strategy<Value = Width> {
+        any::<prop::sample::Index>().prop_map(|i| {
+            let all = Width::all();
+            all[i.index(all.len())]
+        })
     }
 
     proptest! {
@@ -658,10 +695,13 @@ mod tests {
             offset in prop_oneof![0u64..=3 * BATCH as u64, any::<u32>().prop_map(u64::from)],
             data in length().prop_flat_map(|n| proptest::collection::vec(any::<u8>(), n)),
         ) {
-            let mut ours = data.clone();
-            Salsa20::new(&key, &nonce).apply_keystream(offset, &mut ours);
             let reference = salsa20::Salsa20::new(&key.into(), &nonce.into());
-            prop_assert_eq!(ours, reference_keystream(reference, offset, data));
+            let expected = reference_keystream(reference, offset, data.clone());
+            for width in Width::all() {
+                let mut ours = data.clone();
+                Salsa20::with_width(&key, &nonce, width).apply_keystream(offset, &mut ours);
+                prop_assert_eq!(&ours, &expected, "{:?}", width);
+            }
         }
 
         #[test]
@@ -673,10 +713,11 @@ mod tests {
         ) {
             let (prefix, counter) = split_nonce(&nonce.into());
             let subkey = hsalsa20(&key, &prefix);
+            let reference = salsa20::XSalsa20::new(&key.into(), &nonce.into());
+            let expected = reference_keystream(reference, offset, vec![0u8; len]);
             let mut ours = vec![0u8; len];
             Salsa20::new(&subkey, &counter).apply_keystream(offset, &mut ours);
-            let reference = salsa20::XSalsa20::new(&key.into(), &nonce.into());
-            prop_assert_eq!(ours, reference_keystream(reference, offset, vec![0u8; len]));
+            prop_assert_eq!(ours, expected);
         }
 
         #[test]
@@ -727,8 +768,10 @@ mod tests {
             prefix in any::<[u8; 16]>(),
             counter in any::<u64>(),
             message in length().prop_flat_map(|n| proptest::collection::vec(any::<u8>(), n)),
+            width in width(),
+            flip in any::<prop::sample::Index>(),
         ) {
-            let mut message_key = MessageKey::new(hsalsa20(&key, &prefix));
+            let mut message_key = MessageKey::with_width(hsalsa20(&key, &prefix), width);
             let mut nonce = [0u8; 24];
             nonce[..16].copy_from_slice(&prefix);
             nonce[16..].copy_from_slice(&counter.to_be_bytes());
@@ -742,6 +785,14 @@ mod tests {
                 .unwrap();
             prop_assert_eq!(&sealed, &expected);
             prop_assert_eq!(&tag[..], &expected_tag[..]);
+            // A flipped bit: refused, and the data left as it was.
+            if !sealed.is_empty() {
+                let mut tampered = sealed.clone();
+                tampered[flip.index(sealed.len())] ^= 0x80;
+                let before = tampered.clone();
+                prop_assert!(message_key.open(&counter.to_be_bytes(), &mut tampered, &tag).is_err());
+                prop_assert_eq!(tampered, before);
+            }
             prop_assert!(message_key.open(&counter.to_be_bytes(), &mut sealed, &tag).is_ok());
             prop_assert_eq!(sealed, message);
         }
@@ -753,8 +804,9 @@ mod tests {
             message in length().prop_flat_map(|n| proptest::collection::vec(any::<u8>(), n)),
             cut in any::<prop::sample::Index>(),
             flip in any::<prop::sample::Index>(),
+            width in width(),
         ) {
-            let mut message_key = MessageKey::new(Zeroizing::new(key));
+            let mut message_key = MessageKey::with_width(Zeroizing::new(key), width);
             let mut in_place = message.clone();
             let expected_tag = message_key.seal(&counter, &mut in_place);
             // The plaintext in two parts, cut anywhere, after bytes already
@@ -773,9 +825,9 @@ mod tests {
             if !in_place.is_empty() {
                 let i = flip.index(in_place.len());
                 in_place[i] ^= 1;
-                let mut refused = BytesMut::new();
+                let mut refused = BytesMut::from(&b"head"[..]);
                 prop_assert!(message_key.open_append(&counter, &in_place, &tag, &mut refused).is_err());
-                prop_assert!(refused.is_empty());
+                prop_assert_eq!(&refused[..], b"head");
             }
         }
     }
@@ -794,11 +846,14 @@ mod tests {
             steps in proptest::collection::vec(
                 (prop_oneof![4 => Just(1u64), 1 => Just(0u64), 1 => 2u64..5],
                  prop_oneof![4 => 0usize..=SHORT_BOX + 2, 1 => 0usize..600]),
-                1..24,
+                1..40,
             ),
+            sealer_width in width(),
+            opener_width in width(),
         ) {
-            let mut sealer = MessageKey::new(hsalsa20(&key, &prefix));
-            let mut opener = MessageKey::new(hsalsa20(&key, &prefix));
+            // The two ends may run different widths, as two peers do.
+            let mut sealer = MessageKey::with_width(hsalsa20(&key, &prefix), sealer_width);
+            let mut opener = MessageKey::with_width(hsalsa20(&key, &prefix), opener_width);
             let reference = XSalsa20Poly1305::new(&key.into());
             let mut counter = start;
             for (i, (step, len)) in steps.into_iter().enumerate() {
@@ -821,61 +876,71 @@ mod tests {
             }
         }
 
-        /// Lanes of different nonces give each nonce's own blocks.
+        /// The look-ahead batch holds each nonce's own first two blocks, at
+        /// every width, up to the last counter.
         #[test]
-        fn mixed_lanes_match_one_nonce_batches(
+        fn ahead_blocks_are_each_nonces_own(
             key in any::<[u8; 32]>(),
-            nonces in any::<[[u8; 8]; LANES]>(),
-            blocks in any::<[u32; LANES]>(),
+            first in prop_oneof![any::<u64>(), Just(u64::MAX - 2)],
         ) {
-            let base = Salsa20::new(&key, &[0; 8]);
-            let mut lanes = [[0u32; 4]; LANES];
-            for (lane, middle) in lanes.iter_mut().enumerate() {
-                let one = Salsa20::new(&key, &nonces[lane]);
-                *middle = [one.initial[6], one.initial[7], blocks[lane], 0];
-            }
-            let mut mixed = [0u8; BATCH];
-            batch_lanes(&base.initial, &lanes, &mut mixed);
-            for lane in 0..LANES {
-                let mut alone = [0u8; BATCH];
-                Salsa20::new(&key, &nonces[lane]).batch(u64::from(blocks[lane]), &mut alone);
-                prop_assert_eq!(&mixed[lane * BLOCK..][..BLOCK], &alone[..BLOCK]);
-            }
-        }
-    }
-
-    proptest! {
-        #[test]
-        fn poly1305_matches_the_crate(
-            key in any::<[u8; 32]>(),
-            message in length().prop_flat_map(|n| proptest::collection::vec(any::<u8>(), n)),
-        ) {
-            let expected = Poly1305::new(&key.into()).compute_unpadded(&message);
-            prop_assert_eq!(poly1305(&key, &message), <[u8; 16]>::from(expected));
-            let cut = message.len().min(SHORT_MAC - 1);
-            let expected = Poly1305::new(&key.into()).compute_unpadded(&message[..cut]);
-            prop_assert_eq!(ShortPoly1305::new(&key).tag(&message[..cut]), <[u8; 16]>::from(expected));
-        }
-    }
-
-    #[test]
-    fn short_poly1305_edges() {
-        // All-ones input under all-ones key exercises every carry and the
-        // final subtraction of p; zero keys the identity.
-        for key in [[0xff; 32], [0; 32], {
-            let mut k = [0xff; 32];
-            k[..16].fill(0);
-            k
-        }] {
-            for len in [0, 1, 15, 16, 17, 31, 32, 33, 64, 255, 511] {
-                for fill in [0x00, 0xff] {
-                    let message = vec![fill; len];
-                    let expected = Poly1305::new(&key.into()).compute_unpadded(&message);
-                    assert_eq!(
-                        ShortPoly1305::new(&key).tag(&message),
-                        <[u8; 16]>::from(expected)
-                    );
+            for width in Width::all() {
+                let mut out = [[0u8; BLOCK]; MAX_LANES];
+                let state = state(&key, &[0; 16]);
+                width.run(Ahead { state: &state, first, out: &mut out });
+                for pair in 0..width.lanes() / 2 {
+                    let Some(counter) = first.checked_add(pair as u64) else { break };
+                    let reference = salsa20::Salsa20::new(&key.into(), &counter.to_be_bytes().into());
+                    let expected = reference_keystream(reference, 0, vec![0; 2 * BLOCK]);
+                    prop_assert_eq!(out[2 * pair..2 * pair + 2].as_flattened(), &expected[..]);
                 }
+            }
+        }
+    }
+
+    /// Every width seals every length from 0 to past three of the widest
+    /// batches alike, byte for byte, and opens what another width sealed;
+    /// the data are pseudo-random, a new run per length.
+    #[test]
+    fn every_width_seals_every_length_alike() {
+        let widths = Width::all();
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for len in 0..=3 * BATCH + 40 {
+            let key: [u8; 32] = std::array::from_fn(|_| next() as u8);
+            let counter = next().to_be_bytes();
+            let message: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            let mut sealed = Vec::new();
+            for width in &widths {
+                let mut key = MessageKey::with_width(Zeroizing::new(key), *width);
+                let mut out = BytesMut::new();
+                let tag = key.seal_append(
+                    &counter,
+                    &[&message[..len / 3], &message[len / 3..]],
+                    &mut out,
+                );
+                sealed.push((out, tag));
+            }
+            for (width, (out, tag)) in widths.iter().zip(&sealed) {
+                assert_eq!(
+                    (out, tag),
+                    (&sealed[0].0, &sealed[0].1),
+                    "{width:?}, {len} bytes"
+                );
+                let opener = widths[(len + 1) % widths.len()];
+                let mut plain = BytesMut::new();
+                MessageKey::with_width(Zeroizing::new(key), opener)
+                    .open_append(&counter, out, tag, &mut plain)
+                    .expect("opens");
+                assert_eq!(
+                    &plain[..],
+                    &message[..],
+                    "{width:?} then {opener:?}, {len} bytes"
+                );
             }
         }
     }
