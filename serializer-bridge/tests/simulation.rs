@@ -144,6 +144,11 @@ struct SimLinks<'a> {
 impl MemberLinks for SimLinks<'_> {
     fn link(&self, node: &str) -> Option<LinkState> {
         let j: usize = node.strip_prefix('n')?.parse().ok()?;
+        self.link_of(PeerId(j as u32))
+    }
+
+    fn link_of(&self, peer: PeerId) -> Option<LinkState> {
+        let j = peer.0 as usize;
         let s = self.sessions.get(&j)?;
         Some(LinkState {
             peer: PeerId(j as u32),
@@ -1155,9 +1160,10 @@ impl Sim {
         };
         for s in node.sessions.values_mut() {
             while let Some(outcome) = s.poll_group_outcome() {
-                group.on_outcome(outcome);
+                group.note_outcome(outcome);
             }
         }
+        group.finish_outcomes();
         group.refresh(&SimLinks {
             sessions: &mut node.sessions,
             sent: Vec::new(),

@@ -77,6 +77,31 @@ pub struct Group {
     /// Group epochs with chunks awaiting outcomes, oldest first.
     streams: VecDeque<EpochStream>,
     events: VecDeque<Event>,
+    /// Outcomes noted for one member and not yet settled in its lag.
+    settling: Option<SettleRun>,
+}
+
+/// Consecutive outcomes of one member, settled in its lag at once.
+#[derive(Debug, Clone, Copy)]
+struct SettleRun {
+    peer: PeerId,
+    chunks: u64,
+    bytes: u64,
+}
+
+impl SettleRun {
+    fn new(peer: PeerId, len: u64) -> Self {
+        SettleRun {
+            peer,
+            chunks: 1,
+            bytes: len,
+        }
+    }
+
+    fn add(&mut self, len: u64) {
+        self.chunks += 1;
+        self.bytes += len;
+    }
 }
 
 impl Group {
@@ -101,6 +126,7 @@ impl Group {
             by_peer: HashMap::new(),
             streams: VecDeque::new(),
             events: VecDeque::new(),
+            settling: None,
         }
     }
 
@@ -162,15 +188,17 @@ impl Group {
     pub fn refresh(&mut self, links: &dyn MemberLinks) {
         let mut left = Vec::new();
         let mut joining = false;
+        self.settle_run();
         for (node, m) in &mut self.members {
-            let now = links.link(node);
             if let (Some(bound), Some(peer)) = (m.link, m.peer) {
-                let same = now.is_some_and(|l| l.peer == peer && l.epoch == Some(bound));
+                // A member in the epoch is checked by its peer id: no
+                // lookup by name on every write.
+                let same = links.link_of(peer).is_some_and(|l| l.epoch == Some(bound));
                 if !same {
                     m.link = None;
                     left.push((peer, LeaveReason::LinkDown));
                 }
-            } else if now.is_some_and(|l| ready(m, l)) {
+            } else if links.link(node).is_some_and(|l| ready(m, l)) {
                 joining = true;
             }
         }
@@ -258,28 +286,60 @@ impl Group {
 
     /// A member's link reports its outcome for a group chunk.
     pub fn on_outcome(&mut self, outcome: GroupOutcome) {
+        self.note_outcome(outcome);
+        self.finish_outcomes();
+    }
+
+    /// Takes one of a batch of outcomes (an ACK settles many chunks of a
+    /// member at once): the member's lag is settled and the chunks' events
+    /// resolved once, by [`Group::finish_outcomes`], for the whole batch.
+    /// Until then [`Group::lag`] and the events do not show the batch.
+    pub fn note_outcome(&mut self, outcome: GroupOutcome) {
         if outcome.tag.group != self.id {
             return;
         }
-        if let Some(m) = self
-            .by_peer
-            .get(&outcome.peer)
-            .and_then(|node| self.members.get_mut(node))
-        {
-            m.settle(outcome.len);
+        match &mut self.settling {
+            Some(run) if run.peer == outcome.peer => run.add(outcome.len),
+            _ => {
+                self.settle_run();
+                self.settling = Some(SettleRun::new(outcome.peer, outcome.len));
+            }
         }
-        if let Some(stream) = self
-            .streams
-            .iter_mut()
-            .find(|s| s.epoch == outcome.tag.epoch)
-        {
+        let stream = match self.streams.back_mut() {
+            Some(last) if last.epoch == outcome.tag.epoch => Some(last),
+            _ => self
+                .streams
+                .iter_mut()
+                .find(|s| s.epoch == outcome.tag.epoch),
+        };
+        if let Some(stream) = stream {
             stream.report(
                 outcome.tag.seq,
                 outcome.peer,
                 outcome.missed.map(GroupMiss::Link),
             );
         }
+    }
+
+    /// Ends a batch of [`Group::note_outcome`]s: settles the lag of the
+    /// last member reported and turns the settled chunks into events.
+    pub fn finish_outcomes(&mut self) {
+        self.settle_run();
         self.resolve();
+    }
+
+    /// Settles the member of the run of outcomes being noted.
+    fn settle_run(&mut self) {
+        let Some(run) = self.settling.take() else {
+            return;
+        };
+        if let Some(m) = self
+            .by_peer
+            .get(&run.peer)
+            .and_then(|node| self.members.get_mut(node))
+        {
+            m.settle_many(run.chunks, run.bytes);
+        }
     }
 
     /// The next event of this group.

@@ -38,6 +38,9 @@ impl MemberLinks for Fake {
     fn link(&self, node: &str) -> Option<LinkState> {
         self.links.get(node).copied()
     }
+    fn link_of(&self, peer: PeerId) -> Option<LinkState> {
+        self.links.values().find(|l| l.peer == peer).copied()
+    }
     fn send(&mut self, peer: PeerId, chunk: Chunk, tag: GroupTag) -> Result<u64, WriteRefused> {
         if self.full.contains(&peer) {
             return Err(WriteRefused::Full {
