@@ -128,6 +128,7 @@ impl MemberLinks for Links<'_> {
             peer,
             epoch: session.epoch(),
             filling_up: session.is_filling_up(),
+            groups: session.speaks_groups(),
         })
     }
 

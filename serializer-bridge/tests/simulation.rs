@@ -154,6 +154,7 @@ impl MemberLinks for SimLinks<'_> {
             peer: PeerId(j as u32),
             epoch: s.epoch(),
             filling_up: s.is_filling_up(),
+            groups: s.speaks_groups(),
         })
     }
 

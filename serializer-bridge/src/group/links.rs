@@ -17,6 +17,9 @@ pub struct LinkState {
     pub epoch: Option<CacheEpoch>,
     /// Whether its queue is past the soft cap (it does not rejoin then).
     pub filling_up: bool,
+    /// Whether the link's protocol version carries group chunks (a peer
+    /// of an older version never joins).
+    pub groups: bool,
 }
 
 /// The members' links.

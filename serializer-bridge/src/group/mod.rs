@@ -392,10 +392,10 @@ impl Group {
     }
 }
 
-/// Whether a member out of the epoch may join: its link up with room, and
-/// nothing of an earlier epoch still owed.
+/// Whether a member out of the epoch may join: its link up with room and
+/// speaking groups, and nothing of an earlier epoch still owed.
 fn ready(m: &Member, link: LinkState) -> bool {
-    link.epoch.is_some() && !link.filling_up && m.owed_chunks == 0
+    link.epoch.is_some() && link.groups && !link.filling_up && m.owed_chunks == 0
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@ impl Fake {
                 peer: PeerId(peer),
                 epoch: Some(CacheEpoch(epoch)),
                 filling_up: false,
+                groups: true,
             },
         );
     }
@@ -241,4 +242,59 @@ fn a_dropped_link_leaves_at_refresh_and_a_refused_write_leaves_at_once() {
     g.refresh(&links);
     assert_eq!(g.epoch(), CacheEpoch(4));
     assert_eq!(g.members(), vec![PeerId(1), PeerId(2)]);
+}
+
+#[test]
+fn a_member_whose_link_speaks_no_groups_never_joins() {
+    let mut links = Fake::default();
+    links.up("a", 1, 1);
+    links.up("old", 2, 1);
+    if let Some(l) = links.links.get_mut("old") {
+        l.groups = false;
+    }
+    let mut g = group(&["a", "old"], 8);
+    g.refresh(&links);
+    assert_eq!(g.members(), vec![PeerId(1)]);
+    for n in 0..3u8 {
+        g.write(Chunk::serial(CacheEpoch(1), vec![n]), &mut links)
+            .unwrap();
+        g.refresh(&links);
+    }
+    assert_eq!(g.epoch(), CacheEpoch(1), "no epoch churn over the old peer");
+    assert!(links.sent.iter().all(|(peer, _, _)| *peer == PeerId(1)));
+}
+
+#[test]
+fn a_batch_of_outcomes_settles_each_members_lag_once_for_all() {
+    let mut links = Fake::default();
+    links.up("a", 1, 1);
+    links.up("b", 2, 1);
+    let mut g = group(&["a", "b"], 8);
+    g.refresh(&links);
+    for n in 0..4u8 {
+        g.write(Chunk::serial(CacheEpoch(1), vec![n; 4]), &mut links)
+            .unwrap();
+    }
+    assert_eq!(g.lag("a"), Some((4, 16)));
+    let tags: Vec<GroupTag> = links.sent.iter().map(|(_, _, t)| *t).collect();
+    // a's ACK covers all four; b's the first two: one batch.
+    for tag in &tags[..4] {
+        g.note_outcome(outcome(1, *tag, None));
+    }
+    g.note_outcome(outcome(2, tags[0], None));
+    g.note_outcome(outcome(2, tags[1], None));
+    g.finish_outcomes();
+    assert_eq!(g.lag("a"), Some((0, 0)));
+    assert_eq!(g.lag("b"), Some((2, 8)));
+    assert_eq!(g.pending(), 2);
+    let delivered: Vec<(u64, u64)> = events(&mut g)
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::GroupDelivered {
+                first_seq, through, ..
+            } => Some((first_seq, through)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(delivered, vec![(1, 2)], "one event for the settled run");
 }
