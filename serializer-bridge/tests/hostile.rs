@@ -542,6 +542,7 @@ fn a_member_that_never_acks_leaves_at_the_cap_and_the_others_keep_going() {
     config.group_limits = GroupLimits {
         max_lag_chunks: CAP,
         max_lag_bytes: 1 << 20,
+        ..GroupLimits::default()
     };
     let m = PeerManager::start(config).unwrap();
     let endpoint = m.bound_endpoints()[0].to_string();

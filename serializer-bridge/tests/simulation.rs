@@ -90,6 +90,7 @@ const WINDOW: Window = Window {
 const GROUP_LIMITS: GroupLimits = GroupLimits {
     max_lag_chunks: 6,
     max_lag_bytes: 900,
+    rejoin_after_chunks: 3,
 };
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_millis(500);
 const IN_DOUBT_TIMEOUT: Duration = Duration::from_secs(3);

@@ -53,6 +53,13 @@ pub struct GroupLimits {
     pub max_lag_chunks: u64,
     /// Most bytes of them.
     pub max_lag_bytes: u64,
+    /// A join ends the group epoch for every member (the serializer resets
+    /// its group cache), so a wanted member that is ready waits to join
+    /// until the epoch ends for another reason (a member leaves) or has
+    /// had this many chunks written; then every ready member joins at
+    /// once. It joins at once into an epoch with no chunk yet, or a group
+    /// with no member. 0: at once, always.
+    pub rejoin_after_chunks: u64,
 }
 
 impl Default for GroupLimits {
@@ -60,6 +67,7 @@ impl Default for GroupLimits {
         GroupLimits {
             max_lag_chunks: 4096,
             max_lag_bytes: 64 << 20,
+            rejoin_after_chunks: 256,
         }
     }
 }
@@ -198,10 +206,11 @@ impl Group {
                     m.link = None;
                     left.push((peer, LeaveReason::LinkDown));
                 }
-            } else if links.link(node).is_some_and(|l| ready(m, l)) {
+            } else if !joining && links.link(node).is_some_and(|l| ready(m, l)) {
                 joining = true;
             }
         }
+        let joining = joining && self.admits_joiners();
         if !left.is_empty() || joining {
             self.next_epoch(links, left);
         }
@@ -381,6 +390,15 @@ impl Group {
             members,
             left,
         });
+    }
+
+    /// Whether ready members may join now, ending the epoch: when that
+    /// resets nothing (no chunk written in it, or nobody in it), or once
+    /// it has had `rejoin_after_chunks` chunks.
+    fn admits_joiners(&self) -> bool {
+        self.last_seq == 0
+            || self.last_seq >= self.limits.rejoin_after_chunks
+            || !self.members.values().any(Member::is_in)
     }
 
     fn resolve(&mut self) {

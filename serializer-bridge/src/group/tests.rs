@@ -69,6 +69,7 @@ fn group(members: &[&str], lag: u64) -> Group {
         GroupLimits {
             max_lag_chunks: lag,
             max_lag_bytes: 1 << 20,
+            rejoin_after_chunks: 0,
         },
     )
 }
@@ -297,4 +298,44 @@ fn a_batch_of_outcomes_settles_each_members_lag_once_for_all() {
         })
         .collect();
     assert_eq!(delivered, vec![(1, 2)], "one event for the settled run");
+}
+
+#[test]
+fn ready_members_rejoin_together_after_the_epoch_had_its_chunks() {
+    let mut links = Fake::default();
+    links.up("a", 1, 1);
+    links.up("b", 2, 1);
+    links.up("c", 3, 1);
+    let mut g = group(&["a", "b", "c"], 8);
+    g.limits.rejoin_after_chunks = 4;
+    g.refresh(&links);
+    assert_eq!(g.members().len(), 3);
+    links.down("b");
+    links.down("c");
+    g.refresh(&links);
+    assert_eq!((g.epoch(), g.members()), (CacheEpoch(2), vec![PeerId(1)]));
+    g.write(Chunk::serial(CacheEpoch(2), &b"x"[..]), &mut links)
+        .unwrap();
+    // b comes back, then c: neither ends the epoch on its own.
+    links.up("b", 2, 2);
+    g.refresh(&links);
+    links.up("c", 3, 2);
+    g.refresh(&links);
+    assert_eq!(g.epoch(), CacheEpoch(2));
+    for _ in 0..3 {
+        g.write(Chunk::serial(CacheEpoch(2), &b"x"[..]), &mut links)
+            .unwrap();
+    }
+    // Four chunks in the epoch: both join in one new epoch.
+    g.refresh(&links);
+    assert_eq!(g.epoch(), CacheEpoch(3));
+    assert_eq!(g.members(), vec![PeerId(1), PeerId(2), PeerId(3)]);
+    let epochs: Vec<CacheEpoch> = events(&mut g)
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::GroupEpoch { epoch, .. } => Some(epoch),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(epochs, vec![CacheEpoch(1), CacheEpoch(2), CacheEpoch(3)]);
 }
