@@ -54,11 +54,12 @@ pub struct GroupLimits {
     /// Most bytes of them.
     pub max_lag_bytes: u64,
     /// A join ends the group epoch for every member (the serializer resets
-    /// its group cache), so a wanted member that is ready waits to join
-    /// until the epoch ends for another reason (a member leaves) or has
-    /// had this many chunks written; then every ready member joins at
-    /// once. It joins at once into an epoch with no chunk yet, or a group
-    /// with no member. 0: at once, always.
+    /// its group cache), so while chunks are in flight a wanted member
+    /// that is ready waits to join until the epoch ends for another reason
+    /// (a member leaves) or has had this many chunks written; then every
+    /// ready member joins at once. It joins at once into an epoch with no
+    /// chunk yet, a group with no member, or an idle group (every chunk
+    /// has its outcome). 0: at once, always.
     pub rejoin_after_chunks: u64,
 }
 
@@ -393,12 +394,14 @@ impl Group {
     }
 
     /// Whether ready members may join now, ending the epoch: when that
-    /// resets nothing (no chunk written in it, or nobody in it), or once
-    /// it has had `rejoin_after_chunks` chunks.
+    /// resets nothing (no chunk written in it, or nobody in it), when the
+    /// group is idle (every chunk has its outcome), or once the epoch has
+    /// had `rejoin_after_chunks` chunks.
     fn admits_joiners(&self) -> bool {
         self.last_seq == 0
             || self.last_seq >= self.limits.rejoin_after_chunks
             || !self.members.values().any(Member::is_in)
+            || self.streams.iter().all(|s| s.len() == 0)
     }
 
     fn resolve(&mut self) {

@@ -316,7 +316,8 @@ fn ready_members_rejoin_together_after_the_epoch_had_its_chunks() {
     assert_eq!((g.epoch(), g.members()), (CacheEpoch(2), vec![PeerId(1)]));
     g.write(Chunk::serial(CacheEpoch(2), &b"x"[..]), &mut links)
         .unwrap();
-    // b comes back, then c: neither ends the epoch on its own.
+    // b comes back, then c, while a chunk is in flight: neither ends the
+    // epoch on its own.
     links.up("b", 2, 2);
     g.refresh(&links);
     links.up("c", 3, 2);
@@ -338,4 +339,23 @@ fn ready_members_rejoin_together_after_the_epoch_had_its_chunks() {
         })
         .collect();
     assert_eq!(epochs, vec![CacheEpoch(1), CacheEpoch(2), CacheEpoch(3)]);
+}
+
+#[test]
+fn a_ready_member_joins_an_idle_group_at_once() {
+    let mut links = Fake::default();
+    links.up("a", 1, 1);
+    let mut g = group(&["a", "b"], 8);
+    g.limits.rejoin_after_chunks = 100;
+    g.refresh(&links);
+    g.write(Chunk::serial(CacheEpoch(1), &b"x"[..]), &mut links)
+        .unwrap();
+    links.up("b", 2, 1);
+    g.refresh(&links);
+    assert_eq!(g.epoch(), CacheEpoch(1), "a chunk is in flight");
+    let tag = links.sent[0].2;
+    g.on_outcome(outcome(1, tag, None));
+    g.refresh(&links);
+    assert_eq!(g.epoch(), CacheEpoch(2), "idle: nothing to batch with");
+    assert_eq!(g.members(), vec![PeerId(1), PeerId(2)]);
 }
