@@ -13,9 +13,12 @@
 //!                                                       │ every member in M, sequence s of E
 //!     a member past the lag cap, or its write refused ──┤ E ends (after this chunk):
 //!     a member's link epoch ended (refresh) ────────────┤   Epoch(E+1, M - leavers), GroupEpoch
-//!     a wanted member ready (link up, owes nothing) ────┘ E ends: Epoch(E+1, M + joiners),
+//!     wanted members ready (link up at version 3, owe   │
+//!     nothing), and E has no chunk, is idle, or had     │
+//!     rejoin_after_chunks; or E ends for a leaver ──────┘ E ends: Epoch(E+1, M + joiners),
 //!                                                           GroupEpoch
-//!   outcomes: per member per chunk (taken / handed back by its link);
+//!   outcomes: per member per chunk (taken / handed back by its link),
+//!   taken as one batch per driver round (note_outcome, finish_outcomes);
 //!   per chunk, once every member reported: GroupDelivered, or
 //!   GroupHandedBack naming the members that missed it
 //! ```
