@@ -328,6 +328,17 @@ fn run(n: usize, per_member: u64, mode: Mode) -> Outcome {
     );
     stop.store(true, Ordering::Release);
     let members = reader.join().unwrap();
+    // Members send nothing but ACKs (and the handshake): their bridge
+    // messages to the writer, per chunk each took.
+    let acks: u64 = members
+        .iter()
+        .filter_map(|m| m.stats(m.peer_id("writer")?))
+        .map(|s| s.write_calls)
+        .sum();
+    eprintln!(
+        "  {n} members, {mode:?}: {:.3} ACKs per chunk per member",
+        acks as f64 / (per_member * n as u64) as f64
+    );
     drop(members);
     drop(writer);
     Outcome {
