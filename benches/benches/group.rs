@@ -19,7 +19,10 @@
 //! The "encoding" is a stand-in serializer: it fills the chunk from a
 //! state buffer, mixing in a per-peer cache id, so the unicast bytes do
 //! differ per peer. `GROUP_SIZES` (comma-separated) and `GROUP_CHUNKS`
-//! (chunks per member at N = 1; fewer at larger N) change the runs.
+//! (chunks per member at N = 1; fewer at larger N) change the runs;
+//! `GROUP_MODES=group` (or `unicast`) runs one way only, and
+//! `GROUP_SINGLE=0` skips the single-peer baseline (for profiling one run
+//! under callgrind: the writer's bridge thread is then the second thread).
 
 // A benchmark binary: main and helpers need no docs.
 #![allow(missing_docs, clippy::unwrap_used)]
@@ -66,6 +69,34 @@ fn thread_cpu(prefix: &str) -> f64 {
         }
     }
     ns as f64 / 1e9
+}
+
+/// User and kernel CPU seconds of this process's threads whose name
+/// starts with `prefix` (`stat` fields 14 and 15, in the kernel's fixed
+/// 100 Hz ticks: coarse, for shares over a whole run).
+fn thread_user_sys(prefix: &str) -> (f64, f64) {
+    let (mut user, mut sys) = (0u64, 0u64);
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return (0.0, 0.0);
+    };
+    for task in tasks.flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if !comm.trim_end().starts_with(prefix) {
+            continue;
+        }
+        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+        // After the ")" that closes the name: state is field 3, so
+        // utime (14) and stime (15) are the 12th and 13th from there.
+        let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
+        let fields: Vec<u64> = rest
+            .split_whitespace()
+            .skip(1)
+            .map(|f| f.parse().unwrap_or(0))
+            .collect();
+        user += fields.get(10).copied().unwrap_or(0);
+        sys += fields.get(11).copied().unwrap_or(0);
+    }
+    (user as f64 / 100.0, sys as f64 / 100.0)
 }
 
 /// The first field of a `schedstat` file: nanoseconds on a CPU.
@@ -191,6 +222,8 @@ fn run(n: usize, per_member: u64, mode: Mode) -> Outcome {
     let mut resets = 0u64;
     let start = Instant::now();
     let writer_cpu_before = thread_cpu("bridge-writer");
+    let writer_split_before = thread_user_sys("bridge-writer");
+    let members_cpu_before = thread_cpu("bridge-m") + thread_cpu("members-reader");
     let me_before = my_cpu();
     for seq in 0..per_member {
         // Keep at most WINDOW chunks outstanding per member.
@@ -278,13 +311,34 @@ fn run(n: usize, per_member: u64, mode: Mode) -> Outcome {
         .min()
         .unwrap_or(0);
     let writer_cpu = thread_cpu("bridge-writer") - writer_cpu_before;
+    let split = thread_user_sys("bridge-writer");
+    let (user, sys) = (
+        split.0 - writer_split_before.0,
+        split.1 - writer_split_before.1,
+    );
+    let kernel_share = sys / (user + sys).max(1e-9);
+    let members_cpu = thread_cpu("bridge-m") + thread_cpu("members-reader") - members_cpu_before;
     eprintln!(
-        "  {n} members, {mode:?}: writing thread {:.2} us/chunk, writer's bridge thread {:.2} us/chunk",
+        "  {n} members, {mode:?}: writing thread {:.2} us/chunk, writer's bridge thread {:.2} us/chunk \
+         ({:.0}% of it in the kernel); members' bridge threads and reader {:.2} us per chunk per member",
         me_cpu / per_member as f64 * 1e6,
-        writer_cpu / per_member as f64 * 1e6
+        writer_cpu / per_member as f64 * 1e6,
+        kernel_share * 100.0,
+        members_cpu / (per_member * n as u64) as f64 * 1e6
     );
     stop.store(true, Ordering::Release);
     let members = reader.join().unwrap();
+    // Members send nothing but ACKs (and the handshake): their bridge
+    // messages to the writer, per chunk each took.
+    let acks: u64 = members
+        .iter()
+        .filter_map(|m| m.stats(m.peer_id("writer")?))
+        .map(|s| s.write_calls)
+        .sum();
+    eprintln!(
+        "  {n} members, {mode:?}: {:.3} ACKs per chunk per member",
+        acks as f64 / (per_member * n as u64) as f64
+    );
     drop(members);
     drop(writer);
     Outcome {
@@ -308,7 +362,21 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(if benching { 40_000 } else { 500 });
     let sizes = if benching { sizes } else { vec![4] };
-    let single = run(1, base, Mode::Unicast);
+    let modes: Vec<Mode> = match std::env::var("GROUP_MODES").as_deref() {
+        Ok("group") => vec![Mode::Group],
+        Ok("unicast") => vec![Mode::Unicast],
+        _ => vec![Mode::Unicast, Mode::Group],
+    };
+    let single = if std::env::var("GROUP_SINGLE").as_deref() == Ok("0") {
+        Outcome {
+            per_member_rate: f64::NAN,
+            resets: 0,
+            cpu_per_chunk: f64::NAN,
+            encodings: 0,
+        }
+    } else {
+        run(1, base, Mode::Unicast)
+    };
     println!(
         "single peer, unicast: {:.0} chunks/s, writer CPU {:.2} us/chunk",
         single.per_member_rate,
@@ -321,7 +389,7 @@ fn main() {
     for n in sizes {
         // Fewer chunks per member for big groups, so a run stays short.
         let per_member = (base * 4 / n as u64).clamp(base / 16, base).max(200);
-        for mode in [Mode::Unicast, Mode::Group] {
+        for &mode in &modes {
             let o = run(n, per_member, mode);
             println!(
                 "| {n} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {} |",

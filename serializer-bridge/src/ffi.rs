@@ -590,6 +590,9 @@ pub unsafe extern "C" fn zb_write(
                 WriteRefused::Full { .. } => ZB_EFULL,
                 WriteRefused::TooLarge { .. } => ZB_ETOOLARGE,
                 WriteRefused::UnknownPeer => ZB_ENOPEER,
+                // Only a group write to an old peer's link is refused so,
+                // and groups never pass a link's refusal out as a code.
+                WriteRefused::NoGroups { .. } => ZB_EDOWN,
                 WriteRefused::Closed => ZB_ECLOSED,
             },
         }

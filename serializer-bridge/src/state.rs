@@ -119,12 +119,16 @@ pub(crate) struct Links<'a> {
 
 impl MemberLinks for Links<'_> {
     fn link(&self, node: &str) -> Option<LinkState> {
-        let peer = *self.by_name.get(node)?;
+        self.link_of(*self.by_name.get(node)?)
+    }
+
+    fn link_of(&self, peer: PeerId) -> Option<LinkState> {
         let session = &self.peers.get(&peer)?.session;
         Some(LinkState {
             peer,
             epoch: session.epoch(),
             filling_up: session.is_filling_up(),
+            groups: session.speaks_groups(),
         })
     }
 
@@ -191,10 +195,13 @@ impl State {
         if self.groups.is_empty() {
             return;
         }
+        // An ACK settles many group chunks of a member at once: each group
+        // takes them as one batch (one lag update per member, one pass
+        // over its streams for the events).
         for entry in self.peers.values_mut() {
             while let Some(outcome) = entry.session.poll_group_outcome() {
                 if let Some(group) = self.groups.get_mut(&outcome.tag.group) {
-                    group.on_outcome(outcome);
+                    group.note_outcome(outcome);
                 }
             }
         }
@@ -203,6 +210,7 @@ impl State {
             by_name: &self.by_name,
         };
         for group in self.groups.values_mut() {
+            group.finish_outcomes();
             group.refresh(&links);
         }
     }

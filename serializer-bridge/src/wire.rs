@@ -30,8 +30,18 @@ use crate::group::{GroupId, GroupTag};
 use crate::message_type::{MessageType, MessageTypeError};
 
 /// The bridge protocol version this build speaks. Version 2 added the
-/// incarnation, the link nonce and the delivery record to the hello.
-pub const PROTOCOL_VERSION: u16 = 2;
+/// incarnation, the link nonce and the delivery record to the hello;
+/// version 3 added GCHUNK (groups), with the same hello.
+pub const PROTOCOL_VERSION: u16 = 3;
+
+/// The oldest version this build still speaks: a HELLO of a version from
+/// here up is answered with the lower of the two, which the link then
+/// speaks (below [`GROUPS_VERSION`], it carries no group chunks).
+pub const OLDEST_PROTOCOL_VERSION: u16 = 2;
+
+/// The first version with GCHUNK: a link agreed at an older one is never
+/// sent a group chunk (its peer would end the link on the unknown tag).
+pub const GROUPS_VERSION: u16 = 3;
 
 /// The longest node name, in bytes (a ZMTP routing id's limit).
 pub const MAX_NODE_NAME: usize = 255;

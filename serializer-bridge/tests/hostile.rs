@@ -10,9 +10,10 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use serializer_bridge::session::ProtocolError;
-use serializer_bridge::wire::{Hello, PROTOCOL_VERSION, Record, Wire};
+use serializer_bridge::wire::{Hello, OLDEST_PROTOCOL_VERSION, PROTOCOL_VERSION, Record, Wire};
 use serializer_bridge::{
-    BridgeConfig, CacheEpoch, Chunk, Event, LinkDown, PeerConfig, PeerManager,
+    BridgeConfig, CacheEpoch, Chunk, Event, GroupLimits, GroupWriteRefused, LeaveReason, LinkDown,
+    PeerConfig, PeerManager,
 };
 use zmtp_transport::{Message, Options, Socket, SocketType};
 
@@ -473,4 +474,172 @@ fn a_forgotten_peers_leftovers_before_its_hello_are_dropped_quietly() {
         }
     });
     assert!(matches!(welcome, Wire::Welcome(_)), "{welcome:?}");
+}
+
+/// The raw peer's next bridge message (link notices skipped).
+async fn next_wire(socket: &Socket) -> Wire {
+    loop {
+        let message = tokio::time::timeout(WAIT, socket.recv())
+            .await
+            .expect("no bridge message came")
+            .unwrap();
+        let frames = message.frames();
+        if frames.len() == 2 && frames[0].is_empty() && frames[1].len() == 1 {
+            continue;
+        }
+        return Wire::decode(&message).unwrap();
+    }
+}
+
+#[test]
+fn a_peer_of_the_version_before_groups_links_but_is_never_sent_a_group_chunk() {
+    let rt = runtime();
+    let (m, endpoint) = manager();
+    let socket = rt.block_on(raw_peer("old", &endpoint));
+    let mut h = hello("old", 1, 1);
+    h.version = OLDEST_PROTOCOL_VERSION;
+    rt.block_on(socket.send(Wire::Hello(h).encode())).unwrap();
+    let Wire::Welcome(welcome) = rt.block_on(next_wire(&socket)) else {
+        panic!("expected a WELCOME");
+    };
+    assert_eq!(welcome.version, OLDEST_PROTOCOL_VERSION);
+    let Event::PeerUp { peer, epoch, .. } = wait_for(&m, "PeerUp of the old peer", |e| {
+        matches!(e, Event::PeerUp { .. })
+    }) else {
+        unreachable!()
+    };
+    // A group of it alone never has a member, so a group write is refused
+    // and nothing goes out: its next message is the per-peer chunk.
+    let group = m.join_group("g", &["old"]);
+    let (group_epoch, members) = m.group_epoch(group).unwrap();
+    assert!(members.is_empty());
+    let refused = m.write_group(group, Chunk::serial(group_epoch, &b"g"[..]));
+    assert!(matches!(
+        refused,
+        Err((GroupWriteRefused::StaleEpoch { .. }, _))
+    ));
+    m.write(peer, Chunk::serial(epoch, &b"own"[..])).unwrap();
+    match rt.block_on(next_wire(&socket)) {
+        Wire::Chunk { payload, .. } => assert_eq!(&payload[..], b"own"),
+        other => panic!("expected its own chunk, got {other:?}"),
+    }
+    assert_eq!(m.group_epoch(group).unwrap().1, Vec::new());
+}
+
+/// A group member that takes its link up and then never reads nor ACKs:
+/// it leaves the group epoch when it owes the cap, once (it never rejoins
+/// while it owes), the honest member takes every chunk written after, and
+/// what is kept for it stays within `docs/limits.md`'s group bounds.
+#[test]
+fn a_member_that_never_acks_leaves_at_the_cap_and_the_others_keep_going() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    const CAP: u64 = 32;
+    const CHUNKS: u64 = 2000;
+    let rt = runtime();
+    let mut config = BridgeConfig::new("m");
+    config.listen.push("tcp://127.0.0.1:*".into());
+    config.group_limits = GroupLimits {
+        max_lag_chunks: CAP,
+        max_lag_bytes: 1 << 20,
+        ..GroupLimits::default()
+    };
+    let m = PeerManager::start(config).unwrap();
+    let endpoint = m.bound_endpoints()[0].to_string();
+    let mut honest = BridgeConfig::new("a");
+    honest.peers.push(PeerConfig {
+        name: "m".into(),
+        endpoint: endpoint.clone(),
+    });
+    let a = PeerManager::start(honest).unwrap();
+    let socket = rt.block_on(raw_peer("stuck", &endpoint));
+    let mut h = hello("stuck", 1, 1);
+    h.window_chunks = 10_000;
+    rt.block_on(socket.send(Wire::Hello(h).encode())).unwrap();
+    assert!(matches!(rt.block_on(next_wire(&socket)), Wire::Welcome(_)));
+    let group = m.join_group("g", &["a", "stuck"]);
+    let deadline = Instant::now() + WAIT;
+    let mut epoch = loop {
+        let (epoch, members) = m.group_epoch(group).unwrap();
+        if members.len() == 2 {
+            break epoch;
+        }
+        assert!(Instant::now() < deadline, "the group never had both");
+        let _ = m.wait_event(Duration::from_millis(20));
+    };
+    while m.poll_event().is_some() {}
+    let stuck = m.peer_id("stuck").unwrap();
+
+    // The honest member reads all the time.
+    let taken = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let (taken, stop) = (taken.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Acquire) {
+                if let Some(Event::GroupChunk { .. }) = a.wait_event(Duration::from_millis(20)) {
+                    taken.fetch_add(1, Ordering::Release);
+                }
+            }
+            a
+        })
+    };
+    let mut epochs = Vec::new();
+    let mut written = 0u64;
+    while written < CHUNKS {
+        // At most 16 ahead of the honest member: it never lags.
+        while written >= taken.load(Ordering::Acquire) + 16 {
+            assert!(
+                Instant::now() < deadline + WAIT,
+                "the honest member stalled"
+            );
+            while let Some(event) = m.poll_event() {
+                if let Event::GroupEpoch { .. } = event {
+                    epochs.push(event);
+                }
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        match m.write_group(group, Chunk::serial(epoch, written.to_be_bytes().to_vec())) {
+            Ok(_) => written += 1,
+            Err((GroupWriteRefused::StaleEpoch { current, .. }, _)) => epoch = current,
+            Err((other, _)) => panic!("write refused: {other}"),
+        }
+    }
+    let deadline = Instant::now() + WAIT;
+    while taken.load(Ordering::Acquire) < CHUNKS {
+        assert!(
+            Instant::now() < deadline,
+            "the honest member did not take everything"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    while let Some(event) = m.poll_event() {
+        if let Event::GroupEpoch { .. } = event {
+            epochs.push(event);
+        }
+    }
+    // One leave, at the cap; no rejoin while it owes.
+    assert_eq!(epochs.len(), 1, "{epochs:?}");
+    let Event::GroupEpoch { members, left, .. } = &epochs[0] else {
+        unreachable!()
+    };
+    assert_eq!(members.len(), 1);
+    assert_eq!(
+        left,
+        &vec![(
+            stuck,
+            LeaveReason::Lagging {
+                chunks: CAP,
+                bytes: CAP * 8
+            }
+        )]
+    );
+    // Bounded: the stuck member holds what it owes, the group at most the
+    // cap per wanted member and epoch (docs/limits.md, Groups).
+    assert!(m.stats(stuck).unwrap().pending <= CAP);
+    assert!(m.group_pending(group).unwrap() as u64 <= CAP * 3);
+    stop.store(true, Ordering::Release);
+    drop(reader.join().unwrap());
+    drop(socket);
 }

@@ -90,6 +90,7 @@ const WINDOW: Window = Window {
 const GROUP_LIMITS: GroupLimits = GroupLimits {
     max_lag_chunks: 6,
     max_lag_bytes: 900,
+    rejoin_after_chunks: 3,
 };
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_millis(500);
 const IN_DOUBT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -144,11 +145,17 @@ struct SimLinks<'a> {
 impl MemberLinks for SimLinks<'_> {
     fn link(&self, node: &str) -> Option<LinkState> {
         let j: usize = node.strip_prefix('n')?.parse().ok()?;
+        self.link_of(PeerId(j as u32))
+    }
+
+    fn link_of(&self, peer: PeerId) -> Option<LinkState> {
+        let j = peer.0 as usize;
         let s = self.sessions.get(&j)?;
         Some(LinkState {
             peer: PeerId(j as u32),
             epoch: s.epoch(),
             filling_up: s.is_filling_up(),
+            groups: s.speaks_groups(),
         })
     }
 
@@ -1155,9 +1162,10 @@ impl Sim {
         };
         for s in node.sessions.values_mut() {
             while let Some(outcome) = s.poll_group_outcome() {
-                group.on_outcome(outcome);
+                group.note_outcome(outcome);
             }
         }
+        group.finish_outcomes();
         group.refresh(&SimLinks {
             sessions: &mut node.sessions,
             sent: Vec::new(),

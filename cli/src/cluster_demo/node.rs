@@ -881,6 +881,7 @@ impl Node {
                     | WriteRefused::PeerDown
                     | WriteRefused::StaleEpoch { .. }
                     | WriteRefused::UnknownPeer
+                    | WriteRefused::NoGroups { .. }
                     | WriteRefused::Closed,
                     _,
                 )) => break,

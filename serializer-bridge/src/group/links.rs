@@ -17,12 +17,19 @@ pub struct LinkState {
     pub epoch: Option<CacheEpoch>,
     /// Whether its queue is past the soft cap (it does not rejoin then).
     pub filling_up: bool,
+    /// Whether the link's protocol version carries group chunks (a peer
+    /// of an older version never joins).
+    pub groups: bool,
 }
 
 /// The members' links.
 pub trait MemberLinks {
     /// The link of the peer called `node`, if such a peer is known.
     fn link(&self, node: &str) -> Option<LinkState>;
+
+    /// The link of peer `peer` (the same as [`MemberLinks::link`] of its
+    /// node name while that name resolves to it), if it is still known.
+    fn link_of(&self, peer: PeerId) -> Option<LinkState>;
 
     /// Queues a group chunk on `peer`'s link (the same `Bytes`, shared).
     fn send(&mut self, peer: PeerId, chunk: Chunk, tag: GroupTag) -> Result<u64, WriteRefused>;

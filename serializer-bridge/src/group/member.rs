@@ -30,9 +30,9 @@ impl Member {
         self.owed_bytes += len;
     }
 
-    /// An outcome came for a chunk of `len` bytes.
-    pub(crate) fn settle(&mut self, len: u64) {
-        self.owed_chunks = self.owed_chunks.saturating_sub(1);
-        self.owed_bytes = self.owed_bytes.saturating_sub(len);
+    /// Outcomes came for `chunks` chunks of `bytes` bytes in all.
+    pub(crate) fn settle_many(&mut self, chunks: u64, bytes: u64) {
+        self.owed_chunks = self.owed_chunks.saturating_sub(chunks);
+        self.owed_bytes = self.owed_bytes.saturating_sub(bytes);
     }
 }

@@ -13,9 +13,12 @@
 //!                                                       │ every member in M, sequence s of E
 //!     a member past the lag cap, or its write refused ──┤ E ends (after this chunk):
 //!     a member's link epoch ended (refresh) ────────────┤   Epoch(E+1, M - leavers), GroupEpoch
-//!     a wanted member ready (link up, owes nothing) ────┘ E ends: Epoch(E+1, M + joiners),
+//!     wanted members ready (link up at version 3, owe   │
+//!     nothing), and E has no chunk, is idle, or had     │
+//!     rejoin_after_chunks; or E ends for a leaver ──────┘ E ends: Epoch(E+1, M + joiners),
 //!                                                           GroupEpoch
-//!   outcomes: per member per chunk (taken / handed back by its link);
+//!   outcomes: per member per chunk (taken / handed back by its link),
+//!   taken as one batch per driver round (note_outcome, finish_outcomes);
 //!   per chunk, once every member reported: GroupDelivered, or
 //!   GroupHandedBack naming the members that missed it
 //! ```
@@ -53,6 +56,14 @@ pub struct GroupLimits {
     pub max_lag_chunks: u64,
     /// Most bytes of them.
     pub max_lag_bytes: u64,
+    /// A join ends the group epoch for every member (the serializer resets
+    /// its group cache), so while chunks are in flight a wanted member
+    /// that is ready waits to join until the epoch ends for another reason
+    /// (a member leaves) or has had this many chunks written; then every
+    /// ready member joins at once. It joins at once into an epoch with no
+    /// chunk yet, a group with no member, or an idle group (every chunk
+    /// has its outcome). 0: at once, always.
+    pub rejoin_after_chunks: u64,
 }
 
 impl Default for GroupLimits {
@@ -60,6 +71,7 @@ impl Default for GroupLimits {
         GroupLimits {
             max_lag_chunks: 4096,
             max_lag_bytes: 64 << 20,
+            rejoin_after_chunks: 256,
         }
     }
 }
@@ -77,6 +89,31 @@ pub struct Group {
     /// Group epochs with chunks awaiting outcomes, oldest first.
     streams: VecDeque<EpochStream>,
     events: VecDeque<Event>,
+    /// Outcomes noted for one member and not yet settled in its lag.
+    settling: Option<SettleRun>,
+}
+
+/// Consecutive outcomes of one member, settled in its lag at once.
+#[derive(Debug, Clone, Copy)]
+struct SettleRun {
+    peer: PeerId,
+    chunks: u64,
+    bytes: u64,
+}
+
+impl SettleRun {
+    fn new(peer: PeerId, len: u64) -> Self {
+        SettleRun {
+            peer,
+            chunks: 1,
+            bytes: len,
+        }
+    }
+
+    fn add(&mut self, len: u64) {
+        self.chunks += 1;
+        self.bytes += len;
+    }
 }
 
 impl Group {
@@ -101,6 +138,7 @@ impl Group {
             by_peer: HashMap::new(),
             streams: VecDeque::new(),
             events: VecDeque::new(),
+            settling: None,
         }
     }
 
@@ -162,18 +200,21 @@ impl Group {
     pub fn refresh(&mut self, links: &dyn MemberLinks) {
         let mut left = Vec::new();
         let mut joining = false;
+        self.settle_run();
         for (node, m) in &mut self.members {
-            let now = links.link(node);
             if let (Some(bound), Some(peer)) = (m.link, m.peer) {
-                let same = now.is_some_and(|l| l.peer == peer && l.epoch == Some(bound));
+                // A member in the epoch is checked by its peer id: no
+                // lookup by name on every write.
+                let same = links.link_of(peer).is_some_and(|l| l.epoch == Some(bound));
                 if !same {
                     m.link = None;
                     left.push((peer, LeaveReason::LinkDown));
                 }
-            } else if now.is_some_and(|l| ready(m, l)) {
+            } else if !joining && links.link(node).is_some_and(|l| ready(m, l)) {
                 joining = true;
             }
         }
+        let joining = joining && self.admits_joiners();
         if !left.is_empty() || joining {
             self.next_epoch(links, left);
         }
@@ -258,28 +299,60 @@ impl Group {
 
     /// A member's link reports its outcome for a group chunk.
     pub fn on_outcome(&mut self, outcome: GroupOutcome) {
+        self.note_outcome(outcome);
+        self.finish_outcomes();
+    }
+
+    /// Takes one of a batch of outcomes (an ACK settles many chunks of a
+    /// member at once): the member's lag is settled and the chunks' events
+    /// resolved once, by [`Group::finish_outcomes`], for the whole batch.
+    /// Until then [`Group::lag`] and the events do not show the batch.
+    pub fn note_outcome(&mut self, outcome: GroupOutcome) {
         if outcome.tag.group != self.id {
             return;
         }
-        if let Some(m) = self
-            .by_peer
-            .get(&outcome.peer)
-            .and_then(|node| self.members.get_mut(node))
-        {
-            m.settle(outcome.len);
+        match &mut self.settling {
+            Some(run) if run.peer == outcome.peer => run.add(outcome.len),
+            _ => {
+                self.settle_run();
+                self.settling = Some(SettleRun::new(outcome.peer, outcome.len));
+            }
         }
-        if let Some(stream) = self
-            .streams
-            .iter_mut()
-            .find(|s| s.epoch == outcome.tag.epoch)
-        {
+        let stream = match self.streams.back_mut() {
+            Some(last) if last.epoch == outcome.tag.epoch => Some(last),
+            _ => self
+                .streams
+                .iter_mut()
+                .find(|s| s.epoch == outcome.tag.epoch),
+        };
+        if let Some(stream) = stream {
             stream.report(
                 outcome.tag.seq,
                 outcome.peer,
                 outcome.missed.map(GroupMiss::Link),
             );
         }
+    }
+
+    /// Ends a batch of [`Group::note_outcome`]s: settles the lag of the
+    /// last member reported and turns the settled chunks into events.
+    pub fn finish_outcomes(&mut self) {
+        self.settle_run();
         self.resolve();
+    }
+
+    /// Settles the member of the run of outcomes being noted.
+    fn settle_run(&mut self) {
+        let Some(run) = self.settling.take() else {
+            return;
+        };
+        if let Some(m) = self
+            .by_peer
+            .get(&run.peer)
+            .and_then(|node| self.members.get_mut(node))
+        {
+            m.settle_many(run.chunks, run.bytes);
+        }
     }
 
     /// The next event of this group.
@@ -323,6 +396,17 @@ impl Group {
         });
     }
 
+    /// Whether ready members may join now, ending the epoch: when that
+    /// resets nothing (no chunk written in it, or nobody in it), when the
+    /// group is idle (every chunk has its outcome), or once the epoch has
+    /// had `rejoin_after_chunks` chunks.
+    fn admits_joiners(&self) -> bool {
+        self.last_seq == 0
+            || self.last_seq >= self.limits.rejoin_after_chunks
+            || !self.members.values().any(Member::is_in)
+            || self.streams.iter().all(|s| s.len() == 0)
+    }
+
     fn resolve(&mut self) {
         for stream in &mut self.streams {
             stream.resolve(self.id, &mut self.events);
@@ -332,10 +416,10 @@ impl Group {
     }
 }
 
-/// Whether a member out of the epoch may join: its link up with room, and
-/// nothing of an earlier epoch still owed.
+/// Whether a member out of the epoch may join: its link up with room and
+/// speaking groups, and nothing of an earlier epoch still owed.
 fn ready(m: &Member, link: LinkState) -> bool {
-    link.epoch.is_some() && !link.filling_up && m.owed_chunks == 0
+    link.epoch.is_some() && link.groups && !link.filling_up && m.owed_chunks == 0
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@ impl Fake {
                 peer: PeerId(peer),
                 epoch: Some(CacheEpoch(epoch)),
                 filling_up: false,
+                groups: true,
             },
         );
     }
@@ -37,6 +38,9 @@ impl Fake {
 impl MemberLinks for Fake {
     fn link(&self, node: &str) -> Option<LinkState> {
         self.links.get(node).copied()
+    }
+    fn link_of(&self, peer: PeerId) -> Option<LinkState> {
+        self.links.values().find(|l| l.peer == peer).copied()
     }
     fn send(&mut self, peer: PeerId, chunk: Chunk, tag: GroupTag) -> Result<u64, WriteRefused> {
         if self.full.contains(&peer) {
@@ -65,6 +69,7 @@ fn group(members: &[&str], lag: u64) -> Group {
         GroupLimits {
             max_lag_chunks: lag,
             max_lag_bytes: 1 << 20,
+            rejoin_after_chunks: 0,
         },
     )
 }
@@ -237,5 +242,120 @@ fn a_dropped_link_leaves_at_refresh_and_a_refused_write_leaves_at_once() {
     links.up("a", 1, 2);
     g.refresh(&links);
     assert_eq!(g.epoch(), CacheEpoch(4));
+    assert_eq!(g.members(), vec![PeerId(1), PeerId(2)]);
+}
+
+#[test]
+fn a_member_whose_link_speaks_no_groups_never_joins() {
+    let mut links = Fake::default();
+    links.up("a", 1, 1);
+    links.up("old", 2, 1);
+    if let Some(l) = links.links.get_mut("old") {
+        l.groups = false;
+    }
+    let mut g = group(&["a", "old"], 8);
+    g.refresh(&links);
+    assert_eq!(g.members(), vec![PeerId(1)]);
+    for n in 0..3u8 {
+        g.write(Chunk::serial(CacheEpoch(1), vec![n]), &mut links)
+            .unwrap();
+        g.refresh(&links);
+    }
+    assert_eq!(g.epoch(), CacheEpoch(1), "no epoch churn over the old peer");
+    assert!(links.sent.iter().all(|(peer, _, _)| *peer == PeerId(1)));
+}
+
+#[test]
+fn a_batch_of_outcomes_settles_each_members_lag_once_for_all() {
+    let mut links = Fake::default();
+    links.up("a", 1, 1);
+    links.up("b", 2, 1);
+    let mut g = group(&["a", "b"], 8);
+    g.refresh(&links);
+    for n in 0..4u8 {
+        g.write(Chunk::serial(CacheEpoch(1), vec![n; 4]), &mut links)
+            .unwrap();
+    }
+    assert_eq!(g.lag("a"), Some((4, 16)));
+    let tags: Vec<GroupTag> = links.sent.iter().map(|(_, _, t)| *t).collect();
+    // a's ACK covers all four; b's the first two: one batch.
+    for tag in &tags[..4] {
+        g.note_outcome(outcome(1, *tag, None));
+    }
+    g.note_outcome(outcome(2, tags[0], None));
+    g.note_outcome(outcome(2, tags[1], None));
+    g.finish_outcomes();
+    assert_eq!(g.lag("a"), Some((0, 0)));
+    assert_eq!(g.lag("b"), Some((2, 8)));
+    assert_eq!(g.pending(), 2);
+    let delivered: Vec<(u64, u64)> = events(&mut g)
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::GroupDelivered {
+                first_seq, through, ..
+            } => Some((first_seq, through)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(delivered, vec![(1, 2)], "one event for the settled run");
+}
+
+#[test]
+fn ready_members_rejoin_together_after_the_epoch_had_its_chunks() {
+    let mut links = Fake::default();
+    links.up("a", 1, 1);
+    links.up("b", 2, 1);
+    links.up("c", 3, 1);
+    let mut g = group(&["a", "b", "c"], 8);
+    g.limits.rejoin_after_chunks = 4;
+    g.refresh(&links);
+    assert_eq!(g.members().len(), 3);
+    links.down("b");
+    links.down("c");
+    g.refresh(&links);
+    assert_eq!((g.epoch(), g.members()), (CacheEpoch(2), vec![PeerId(1)]));
+    g.write(Chunk::serial(CacheEpoch(2), &b"x"[..]), &mut links)
+        .unwrap();
+    // b comes back, then c, while a chunk is in flight: neither ends the
+    // epoch on its own.
+    links.up("b", 2, 2);
+    g.refresh(&links);
+    links.up("c", 3, 2);
+    g.refresh(&links);
+    assert_eq!(g.epoch(), CacheEpoch(2));
+    for _ in 0..3 {
+        g.write(Chunk::serial(CacheEpoch(2), &b"x"[..]), &mut links)
+            .unwrap();
+    }
+    // Four chunks in the epoch: both join in one new epoch.
+    g.refresh(&links);
+    assert_eq!(g.epoch(), CacheEpoch(3));
+    assert_eq!(g.members(), vec![PeerId(1), PeerId(2), PeerId(3)]);
+    let epochs: Vec<CacheEpoch> = events(&mut g)
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::GroupEpoch { epoch, .. } => Some(epoch),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(epochs, vec![CacheEpoch(1), CacheEpoch(2), CacheEpoch(3)]);
+}
+
+#[test]
+fn a_ready_member_joins_an_idle_group_at_once() {
+    let mut links = Fake::default();
+    links.up("a", 1, 1);
+    let mut g = group(&["a", "b"], 8);
+    g.limits.rejoin_after_chunks = 100;
+    g.refresh(&links);
+    g.write(Chunk::serial(CacheEpoch(1), &b"x"[..]), &mut links)
+        .unwrap();
+    links.up("b", 2, 1);
+    g.refresh(&links);
+    assert_eq!(g.epoch(), CacheEpoch(1), "a chunk is in flight");
+    let tag = links.sent[0].2;
+    g.on_outcome(outcome(1, tag, None));
+    g.refresh(&links);
+    assert_eq!(g.epoch(), CacheEpoch(2), "idle: nothing to batch with");
     assert_eq!(g.members(), vec![PeerId(1), PeerId(2)]);
 }

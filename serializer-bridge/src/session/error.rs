@@ -14,6 +14,12 @@ pub enum ProtocolError {
     /// The message is not a bridge message.
     #[error("malformed bridge message: {0}")]
     Malformed(#[from] WireError),
+    /// A GCHUNK on a link agreed at a version without groups.
+    #[error("group chunk on a link agreed at bridge protocol version {version}")]
+    GroupsNotAgreed {
+        /// The link's version.
+        version: u16,
+    },
     /// The peer speaks another bridge protocol version.
     #[error("bridge protocol version {theirs} is not supported; this node speaks {ours}")]
     Version {
@@ -245,6 +251,13 @@ pub enum WriteRefused {
     /// No such peer.
     #[error("unknown peer")]
     UnknownPeer,
+    /// A group chunk for a peer whose link speaks an older protocol
+    /// version, without group chunks.
+    #[error("the link speaks bridge protocol version {version}, without groups")]
+    NoGroups {
+        /// The link's version.
+        version: u16,
+    },
     /// The manager has shut down.
     #[error("the peer manager is closed")]
     Closed,

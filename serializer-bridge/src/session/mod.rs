@@ -47,7 +47,7 @@ use crate::epoch::CacheEpoch;
 use crate::event::{Event, PeerId};
 use crate::group::{GroupOrder, GroupOutcome, GroupTag};
 use crate::stats::PeerStats;
-use crate::wire::{Hello, PROTOCOL_VERSION, Wire};
+use crate::wire::{GROUPS_VERSION, Hello, OLDEST_PROTOCOL_VERSION, PROTOCOL_VERSION, Wire};
 use incoming::Incoming;
 use outgoing::Outgoing;
 
@@ -135,6 +135,8 @@ pub struct Session {
     peer_incarnation: u64,
     /// The highest epoch used with this peer.
     last_epoch: CacheEpoch,
+    /// The bridge protocol version of the latest handshake.
+    version: u16,
     /// Connector: the nonce of our latest HELLO (attempts count from 1).
     /// Acceptor: the highest nonce answered for `peer_incarnation`.
     nonce: u64,
@@ -161,6 +163,7 @@ impl Session {
             link: Link::Down,
             peer_incarnation: 0,
             last_epoch: CacheEpoch(0),
+            version: PROTOCOL_VERSION,
             nonce: 0,
             out: Outgoing::new(),
             inc: Incoming::new(),
@@ -269,6 +272,11 @@ impl Session {
                 kind,
                 payload,
             } => self.on_chunk(epoch, Chunk::new(epoch, kind, payload), seq, None),
+            Wire::GroupChunk { .. } if !self.speaks_groups() => {
+                Err(ProtocolError::GroupsNotAgreed {
+                    version: self.version,
+                })
+            }
             Wire::GroupChunk {
                 epoch,
                 seq,
@@ -323,6 +331,7 @@ impl Session {
         self.nonce = hello.nonce;
         self.go_up(agreed, &hello);
         let mut welcome = self.hello(hello.nonce, agreed);
+        welcome.version = self.version;
         welcome.record = self.inc.record;
         self.control.push_back(Wire::Welcome(welcome));
         Ok(())
@@ -352,6 +361,13 @@ impl Session {
             return Err(ProtocolError::UnexpectedWelcome);
         }
         self.check_hello(&welcome)?;
+        if welcome.version > PROTOCOL_VERSION {
+            // The acceptor agrees our version or an older one, never more.
+            return Err(ProtocolError::Version {
+                theirs: welcome.version,
+                ours: PROTOCOL_VERSION,
+            });
+        }
         if welcome.epoch < proposed {
             return Err(ProtocolError::EpochBelowProposal {
                 proposed,
@@ -364,7 +380,7 @@ impl Session {
     }
 
     fn check_hello(&self, hello: &Hello) -> Result<(), ProtocolError> {
-        if hello.version != PROTOCOL_VERSION {
+        if hello.version < OLDEST_PROTOCOL_VERSION {
             return Err(ProtocolError::Version {
                 theirs: hello.version,
                 ours: PROTOCOL_VERSION,
@@ -409,6 +425,7 @@ impl Session {
             self.inc.forget_record();
         }
         self.peer_incarnation = hello.incarnation;
+        self.version = hello.version.min(PROTOCOL_VERSION);
         self.last_epoch = epoch;
         self.link = Link::Up { epoch };
         let window = Window {
@@ -538,7 +555,19 @@ impl Session {
         if !matches!(self.link, Link::Up { .. }) {
             return Err((WriteRefused::PeerDown, chunk));
         }
+        if !self.speaks_groups() {
+            let refused = WriteRefused::NoGroups {
+                version: self.version,
+            };
+            return Err((refused, chunk));
+        }
         self.write_tagged(chunk, Some(tag))
+    }
+
+    /// Whether the link's agreed protocol version carries group chunks
+    /// (a peer of an older version takes part in no group).
+    pub fn speaks_groups(&self) -> bool {
+        self.version >= GROUPS_VERSION
     }
 
     fn write_tagged(

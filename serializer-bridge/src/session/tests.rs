@@ -638,3 +638,77 @@ fn a_group_chunk_out_of_its_group_order_ends_the_link() {
         Err(ProtocolError::GroupOutOfOrder { expected: 2, .. })
     ));
 }
+
+#[test]
+fn an_older_peer_links_at_its_version_without_group_chunks() {
+    use crate::group::{GroupId, GroupTag};
+    use crate::wire::{GROUPS_VERSION, OLDEST_PROTOCOL_VERSION};
+    let tag = GroupTag {
+        group: GroupId(1),
+        epoch: CacheEpoch(1),
+        seq: 1,
+    };
+    let gchunk = |seq| Wire::GroupChunk {
+        epoch: CacheEpoch(1),
+        seq,
+        kind: crate::MessageType::Serial,
+        tag,
+        payload: Bytes::from_static(b"x"),
+    };
+    // A peer of the version before groups: welcomed at its version.
+    let mut p = Pair::new();
+    let mut h = hello(&mut p);
+    h.version = OLDEST_PROTOCOL_VERSION;
+    p.m.handle(Wire::Hello(h), p.now).unwrap();
+    match p.m.poll_transmit() {
+        Some(Wire::Welcome(w)) => assert_eq!(w.version, OLDEST_PROTOCOL_VERSION),
+        other => panic!("expected a WELCOME, got {other:?}"),
+    }
+    assert!(p.m.epoch().is_some());
+    assert!(!p.m.speaks_groups());
+    // It is never sent a group chunk (it would end the link on the tag)...
+    let refused =
+        p.m.write_group(Chunk::serial(CacheEpoch(1), &b"g"[..]), tag);
+    assert!(matches!(
+        refused,
+        Err((WriteRefused::NoGroups { version: 2 }, _))
+    ));
+    assert!(p.m.poll_transmit().is_none());
+    // ...its own chunks still flow, and a GCHUNK from it breaks the link.
+    p.m.handle(
+        Wire::Chunk {
+            epoch: CacheEpoch(1),
+            seq: 1,
+            kind: crate::MessageType::Serial,
+            payload: Bytes::from_static(b"own"),
+        },
+        p.now,
+    )
+    .unwrap();
+    assert_eq!(
+        p.m.handle(gchunk(2), p.now),
+        Err(ProtocolError::GroupsNotAgreed { version: 2 })
+    );
+    // A newer peer is welcomed at our version; a WELCOME above what we
+    // proposed ends the handshake.
+    let mut p = Pair::new();
+    let mut h = hello(&mut p);
+    h.version = PROTOCOL_VERSION + 5;
+    p.m.handle(Wire::Hello(h), p.now).unwrap();
+    match p.m.poll_transmit() {
+        Some(Wire::Welcome(mut w)) => {
+            assert_eq!(w.version, PROTOCOL_VERSION);
+            assert!(p.m.speaks_groups() && PROTOCOL_VERSION >= GROUPS_VERSION);
+            w.version = PROTOCOL_VERSION + 1;
+            assert!(matches!(
+                p.w.handle(Wire::Welcome(w), p.now),
+                Err(ProtocolError::Version { .. })
+            ));
+        }
+        other => panic!("expected a WELCOME, got {other:?}"),
+    }
+    // Both at the current version: groups flow.
+    let mut p = Pair::new();
+    p.connect();
+    assert!(p.w.speaks_groups() && p.m.speaks_groups());
+}
