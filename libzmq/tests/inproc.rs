@@ -80,8 +80,16 @@ fn sent_and_received(sndhwm: c_int, rcvhwm: c_int, bind_first: bool) -> usize {
     let ctx = zmq_ctx_new();
     let push = socket(ctx, PUSH, SNDHWM, sndhwm);
     let pull = socket(ctx, PULL, RCVHWM, rcvhwm);
-    endpoint(if bind_first { pull } else { push }, "inproc://a", bind_first);
-    endpoint(if bind_first { push } else { pull }, "inproc://a", !bind_first);
+    endpoint(
+        if bind_first { pull } else { push },
+        "inproc://a",
+        bind_first,
+    );
+    endpoint(
+        if bind_first { push } else { pull },
+        "inproc://a",
+        !bind_first,
+    );
     let sent = count(push, true);
     assert_eq!(count(pull, false), sent, "received at once");
     close(push);

@@ -643,7 +643,12 @@ impl<T> Queue<T> {
         if self.conflate {
             return 1;
         }
-        let unreported = usize::try_from(inner.taken - inner.reported).unwrap_or(usize::MAX);
+        // Never a whole low-water mark's worth: one more read reports
+        // them, and an empty queue has room even after its capacity was
+        // lowered below what is unreported.
+        let unreported = usize::try_from(inner.taken - inner.reported)
+            .unwrap_or(usize::MAX)
+            .min(low_water_mark(self.capacity()) - 1);
         self.room_in(inner).saturating_sub(unreported)
     }
 
@@ -935,6 +940,13 @@ mod tests {
         assert_eq!(q.try_pop(), Some(4));
         assert!(q.try_push_lagging_with(|| None).is_ok());
         assert_eq!(q.len(), 2);
+        // Reads not yet reported never stop a writer at an empty queue,
+        // even one whose capacity was lowered below them.
+        let q: Queue<u32> = Queue::new(10);
+        assert!((1..=4).all(|i| q.try_push_lagging_with(|| Some(i)).is_ok()));
+        while q.try_pop().is_some() {}
+        q.set_capacity(1);
+        assert!(q.try_push_lagging_with(|| Some(5)).is_ok());
     }
 
     #[test]
