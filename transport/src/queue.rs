@@ -682,15 +682,24 @@ impl<T> Queue<T> {
             return false;
         }
         let was_empty = inner.items.is_empty();
-        let mut room = self.lagging_room_in(&inner);
-        while room > 0 {
-            let Some(item) = items.pop_front() else {
-                break;
-            };
-            self.make_room(&mut inner);
-            inner.bytes += self.weight_of([&item]);
-            inner.items.push_back(item);
-            room = self.lagging_room_in(&inner);
+        let room = self.lagging_room_in(&inner);
+        if self.conflate || self.weighs() {
+            // One at a time: each may replace the last, or weigh enough
+            // to fill the queue.
+            while self.lagging_room_in(&inner) > 0 {
+                let Some(item) = items.pop_front() else {
+                    break;
+                };
+                self.make_room(&mut inner);
+                inner.bytes += self.weight_of([&item]);
+                inner.items.push_back(item);
+            }
+        } else if was_empty && room >= items.len() {
+            // The whole batch into an empty queue: swap the buffers.
+            std::mem::swap(&mut inner.items, items);
+        } else {
+            let n = room.min(items.len());
+            inner.items.extend(items.drain(..n));
         }
         if was_empty && !inner.items.is_empty() {
             wake_all(&mut inner.consumers);
