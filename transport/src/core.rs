@@ -132,6 +132,9 @@ pub(crate) struct State {
     /// application must not receive (cleared when the link is down and
     /// gone: [`Core::forget_link`]).
     pub(crate) discarding: HashSet<PipeId>,
+    /// XPUB: the ticket of the cancel notices a dropped pipe's peer left
+    /// ([`Core::drop_live_pipe`]), for its link's end to wait for.
+    pub(crate) cancelled: HashMap<PipeId, u64>,
     /// Messages accepted for sending.
     pub(crate) sent: u64,
     /// XPUB notices (and the link messages around them) in the order the
@@ -531,6 +534,7 @@ impl Core {
             self.discard_lane(id, rest.len());
             rest.clear();
         }
+        let cancelled = state.cancelled.remove(&id);
         let notices = self.forget_peer(&mut state, id);
         if detach {
             state.pipes.retain(|p| p.id != id);
@@ -547,7 +551,7 @@ impl Core {
         rest.extend(last);
         let ticket = state.notices.append(&mut rest);
         self.noted(&state);
-        ticket
+        ticket.max(cancelled)
     }
 
     /// The peer on pipe `id` is gone: its routing id and subscriptions go.
@@ -621,6 +625,7 @@ impl Core {
         let mut state = self.state();
         state.pipes.retain(|p| p.id != id);
         state.dropped.remove(&id);
+        state.cancelled.remove(&id);
         self.pipes_changed(&mut state);
     }
 
@@ -642,12 +647,37 @@ impl Core {
         let Some(pipe) = state.routes.remove(routing_id) else {
             return false;
         };
-        state.drop_pipe(pipe, Refusal::DisconnectedByApplication);
+        self.drop_live_pipe(&mut state, pipe, Refusal::DisconnectedByApplication);
         self.pipes_changed(&mut state);
         drop(state);
+        self.deliver_notices();
         // A sender waiting for this peer's room must look again.
         self.send_ready.notify_waiters();
         true
+    }
+
+    /// Drops a live link's pipe ([`State::drop_pipe`]). An XPUB reports
+    /// the peer's topics cancelled now, as libzmq's does for a pipe it
+    /// ends itself: the notices join the notice queue, and the link's end
+    /// ([`Core::pipe_down`]) waits until they are delivered.
+    fn drop_live_pipe(&self, state: &mut State, id: PipeId, why: Refusal) {
+        let notices = self.forget_peer(state, id);
+        state.drop_pipe(id, why);
+        if notices.is_empty() || self.is_closing() {
+            return;
+        }
+        let mut items: VecDeque<Inbound> = notices
+            .into_iter()
+            .map(|message| Inbound {
+                pipe: id,
+                message,
+                from_peer: false,
+            })
+            .collect();
+        if let Some(ticket) = state.notices.append(&mut items) {
+            state.cancelled.insert(id, ticket);
+        }
+        self.noted(state);
     }
 
     /// Ends the link on pipe `id` for `why`: its pipe goes now if it has
@@ -673,9 +703,10 @@ impl Core {
             }
             return;
         }
-        state.drop_pipe(id, why);
+        self.drop_live_pipe(&mut state, id, why);
         self.pipes_changed(&mut state);
         drop(state);
+        self.deliver_notices();
         self.send_ready.notify_waiters();
     }
 
@@ -707,6 +738,7 @@ impl Core {
         self.stats
             .dropped_inbound
             .fetch_add(n as u64, Ordering::Relaxed);
+        state.cancelled.remove(&id);
     }
 
     /// A peer subscribed or cancelled (PUB, XPUB). An XPUB's notice, if

@@ -3,9 +3,19 @@
 //!
 //! Binding registers the socket under its name in its [`InprocDomain`].
 //! Connecting joins the two sockets directly: each side gets a pipe as if a
-//! handshake had just completed (the socket types are checked, routing ids
-//! exchanged, subscriptions replayed), and one small task per direction
-//! moves messages from one socket's pipe to the other's inbound queue.
+//! handshake had just completed (routing ids exchanged, subscriptions
+//! replayed, both before the connect or bind returns).
+//!
+//! A message goes straight into the receiving socket's inbound queue when
+//! its pipe is empty (the pipe's bypass, [`Direct`]), so a receive right
+//! after the send finds it, as libzmq's inproc reader does. When the
+//! receiving socket's queue is full, messages wait in the pipe, and one
+//! small task per direction moves them on as room appears (subscriptions
+//! and cancels always go that way). So a link holds the sender's `sndhwm`
+//! plus the receiver's `rcvhwm`, libzmq's sum for an inproc pipe (either
+//! 0: unlimited); and as libzmq's writer learns of its reader's reads only
+//! every half `rcvhwm` or so, the receiving queue reports its reads to
+//! inproc writers once per half its capacity (`Queue::try_push_lagging_with`).
 //!
 //! A connect to a name nobody has bound yet is *pending*, as in libzmq:
 //! the connecting socket gets its pipe at once (messages queue in it up to
@@ -21,6 +31,7 @@
 //! whatever is bound (tcp and ipc links check them in the handshake).
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard, Weak};
 
 use bytes::Bytes;
@@ -31,7 +42,7 @@ use crate::endpoints::Stop;
 use crate::engine;
 use crate::error::{Error, Result};
 use crate::peers::PipeId;
-use crate::queue::PipeRx;
+use crate::queue::{Bypass, PipeRx};
 use crate::rules;
 
 /// Items moved per batch.
@@ -257,9 +268,136 @@ fn link(core: &Arc<Core>, binder: &Arc<Core>, ours: Side, stop: &Stop) -> Result
     let (theirs_source, theirs_sink) = theirs.split();
     binder.add_inproc_feed(ours_source.rx.downgrade());
     core.add_inproc_feed(theirs_source.rx.downgrade());
-    core.track(tokio::spawn(forward(ours_source, theirs_sink)));
-    binder.track(tokio::spawn(forward(theirs_source, ours_sink)));
+    // Both directions open before the connect or bind returns, so the
+    // first sends already go straight to the other socket.
+    let towards_binder = open(ours_source, theirs_sink);
+    let towards_us = open(theirs_source, ours_sink);
+    core.track(tokio::spawn(forward(towards_binder)));
+    binder.track(tokio::spawn(forward(towards_us)));
     Ok(())
+}
+
+/// One direction of a link: where its messages come from and go.
+struct Direction {
+    from: Source,
+    to: Sink,
+    direct: Arc<Direct>,
+    opening: Opening,
+}
+
+/// What opening a direction left for its task to do before messages may
+/// take the bypass.
+enum Opening {
+    /// Nothing: the bypass is set.
+    Done,
+    /// Wait until the replayed subscriptions' notices are in the receiving
+    /// socket's queue (it was full).
+    Flush(u64),
+    /// The link notice did not fit: notice and replay, in the task.
+    Later,
+    /// The receiving socket refused the replayed subscriptions.
+    Refused,
+}
+
+/// Opens a direction now: the link notice, then the subscriptions the
+/// source socket holds, reach the receiving socket before any message;
+/// then the bypass is set, unless something has to wait for room.
+fn open(mut from: Source, to: Sink) -> Direction {
+    let direct = Arc::new(Direct {
+        to: Arc::downgrade(&to.core),
+        pipe: to.pipe,
+        routing_id: to.routing_id.clone(),
+        admits_as_is: to.core.receive_rule.admits_as_is(),
+        open: AtomicBool::new(true),
+    });
+    let opening = replay_now(&mut from, &to);
+    if matches!(opening, Opening::Done) {
+        from.rx.set_bypass(direct.clone());
+    }
+    Direction {
+        from,
+        to,
+        direct,
+        opening,
+    }
+}
+
+/// The link notice and the replayed subscriptions, as far as they can go
+/// without waiting.
+fn replay_now(from: &mut Source, to: &Sink) -> Opening {
+    if to.core.options.link_notify && !to.core.is_closing() {
+        let notice = rules::admit(&to.core, to.routing_id.as_ref(), engine::link_notice(true));
+        if let Some(message) = notice {
+            let inbound = Inbound {
+                from_peer: false,
+                pipe: to.pipe,
+                message,
+            };
+            if to.core.inbound.try_push(inbound).is_err() {
+                return Opening::Later;
+            }
+        }
+    }
+    let mut last = None;
+    for topic in std::mem::take(&mut from.replay) {
+        match to
+            .core
+            .on_subscription(to.pipe, true, topic, &mut VecDeque::new())
+        {
+            Ok(ticket) => last = last.max(ticket),
+            Err(_over_budget) => return Opening::Refused,
+        }
+    }
+    match last {
+        Some(ticket) if to.core.deliver_notices() < ticket => Opening::Flush(ticket),
+        _ => Opening::Done,
+    }
+}
+
+/// An inproc pipe's bypass: a message sent while the pipe is empty goes
+/// straight into the receiving socket's inbound queue, with the same
+/// link-side rule the task applies ([`rules::admit`]), if that queue has
+/// room as inproc writers see it. Subscriptions and cancels take the task.
+#[derive(Debug)]
+struct Direct {
+    to: Weak<Core>,
+    pipe: PipeId,
+    routing_id: Option<Bytes>,
+    admits_as_is: bool,
+    /// Cleared when the link ends: what is sent meanwhile waits in the
+    /// pipe, which goes with the link.
+    open: AtomicBool,
+}
+
+impl Bypass<Outbound> for Direct {
+    fn deliver(&self, item: Outbound) -> std::result::Result<(), Outbound> {
+        let Outbound::Message(message) = item else {
+            return Err(item);
+        };
+        if !self.open.load(Ordering::Acquire) {
+            return Err(Outbound::Message(message));
+        }
+        let Some(to) = self.to.upgrade() else {
+            return Err(Outbound::Message(message));
+        };
+        let mut slot = Some(message);
+        let pushed = to.inbound.try_push_lagging_with(|| {
+            let message = slot.take()?;
+            let message = match self.admits_as_is {
+                true => message,
+                false => rules::admit(&to, self.routing_id.as_ref(), message)?,
+            };
+            Some(Inbound {
+                from_peer: false,
+                pipe: self.pipe,
+                message,
+            })
+        });
+        match pushed {
+            Ok(()) => Ok(()),
+            Err(_) => Err(Outbound::Message(slot.take().unwrap_or_default())),
+        }
+    }
 }
 
 /// One socket's end of an inproc link.
@@ -349,87 +487,66 @@ impl Side {
     }
 }
 
-/// Items a forwarder took from its pipe, finished with when it drops
-/// (handed over, or the link ended).
-struct InTransit<'a>(&'a PipeRx<Outbound>, usize);
+/// Items a forwarder took from its pipe: they still count against the
+/// pipe's capacity until released, as they reach the receiving socket's
+/// queue (or are dropped); whatever is left is released when it drops.
+struct InTransit<'a> {
+    from: &'a Source,
+    left: usize,
+}
 
-impl Drop for InTransit<'_> {
-    fn drop(&mut self) {
-        self.0.finished(self.1);
+impl InTransit<'_> {
+    /// `n` items are through: room in the pipe, so a sender waiting at
+    /// the high-water mark may go.
+    fn release(&mut self, n: usize) {
+        let n = n.min(self.left);
+        if n == 0 {
+            return;
+        }
+        self.left -= n;
+        self.from.rx.finished(n);
+        let core = &self.from.core;
+        if core.send_waiters.load(Ordering::Acquire) > 0 {
+            core.send_ready.notify_waiters();
+        }
     }
 }
 
-/// Moves one direction's items until either socket drops its pipe.
-async fn forward(mut from: Source, to: Sink) {
-    notify_link(&to, true).await;
-    let mut within_budget = true;
-    for topic in std::mem::take(&mut from.replay) {
-        within_budget = within_budget && subscription(&to, true, topic).await;
+impl Drop for InTransit<'_> {
+    fn drop(&mut self) {
+        self.release(self.left);
     }
-    // In batches, as an engine does: one lock to take what the pipe holds,
-    // one to hand it over, rather than two per message.
-    let admits_as_is = to.core.receive_rule.admits_as_is();
-    let mut batch = VecDeque::with_capacity(BATCH);
-    let mut ready = VecDeque::with_capacity(BATCH);
-    'link: loop {
-        if !within_budget {
-            // The receiving socket refused the replayed subscriptions.
-            break;
-        }
-        // Whole pipes at a time when they fit (a swap of buffers); the
-        // receiving socket's queue bounds what is in flight.
-        // Counted in transit until handed over, so the receiving socket
-        // knows they are on their way (`Core::inproc_in_flight`).
-        let n =
-            std::future::poll_fn(|cx| from.rx.poll_take_in_transit(cx, &mut batch, BATCH)).await;
-        if n == 0 {
-            break;
-        }
-        let _in_transit = InTransit(&from.rx, n);
-        // Room in the pipe: a sender waiting at the high-water mark may go.
-        if from
-            .core
-            .send_waiters
-            .load(std::sync::atomic::Ordering::Acquire)
-            > 0
-        {
-            from.core.send_ready.notify_waiters();
-        }
-        while let Some(item) = batch.pop_front() {
-            match item {
-                Outbound::Message(message) => {
-                    let admitted = if admits_as_is {
-                        Some(message)
-                    } else {
-                        rules::admit(&to.core, to.routing_id.as_ref(), message)
-                    };
-                    if let Some(message) = admitted {
-                        ready.push_back(Inbound {
-                            from_peer: false,
-                            pipe: to.pipe,
-                            message,
-                        });
-                    }
-                }
-                // Notices keep their place among the messages.
-                Outbound::Subscribe { topic, seq } if seq > from.replay_seq => {
-                    if !hand_over(&to, &mut ready).await || !subscription(&to, true, topic).await {
-                        break 'link;
-                    }
-                }
-                Outbound::Cancel { topic, seq } if seq > from.replay_seq => {
-                    if !hand_over(&to, &mut ready).await || !subscription(&to, false, topic).await {
-                        break 'link;
-                    }
-                }
-                Outbound::Subscribe { .. } | Outbound::Cancel { .. } => {}
+}
+
+/// Finishes opening one direction, then moves what waits in its pipe until
+/// either socket drops its pipe.
+async fn forward(direction: Direction) {
+    let Direction {
+        mut from,
+        to,
+        direct,
+        opening,
+    } = direction;
+    let within_budget = match opening {
+        Opening::Done => true,
+        Opening::Flush(ticket) => to.core.flush_notices(ticket).await,
+        Opening::Refused => false,
+        Opening::Later => {
+            notify_link(&to, true).await;
+            let mut within_budget = true;
+            for topic in std::mem::take(&mut from.replay) {
+                within_budget = within_budget && subscription(&to, true, topic).await;
             }
+            within_budget
         }
-        if !hand_over(&to, &mut ready).await {
-            break;
-        }
+    };
+    if within_budget {
+        from.rx.set_bypass(direct.clone());
+        move_waiting(&from, &to).await;
     }
-    // One side is gone: take the link down on both.
+    // The receiving socket refused the replayed subscriptions, or one side
+    // is gone: take the link down on both.
+    direct.open.store(false, Ordering::Release);
     notify_link(&to, false).await;
     // Unsubscribe notices wait for room like any message, in the socket's
     // notice queue: none is dropped.
@@ -440,16 +557,83 @@ async fn forward(mut from: Source, to: Sink) {
     }
 }
 
+/// Moves what waits in the pipe (messages the bypass could not take, and
+/// every subscription) into the receiving socket, until either side goes.
+async fn move_waiting(from: &Source, to: &Sink) {
+    // In batches, as an engine does: one lock to take what the pipe holds,
+    // one to hand it over, rather than two per message.
+    let admits_as_is = to.core.receive_rule.admits_as_is();
+    let mut batch = VecDeque::with_capacity(BATCH);
+    let mut ready = VecDeque::with_capacity(BATCH);
+    loop {
+        // Whole pipes at a time when they fit (a swap of buffers), counted
+        // in transit until handed over, so the receiving socket knows they
+        // are on their way (`Core::inproc_in_flight`) and the bypass stays
+        // shut behind them.
+        let n =
+            std::future::poll_fn(|cx| from.rx.poll_take_in_transit(cx, &mut batch, BATCH)).await;
+        if n == 0 {
+            return;
+        }
+        let mut transit = InTransit { from, left: n };
+        while let Some(item) = batch.pop_front() {
+            match item {
+                Outbound::Message(message) => {
+                    let admitted = if admits_as_is {
+                        Some(message)
+                    } else {
+                        rules::admit(&to.core, to.routing_id.as_ref(), message)
+                    };
+                    match admitted {
+                        Some(message) => ready.push_back(Inbound {
+                            from_peer: false,
+                            pipe: to.pipe,
+                            message,
+                        }),
+                        None => transit.release(1),
+                    }
+                }
+                // Notices keep their place among the messages.
+                Outbound::Subscribe { topic, seq } if seq > from.replay_seq => {
+                    if !hand_over(to, &mut ready, &mut transit).await
+                        || !subscription(to, true, topic).await
+                    {
+                        return;
+                    }
+                    transit.release(1);
+                }
+                Outbound::Cancel { topic, seq } if seq > from.replay_seq => {
+                    if !hand_over(to, &mut ready, &mut transit).await
+                        || !subscription(to, false, topic).await
+                    {
+                        return;
+                    }
+                    transit.release(1);
+                }
+                Outbound::Subscribe { .. } | Outbound::Cancel { .. } => transit.release(1),
+            }
+        }
+        if !hand_over(to, &mut ready, &mut transit).await {
+            return;
+        }
+    }
+}
+
 /// Moves every item of `ready` into the receiving socket's inbound queue,
-/// as many at a time as fit; false if that socket closed.
-async fn hand_over(to: &Sink, ready: &mut VecDeque<Inbound>) -> bool {
+/// as many at a time as it has room for as inproc writers see it; false if
+/// that socket closed.
+async fn hand_over(to: &Sink, ready: &mut VecDeque<Inbound>, transit: &mut InTransit<'_>) -> bool {
     let inbound = &to.core.inbound;
     loop {
-        inbound.push_batch(ready);
+        let before = ready.len();
+        if !inbound.push_batch_lagging(ready) {
+            return false;
+        }
+        transit.release(before - ready.len());
         if ready.is_empty() {
             return true;
         }
-        if !std::future::poll_fn(|cx| inbound.poll_room(cx)).await {
+        if !std::future::poll_fn(|cx| inbound.poll_room_lagging(cx)).await {
             return false;
         }
     }

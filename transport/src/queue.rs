@@ -17,10 +17,18 @@
 //! A *fair* queue ([`Queue::fair`], a socket's inbound queue) keeps its
 //! items in one lane per link and hands them out one from each lane in
 //! turn ([`crate::lanes`]); the others keep arrival order.
+//!
+//! Two things serve inproc links only (`inproc.rs`). A pipe may have a
+//! *bypass* ([`Queue::set_bypass`]): while it is empty and nothing taken
+//! from it is still on its way, a push goes straight to the bypass (the
+//! receiving socket's inbound queue), so a reader sees at once what its
+//! inproc peer sent, as libzmq's does. And an inbound queue tells inproc
+//! writers of its reads in steps, as a libzmq reader tells its writer:
+//! once every half capacity's worth ([`Queue::try_push_lagging`]).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::task::{Context, Poll, Waker};
 
 use crate::lanes::{Items, LaneKey, Lanes};
@@ -59,6 +67,17 @@ struct Inner<T> {
     in_transit: usize,
     /// What the queued items weigh (only counted with a byte capacity).
     bytes: usize,
+    /// `taken` when inproc writers last learnt of the reads
+    /// ([`Queue::lagging_room_in`]).
+    reported: u64,
+}
+
+/// Where a pipe's pushes go while the pipe is empty: an inproc link's
+/// receiving socket. Called under the pipe's lock, so nothing else enters
+/// or leaves the pipe meanwhile; the item comes back if it cannot go.
+pub(crate) trait Bypass<T>: Send + Sync + std::fmt::Debug {
+    /// Delivers `item`, or hands it back to wait in the pipe.
+    fn deliver(&self, item: T) -> Result<(), T>;
 }
 
 /// A bounded multi-producer, multi-consumer queue with batch operations.
@@ -74,6 +93,8 @@ pub(crate) struct Queue<T> {
     /// only the count matters, and nothing is weighed).
     byte_capacity: usize,
     weigh: fn(&T) -> usize,
+    /// Where pushes to an empty pipe go instead ([`Queue::set_bypass`]).
+    bypass: OnceLock<Arc<dyn Bypass<T>>>,
 }
 
 fn register(list: &mut Vec<Waker>, waker: &Waker) {
@@ -139,11 +160,13 @@ impl<T> Queue<T> {
                 replaced: 0,
                 in_transit: 0,
                 bytes: 0,
+                reported: 0,
             }),
             capacity: AtomicUsize::new(capacity.max(1)),
             conflate: false,
             byte_capacity: bytes.unwrap_or(usize::MAX),
             weigh,
+            bypass: OnceLock::new(),
         }
     }
 
@@ -221,7 +244,12 @@ impl<T> Queue<T> {
     /// The consumer is done with `n` items it took in transit.
     pub(crate) fn finished(&self, n: usize) {
         let mut inner = self.lock();
+        // Items in transit count against the capacity (`room_in`).
+        let was_full = self.room_in(&inner) == 0;
         inner.in_transit = inner.in_transit.saturating_sub(n);
+        if was_full {
+            wake_all(&mut inner.producers);
+        }
     }
 
     /// Whether items are queued or in transit.
@@ -247,12 +275,15 @@ impl<T> Queue<T> {
         items.into_iter().map(self.weigh).sum()
     }
 
-    /// How many more items fit, under the lock.
+    /// How many more items fit, under the lock. Items a consumer took in
+    /// transit still count (an inproc pipe holds them until they are in
+    /// the receiving socket's queue).
     fn room_in(&self, inner: &Inner<T>) -> usize {
         if inner.bytes >= self.byte_capacity {
             return 0;
         }
-        self.capacity().saturating_sub(inner.items.len())
+        self.capacity()
+            .saturating_sub(inner.items.len() + inner.in_transit)
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner<T>> {
@@ -266,6 +297,9 @@ impl<T> Queue<T> {
         if inner.closed {
             return Err(PushError::Closed(item));
         }
+        let Some(item) = self.bypassed(&inner, item) else {
+            return Ok(());
+        };
         if !self.make_room(&mut inner) {
             return Err(PushError::Full(item));
         }
@@ -279,7 +313,21 @@ impl<T> Queue<T> {
     /// `false` if the queue is full or closed.
     pub(crate) fn try_push_with(&self, make: impl FnOnce() -> T) -> bool {
         let mut inner = self.lock();
-        if inner.closed || !self.make_room(&mut inner) {
+        if inner.closed {
+            return false;
+        }
+        if self.bypass_open(&inner) {
+            // An empty queue always has room for the item if the bypass
+            // hands it back.
+            let Some(item) = self.bypassed(&inner, make()) else {
+                return true;
+            };
+            self.make_room(&mut inner);
+            inner.bytes += self.weight_of([&item]);
+            push_back(&mut inner, item);
+            return true;
+        }
+        if !self.make_room(&mut inner) {
             return false;
         }
         let item = make();
@@ -516,6 +564,7 @@ impl<T> Queue<T> {
         let mut inner = self.lock();
         let n = items.len() as u64;
         inner.taken = inner.taken.saturating_sub(n);
+        inner.reported = inner.reported.min(inner.taken);
         inner.bytes += self.weight_of(items.iter());
         let was_empty = inner.items.is_empty();
         while let Some(item) = items.pop_back() {
@@ -548,9 +597,14 @@ impl<T> Queue<T> {
     /// queue was full.
     fn after_take(&self, inner: &mut Inner<T>, n: usize, bytes: usize) {
         inner.taken += n as u64;
-        let was_full =
+        let mut was_full =
             inner.items.len() + n >= self.capacity() || inner.bytes >= self.byte_capacity;
         inner.bytes -= bytes.min(inner.bytes);
+        if inner.taken - inner.reported >= low_water_mark(self.capacity()) as u64 {
+            // Inproc writers learn of the reads now (`lagging_room_in`).
+            inner.reported = inner.taken;
+            was_full = true;
+        }
         if was_full {
             wake_all(&mut inner.producers);
         }
@@ -590,6 +644,121 @@ impl<T> Queue<T> {
             return 1;
         }
         self.room_in(&inner)
+    }
+}
+
+/// libzmq's low-water mark for a pipe of `hwm` messages (`compute_lwm` in
+/// 4.3): its reader tells the writer of its reads once per this many.
+fn low_water_mark(hwm: usize) -> usize {
+    hwm.div_ceil(2)
+}
+
+/// What inproc links add: the bypass of an empty pipe, and the inbound
+/// queue's room as inproc writers see it.
+impl<T> Queue<T> {
+    /// Sends pushes to `bypass` whenever the queue is empty and nothing
+    /// taken from it is on its way (so nothing is overtaken). Set once.
+    pub(crate) fn set_bypass(&self, bypass: Arc<dyn Bypass<T>>) {
+        let _set_once = self.bypass.set(bypass);
+    }
+
+    /// Whether a push now would be offered to the bypass.
+    fn bypass_open(&self, inner: &Inner<T>) -> bool {
+        inner.items.is_empty() && inner.in_transit == 0 && self.bypass.get().is_some()
+    }
+
+    /// Offers `item` to the bypass if it is open: `None` if it went there.
+    fn bypassed(&self, inner: &Inner<T>, item: T) -> Option<T> {
+        match self.bypass.get() {
+            Some(bypass) if self.bypass_open(inner) => bypass.deliver(item).err(),
+            _ => Some(item),
+        }
+    }
+
+    /// The room inproc writers see: the items taken since the reads were
+    /// last reported ([`low_water_mark`]) still count, as a libzmq writer
+    /// counts what its reader has not told it of.
+    fn lagging_room_in(&self, inner: &Inner<T>) -> usize {
+        if self.conflate {
+            return 1;
+        }
+        // Never a whole low-water mark's worth: one more read reports
+        // them, and an empty queue has room even after its capacity was
+        // lowered below what is unreported.
+        let unreported = usize::try_from(inner.taken - inner.reported)
+            .unwrap_or(usize::MAX)
+            .min(low_water_mark(self.capacity()) - 1);
+        self.room_in(inner).saturating_sub(unreported)
+    }
+
+    /// Queues the item `make` builds if [`Queue::lagging_room_in`] has
+    /// room, calling it only then; `make` may decline (`None`: nothing is
+    /// queued, and that counts as done). `Err` if full or closed.
+    pub(crate) fn try_push_lagging_with(
+        &self,
+        make: impl FnOnce() -> Option<T>,
+    ) -> Result<(), PushError<()>> {
+        let mut inner = self.lock();
+        if inner.closed {
+            return Err(PushError::Closed(()));
+        }
+        if self.lagging_room_in(&inner) == 0 {
+            return Err(PushError::Full(()));
+        }
+        if let Some(item) = make() {
+            self.make_room(&mut inner);
+            inner.bytes += self.weight_of([&item]);
+            push_back(&mut inner, item);
+        }
+        Ok(())
+    }
+
+    /// Moves as many items from the front of `items` as
+    /// [`Queue::lagging_room_in`] allows; false once closed.
+    pub(crate) fn push_batch_lagging(&self, items: &mut VecDeque<T>) -> bool {
+        let mut inner = self.lock();
+        if inner.closed {
+            return false;
+        }
+        let was_empty = inner.items.is_empty();
+        let room = self.lagging_room_in(&inner);
+        if self.conflate || self.weighs() {
+            // One at a time: each may replace the last, or weigh enough
+            // to fill the queue.
+            while self.lagging_room_in(&inner) > 0 {
+                let Some(item) = items.pop_front() else {
+                    break;
+                };
+                self.make_room(&mut inner);
+                inner.bytes += self.weight_of([&item]);
+                inner.items.push_back(item);
+            }
+        } else if was_empty && room >= items.len() {
+            // The whole batch into an empty queue: swap the buffers.
+            std::mem::swap(&mut inner.items, items);
+        } else {
+            let n = room.min(items.len());
+            inner.items.extend(items.drain(..n));
+        }
+        if was_empty && !inner.items.is_empty() {
+            wake_all(&mut inner.consumers);
+        }
+        true
+    }
+
+    /// Ready(true) when [`Queue::lagging_room_in`] has room, Ready(false)
+    /// when closed; otherwise the task is woken when the reads are
+    /// reported or room appears.
+    pub(crate) fn poll_room_lagging(&self, cx: &mut Context<'_>) -> Poll<bool> {
+        let mut inner = self.lock();
+        if inner.closed {
+            return Poll::Ready(false);
+        }
+        if self.lagging_room_in(&inner) > 0 {
+            return Poll::Ready(true);
+        }
+        register(&mut inner.producers, cx.waker());
+        Poll::Pending
     }
 }
 
@@ -737,6 +906,95 @@ mod tests {
             q.try_push(i).unwrap();
         }
         q
+    }
+
+    /// A bypass that takes what `open` lets through, as an inproc link's
+    /// receiving socket does while it has room.
+    #[derive(Debug, Default)]
+    struct Catcher {
+        open: std::sync::atomic::AtomicBool,
+        caught: Mutex<Vec<u32>>,
+    }
+
+    impl Bypass<u32> for Catcher {
+        fn deliver(&self, item: u32) -> Result<(), u32> {
+            if !self.open.load(Ordering::SeqCst) {
+                return Err(item);
+            }
+            self.caught.lock().unwrap().push(item);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn an_empty_pipe_hands_pushes_to_its_bypass_and_nothing_overtakes() {
+        let q: Queue<u32> = Queue::new(2);
+        let catcher = Arc::new(Catcher::default());
+        q.set_bypass(catcher.clone());
+        catcher.open.store(true, Ordering::SeqCst);
+        assert!(q.try_push(1).is_ok());
+        assert!(q.try_push_with(|| 2));
+        assert_eq!((q.len(), q.room()), (0, 2));
+        // The bypass refuses: items wait, and later ones queue behind them
+        // even once it would take them.
+        catcher.open.store(false, Ordering::SeqCst);
+        assert!(q.try_push(3).is_ok());
+        catcher.open.store(true, Ordering::SeqCst);
+        assert!(q.try_push_with(|| 4));
+        assert!(matches!(q.try_push(5), Err(PushError::Full(5))));
+        // Taken in transit, they still hold their places and keep the
+        // bypass shut until the consumer is done with them.
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut out = VecDeque::new();
+        assert_eq!(
+            q.poll_take_in_transit(&mut cx, &mut out, 10),
+            Poll::Ready(2)
+        );
+        assert_eq!(out, [3, 4]);
+        assert!(matches!(q.try_push(5), Err(PushError::Full(5))));
+        q.finished(1);
+        assert!(q.try_push(5).is_ok());
+        assert_eq!(q.try_pop(), Some(5));
+        q.finished(1);
+        assert!(q.try_push(6).is_ok());
+        assert_eq!(*catcher.caught.lock().unwrap(), [1, 2, 6]);
+    }
+
+    #[test]
+    fn inproc_writers_learn_of_reads_every_half_capacity() {
+        let q: Queue<u32> = Queue::new(4);
+        let push = |i| q.try_push_lagging_with(|| Some(i)).is_ok();
+        assert!((1..=4).all(push));
+        assert!(!push(5));
+        let (w, woken) = waker();
+        let mut cx = Context::from_waker(&w);
+        assert_eq!(q.poll_room_lagging(&mut cx), Poll::Pending);
+        // One read is not reported yet (libzmq's low-water mark: 2 of 4),
+        // though the queue has room for others.
+        assert_eq!(q.try_pop(), Some(1));
+        assert_eq!(q.room(), 1);
+        assert!(!push(5));
+        assert_eq!(q.poll_room_lagging(&mut cx), Poll::Pending);
+        let before = woken.0.load(Ordering::SeqCst);
+        // The second is, with both: room for two, and the writer woken.
+        assert_eq!(q.try_pop(), Some(2));
+        assert_eq!(woken.0.load(Ordering::SeqCst), before + 1);
+        assert_eq!(q.poll_room_lagging(&mut cx), Poll::Ready(true));
+        let mut batch: VecDeque<u32> = (5..=7).collect();
+        assert!(q.push_batch_lagging(&mut batch));
+        assert_eq!((q.len(), batch.len()), (4, 1));
+        // A writer that declines to queue anything still counts as done.
+        assert_eq!(q.try_pop(), Some(3));
+        assert_eq!(q.try_pop(), Some(4));
+        assert!(q.try_push_lagging_with(|| None).is_ok());
+        assert_eq!(q.len(), 2);
+        // Reads not yet reported never stop a writer at an empty queue,
+        // even one whose capacity was lowered below them.
+        let q: Queue<u32> = Queue::new(10);
+        assert!((1..=4).all(|i| q.try_push_lagging_with(|| Some(i)).is_ok()));
+        while q.try_pop().is_some() {}
+        q.set_capacity(1);
+        assert!(q.try_push_lagging_with(|| Some(5)).is_ok());
     }
 
     #[test]
