@@ -446,41 +446,44 @@ impl<T> Queue<T> {
         Poll::Pending
     }
 
-    /// Moves every queued item into `out` (which should be empty: the two
-    /// buffers are swapped, whatever their length): Ready(true) if items
-    /// moved, Ready(false) once closed and empty, or Pending (woken when
-    /// items arrive).
-    pub(crate) fn poll_take_all(&self, cx: &mut Context<'_>, out: &mut VecDeque<T>) -> Poll<bool> {
+    /// Moves up to `max` items from the front into `out` (which should be
+    /// empty: when everything queued goes, the two buffers are swapped)
+    /// and shows them to `inspect` before the lock is released, so a
+    /// reader can look up what they refer to in the same step as taking
+    /// them. Ready(true) if items moved, Ready(false) once closed and
+    /// empty; otherwise Pending, with `cx`'s waker (if any) woken when
+    /// items arrive.
+    pub(crate) fn poll_take_inspecting(
+        &self,
+        cx: Option<&mut Context<'_>>,
+        out: &mut VecDeque<T>,
+        max: usize,
+        inspect: impl FnOnce(&VecDeque<T>),
+    ) -> Poll<bool> {
         let mut inner = self.lock();
-        match self.take_all(&mut inner, out) {
-            Some(moved) => Poll::Ready(moved),
-            None => {
-                register(&mut inner.consumers, cx.waker());
-                Poll::Pending
+        let n = inner.items.len().min(max);
+        if n == 0 {
+            if inner.closed {
+                return Poll::Ready(false);
             }
+            if let Some(cx) = cx {
+                register(&mut inner.consumers, cx.waker());
+            }
+            return Poll::Pending;
         }
-    }
-
-    /// [`Queue::poll_take_all`] without waiting: `Some(true)` if items
-    /// moved, `Some(false)` once closed and empty, `None` if empty.
-    pub(crate) fn try_take_all(&self, out: &mut VecDeque<T>) -> Option<bool> {
-        let mut inner = self.lock();
-        self.take_all(&mut inner, out)
-    }
-
-    /// The two take-alls' common part, under the lock.
-    fn take_all(&self, inner: &mut Inner<T>, out: &mut VecDeque<T>) -> Option<bool> {
-        let n = inner.items.len();
-        if n > 0 {
+        let bytes = if out.is_empty() && n == inner.items.len() {
             std::mem::swap(&mut inner.items, out);
-            let bytes = inner.bytes;
-            self.after_take(inner, n, bytes);
-            return Some(true);
-        }
-        inner.closed.then_some(false)
+            inner.bytes
+        } else {
+            out.extend(inner.items.drain(..n));
+            self.weight_of(out.iter().rev().take(n))
+        };
+        inspect(out);
+        self.after_take(&mut inner, n, bytes);
+        Poll::Ready(true)
     }
 
-    /// Puts items taken with [`Queue::poll_take_all`] and not used back in
+    /// Puts items taken with [`Queue::poll_take_inspecting`] and not used back in
     /// front, in order, whatever the capacity (they were in the queue
     /// before) and even if it has closed since.
     pub(crate) fn give_back(&self, items: &mut VecDeque<T>) {
@@ -665,7 +668,10 @@ mod tests {
         assert_eq!(q.try_pop(), Some(4));
         assert_eq!(q.room(), 98);
         let mut out = VecDeque::new();
-        assert_eq!(q.try_take_all(&mut out), Some(true));
+        assert_eq!(
+            q.poll_take_inspecting(None, &mut out, 10, |_| ()),
+            Poll::Ready(true)
+        );
         assert_eq!((out.len(), q.room()), (2, 100));
         q.give_back(&mut out);
         assert_eq!(q.room(), 98);
@@ -777,7 +783,9 @@ mod tests {
         let q = holding(3, 3);
         let mut cx = Context::from_waker(Waker::noop());
         let mut held = VecDeque::new();
-        assert_eq!(q.poll_take_all(&mut cx, &mut held), Poll::Ready(true));
+        let mut seen = 0;
+        let took = q.poll_take_inspecting(Some(&mut cx), &mut held, 10, |b| seen = b.len());
+        assert_eq!((took, seen), (Poll::Ready(true), 3));
         assert_eq!(held.pop_front(), Some(1));
         q.try_push(4).unwrap();
         q.give_back(&mut held);
@@ -787,7 +795,39 @@ mod tests {
         assert_eq!(q.try_pop(), Some(3));
         assert_eq!(q.try_pop(), Some(4));
         q.close();
-        assert_eq!(q.poll_take_all(&mut cx, &mut held), Poll::Ready(false));
+        let took = q.poll_take_inspecting(Some(&mut cx), &mut held, 10, |_| ());
+        assert_eq!(took, Poll::Ready(false));
+    }
+
+    #[test]
+    fn a_bounded_take_moves_at_most_max_and_waits_only_with_a_context() {
+        let q = holding(10, 5);
+        let mut out = VecDeque::new();
+        let took = q.poll_take_inspecting(None, &mut out, 2, |b| assert_eq!(b, &[1, 2]));
+        assert_eq!((took, q.len()), (Poll::Ready(true), 3));
+        out.clear();
+        assert_eq!(
+            q.poll_take_inspecting(None, &mut out, 9, |_| ()),
+            Poll::Ready(true)
+        );
+        assert_eq!(out, [3, 4, 5]);
+        assert_eq!(q.taken(), 5);
+        // Empty: Pending, and with a context woken when items come.
+        out.clear();
+        assert!(
+            q.poll_take_inspecting(None, &mut out, 9, |_| ())
+                .is_pending()
+        );
+        q.try_push(6).unwrap();
+        let (w, woken) = waker();
+        let mut cx = Context::from_waker(&w);
+        assert_eq!(q.try_pop(), Some(6));
+        assert!(
+            q.poll_take_inspecting(Some(&mut cx), &mut out, 9, |_| ())
+                .is_pending()
+        );
+        q.try_push(7).unwrap();
+        assert_eq!(woken.0.load(Ordering::SeqCst), 1);
     }
 
     #[test]
