@@ -341,8 +341,13 @@ impl ZSocket {
             inner.outgoing.push(std::mem::take(frame));
             return Ok(());
         }
-        let mut message = std::mem::take(&mut inner.outgoing);
-        message.push(std::mem::take(frame));
+        let message = if inner.outgoing.is_empty() {
+            Message::from(std::mem::take(frame))
+        } else {
+            let mut message = std::mem::take(&mut inner.outgoing);
+            message.push(std::mem::take(frame));
+            message
+        };
         if self.socket_type == SocketType::Router && message.frames().len() == 1 {
             // A routing id with nothing after it: libzmq drops it silently.
             return Ok(());
