@@ -47,7 +47,7 @@ pub unsafe extern "C" fn zmq_sendiov(
             } else {
                 flags
             };
-            socket.send(Bytes::copy_from_slice(data), frame_flags)?;
+            socket.send(&mut Bytes::copy_from_slice(data), frame_flags)?;
             sent = c_int::try_from(data.len()).unwrap_or(c_int::MAX);
         }
         Ok(sent)

@@ -122,13 +122,20 @@ impl MsgState {
         }
     }
 
-    /// A received frame, with whether more follow and its sender.
-    pub fn received(frame: Bytes, more: bool, metadata: Option<Arc<MsgMetadata>>) -> Self {
-        MsgState {
-            tag: LIVE,
-            flags: if more { FLAG_MORE } else { 0 },
-            frame,
-            metadata,
+    /// Becomes a received frame (releasing what it held), with whether
+    /// more follow and its sender; a sender it holds already is kept
+    /// rather than released and taken again (a receive loop reusing one
+    /// message costs no reference counting for it).
+    pub fn set_received(&mut self, frame: Bytes, more: bool, metadata: Option<&Arc<MsgMetadata>>) {
+        self.flags = if more { FLAG_MORE } else { 0 };
+        self.frame = frame;
+        let same = match (&self.metadata, metadata) {
+            (Some(held), Some(new)) => Arc::ptr_eq(held, new),
+            (None, None) => true,
+            _ => false,
+        };
+        if !same {
+            self.metadata = metadata.cloned();
         }
     }
 

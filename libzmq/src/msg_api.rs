@@ -3,7 +3,7 @@
 
 use std::ffi::{c_char, c_int, c_void};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
 use crate::boundary::{call, call_ptr};
 use crate::errno::{Errno, set_errno};
@@ -30,10 +30,24 @@ pub unsafe extern "C" fn zmq_msg_init(msg: *mut zmq_msg_t) -> c_int {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zmq_msg_init_size(msg: *mut zmq_msg_t, size: usize) -> c_int {
     call(|| {
-        let frame = BytesMut::zeroed(size).freeze();
+        let frame = Bytes::from(zeroed(size));
         // SAFETY: caller's contract.
         unsafe { message::init(msg, MsgState::new(frame)) }.map(|()| 0)
     })
+}
+
+/// `size` zero bytes, by malloc and a memset: calloc's own path (what
+/// `vec![0; size]` takes) costs more for the small frames most messages
+/// are (callgrind, 64 B: 307 instructions per `zmq_msg_init_size` with
+/// it, 193 without).
+#[allow(
+    clippy::slow_vector_initialization,
+    reason = "calloc is the slow path here"
+)]
+fn zeroed(size: usize) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(size);
+    bytes.resize(size, 0u8);
+    bytes
 }
 
 /// `zmq_msg_init_data`: a message over the caller's `size` bytes at

@@ -14,11 +14,10 @@
 use std::ffi::c_short;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use zmtp::{Message, SocketType};
-use zmtp_transport::{Error, Options, PeerMetadata, Socket};
+use zmtp_transport::{Error, Options, Receiver, Socket};
 
 /// `ZMQ_POLLIN`.
 pub const ZMQ_POLLIN: c_short = 1;
@@ -33,15 +32,12 @@ pub const ZMQ_POLLPRI: c_short = 8;
 /// registered.
 pub type WritableWait = Pin<Box<dyn Future<Output = ()> + Send>>;
 
-/// A received message and its sender, as `recv_with_metadata` gives them.
-pub type Received = (Message, Option<Arc<PeerMetadata>>);
-
 /// One receive attempt: a message if one is there, else `Pending` with
 /// `waker` registered on the socket's inbound queue (the attempt is
 /// cancel-safe, so dropping it loses nothing).
-pub fn try_receive(socket: &Socket, waker: &Waker) -> Poll<Result<Received, Error>> {
+pub fn try_receive(receiver: &mut Receiver, waker: &Waker) -> Poll<Result<Message, Error>> {
     let mut cx = Context::from_waker(waker);
-    let mut receiving = std::pin::pin!(socket.recv_with_metadata());
+    let mut receiving = std::pin::pin!(receiver.recv());
     receiving.as_mut().poll(&mut cx)
 }
 
@@ -88,6 +84,7 @@ pub fn turn_blocks_send(socket_type: SocketType, reading: bool) -> bool {
 mod tests {
     use super::*;
     use crate::signaler::Signaler;
+    use std::sync::Arc;
 
     #[test]
     fn a_pending_receive_raises_the_signaler_when_a_message_comes() {
@@ -102,7 +99,8 @@ mod tests {
             push.connect("inproc://readiness-pull").await
         })
         .unwrap_or_else(|e| panic!("{e}"));
-        assert!(try_receive(&pull, &waker).is_pending());
+        let mut receiver = pull.receiver();
+        assert!(try_receive(&mut receiver, &waker).is_pending());
         assert!(!signaler.clear());
         rt.block_on(push.send("x"))
             .unwrap_or_else(|e| panic!("{e}"));
@@ -119,7 +117,10 @@ mod tests {
             1,
             "never raised"
         );
-        assert!(matches!(try_receive(&pull, &waker), Poll::Ready(Ok(_))));
+        assert!(matches!(
+            try_receive(&mut receiver, &waker),
+            Poll::Ready(Ok(_))
+        ));
     }
 
     #[test]

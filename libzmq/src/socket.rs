@@ -17,6 +17,14 @@
 //! the last one, and a received message is handed out frame by frame.
 //! Everything sits behind one mutex: libzmq sockets are not thread-safe,
 //! but a C caller breaking that rule gets serialised calls, not a race.
+//!
+//! Sends and receives go through the transport socket's one-task ends
+//! ([`Sender`], [`Receiver`]), which the socket's one mutex makes this
+//! socket's own: a receive takes a batch of messages off the transport's
+//! queue in one lock, with their senders' metadata, and hands them out
+//! one by one; a PUSH, DEALER or PAIR send takes only the pipe's lock.
+//! The batch goes back to the transport's queue when a proxy takes the
+//! socket over ([`ZSocket::transport_socket`]).
 
 use std::collections::VecDeque;
 use std::ffi::{c_int, c_short};
@@ -27,7 +35,9 @@ use std::task::{Poll, Waker};
 use bytes::Bytes;
 use tokio::runtime::Handle;
 use zmtp::{Message, SocketType};
-use zmtp_transport::{Endpoint, EndpointError, Error, Host, PeerMetadata, Socket, TrySendError};
+use zmtp_transport::{
+    Endpoint, EndpointError, Error, Host, Receiver, Sender, Socket, TrySendError,
+};
 
 use crate::context::Context;
 use crate::errno::Errno;
@@ -36,7 +46,7 @@ use crate::monitor::MonitorSink;
 use crate::readiness::{self, WritableWait, ZMQ_POLLIN, ZMQ_POLLOUT};
 use crate::signaler::Signaler;
 use crate::sockopt::{Effect, SocketOptions, Value, num};
-use crate::wait::{Deadline, poll_once, wait};
+use crate::wait::{Deadline, wait};
 
 /// `zmq_send`/`zmq_recv` flag: do not block.
 pub const ZMQ_DONTWAIT: c_int = 1;
@@ -103,6 +113,11 @@ struct Inner {
     options: SocketOptions,
     /// Made at the first call that needs it.
     transport: Option<Socket>,
+    /// The transport socket's receiving end, made with it (and again after
+    /// a proxy had the socket).
+    receiver: Option<Receiver>,
+    /// The transport socket's sending end, made with it.
+    sender: Option<Sender>,
     /// Subscriptions set before the transport socket existed.
     pending_subscriptions: Vec<Effect>,
     /// Frames sent with SNDMORE, waiting for the last one.
@@ -146,6 +161,8 @@ impl ZSocket {
             inner: Mutex::new(Inner {
                 options,
                 transport: None,
+                receiver: None,
+                sender: None,
                 pending_subscriptions: Vec::new(),
                 outgoing: Message::new(),
                 incoming: VecDeque::new(),
@@ -182,6 +199,7 @@ impl ZSocket {
             if let Some(monitor) = inner.monitor.as_mut() {
                 monitor.start(&self.runtime, &socket);
             }
+            inner.sender = Some(socket.sender());
             inner.transport = Some(socket);
             // Peers may come now: whoever watches `ZMQ_FD` looks again.
             self.signaler.raise();
@@ -216,9 +234,12 @@ impl ZSocket {
         Ok(socket)
     }
 
-    /// The transport socket (made now if need be), for proxies.
+    /// The transport socket (made now if need be), for proxies: the
+    /// messages taken off its queue and not handed out yet go back to it,
+    /// so the proxy reads them first.
     pub fn transport_socket(&self) -> Result<Socket, Errno> {
         let mut inner = self.lock();
+        inner.receiver = None;
         Ok(self.transport(&mut inner)?.clone())
     }
 
@@ -284,7 +305,10 @@ impl ZSocket {
     }
 
     /// Sends one frame; the message goes when a frame without `more` ends
-    /// it. Blocks up to `ZMQ_SNDTIMEO` unless `dontwait`.
+    /// it. Blocks up to `ZMQ_SNDTIMEO` unless `dontwait`. The frame is
+    /// taken from `frame` when the socket takes it (it is left empty);
+    /// when the send fails it is left there, as far as it can be (an
+    /// error that ends the socket, ETERM, loses it).
     ///
     /// Whether the message may go is decided at its *first* frame, as
     /// libzmq does (the transport's `check_first_frame`): waiting for room
@@ -292,7 +316,7 @@ impl ZSocket {
     /// ROUTER's full peer; a NODROP XPUB's full subscriber), EHOSTUNREACH
     /// (a mandatory ROUTER's unknown peer) or EFSM (REQ, REP out of turn).
     /// The frames then wait here and the message goes whole at the last.
-    pub fn send(&self, frame: Bytes, flags: c_int) -> Result<(), Errno> {
+    pub fn send(&self, frame: &mut Bytes, flags: c_int) -> Result<(), Errno> {
         let mut guard = self.lock();
         self.transport(&mut guard)?;
         let inner = &mut *guard;
@@ -304,41 +328,56 @@ impl ZSocket {
         };
         // A single-frame message of a type whose first-frame check is just
         // "room in some pipe" goes straight to the send below, which makes
-        // the same decision under the same lock: one lock per message.
+        // the same decision in one step.
         let whole = flags & ZMQ_SNDMORE == 0
             && matches!(
                 self.socket_type,
                 SocketType::Push | SocketType::Dealer | SocketType::Pair | SocketType::Pub
             );
         if inner.outgoing.is_empty() && !whole {
-            self.admit_first_frame(socket, &mut inner.writable, &frame, deadline)?;
+            self.admit_first_frame(socket, &mut inner.writable, frame, deadline)?;
         }
-        inner.outgoing.push(frame);
         if flags & ZMQ_SNDMORE != 0 {
+            inner.outgoing.push(std::mem::take(frame));
             return Ok(());
         }
-        let message = std::mem::take(&mut inner.outgoing);
+        let message = if inner.outgoing.is_empty() {
+            Message::from(std::mem::take(frame))
+        } else {
+            let mut message = std::mem::take(&mut inner.outgoing);
+            message.push(std::mem::take(frame));
+            message
+        };
         if self.socket_type == SocketType::Router && message.frames().len() == 1 {
             // A routing id with nothing after it: libzmq drops it silently.
             return Ok(());
         }
-        if deadline == Deadline::Now {
-            let sent = socket.try_send(message).map_err(|e| errno_of(e.error));
+        let sender = inner.sender.get_or_insert_with(|| socket.sender());
+        // The common case, room now, needs neither the runtime nor a park.
+        let message = match sender.try_send(message) {
+            Ok(()) => return Ok(()),
+            Err(TrySendError {
+                error: Error::WouldBlock,
+                message,
+            }) => message,
+            Err(refused) => return Err(errno_of(refused.error)),
+        };
+        let sent = if deadline == Deadline::Now {
+            Err(Errno::AGAIN)
+        } else {
+            // A copy waits (frames are shared, not copied), so the caller
+            // keeps the message if the wait ends without sending it.
+            self.wait(deadline, sender.send(message.clone()))
+                .and_then(|sent| sent.map_err(errno_of))
+        };
+        if sent.is_err() {
+            hand_back(&mut inner.outgoing, frame, message);
             if sent == Err(Errno::AGAIN) {
                 // `ZMQ_FD` turns readable when room comes.
                 readiness::poll_writable(socket, &self.waker, &mut inner.writable);
             }
-            return sent;
         }
-        // The common case, room now, needs neither the runtime nor a park.
-        match socket.try_send(message) {
-            Ok(()) => Ok(()),
-            Err(TrySendError {
-                error: Error::WouldBlock,
-                message,
-            }) => self.wait(deadline, socket.send(message))?.map_err(errno_of),
-            Err(refused) => Err(errno_of(refused.error)),
-        }
+        sent
     }
 
     /// At a message's first frame: taken now, or EAGAIN (armed for
@@ -366,58 +405,82 @@ impl ZSocket {
     /// Receives the next frame, with whether more follow. Blocks up to
     /// `ZMQ_RCVTIMEO` unless `dontwait`.
     pub fn recv(&self, flags: c_int) -> Result<MsgState, Errno> {
-        let mut inner = self.lock();
-        // The common case, a message already here: one attempt that takes
-        // it without cloning the socket, entering the runtime or parking.
-        if inner.incoming.is_empty() {
-            self.transport(&mut inner)?;
-            let socket = inner.transport.as_ref().ok_or(Errno::FAULT)?;
-            if flags & ZMQ_DONTWAIT != 0 || inner.options.rcvtimeo == 0 {
-                // Leaves `ZMQ_FD`'s waker for the next message.
-                self.prefetch(&mut inner)?;
-            } else if let Poll::Ready(received) = poll_once(socket.recv_with_metadata()) {
-                // A blocking call registers only the waker it would park
-                // on: `ZMQ_FD`'s would cost the sender a raise per message.
-                hold(&mut inner, received.map_err(errno_of)?);
-            }
-        }
-        if inner.incoming.is_empty() {
-            let deadline = if flags & ZMQ_DONTWAIT != 0 {
-                Deadline::Now
-            } else {
-                Deadline::from_timeout_ms(inner.options.rcvtimeo)
-            };
-            if deadline == Deadline::Now {
-                // The attempt above failed, leaving `ZMQ_FD`'s waker for the
-                // next message.
-                let socket = self.transport(&mut inner)?.clone();
-                // libzmq's inproc reader sees what its peer wrote at
-                // once; ours waits for what is on its way here.
-                if !socket.inproc_in_flight() {
-                    return Err(Errno::AGAIN);
+        let mut state = MsgState::new(Bytes::new());
+        self.recv_into(&mut state, flags)?;
+        Ok(state)
+    }
+
+    /// [`ZSocket::recv`] into a message the caller has (`zmq_msg_recv`),
+    /// left as it was on failure.
+    pub fn recv_into(&self, state: &mut MsgState, flags: c_int) -> Result<(), Errno> {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let frame = match inner.incoming.pop_front() {
+            Some(frame) => frame,
+            None => {
+                let mut message = self.next_message(inner, flags)?;
+                let first = message.pop_front().ok_or(Errno::AGAIN)?;
+                if !message.is_empty() {
+                    inner.incoming.extend(message.into_frames());
                 }
-                let settle = Deadline::At(std::time::Instant::now() + INPROC_SETTLE);
-                match self.wait(settle, socket.recv_with_metadata()) {
-                    Ok(received) => hold(&mut inner, received.map_err(errno_of)?),
-                    Err(Errno::AGAIN) => {
-                        // Filtered on the way: armed for `ZMQ_FD` again.
-                        self.prefetch(&mut inner)?;
-                        if inner.incoming.is_empty() {
-                            return Err(Errno::AGAIN);
-                        }
-                    }
-                    Err(e) => return Err(e),
-                }
-            } else {
-                let socket = self.transport(&mut inner)?.clone();
-                let received = self.wait(deadline, socket.recv_with_metadata())?;
-                hold(&mut inner, received.map_err(errno_of)?);
+                first
             }
-        }
-        let frame = inner.incoming.pop_front().ok_or(Errno::AGAIN)?;
+        };
         let more = !inner.incoming.is_empty();
         inner.rcvmore = more;
-        Ok(MsgState::received(frame, more, inner.incoming_from.clone()))
+        state.set_received(frame, more, inner.incoming_from.as_ref());
+        Ok(())
+    }
+
+    /// The next message for [`ZSocket::recv`] (whose frames are all
+    /// handed out), its sender noted in `incoming_from`.
+    fn next_message(&self, inner: &mut Inner, flags: c_int) -> Result<Message, Errno> {
+        self.transport(inner)?;
+        let (socket, receiver) = ends(&inner.transport, &mut inner.receiver)?;
+        // The common case, a message already here: one attempt that takes
+        // it without entering the runtime, parking or registering a waker
+        // (`ZMQ_FD`'s would cost the sender a raise per message).
+        match receiver.try_recv() {
+            Ok(message) => {
+                note_sender(&mut inner.incoming_from, receiver);
+                return Ok(message);
+            }
+            Err(Error::WouldBlock) => {}
+            Err(e) => return Err(errno_of(e)),
+        }
+        let deadline = if flags & ZMQ_DONTWAIT != 0 {
+            Deadline::Now
+        } else {
+            Deadline::from_timeout_ms(inner.options.rcvtimeo)
+        };
+        let received = if deadline == Deadline::Now {
+            // Armed for `ZMQ_FD`: one attempt with its waker.
+            match readiness::try_receive(receiver, &self.waker) {
+                Poll::Ready(received) => received,
+                // libzmq's inproc reader sees what its peer wrote at once;
+                // ours waits for what is on its way here.
+                Poll::Pending if socket.inproc_in_flight() => {
+                    let settle = Deadline::At(std::time::Instant::now() + INPROC_SETTLE);
+                    match self.wait(settle, receiver.recv()) {
+                        Ok(received) => received,
+                        Err(Errno::AGAIN) => {
+                            // Filtered on the way: armed for `ZMQ_FD` again.
+                            match readiness::try_receive(receiver, &self.waker) {
+                                Poll::Ready(received) => received,
+                                Poll::Pending => return Err(Errno::AGAIN),
+                            }
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+                Poll::Pending => return Err(Errno::AGAIN),
+            }
+        } else {
+            self.wait(deadline, receiver.recv())?
+        };
+        let message = received.map_err(errno_of)?;
+        note_sender(&mut inner.incoming_from, receiver);
+        Ok(message)
     }
 
     /// `zmq_setsockopt`.
@@ -522,12 +585,15 @@ impl ZSocket {
     /// message is now there; false with the signaler's waker registered.
     /// Before the transport socket exists there is nothing to receive.
     fn prefetch(&self, inner: &mut Inner) -> Result<bool, Errno> {
-        let Some(socket) = &inner.transport else {
+        if inner.transport.is_none() {
             return Ok(false);
-        };
-        match readiness::try_receive(socket, &self.waker) {
+        }
+        let (_, receiver) = ends(&inner.transport, &mut inner.receiver)?;
+        match readiness::try_receive(receiver, &self.waker) {
             Poll::Ready(received) => {
-                hold(inner, received.map_err(errno_of)?);
+                let message = received.map_err(errno_of)?;
+                note_sender(&mut inner.incoming_from, receiver);
+                inner.incoming.extend(message.into_frames());
                 Ok(true)
             }
             Poll::Pending => Ok(false),
@@ -588,10 +654,33 @@ impl ZSocket {
     }
 }
 
-/// A received message becomes the frames `zmq_recv` hands out.
-fn hold(inner: &mut Inner, (message, peer): readiness::Received) {
-    inner.incoming_from = peer.map(|p| metadata_for(&inner.incoming_from, p));
-    inner.incoming.extend(message.into_frames());
+/// The transport socket and its receiving end (made now if need be).
+fn ends<'a>(
+    transport: &'a Option<Socket>,
+    receiver: &'a mut Option<Receiver>,
+) -> Result<(&'a Socket, &'a mut Receiver), Errno> {
+    let socket = transport.as_ref().ok_or(Errno::FAULT)?;
+    let receiver = receiver.get_or_insert_with(|| socket.receiver().with_metadata());
+    Ok((socket, receiver))
+}
+
+/// Notes who sent the message `receiver` handed out last, keeping the
+/// previous message's metadata wrapper when the sender is the same, so its
+/// C strings are made once per peer, not per message.
+fn note_sender(noted: &mut Option<Arc<MsgMetadata>>, receiver: &Receiver) {
+    match (noted.as_ref(), receiver.last_peer_ref()) {
+        (Some(wrapper), Some(peer)) if wrapper.is_of(peer) => {}
+        (_, Some(peer)) => *noted = Some(Arc::new(MsgMetadata::new(peer.clone()))),
+        (_, None) => *noted = None,
+    }
+}
+
+/// After a failed send: the message's last frame back in `frame`, the
+/// ones before it back in `outgoing`, as they were before the call.
+fn hand_back(outgoing: &mut Message, frame: &mut Bytes, message: Message) {
+    let mut frames: Vec<Bytes> = message.into_frames().collect();
+    *frame = frames.pop().unwrap_or_default();
+    *outgoing = frames.into_iter().collect();
 }
 
 fn apply_subscription(socket: &Socket, effect: Effect) -> Result<(), Errno> {
@@ -601,15 +690,6 @@ fn apply_subscription(socket: &Socket, effect: Effect) -> Result<(), Errno> {
         Effect::Stored | Effect::Live(_) => Ok(()),
     }
     .map_err(errno_of)
-}
-
-/// Reuses the previous message's metadata wrapper when the sender is the
-/// same, so its C strings are made once per peer, not per message.
-fn metadata_for(previous: &Option<Arc<MsgMetadata>>, peer: Arc<PeerMetadata>) -> Arc<MsgMetadata> {
-    match previous {
-        Some(m) if m.is_of(&peer) => m.clone(),
-        _ => Arc::new(MsgMetadata::new(peer)),
-    }
 }
 
 /// libzmq prints a wildcard bind's address as `0.0.0.0`.

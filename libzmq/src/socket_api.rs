@@ -130,7 +130,7 @@ pub unsafe extern "C" fn zmq_send(
     call(|| {
         // SAFETY: caller's contract, for both pointers.
         let (socket, data) = unsafe { (socket(s)?, bytes(buf, len)?) };
-        socket.send(Bytes::copy_from_slice(data), flags)?;
+        socket.send(&mut Bytes::copy_from_slice(data), flags)?;
         Ok(size_int(len))
     })
 }
@@ -152,7 +152,7 @@ pub unsafe extern "C" fn zmq_send_const(
         // SAFETY: caller's contract: a live socket, and bytes that are
         // valid and unchanged for the rest of the process ('static).
         let (socket, data) = unsafe { (socket(s)?, bytes::<'static>(buf, len)?) };
-        socket.send(Bytes::from_static(data), flags)?;
+        socket.send(&mut Bytes::from_static(data), flags)?;
         Ok(size_int(len))
     })
 }
@@ -187,7 +187,8 @@ pub unsafe extern "C" fn zmq_recv(
 }
 
 /// `zmq_msg_send`: sends the message's frame; on success the message is
-/// emptied (as if freshly initialised), on failure it is left as it was.
+/// emptied (as if freshly initialised), on failure it is left as it was
+/// (see `ZSocket::send`). The frame moves into the socket uncopied.
 ///
 /// # Safety
 /// `msg` is NULL or an initialised message; `s` NULL or a live socket.
@@ -196,9 +197,8 @@ pub unsafe extern "C" fn zmq_msg_send(msg: *mut zmq_msg_t, s: *mut c_void, flags
     call(|| {
         // SAFETY: caller's contract, for both pointers.
         let (socket, state) = unsafe { (socket(s)?, message::state(msg)?) };
-        let frame = state.frame.clone();
-        let len = frame.len();
-        socket.send(frame, flags)?;
+        let len = state.frame.len();
+        socket.send(&mut state.frame, flags)?;
         *state = message::MsgState::new(Bytes::new());
         Ok(size_int(len))
     })
@@ -214,10 +214,8 @@ pub unsafe extern "C" fn zmq_msg_recv(msg: *mut zmq_msg_t, s: *mut c_void, flags
     call(|| {
         // SAFETY: caller's contract, for both pointers.
         let (socket, state) = unsafe { (socket(s)?, message::state(msg)?) };
-        let received = socket.recv(flags)?;
-        let len = received.frame.len();
-        *state = received;
-        Ok(size_int(len))
+        socket.recv_into(state, flags)?;
+        Ok(size_int(state.frame.len()))
     })
 }
 

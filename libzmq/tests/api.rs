@@ -637,3 +637,87 @@ fn tcp_host_names_with_invalid_characters_are_einval() {
     close(s);
     term(ctx);
 }
+
+#[test]
+fn a_message_that_could_not_be_sent_is_left_to_send_again() {
+    const SNDTIMEO: c_int = 28;
+    let ctx = zmq_ctx_new();
+    let push = socket(ctx, PUSH);
+    let mut msg = zmq_msg_t_new();
+    // SAFETY: our message, a live socket, 5 writable bytes.
+    unsafe {
+        assert_eq!(zmq_msg_init_size(&mut msg, 5), 0);
+        ptr::copy_nonoverlapping(b"again".as_ptr(), zmq_msg_data(&mut msg).cast(), 5);
+        // No peer yet: EAGAIN at once, then after waiting SNDTIMEO; the
+        // message keeps its frame both times.
+        assert_eq!(zmq_msg_send(&mut msg, push, DONTWAIT), -1);
+        assert_eq!(zmq_errno(), libc::EAGAIN);
+        assert_eq!(zmq_msg_size(&msg), 5);
+        set_int(push, SNDTIMEO, 20);
+        assert_eq!(zmq_msg_send(&mut msg, push, 0), -1);
+        assert_eq!(zmq_errno(), libc::EAGAIN);
+        assert_eq!(zmq_msg_size(&msg), 5);
+    }
+    let pull = socket(ctx, PULL);
+    let endpoint = bind(pull, "tcp://127.0.0.1:*");
+    connect(push, &endpoint);
+    set_int(push, SNDTIMEO, -1);
+    // SAFETY: as above.
+    unsafe {
+        assert_eq!(zmq_msg_send(&mut msg, push, 0), 5);
+        assert_eq!(zmq_msg_size(&msg), 0);
+        zmq_msg_close(&mut msg);
+    }
+    assert_eq!(recv(pull, 0).unwrap(), b"again");
+    close(push);
+    close(pull);
+    term(ctx);
+}
+
+#[test]
+fn a_reused_message_names_the_sender_of_each_frame() {
+    // DEALERs: the types whose handshake carries their routing id.
+    const ROUTING_ID: c_int = 5;
+    const DEALER: c_int = 5;
+    let ctx = zmq_ctx_new();
+    let pull = socket(ctx, DEALER);
+    let endpoint = bind(pull, "tcp://127.0.0.1:*");
+    let pushes: Vec<_> = [b"a", b"b"]
+        .iter()
+        .map(|id| {
+            let push = socket(ctx, DEALER);
+            // SAFETY: a live socket and a 1-byte id.
+            unsafe { zmq_setsockopt(push, ROUTING_ID, id.as_ptr().cast(), 1) };
+            connect(push, &endpoint);
+            (push, id)
+        })
+        .collect();
+    for round in 0..3 {
+        for (push, id) in &pushes {
+            assert_eq!(send(*push, &[id[0], b'0' + round], 0), 2);
+        }
+    }
+    let mut msg = zmq_msg_t_new();
+    let mut seen = Vec::new();
+    // SAFETY: our message (initialised once, reused for every receive)
+    // and a live socket.
+    unsafe {
+        zmq_msg_init(&mut msg);
+        for _ in 0..6 {
+            assert_eq!(zmq_msg_recv(&mut msg, pull, 0), 2);
+            let body = std::slice::from_raw_parts(zmq_msg_data(&mut msg).cast::<u8>(), 2);
+            let identity = zmq_msg_gets(&msg, c"Identity".as_ptr());
+            assert!(!identity.is_null(), "no Identity for {body:?}");
+            assert_eq!(CStr::from_ptr(identity).to_bytes(), &body[..1]);
+            seen.push(body.to_vec());
+        }
+        zmq_msg_close(&mut msg);
+    }
+    seen.sort();
+    assert_eq!(seen, [b"a0", b"a1", b"a2", b"b0", b"b1", b"b2"]);
+    for (push, _) in pushes {
+        close(push);
+    }
+    close(pull);
+    term(ctx);
+}

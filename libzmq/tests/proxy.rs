@@ -19,6 +19,7 @@ const PULL: c_int = 7;
 const PUSH: c_int = 8;
 const LINGER: c_int = 17;
 const RCVMORE: c_int = 13;
+const RCVTIMEO: c_int = 27;
 
 struct Ptr(*mut c_void);
 // SAFETY: each socket is used by one thread at a time, as the C contract
@@ -120,6 +121,49 @@ fn a_plain_proxy_ends_with_eterm_on_shutdown() {
         assert_eq!((rc, errno), (-1, ETERM));
         assert_eq!(zmq_close(f.0), 0);
         assert_eq!(zmq_close(b.0), 0);
+        assert_eq!(zmq_ctx_term(ctx), 0);
+    }
+}
+
+#[test]
+fn a_proxy_forwards_what_a_receive_had_taken_but_not_handed_out() {
+    let ctx = zmq_ctx_new();
+    // SAFETY: live handles and valid buffers throughout.
+    unsafe {
+        let front = zmq_socket(ctx, PULL);
+        let back = zmq_socket(ctx, PUSH);
+        let producer = zmq_socket(ctx, PUSH);
+        let consumer = zmq_socket(ctx, PULL);
+        assert_eq!(zmq_bind(front, c"inproc://held-front".as_ptr()), 0);
+        assert_eq!(zmq_bind(back, c"inproc://held-back".as_ptr()), 0);
+        assert_eq!(zmq_connect(producer, c"inproc://held-front".as_ptr()), 0);
+        assert_eq!(zmq_connect(consumer, c"inproc://held-back".as_ptr()), 0);
+        for i in 0..5u8 {
+            assert_eq!(zmq_send(producer, [b'0' + i].as_ptr().cast(), 1, 0), 1);
+        }
+        // All five reach the front (settling, not an assertion); the
+        // application reads one, which takes the rest off the transport
+        // in the same batch.
+        std::thread::sleep(Duration::from_millis(200));
+        let mut buf = [0u8; 4];
+        assert_eq!(zmq_recv(front, buf.as_mut_ptr().cast(), 4, 0), 1);
+        assert_eq!(buf[0], b'0');
+        let (f, b) = (Ptr(front), Ptr(back));
+        let runner = std::thread::spawn(move || {
+            let (f, b) = (f, b);
+            let rc = zmq_proxy(f.0, b.0, std::ptr::null_mut());
+            (rc, f, b)
+        });
+        let timeout: c_int = 5000;
+        zmq_setsockopt(consumer, RCVTIMEO, (&raw const timeout).cast(), 4);
+        for i in 1..5u8 {
+            assert_eq!(zmq_recv(consumer, buf.as_mut_ptr().cast(), 4, 0), 1);
+            assert_eq!(buf[0], b'0' + i);
+        }
+        assert_eq!(zmq_ctx_shutdown(ctx), 0);
+        let (rc, f, b) = runner.join().unwrap();
+        assert_eq!(rc, -1);
+        close_all(&[f.0, b.0, producer, consumer]);
         assert_eq!(zmq_ctx_term(ctx), 0);
     }
 }

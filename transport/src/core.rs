@@ -716,6 +716,7 @@ impl Core {
         let mut state = self.state();
         state.dropped.remove(&id);
         state.discarding.remove(&id);
+        state.cancelled.remove(&id);
     }
 
     /// `disconnect` ended the links on `pipes`: what they delivered and
@@ -738,7 +739,6 @@ impl Core {
         self.stats
             .dropped_inbound
             .fetch_add(n as u64, Ordering::Relaxed);
-        state.cancelled.remove(&id);
     }
 
     /// A peer subscribed or cancelled (PUB, XPUB). An XPUB's notice, if

@@ -2,10 +2,15 @@
 //!
 //! [`Socket::recv`] takes `&self`, so every message locks the socket's
 //! inbound queue. A `Receiver` is owned by one task (`&mut self`, as a
-//! libzmq socket belongs to one thread) and takes everything queued in one
-//! step, then hands the messages out one by one without locking. Messages
-//! it holds when dropped go back to the front of the queue, in order, for
-//! the socket's other readers.
+//! libzmq socket belongs to one thread) and takes what is queued, up to
+//! [`BATCH`] messages, in one step, then hands the messages out one by one
+//! without locking. Messages it holds when dropped go back to the front of
+//! the queue, in order, for the socket's other readers.
+//!
+//! A receiver made [`Receiver::with_metadata`] also looks up the peers of
+//! a batch as it takes it (once per distinct pipe, under the queue's lock
+//! as `Socket::recv_with_metadata` does), so every message it hands out
+//! has its sender's metadata at hand without a lookup of its own.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -18,8 +23,7 @@ use zmtp::Message;
 
 use crate::core::{Core, Inbound};
 use crate::error::{Error, Result};
-use crate::peers::{PeerMetadata, PipeId};
-use crate::queue::Queue;
+use crate::peers::{PeerDirectory, PeerMetadata, PipeId};
 use crate::rules;
 use crate::socket::Socket;
 
@@ -53,6 +57,8 @@ use crate::socket::Socket;
 /// Messages come without their peer's metadata; [`Receiver::last_peer`]
 /// looks it up for the last one handed out, on demand, so a task that needs
 /// it for a few messages (a handshake, say) pays nothing for the others.
+/// A task that needs it for every message makes its receiver
+/// [`Receiver::with_metadata`].
 #[derive(Debug)]
 pub struct Receiver {
     core: Arc<Core>,
@@ -63,7 +69,13 @@ pub struct Receiver {
     reported_held: u64,
     /// The pipe of the last message handed out, if it came from a peer.
     last_pipe: Option<PipeId>,
+    /// With metadata: the peers of the last batch taken, by pipe.
+    batch_peers: Option<Vec<(PipeId, Option<Arc<PeerMetadata>>)>>,
 }
+
+/// The most messages a receiver takes off the socket's queue at once: what
+/// it may hold beyond the queue's own bound (`rcvhwm`).
+pub(crate) const BATCH: usize = 256;
 
 impl Socket {
     /// A receiving end for one task: the same messages as [`Socket::recv`],
@@ -74,6 +86,7 @@ impl Socket {
             held: VecDeque::new(),
             reported_held: 0,
             last_pipe: None,
+            batch_peers: None,
         }
     }
 }
@@ -91,34 +104,52 @@ impl Receiver {
     /// Receives a message if one is waiting.
     pub fn try_recv(&mut self) -> Result<Message> {
         rules::check_recv(&self.core)?;
-        match self.next(|queue, held| match queue.try_take_all(held) {
-            Some(open) => Poll::Ready(open),
-            None => Poll::Pending,
-        }) {
+        match self.next(None) {
             Poll::Ready(result) => result,
             Poll::Pending => Err(Error::WouldBlock),
         }
     }
 
+    /// This receiver, looking up the peers of each batch as it takes it:
+    /// [`Receiver::last_peer_ref`] then answers for every message, and
+    /// [`Receiver::last_peer`] without a lookup.
+    pub fn with_metadata(mut self) -> Self {
+        self.batch_peers = Some(Vec::new());
+        self
+    }
+
     /// The metadata of the peer that sent the last message this receiver
     /// handed out (as [`Socket::recv_with_metadata`] gives it), if that
-    /// message came from a peer and its link is live or recently ended.
+    /// message came from a peer and its link is live or recently ended
+    /// (with [`Receiver::with_metadata`]: if it was when the message was
+    /// taken off the socket's queue).
     pub fn last_peer(&self) -> Option<Arc<PeerMetadata>> {
-        self.core.peers.lookup(self.last_pipe?)
+        match &self.batch_peers {
+            Some(_) => self.last_peer_ref().cloned(),
+            None => self.core.peers.lookup(self.last_pipe?),
+        }
+    }
+
+    /// With [`Receiver::with_metadata`], the metadata of the peer that sent
+    /// the last message handed out, as [`Receiver::last_peer`] answers it,
+    /// borrowed; always `None` without.
+    pub fn last_peer_ref(&self) -> Option<&Arc<PeerMetadata>> {
+        let pipe = self.last_pipe?;
+        let peers = self.batch_peers.as_ref()?;
+        peers.iter().find(|(p, _)| *p == pipe)?.1.as_ref()
     }
 
     /// The next message the socket's rules accept: a held one, or one of a
-    /// batch `refill` moves from the socket's queue into `held`
-    /// (`Ready(false)` once the queue is closed and empty).
-    fn next(
-        &mut self,
-        mut refill: impl FnMut(&Queue<Inbound>, &mut VecDeque<Inbound>) -> Poll<bool>,
-    ) -> Poll<Result<Message>> {
+    /// batch taken from the socket's queue into `held` (`Ready(None)` once
+    /// the queue is closed and empty). With `cx`, an empty queue wakes its
+    /// task when messages arrive.
+    fn next(&mut self, mut cx: Option<&mut Context<'_>>) -> Poll<Result<Message>> {
         let Receiver {
             core,
             held,
             reported_held,
             last_pipe,
+            batch_peers,
         } = self;
         let next = rules::next_accepted(core, || {
             loop {
@@ -126,13 +157,41 @@ impl Receiver {
                     *last_pipe = inbound.from_peer.then_some(inbound.pipe);
                     return Poll::Ready(Some((inbound, ())));
                 }
-                if !std::task::ready!(refill(&core.inbound, held)) {
+                let peers = &core.peers;
+                let took =
+                    core.inbound
+                        .poll_take_inspecting(cx.as_deref_mut(), held, BATCH, |batch| {
+                            if let Some(known) = batch_peers.as_mut() {
+                                look_up_peers(peers, batch, known);
+                            }
+                        });
+                if !std::task::ready!(took) {
                     return Poll::Ready(None);
                 }
                 count_held(core, held.len(), reported_held);
             }
         });
-        next.map(|m| m.map(|(message, ())| message).ok_or(Error::Closed))
+        // (A match, not `ok_or`: that builds and drops an `Error` per message.)
+        next.map(|m| match m {
+            Some((message, ())) => Ok(message),
+            None => Err(Error::Closed),
+        })
+    }
+}
+
+/// Replaces `known` with the peers of the messages in `batch`, each pipe
+/// looked up once.
+fn look_up_peers(
+    peers: &PeerDirectory,
+    batch: &VecDeque<Inbound>,
+    known: &mut Vec<(PipeId, Option<Arc<PeerMetadata>>)>,
+) {
+    known.clear();
+    for inbound in batch.iter().filter(|i| i.from_peer) {
+        let pipe = inbound.pipe;
+        if !known.iter().any(|(p, _)| *p == pipe) {
+            known.push((pipe, peers.lookup(pipe)));
+        }
     }
 }
 
@@ -178,6 +237,6 @@ impl Future for Recv<'_> {
             this.checked = true;
         }
         // The queue closes with the socket, after what it holds.
-        receiver.next(|queue, held| queue.poll_take_all(cx, held))
+        receiver.next(Some(cx))
     }
 }

@@ -198,3 +198,63 @@ async fn a_receiver_returns_what_was_queued_then_closed() {
     let e = timeout(WAIT, receiver.recv()).await.unwrap();
     assert!(matches!(e, Err(Error::Closed)), "{e:?}");
 }
+
+#[tokio::test]
+async fn a_receiver_takes_at_most_a_batch_and_leaves_the_rest_queued() {
+    let pull = Socket::new(SocketType::Pull);
+    pull.bind("inproc://batch-bound").await.unwrap();
+    let push = Socket::new(SocketType::Push);
+    push.connect("inproc://batch-bound").await.unwrap();
+    for i in 0..300u16 {
+        push.send(i.to_be_bytes().to_vec()).await.unwrap();
+    }
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while pull.inproc_in_flight() {
+        assert!(tokio::time::Instant::now() < deadline, "never delivered");
+        sleep(Duration::from_millis(5)).await;
+    }
+    // All 300 are queued: the receiver's batch is 256 of them, so the
+    // socket's own receive finds message 256 next.
+    let mut receiver = pull.receiver();
+    assert_eq!(body(&receiver.try_recv().unwrap()), 0u16.to_be_bytes());
+    assert_eq!(body(&pull.try_recv().unwrap()), 256u16.to_be_bytes());
+    assert_eq!(body(&receiver.try_recv().unwrap()), 1u16.to_be_bytes());
+}
+
+#[tokio::test]
+async fn a_receiver_with_metadata_keeps_the_peer_of_messages_whose_link_ended() {
+    let (pull, ep) = bound(SocketType::Pull).await;
+    let a = Socket::new(SocketType::Push);
+    let b = Socket::new(SocketType::Push);
+    a.connect(&ep).await.unwrap();
+    b.connect(&ep).await.unwrap();
+    b.send("b").await.unwrap();
+    let mut receiver = pull.receiver().with_metadata();
+    let first = timeout(WAIT, receiver.recv()).await.unwrap().unwrap();
+    assert_eq!(body(&first), b"b");
+    let peer_b = receiver.last_peer_ref().cloned().expect("a TCP peer");
+    // A sends two messages and leaves; the receiver takes both in one
+    // batch and hands out the first.
+    a.send("a1").await.unwrap();
+    a.send("a2").await.unwrap();
+    drop(a);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while pull.stats().peers > 1 {
+        assert!(tokio::time::Instant::now() < deadline, "A never left");
+        sleep(Duration::from_millis(5)).await;
+    }
+    let a1 = timeout(WAIT, receiver.recv()).await.unwrap().unwrap();
+    assert_eq!(body(&a1), b"a1");
+    let peer_a = receiver.last_peer().expect("A's metadata");
+    assert_ne!(peer_a, peer_b);
+    // B leaves too, which forgets A's ended link in the socket's
+    // directory: the held message still has its sender.
+    drop(b);
+    while pull.stats().peers > 0 {
+        assert!(tokio::time::Instant::now() < deadline, "B never left");
+        sleep(Duration::from_millis(5)).await;
+    }
+    let a2 = timeout(WAIT, receiver.recv()).await.unwrap().unwrap();
+    assert_eq!(body(&a2), b"a2");
+    assert_eq!(receiver.last_peer_ref(), Some(&peer_a));
+}
