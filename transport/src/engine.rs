@@ -434,9 +434,23 @@ impl Engine<'_> {
     /// inbound queue had room for when last looked at.
     fn decode(&mut self) {
         let batch = self.room.clamp(1, DECODE_BATCH);
-        let input = self
-            .conn
-            .handle_input_until(&mut self.read_buf.buf, Instant::now(), batch);
+        // Messages go straight into `pending` (as `on_message` would put
+        // them), not through the connection's event queue; every other
+        // event, and the messages behind it, are taken below.
+        let link = self.link;
+        let routing_id = &self.routing_id;
+        let pending = &mut self.pending;
+        let input =
+            self.conn
+                .handle_input_with(&mut self.read_buf.buf, Instant::now(), batch, |message| {
+                    if let Some(message) = admit(link, routing_id.as_ref(), message) {
+                        pending.push_back(Inbound {
+                            pipe: link.pipe,
+                            message,
+                            from_peer: true,
+                        });
+                    }
+                });
         self.buffered = input == Input::Paused;
         if let Some(ticket) = self.guard.as_mut() {
             if self.conn.peer_version().is_some() {
@@ -904,13 +918,7 @@ impl Engine<'_> {
 
     #[inline]
     fn on_message(&mut self, message: Message) {
-        // Most socket types take messages as they come; only ROUTER, PUB
-        // and PUSH need `admit`'s rules (see `ReceiveRule`), and the call
-        // costs a move of the message in and out.
-        if self.link.core.receive_rule.admits_as_is() {
-            return self.queue(message);
-        }
-        if let Some(message) = rules::admit(&self.link.core, self.routing_id.as_ref(), message) {
+        if let Some(message) = admit(self.link, self.routing_id.as_ref(), message) {
             self.queue(message);
         }
     }
@@ -926,6 +934,19 @@ impl Engine<'_> {
             Err(over_budget) => self.finish(LinkEnd::Refused(over_budget)),
         }
     }
+}
+
+/// A received message as the socket takes it, or `None` if its rules drop
+/// it.
+#[inline]
+fn admit(link: &LinkInfo, routing_id: Option<&Bytes>, message: Message) -> Option<Message> {
+    // Most socket types take messages as they come; only ROUTER, PUB and
+    // PUSH need `admit`'s rules (see `ReceiveRule`), and the call costs a
+    // move of the message in and out.
+    if link.core.receive_rule.admits_as_is() {
+        return Some(message);
+    }
+    rules::admit(&link.core, routing_id, message)
 }
 
 /// Reports how a link ended to the socket's monitors.

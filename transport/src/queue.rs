@@ -104,6 +104,7 @@ fn register(list: &mut Vec<Waker>, waker: &Waker) {
 }
 
 /// Queues `item` at the back; the consumers to wake if it is the only one.
+#[inline]
 fn push_back<T>(inner: &mut Inner<T>, item: T) -> Woken {
     inner.items.push_back(item);
     if inner.items.len() == 1 {
@@ -241,6 +242,7 @@ impl<T> Queue<T> {
 
     /// Whether one more item can be pushed now, for a conflating queue
     /// after dropping the one it replaces.
+    #[inline]
     fn make_room(&self, inner: &mut Inner<T>) -> bool {
         if self.conflate {
             let n = inner.items.len() as u64;
@@ -320,6 +322,7 @@ impl<T> Queue<T> {
     /// How many more items fit, under the lock. Items a consumer took in
     /// transit still count (an inproc pipe holds them until they are in
     /// the receiving socket's queue).
+    #[inline]
     fn room_in(&self, inner: &Inner<T>) -> usize {
         if inner.bytes >= self.byte_capacity {
             return 0;

@@ -147,6 +147,7 @@ impl Sender {
     }
 
     /// Takes a new copy of the socket's usable pipes if they changed.
+    #[inline]
     fn refresh(&mut self) {
         if self.core.pipes_version.load(Ordering::Acquire) == self.version {
             return;

@@ -284,8 +284,56 @@ impl Connection {
         now: Instant,
         max_events: usize,
     ) -> Input {
+        self.decode_input(buf, now, max_events, None::<&mut fn(Message)>)
+    }
+
+    /// As [`Connection::handle_input_until`], but each message decoded
+    /// while no other event waits goes straight to `deliver` instead of
+    /// the event queue: a driver saves a move of the message in and out
+    /// of the queue per message. Messages behind any other event (a
+    /// completed handshake, a subscription, a close) are queued as usual,
+    /// so every event keeps its order; `max_events` counts the messages
+    /// delivered as well as the events waiting.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use zmtp::testing::{End, Pair};
+    /// use zmtp::{Config, Input, Message, SocketType};
+    /// let mut pair = Pair::null(Config::new(SocketType::Push), Config::new(SocketType::Pull));
+    /// pair.shuttle();
+    /// pair.handshakes();
+    /// for body in ["a", "b", "c"] {
+    ///     pair.client.send(&Message::from(body)).unwrap();
+    /// }
+    /// let mut wire = pair.client_wire();
+    /// let mut got = Vec::new();
+    /// let input = pair.server.handle_input_with(&mut wire, Instant::now(), 2, |m| got.push(m));
+    /// assert_eq!((input, got.len()), (Input::Paused, 2));
+    /// assert!(pair.server.poll_event().is_none());
+    /// ```
+    pub fn handle_input_with(
+        &mut self,
+        buf: &mut BytesMut,
+        now: Instant,
+        max_events: usize,
+        mut deliver: impl FnMut(Message),
+    ) -> Input {
+        self.decode_input(buf, now, max_events, Some(&mut deliver))
+    }
+
+    /// The decode loop behind [`Connection::handle_input_until`] (no
+    /// `deliver`: every event is queued) and
+    /// [`Connection::handle_input_with`].
+    fn decode_input<F: FnMut(Message)>(
+        &mut self,
+        buf: &mut BytesMut,
+        now: Instant,
+        max_events: usize,
+        mut deliver: Option<&mut F>,
+    ) -> Input {
+        let mut delivered = 0;
         loop {
-            if self.events.len() >= max_events {
+            if self.events.len() + delivered >= max_events {
                 return Input::Paused;
             }
             match self.state {
@@ -302,7 +350,20 @@ impl Connection {
                     match self.settle(decoded) {
                         Ok((frame, _)) => {
                             self.heartbeat.on_traffic();
-                            self.on_frame(frame, now);
+                            if !self.is_plain_data(&frame) {
+                                self.on_frame(frame, now);
+                                continue;
+                            }
+                            match (self.take_data(frame), deliver.as_mut()) {
+                                (None, _) => {}
+                                (Some(message), Some(deliver)) if self.events.is_empty() => {
+                                    deliver(message);
+                                    delivered += 1;
+                                }
+                                (Some(message), _) => {
+                                    self.events.push_back(Event::Message(message));
+                                }
+                            }
                         }
                         Err(stop) => return stop,
                     }
@@ -369,6 +430,11 @@ impl Connection {
     pub fn send(&mut self, message: &Message) -> Result<(), SendError> {
         self.check_active()?;
         let frames = message.frames();
+        if let ([only], None) = (frames, &self.cipher) {
+            // The common case: one plain frame.
+            self.out.put_frame(false, false, only);
+            return Ok(());
+        }
         if frames.is_empty() {
             return Err(SendError::EmptyMessage);
         }
@@ -532,6 +598,17 @@ impl Connection {
         }
     }
 
+    /// Whether `frame` is message data the connection takes as it is:
+    /// the handshake is over, no cipher opens it and no publisher rule
+    /// looks into it (the common case, decoded without the general path).
+    #[inline]
+    fn is_plain_data(&self, frame: &Frame) -> bool {
+        self.state == State::Active
+            && self.cipher.is_none()
+            && !frame.command
+            && !self.socket_type.is_publisher()
+    }
+
     fn on_handshake_frame(&mut self, frame: Frame, now: Instant) {
         if !frame.command {
             return self.close(CloseReason::DataBeforeHandshake);
@@ -590,20 +667,31 @@ impl Connection {
     }
 
     fn on_data(&mut self, frame: Frame) {
+        if let Some(message) = self.take_data(frame) {
+            let event = self.classify(message);
+            self.events.push_back(event);
+        }
+    }
+
+    /// A data frame into the message being assembled: the message once
+    /// this frame completes it. A frame past a limit closes the connection
+    /// (the `Closed` event is queued) and gives nothing.
+    #[inline]
+    fn take_data(&mut self, frame: Frame) -> Option<Message> {
         if !frame.more && self.partial.is_empty() {
             // A single-frame message, the common case: straight out.
             let size = frame.body.len() as u64;
             if let Some(max) = self.max_message_size.filter(|&max| size > max) {
-                return self.close(CloseReason::MessageTooLarge { size, max });
+                self.close(CloseReason::MessageTooLarge { size, max });
+                return None;
             }
-            let message = Message::from(frame.body);
-            let event = if self.socket_type.is_publisher() {
-                self.classify(message)
-            } else {
-                Event::Message(message)
-            };
-            return self.events.push_back(event);
+            return Some(Message::from(frame.body));
         }
+        self.take_frame_of_many(frame)
+    }
+
+    /// [`Self::take_data`] for a frame of a multipart message.
+    fn take_frame_of_many(&mut self, frame: Frame) -> Option<Message> {
         // A frame after the first costs its handle as well as its bytes:
         // a message of many empty frames is not free (see `FRAME_COST`).
         let overhead = if self.partial.is_empty() {
@@ -614,18 +702,19 @@ impl Connection {
         self.partial_size += (frame.body.len() + overhead) as u64;
         if let Some(max) = self.max_message_size.filter(|&max| self.partial_size > max) {
             let size = self.partial_size;
-            return self.close(CloseReason::MessageTooLarge { size, max });
+            self.close(CloseReason::MessageTooLarge { size, max });
+            return None;
         }
         if let Some(max) = self.max_frames.filter(|&max| self.partial.len() >= max) {
-            return self.close(CloseReason::TooManyFrames { max });
+            self.close(CloseReason::TooManyFrames { max });
+            return None;
         }
         self.partial.push(frame.body);
         if frame.more {
-            return;
+            return None;
         }
         self.partial_size = 0;
-        let message = std::mem::take(&mut self.partial);
-        self.events.push_back(self.classify(message));
+        Some(std::mem::take(&mut self.partial))
     }
 
     /// Publishers read `0x01topic` / `0x00topic` messages as subscriptions

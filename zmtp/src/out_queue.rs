@@ -9,7 +9,7 @@
 use std::collections::VecDeque;
 use std::io::IoSlice;
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use crate::frame::{COMMAND, FrameHeader, MORE, SHORT_MAX};
 
@@ -70,6 +70,7 @@ impl OutQueue {
     }
 
     /// Appends a data or command frame, header and body, without a cipher.
+    #[inline]
     pub(crate) fn put_frame(&mut self, more: bool, command: bool, body: &Bytes) {
         let len = body.len();
         if len >= ZERO_COPY_MIN {
@@ -82,7 +83,10 @@ impl OutQueue {
         tail.reserve(FrameHeader::encoded_len(len) + len);
         if len <= SHORT_MAX {
             let flags = if more { MORE } else { 0 } | if command { COMMAND } else { 0 };
-            tail.extend_from_slice(&[flags, len as u8]);
+            // Two inlined byte stores (the room is reserved), not a copy
+            // call for two bytes.
+            tail.put_u8(flags);
+            tail.put_u8(len as u8);
         } else {
             FrameHeader::encode(more, command, len, tail);
         }

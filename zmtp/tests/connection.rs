@@ -794,3 +794,54 @@ fn handshake_frames_are_bounded_before_authentication() {
         CloseReason::FrameTooLarge(e) if e.max == zmtp::HANDSHAKE_FRAME_MAX
     ));
 }
+
+#[test]
+fn delivered_messages_never_overtake_other_events() {
+    // The peer's greeting, READY and two messages arrive in one read: the
+    // handshake's event comes first, so both messages queue behind it.
+    let mut c = null(Config::new(SocketType::Pull));
+    let mut wire = BytesMut::from(&greeting(b"NULL", 1)[..]);
+    wire.extend_from_slice(&ready(SocketType::Push, b""));
+    wire.extend_from_slice(b"\x00\x01a\x00\x01b");
+    let mut delivered = Vec::new();
+    let input = c.handle_input_with(&mut wire, Instant::now(), 16, |m| delivered.push(m));
+    assert_eq!(input, Input::Drained);
+    assert!(delivered.is_empty());
+    let evs = events(&mut c);
+    assert!(matches!(evs[0], Event::HandshakeSucceeded(_)), "{evs:?}");
+    assert_eq!(messages(evs), [vec![b"a".to_vec()], vec![b"b".to_vec()]]);
+    // With nothing waiting, messages go straight to `deliver`, the
+    // multipart one once whole, and the cap counts them.
+    wire.extend_from_slice(b"\x00\x01c\x01\x01d\x00\x01e\x00\x01f");
+    let input = c.handle_input_with(&mut wire, Instant::now(), 2, |m| delivered.push(m));
+    assert_eq!(input, Input::Paused);
+    let frames: Vec<Vec<Vec<u8>>> = delivered
+        .iter()
+        .map(|m| m.frames().iter().map(|f| f.to_vec()).collect())
+        .collect();
+    assert_eq!(
+        frames,
+        [vec![b"c".to_vec()], vec![b"d".to_vec(), b"e".to_vec()]]
+    );
+    assert!(c.poll_event().is_none());
+    assert_eq!(&wire[..], b"\x00\x01f");
+}
+
+#[test]
+fn a_message_past_the_limit_closes_after_the_ones_before_it() {
+    let mut config = Config::new(SocketType::Pull);
+    config.max_message_size = Some(1);
+    let mut c = active(config, SocketType::Push, 1);
+    let mut wire = BytesMut::from(&b"\x00\x01a\x00\x02bc\x00\x01d"[..]);
+    let mut delivered = Vec::new();
+    c.handle_input_with(&mut wire, Instant::now(), 16, |m| delivered.push(m));
+    assert_eq!(delivered.len(), 1);
+    assert!(matches!(
+        c.poll_event(),
+        Some(Event::Closed(CloseReason::MessageTooLarge {
+            size: 2,
+            max: 1
+        }))
+    ));
+    assert!(c.poll_event().is_none());
+}

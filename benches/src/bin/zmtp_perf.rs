@@ -45,6 +45,10 @@
 //!   newly zeroed allocation per message: `calloc`, which for large sizes
 //!   costs a memset or page faults that libzmq's `malloc` does not) or
 //!   `shared` (one `Bytes` cloned for every message: no allocation at all).
+//! - `ZMTP_PERF_BLOCK_ON=1`: the application loop is the future the
+//!   runtime's `block_on` drives instead of a spawned task (before issue 15
+//!   it always was; each wake-up of that future costs tokio a non-blocking
+//!   `epoll_wait` first).
 //! - `PERF_CURVE=1` (read by `zmq_probe` too): the binding side is a CURVE
 //!   server and the connecting side its client, with fixed benchmark keys.
 
@@ -116,7 +120,20 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match runtime.block_on(execute(run)) {
+    // The application loop runs as a task of its own, not as the future
+    // `block_on` drives: when a link's task wakes a task, the scheduler
+    // runs it next, but when it wakes `block_on`'s future, tokio first
+    // polls the I/O driver without blocking (one more `epoll_wait` per
+    // hand-over: a quarter of a REQ/REP round trip's system calls).
+    let app = if std::env::var("ZMTP_PERF_BLOCK_ON").as_deref() == Ok("1") {
+        runtime.block_on(execute(run))
+    } else {
+        let app = runtime.spawn(execute(run));
+        runtime
+            .block_on(app)
+            .unwrap_or_else(|e| Err(format!("the application task failed: {e}")))
+    };
+    match app {
         Ok(()) => ExitCode::SUCCESS,
         Err(why) => {
             eprintln!("zmtp-perf: {why}");
