@@ -305,6 +305,7 @@ impl Driver {
             Ok(
                 Wire::Chunk { .. }
                 | Wire::GroupChunk { .. }
+                | Wire::Batch { .. }
                 | Wire::Ack { .. }
                 | Wire::Refuse { .. },
             ) if is_forgotten(state, &routing_id) => {
@@ -610,6 +611,7 @@ fn wire_name(wire: &Wire) -> &'static str {
         Wire::Welcome(_) => "WELCOME",
         Wire::Chunk { .. } => "CHUNK",
         Wire::GroupChunk { .. } => "GCHUNK",
+        Wire::Batch { .. } => "BATCH",
         Wire::Ack { .. } => "ACK",
         Wire::Refuse { .. } => "REFUSE",
     }

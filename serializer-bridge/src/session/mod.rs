@@ -47,7 +47,7 @@ use crate::epoch::CacheEpoch;
 use crate::event::{Event, PeerId};
 use crate::group::{GroupOrder, GroupOutcome, GroupTag};
 use crate::stats::PeerStats;
-use crate::wire::{Hello, PROTOCOL_VERSION, Wire};
+use crate::wire::{Batched, Hello, PROTOCOL_VERSION, Wire};
 use incoming::Incoming;
 use outgoing::Outgoing;
 
@@ -276,6 +276,11 @@ impl Session {
                 tag,
                 payload,
             } => self.on_chunk(epoch, Chunk::new(tag.epoch, kind, payload), seq, Some(tag)),
+            Wire::Batch {
+                epoch,
+                first_seq,
+                chunks,
+            } => self.on_batch(epoch, first_seq, chunks),
             Wire::Ack { epoch, seq } => self.on_ack(epoch, seq),
             Wire::Refuse { code, text } => {
                 self.end_epoch(LinkDown::Refused { code, text }, now);
@@ -466,6 +471,21 @@ impl Session {
         Ok(())
     }
 
+    /// A BATCH: its chunks one by one, as CHUNKs of sequences
+    /// `first_seq..`.
+    fn on_batch(
+        &mut self,
+        epoch: CacheEpoch,
+        first_seq: u64,
+        chunks: Vec<Batched>,
+    ) -> Result<(), ProtocolError> {
+        for (i, Batched { kind, payload }) in chunks.into_iter().enumerate() {
+            let seq = first_seq.saturating_add(i as u64);
+            self.on_chunk(epoch, Chunk::new(epoch, kind, payload), seq, None)?;
+        }
+        Ok(())
+    }
+
     fn on_ack(&mut self, ack_epoch: CacheEpoch, seq: u64) -> Result<(), ProtocolError> {
         let Link::Up { epoch } = self.link else {
             self.stats.stale += 1;
@@ -650,6 +670,9 @@ impl Session {
             self.stats.write_calls += 1;
             return Some(ack);
         }
+        if let Some(wire) = self.transmit_own() {
+            return Some(wire);
+        }
         let epoch = self.out.epoch;
         let (seq, queued) = self.out.next_to_send()?;
         let chunk = &queued.chunk;
@@ -670,6 +693,35 @@ impl Session {
         };
         self.stats.chunks_out += 1;
         self.stats.bytes_out += chunk.len() as u64;
+        self.stats.write_calls += 1;
+        Some(wire)
+    }
+
+    /// The peer's own chunks the window admits next, as one CHUNK or one
+    /// BATCH; None when none is admitted or the next one is a group's.
+    fn transmit_own(&mut self) -> Option<Wire> {
+        let epoch = self.out.epoch;
+        let (first_seq, mut chunks) = self.out.next_batch();
+        let bytes: usize = chunks.iter().map(|c| c.payload.len()).sum();
+        self.stats.chunks_out += chunks.len() as u64;
+        self.stats.bytes_out += bytes as u64;
+        let wire = match chunks.len() {
+            0 => return None,
+            1 => {
+                let Batched { kind, payload } = chunks.pop()?;
+                Wire::Chunk {
+                    epoch,
+                    seq: first_seq,
+                    kind,
+                    payload,
+                }
+            }
+            _ => Wire::Batch {
+                epoch,
+                first_seq,
+                chunks,
+            },
+        };
         self.stats.write_calls += 1;
         Some(wire)
     }

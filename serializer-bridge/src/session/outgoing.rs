@@ -21,6 +21,7 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
+use crate::batch::{Batched, ENTRY_COST, MAX_BATCH_BYTES, MAX_BATCH_CHUNKS};
 use crate::chunk::Chunk;
 use crate::config::Caps;
 use crate::epoch::CacheEpoch;
@@ -258,21 +259,61 @@ impl Outgoing {
     /// The next chunk to put on the wire, with its sequence; None when
     /// nothing waits or the peer's window is full.
     pub(crate) fn next_to_send(&mut self) -> Option<(u64, &Queued)> {
+        let index = self.admitted()?;
+        let len = self.queue.get(index)?.chunk.len() as u64;
+        self.sent += 1;
+        self.in_flight_bytes += len;
+        Some((self.sent, self.queue.get(index)?))
+    }
+
+    /// The queue index of the next chunk to send, if one waits and the
+    /// peer's window admits it.
+    fn admitted(&self) -> Option<usize> {
         if self.sent == self.written {
             return None;
         }
         let in_flight = self.sent - self.acked;
         let index = usize::try_from(in_flight).ok()?;
-        let next = self.queue.get(index)?;
-        let len = next.chunk.len() as u64;
+        let len = self.queue.get(index)?.chunk.len() as u64;
         let full = in_flight >= self.window.chunks
             || (in_flight > 0 && self.in_flight_bytes.saturating_add(len) > self.window.bytes);
-        if full {
-            return None;
+        (!full).then_some(index)
+    }
+
+    /// The peer's own chunks to put on the wire next as one message: as
+    /// many consecutive ones as the window admits, up to the batch limits
+    /// (`crate::batch`), stopping before a group chunk; the first one's
+    /// sequence. Empty when the next chunk is a group's, or none is
+    /// admitted.
+    pub(crate) fn next_batch(&mut self) -> (u64, Vec<Batched>) {
+        let first = self.sent + 1;
+        let budget =
+            MAX_BATCH_BYTES.min(usize::try_from(self.window.bytes / 2).unwrap_or(usize::MAX));
+        let mut batch = Vec::new();
+        let mut used = 0usize;
+        while batch.len() < MAX_BATCH_CHUNKS {
+            let Some(index) = self.admitted() else {
+                break;
+            };
+            let Some(next) = self.queue.get(index) else {
+                break;
+            };
+            let cost = next.chunk.len().saturating_add(ENTRY_COST);
+            if next.tag.is_some() || (!batch.is_empty() && used.saturating_add(cost) > budget) {
+                break;
+            }
+            used = used.saturating_add(cost);
+            batch.push(Batched {
+                kind: next.chunk.kind,
+                payload: next.chunk.data.clone(),
+            });
+            self.sent += 1;
+            self.in_flight_bytes += next.chunk.len() as u64;
+            if used >= budget {
+                break;
+            }
         }
-        self.sent += 1;
-        self.in_flight_bytes += len;
-        Some((self.sent, next))
+        (first, batch)
     }
 
     /// The peer delivered everything up to `seq` of the current epoch.
