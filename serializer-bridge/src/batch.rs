@@ -28,15 +28,15 @@ use crate::message_type::MessageType;
 use crate::wire::{Wire, WireError};
 
 /// Most chunks in one BATCH.
-pub const MAX_BATCH_CHUNKS: usize = 1024;
+pub(crate) const MAX_BATCH_CHUNKS: usize = 1024;
 
 /// Most bytes a sender puts in one BATCH, counting 5 header bytes per
 /// chunk (a chunk this large or larger travels as a CHUNK of its own).
-pub const MAX_BATCH_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_BATCH_BYTES: usize = 64 * 1024;
 
 /// Chunks shorter than this are copied into a shared data frame; longer
 /// ones travel in their own frame.
-pub const PACK_LIMIT: usize = 1024;
+pub(crate) const PACK_LIMIT: usize = 1024;
 
 /// What a chunk adds to a batch's byte budget besides its payload.
 pub(crate) const ENTRY_COST: usize = 5;

@@ -33,7 +33,7 @@ use zmtp_transport::{Error, Receiver, Socket, SocketType};
 use crate::event::PeerId;
 use crate::session::{ProtocolError, Role, Session};
 use crate::sockets::dealer_options;
-use crate::state::{Route, Shared, State};
+use crate::state::{Entry, Route, Shared, State};
 use crate::wire::{MAX_NODE_NAME, Wire};
 
 /// Most messages taken from one session per round.
@@ -264,7 +264,7 @@ impl Driver {
         message: &Message,
         now: Instant,
     ) {
-        if self.closing.contains(&routing_id) {
+        if !self.closing.is_empty() && self.closing.contains(&routing_id) {
             self.dropped_from_closing += 1;
             return;
         }
@@ -460,18 +460,17 @@ impl Driver {
         }
     }
 
-    /// Takes what the sessions want sent, for routes with nothing held.
+    /// Takes what the sessions want sent, for routes with nothing held. A
+    /// session with more to send than one round takes wakes the driver
+    /// again (writes wake it only when the first chunk waits).
     fn collect(&mut self, state: &mut State) -> Vec<(Route, Message)> {
         let mut outgoing = Vec::new();
         for entry in state.peers.values_mut() {
-            if self.held.get(&entry.route).is_some_and(|h| !h.is_empty()) {
+            if !self.held.is_empty() && self.held.get(&entry.route).is_some_and(|h| !h.is_empty()) {
                 continue;
             }
-            for _ in 0..BATCH {
-                let Some(wire) = entry.session.poll_transmit() else {
-                    break;
-                };
-                outgoing.push((entry.route.clone(), address(&entry.route, wire.encode())));
+            if collect_round(entry, &mut outgoing) {
+                self.shared.driver_wake.notify_one();
             }
         }
         outgoing
@@ -480,6 +479,9 @@ impl Driver {
     /// Sends held messages first, then the new ones; what a socket will
     /// not take now is held for its route.
     fn send(&mut self, outgoing: Vec<(Route, Message)>) {
+        if self.held.is_empty() {
+            return self.send_new(outgoing);
+        }
         let routes: Vec<Route> = self.held.keys().cloned().collect();
         for route in routes {
             let Some(mut queue) = self.held.remove(&route) else {
@@ -495,10 +497,18 @@ impl Driver {
                 self.held.insert(route, queue);
             }
         }
+        self.send_new(outgoing);
+    }
+
+    /// Sends new messages in order; once a route holds one, the rest of
+    /// that route's wait behind it.
+    fn send_new(&mut self, outgoing: Vec<(Route, Message)>) {
         for (route, message) in outgoing {
-            if let Some(queue) = self.held.get_mut(&route) {
-                queue.push_back(message);
-                continue;
+            if !self.held.is_empty() {
+                if let Some(queue) = self.held.get_mut(&route) {
+                    queue.push_back(message);
+                    continue;
+                }
             }
             if let Err(message) = self.try_send(&route, message) {
                 self.held.entry(route).or_default().push_back(message);
@@ -594,7 +604,20 @@ fn accepted_peer(state: &State, routing_id: &Bytes) -> Option<PeerId> {
     let name = std::str::from_utf8(routing_id).ok()?;
     let id = *state.by_name.get(name)?;
     let entry = state.peers.get(&id)?;
-    (entry.route == Route::Accepted(routing_id.clone())).then_some(id)
+    matches!(&entry.route, Route::Accepted(r) if r == routing_id).then_some(id)
+}
+
+/// One round of what `entry`'s session wants sent (at most [`BATCH`]
+/// messages, each a CHUNK, BATCH, ACK, ...), encoded for its route; true
+/// when the round ended with more to send.
+fn collect_round(entry: &mut Entry, outgoing: &mut Vec<(Route, Message)>) -> bool {
+    for _ in 0..BATCH {
+        let Some(wire) = entry.session.poll_transmit() else {
+            return false;
+        };
+        outgoing.push((entry.route.clone(), address(&entry.route, wire.encode())));
+    }
+    entry.session.has_unsent()
 }
 
 /// A message for a route: the ROUTER needs the routing id in front.

@@ -28,7 +28,7 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use thiserror::Error;
 use zmtp::Message;
 
-pub use crate::batch::{Batched, MAX_BATCH_BYTES, MAX_BATCH_CHUNKS, PACK_LIMIT};
+pub use crate::batch::Batched;
 use crate::epoch::CacheEpoch;
 use crate::group::{GroupId, GroupTag};
 use crate::message_type::{MessageType, MessageTypeError};
@@ -205,7 +205,7 @@ pub enum WireError {
     /// The node name is empty.
     #[error("bridge hello with an empty node name")]
     EmptyName,
-    /// A BATCH's count is 0, above [`MAX_BATCH_CHUNKS`], or not what its
+    /// A BATCH's count is 0, above 1024, or not what its
     /// header holds.
     #[error("bridge batch of {count} chunks")]
     BatchCount {

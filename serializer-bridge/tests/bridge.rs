@@ -406,7 +406,7 @@ fn a_wrong_version_hello_is_refused_with_a_reason() {
             error,
             ProtocolError::Version {
                 theirs: 99,
-                ours: 2
+                ours: serializer_bridge::wire::PROTOCOL_VERSION
             }
         ),
         "{error:?}"

@@ -726,6 +726,11 @@ impl Session {
         Some(wire)
     }
 
+    /// Whether [`Session::poll_transmit`] would give an ACK now.
+    pub fn ack_is_due(&self) -> bool {
+        matches!(self.link, Link::Up { .. }) && self.inc.is_ack_due(self.settings.ack_every)
+    }
+
     /// When [`Session::handle_timeout`] is next due.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let handshake = match self.link {
