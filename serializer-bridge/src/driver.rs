@@ -28,7 +28,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use zmtp::Message;
-use zmtp_transport::{Error, Receiver, Socket, SocketType};
+use zmtp_transport::{Error, Receiver, Sender, Socket, SocketType};
 
 use crate::event::PeerId;
 use crate::session::{ProtocolError, Role, Session};
@@ -109,7 +109,11 @@ struct Driver {
     shared: Arc<Shared>,
     router: Option<Socket>,
     dealers: Vec<Socket>,
+    /// Each DEALER's sending end (a message costs only its pipe's lock).
+    senders: Vec<Sender>,
     inputs: Inputs,
+    /// What the sessions want sent this round (kept to reuse its room).
+    outgoing: Vec<(Route, Message)>,
     /// Messages a socket would not take yet, per route.
     held: HashMap<Route, VecDeque<Message>>,
     /// Links to close once what is queued for them (a REFUSE) went out.
@@ -131,8 +135,10 @@ pub(crate) async fn run(shared: Arc<Shared>, router: Option<Socket>, dealers: Ve
     let mut driver = Driver {
         shared,
         router,
+        senders: dealers.iter().map(Socket::sender).collect(),
         dealers,
         inputs,
+        outgoing: Vec::new(),
         held: HashMap::new(),
         to_close: Vec::new(),
         closing: HashSet::new(),
@@ -464,7 +470,7 @@ impl Driver {
     /// session with more to send than one round takes wakes the driver
     /// again (writes wake it only when the first chunk waits).
     fn collect(&mut self, state: &mut State) -> Vec<(Route, Message)> {
-        let mut outgoing = Vec::new();
+        let mut outgoing = std::mem::take(&mut self.outgoing);
         for entry in state.peers.values_mut() {
             if !self.held.is_empty() && self.held.get(&entry.route).is_some_and(|h| !h.is_empty()) {
                 continue;
@@ -502,8 +508,8 @@ impl Driver {
 
     /// Sends new messages in order; once a route holds one, the rest of
     /// that route's wait behind it.
-    fn send_new(&mut self, outgoing: Vec<(Route, Message)>) {
-        for (route, message) in outgoing {
+    fn send_new(&mut self, mut outgoing: Vec<(Route, Message)>) {
+        for (route, message) in outgoing.drain(..) {
             if !self.held.is_empty() {
                 if let Some(queue) = self.held.get_mut(&route) {
                     queue.push_back(message);
@@ -514,21 +520,25 @@ impl Driver {
                 self.held.entry(route).or_default().push_back(message);
             }
         }
+        self.outgoing = outgoing;
     }
 
     /// One message to its socket without waiting. `Err` gives it back when
     /// the socket is full; a message for a link that is gone is dropped
     /// (the session learns of the loss from the link's "down" and the
     /// peer's next delivery record).
-    fn try_send(&self, route: &Route, message: Message) -> Result<(), Message> {
-        let socket = match route {
-            Route::Accepted(_) => self.router.as_ref(),
-            Route::Connected(i) => self.dealers.get(*i),
+    fn try_send(&mut self, route: &Route, message: Message) -> Result<(), Message> {
+        let sent = match route {
+            Route::Accepted(_) => match &self.router {
+                Some(router) => router.try_send(message),
+                None => return Ok(()),
+            },
+            Route::Connected(i) => match self.senders.get_mut(*i) {
+                Some(sender) => sender.try_send(message),
+                None => return Ok(()),
+            },
         };
-        let Some(socket) = socket else {
-            return Ok(());
-        };
-        match socket.try_send(message) {
+        match sent {
             Ok(()) => Ok(()),
             Err(e) if matches!(e.error, Error::WouldBlock) => Err(e.message),
             Err(_) => Ok(()),
@@ -575,6 +585,7 @@ impl Driver {
         }
         self.held.remove(&Route::Connected(i));
         self.inputs.dealers[i] = Some(socket.receiver());
+        self.senders[i] = socket.sender();
         let old = std::mem::replace(&mut self.dealers[i], socket);
         tokio::spawn(old.close());
         let mut state = self.shared.lock();

@@ -701,7 +701,8 @@ impl Session {
     /// BATCH; None when none is admitted or the next one is a group's.
     fn transmit_own(&mut self) -> Option<Wire> {
         let epoch = self.out.epoch;
-        let (first_seq, mut chunks) = self.out.next_batch();
+        let first_seq = self.out.next_batch();
+        let chunks = &mut self.out.batch;
         let bytes: usize = chunks.iter().map(|c| c.payload.len()).sum();
         self.stats.chunks_out += chunks.len() as u64;
         self.stats.bytes_out += bytes as u64;
@@ -719,7 +720,7 @@ impl Session {
             _ => Wire::Batch {
                 epoch,
                 first_seq,
-                chunks,
+                chunks: std::mem::take(chunks),
             },
         };
         self.stats.write_calls += 1;

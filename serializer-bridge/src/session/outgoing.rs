@@ -82,6 +82,9 @@ pub(crate) struct Outgoing {
     pub(crate) expired: Option<Expired>,
     /// Outcomes of group chunks, for the groups to collect.
     pub(crate) group_outcomes: VecDeque<GroupOutcome>,
+    /// The batch `next_batch` fills (kept to reuse its room when a batch
+    /// is a lone chunk).
+    pub(crate) batch: Vec<Batched>,
 }
 
 /// What the peer's handshake says, for settling our doubt.
@@ -175,6 +178,7 @@ impl Outgoing {
             in_doubt: None,
             expired: None,
             group_outcomes: VecDeque::new(),
+            batch: Vec::new(),
         }
     }
 
@@ -283,13 +287,14 @@ impl Outgoing {
     /// The peer's own chunks to put on the wire next as one message: as
     /// many consecutive ones as the window admits, up to the batch limits
     /// (`crate::batch`), stopping before a group chunk; the first one's
-    /// sequence. Empty when the next chunk is a group's, or none is
-    /// admitted.
-    pub(crate) fn next_batch(&mut self) -> (u64, Vec<Batched>) {
+    /// sequence. They are left in `batch`, empty when the next chunk is a
+    /// group's, or none is admitted.
+    pub(crate) fn next_batch(&mut self) -> u64 {
         let first = self.sent + 1;
         let budget =
             MAX_BATCH_BYTES.min(usize::try_from(self.window.bytes / 2).unwrap_or(usize::MAX));
-        let mut batch = Vec::new();
+        let mut batch = std::mem::take(&mut self.batch);
+        batch.clear();
         let mut used = 0usize;
         while batch.len() < MAX_BATCH_CHUNKS {
             let Some(index) = self.admitted() else {
@@ -313,7 +318,8 @@ impl Outgoing {
                 break;
             }
         }
-        (first, batch)
+        self.batch = batch;
+        first
     }
 
     /// The peer delivered everything up to `seq` of the current epoch.
