@@ -701,7 +701,7 @@ impl Session {
     /// BATCH; None when none is admitted or the next one is a group's.
     fn transmit_own(&mut self) -> Option<Wire> {
         let epoch = self.out.epoch;
-        let first_seq = self.out.next_batch();
+        let first_seq = self.out.next_batch(self.batch_limit());
         let chunks = &mut self.out.batch;
         let bytes: usize = chunks.iter().map(|c| c.payload.len()).sum();
         self.stats.chunks_out += chunks.len() as u64;
@@ -725,6 +725,13 @@ impl Session {
         };
         self.stats.write_calls += 1;
         Some(wire)
+    }
+
+    /// Most chunks in one message to this peer: a BATCH's worth for every
+    /// peer (each speaks [`PROTOCOL_VERSION`], which has BATCH); a peer
+    /// whose agreed version had no BATCH would get 1 (CHUNKs only).
+    fn batch_limit(&self) -> usize {
+        crate::batch::MAX_BATCH_CHUNKS
     }
 
     /// Whether [`Session::poll_transmit`] would give an ACK now.

@@ -289,14 +289,14 @@ impl Outgoing {
     /// (`crate::batch`), stopping before a group chunk; the first one's
     /// sequence. They are left in `batch`, empty when the next chunk is a
     /// group's, or none is admitted.
-    pub(crate) fn next_batch(&mut self) -> u64 {
+    pub(crate) fn next_batch(&mut self, max_chunks: usize) -> u64 {
         let first = self.sent + 1;
         let budget =
             MAX_BATCH_BYTES.min(usize::try_from(self.window.bytes / 2).unwrap_or(usize::MAX));
         let mut batch = std::mem::take(&mut self.batch);
         batch.clear();
         let mut used = 0usize;
-        while batch.len() < MAX_BATCH_CHUNKS {
+        while batch.len() < max_chunks.min(MAX_BATCH_CHUNKS) {
             let Some(index) = self.admitted() else {
                 break;
             };
