@@ -17,8 +17,9 @@
 //!
 //! A sender puts at most [`MAX_BATCH_CHUNKS`] chunks and
 //! [`MAX_BATCH_BYTES`] bytes (payload plus 5 header bytes per chunk) in a
-//! batch, and no more than half the peer's byte window, so a batch is never
-//! larger than one chunk could be.
+//! batch, and no more than half the peer's byte window or half the longest
+//! message its socket takes, so a batch is never larger than one chunk
+//! could be.
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use zmtp::Message;
@@ -32,7 +33,7 @@ pub(crate) const MAX_BATCH_CHUNKS: usize = 1024;
 
 /// Most bytes a sender puts in one BATCH, counting 5 header bytes per
 /// chunk (a chunk this large or larger travels as a CHUNK of its own).
-pub(crate) const MAX_BATCH_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_BATCH_BYTES: usize = 1 << 20;
 
 /// Chunks shorter than this are copied into a shared data frame; longer
 /// ones travel in their own frame.

@@ -407,6 +407,7 @@ fn settings_of(config: &BridgeConfig) -> Settings {
         },
         ack_every: config.ack_every,
         handshake_timeout: config.handshake_timeout,
+        max_message: config.socket.maxmsgsize.unwrap_or(u64::MAX),
         in_doubt_timeout: config.in_doubt_timeout,
     }
 }

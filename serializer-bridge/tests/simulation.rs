@@ -255,6 +255,7 @@ fn settings(node: &str, incarnation: u64) -> Arc<Settings> {
         window: WINDOW,
         ack_every: 3,
         handshake_timeout: HANDSHAKE_TIMEOUT,
+        max_message: u64::MAX,
         in_doubt_timeout: IN_DOUBT_TIMEOUT,
     })
 }

@@ -74,6 +74,10 @@ pub struct Settings {
     pub ack_every: u64,
     /// How long a connector waits for the WELCOME.
     pub handshake_timeout: Duration,
+    /// The longest message the peer's socket takes, as far as we know:
+    /// our own socket's `maxmsgsize` (the nodes of a cluster are set up
+    /// alike), `u64::MAX` when none is set. A BATCH stays within half.
+    pub max_message: u64,
     /// How long sent, unconfirmed chunks wait for the peer to come back
     /// before they are handed back with [`HandBack::Expired`].
     pub in_doubt_timeout: Duration,
@@ -701,7 +705,9 @@ impl Session {
     /// BATCH; None when none is admitted or the next one is a group's.
     fn transmit_own(&mut self) -> Option<Wire> {
         let epoch = self.out.epoch;
-        let first_seq = self.out.next_batch(self.batch_limit());
+        let first_seq = self
+            .out
+            .next_batch(self.batch_limit(), self.settings.max_message);
         let chunks = &mut self.out.batch;
         let bytes: usize = chunks.iter().map(|c| c.payload.len()).sum();
         self.stats.chunks_out += chunks.len() as u64;

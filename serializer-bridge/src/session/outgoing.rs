@@ -286,13 +286,14 @@ impl Outgoing {
 
     /// The peer's own chunks to put on the wire next as one message: as
     /// many consecutive ones as the window admits, up to the batch limits
-    /// (`crate::batch`), stopping before a group chunk; the first one's
+    /// (`crate::batch`; at most `max_chunks`, and half of `max_message`
+    /// bytes), stopping before a group chunk; the first one's
     /// sequence. They are left in `batch`, empty when the next chunk is a
     /// group's, or none is admitted.
-    pub(crate) fn next_batch(&mut self, max_chunks: usize) -> u64 {
+    pub(crate) fn next_batch(&mut self, max_chunks: usize, max_message: u64) -> u64 {
         let first = self.sent + 1;
-        let budget =
-            MAX_BATCH_BYTES.min(usize::try_from(self.window.bytes / 2).unwrap_or(usize::MAX));
+        let half = (self.window.bytes / 2).min(max_message / 2);
+        let budget = MAX_BATCH_BYTES.min(usize::try_from(half).unwrap_or(usize::MAX));
         let mut batch = std::mem::take(&mut self.batch);
         batch.clear();
         let mut used = 0usize;

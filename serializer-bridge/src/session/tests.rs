@@ -29,6 +29,7 @@ fn settings(node: &str, incarnation: u64) -> Arc<Settings> {
         },
         ack_every: 4,
         handshake_timeout: Duration::from_secs(5),
+        max_message: u64::MAX,
         in_doubt_timeout: Duration::from_secs(30),
     })
 }
@@ -692,8 +693,9 @@ fn a_lone_chunk_travels_as_a_chunk() {
 fn a_batch_stops_at_the_byte_budget() {
     let mut p = Pair::new();
     let epoch = p.connect();
-    // Two of these fit in MAX_BATCH_BYTES (64 KiB), three do not.
-    let big = Bytes::from(vec![7u8; 30_000]);
+    // Two of these fit in half the peer's byte window (512 KiB), three
+    // do not.
+    let big = Bytes::from(vec![7u8; 200_000]);
     for _ in 0..3 {
         p.w.write(Chunk::serial(epoch, big.clone())).unwrap();
     }
@@ -736,4 +738,23 @@ fn a_batch_out_of_sequence_or_of_a_future_epoch_breaks_the_protocol() {
         p.m.handle(batch(epoch, u64::MAX), p.now),
         Err(ProtocolError::OutOfOrder { .. })
     ));
+}
+
+#[test]
+fn a_batch_stays_within_half_the_longest_message() {
+    let mut settings = (*settings("w", 10)).clone();
+    settings.max_message = 2000;
+    let mut p = Pair::new();
+    p.w = Session::new(PeerId(0), "m".into(), Role::Connector, Arc::new(settings));
+    let epoch = p.connect();
+    // 305 bytes each with the header: three fit in 1000, four do not.
+    for _ in 0..8 {
+        p.w.write(Chunk::serial(epoch, vec![1u8; 300])).unwrap();
+    }
+    let sizes: Vec<usize> = p
+        .sent_by_w()
+        .iter()
+        .map(|w| chunk_seqs(std::slice::from_ref(w)).len())
+        .collect();
+    assert_eq!(sizes, [3, 3, 2]);
 }
