@@ -113,7 +113,7 @@ struct Driver {
     senders: Vec<Sender>,
     inputs: Inputs,
     /// What the sessions want sent this round (kept to reuse its room).
-    outgoing: Vec<(Route, Message)>,
+    outgoing: Vec<(Route, Wire)>,
     /// Messages a socket would not take yet, per route.
     held: HashMap<Route, VecDeque<Message>>,
     /// Links to close once what is queued for them (a REFUSE) went out.
@@ -469,7 +469,7 @@ impl Driver {
     /// Takes what the sessions want sent, for routes with nothing held. A
     /// session with more to send than one round takes wakes the driver
     /// again (writes wake it only when the first chunk waits).
-    fn collect(&mut self, state: &mut State) -> Vec<(Route, Message)> {
+    fn collect(&mut self, state: &mut State) -> Vec<(Route, Wire)> {
         let mut outgoing = std::mem::take(&mut self.outgoing);
         for entry in state.peers.values_mut() {
             if !self.held.is_empty() && self.held.get(&entry.route).is_some_and(|h| !h.is_empty()) {
@@ -484,7 +484,7 @@ impl Driver {
 
     /// Sends held messages first, then the new ones; what a socket will
     /// not take now is held for its route.
-    fn send(&mut self, outgoing: Vec<(Route, Message)>) {
+    fn send(&mut self, outgoing: Vec<(Route, Wire)>) {
         if self.held.is_empty() {
             return self.send_new(outgoing);
         }
@@ -506,10 +506,12 @@ impl Driver {
         self.send_new(outgoing);
     }
 
-    /// Sends new messages in order; once a route holds one, the rest of
-    /// that route's wait behind it.
-    fn send_new(&mut self, mut outgoing: Vec<(Route, Message)>) {
-        for (route, message) in outgoing.drain(..) {
+    /// Encodes the new messages (outside the lock: packing a BATCH copies
+    /// its small chunks) and sends them in order; once a route holds one,
+    /// the rest of that route's wait behind it.
+    fn send_new(&mut self, mut outgoing: Vec<(Route, Wire)>) {
+        for (route, wire) in outgoing.drain(..) {
+            let message = address(&route, wire.encode());
             if !self.held.is_empty() {
                 if let Some(queue) = self.held.get_mut(&route) {
                     queue.push_back(message);
@@ -619,14 +621,14 @@ fn accepted_peer(state: &State, routing_id: &Bytes) -> Option<PeerId> {
 }
 
 /// One round of what `entry`'s session wants sent (at most [`BATCH`]
-/// messages, each a CHUNK, BATCH, ACK, ...), encoded for its route; true
+/// messages, each a CHUNK, BATCH, ACK, ...), for its route; true
 /// when the round ended with more to send.
-fn collect_round(entry: &mut Entry, outgoing: &mut Vec<(Route, Message)>) -> bool {
+fn collect_round(entry: &mut Entry, outgoing: &mut Vec<(Route, Wire)>) -> bool {
     for _ in 0..BATCH {
         let Some(wire) = entry.session.poll_transmit() else {
             return false;
         };
-        outgoing.push((entry.route.clone(), address(&entry.route, wire.encode())));
+        outgoing.push((entry.route.clone(), wire));
     }
     entry.session.has_unsent()
 }
