@@ -164,10 +164,10 @@ fn run(n: usize, per_member: u64, mode: Mode) -> Outcome {
             let deadline = Instant::now() + Duration::from_secs(60);
             loop {
                 let _ = writer.poll_event();
-                if let Some(id) = writer.peer_id(name) {
-                    if let Some(epoch) = writer.epoch(id) {
-                        break (id, epoch);
-                    }
+                if let Some(id) = writer.peer_id(name)
+                    && let Some(epoch) = writer.epoch(id)
+                {
+                    break (id, epoch);
                 }
                 assert!(Instant::now() < deadline, "{name} not up at the writer");
                 std::thread::sleep(Duration::from_millis(5));

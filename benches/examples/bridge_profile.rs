@@ -63,13 +63,12 @@ fn bridge(size: usize, count: usize) {
                         std::hint::black_box(chunk.len());
                         got += 1;
                     }
-                    if got == before {
-                        if let Some(Event::Chunk { chunk, .. }) =
+                    if got == before
+                        && let Some(Event::Chunk { chunk, .. }) =
                             manager.wait_event(Duration::from_millis(1))
-                        {
-                            std::hint::black_box(chunk.len());
-                            got += 1;
-                        }
+                    {
+                        std::hint::black_box(chunk.len());
+                        got += 1;
                     }
                 }
             })

@@ -73,7 +73,7 @@ fn print_line(line: &str) -> Result<(), CliError> {
 
 fn parse_hex(hex: &str) -> Result<Vec<u8>, CliError> {
     let bad = || CliError::new(format!("not hex: {hex:?}"));
-    if hex.len() % 2 != 0 || !hex.is_ascii() {
+    if !hex.len().is_multiple_of(2) || !hex.is_ascii() {
         return Err(bad());
     }
     (0..hex.len())

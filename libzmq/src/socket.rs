@@ -493,10 +493,10 @@ impl ZSocket {
                 // A made transport socket takes the change: high-water
                 // marks at once, the rest from the next bind or connect
                 // (which reports incomplete security options).
-                if let Some(socket) = &inner.transport {
-                    if let Ok(options) = self.transport_options(&inner) {
-                        socket.set_options(options);
-                    }
+                if let Some(socket) = &inner.transport
+                    && let Ok(options) = self.transport_options(&inner)
+                {
+                    socket.set_options(options);
                 }
                 return Ok(());
             }
@@ -629,10 +629,10 @@ impl ZSocket {
     pub fn close(self) {
         let mut inner = self.inner.into_inner().unwrap_or_else(|p| p.into_inner());
         // A forwarder ends by itself when the socket's events end.
-        if let Some(monitor) = inner.monitor.take() {
-            if inner.transport.is_none() {
-                monitor.stop(&self.runtime);
-            }
+        if let Some(monitor) = inner.monitor.take()
+            && inner.transport.is_none()
+        {
+            monitor.stop(&self.runtime);
         }
         let linger = if self.ctx.options().blocky {
             inner.options.linger()

@@ -106,10 +106,10 @@ pub fn wait<F: Future>(
         if terminated.as_mut().poll(&mut cx).is_ready() {
             return Err(Errno::TERM);
         }
-        if let Some(timer) = timer.as_mut() {
-            if timer.as_mut().poll(&mut cx).is_ready() {
-                return Err(Errno::AGAIN);
-            }
+        if let Some(timer) = timer.as_mut()
+            && timer.as_mut().poll(&mut cx).is_ready()
+        {
+            return Err(Errno::AGAIN);
         }
         // Spurious unparks only cost one more round of polls.
         std::thread::park();

@@ -100,7 +100,7 @@ pub(crate) fn decode(frames: &[Bytes]) -> Result<Wire, WireError> {
             expected: 2,
         });
     };
-    if header.len() < FIXED || (header.len() - FIXED) % ENTRY_COST != 0 {
+    if header.len() < FIXED || !(header.len() - FIXED).is_multiple_of(ENTRY_COST) {
         return Err(WireError::HeaderLength {
             kind: "BATCH",
             len: header.len(),

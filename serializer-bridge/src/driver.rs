@@ -408,10 +408,10 @@ impl Driver {
             }
         } else {
             *open = open.saturating_sub(1);
-            if *open == 0 {
-                if let Some(session) = state.session(peer) {
-                    session.link_down(now);
-                }
+            if *open == 0
+                && let Some(session) = state.session(peer)
+            {
+                session.link_down(now);
             }
         }
     }
@@ -512,11 +512,11 @@ impl Driver {
     fn send_new(&mut self, mut outgoing: Vec<(Route, Wire)>) {
         for (route, wire) in outgoing.drain(..) {
             let message = address(&route, wire.encode());
-            if !self.held.is_empty() {
-                if let Some(queue) = self.held.get_mut(&route) {
-                    queue.push_back(message);
-                    continue;
-                }
+            if !self.held.is_empty()
+                && let Some(queue) = self.held.get_mut(&route)
+            {
+                queue.push_back(message);
+                continue;
             }
             if let Err(message) = self.try_send(&route, message) {
                 self.held.entry(route).or_default().push_back(message);
@@ -594,10 +594,10 @@ impl Driver {
         if let Some(open) = state.dealer_links.get_mut(i) {
             *open = 0;
         }
-        if let Some(peer) = dealer_peer(&state, i) {
-            if let Some(session) = state.session(peer) {
-                session.link_down(Instant::now());
-            }
+        if let Some(peer) = dealer_peer(&state, i)
+            && let Some(session) = state.session(peer)
+        {
+            session.link_down(Instant::now());
         }
     }
 }

@@ -170,11 +170,11 @@ impl State {
     /// Records a refused link, coalescing repeats of one routing id.
     pub(crate) fn refuse(&mut self, node: String, error: ProtocolError) {
         for event in self.loose.iter_mut() {
-            if let Event::Refused { node: n, count, .. } = event {
-                if *n == node {
-                    *count += 1;
-                    return;
-                }
+            if let Event::Refused { node: n, count, .. } = event
+                && *n == node
+            {
+                *count += 1;
+                return;
             }
         }
         if self.loose.len() >= MAX_LOOSE {

@@ -411,21 +411,19 @@ fn a_name_stays_with_the_identity_that_first_said_hello() {
             "no chunk from alice after the takeover attempt"
         );
         while w1.poll_event().is_some() {}
-        if let Some(peer) = w1.peer_id("m") {
-            if let Some(epoch) = w1.epoch(peer) {
-                if written_in != Some(epoch)
-                    && w1
-                        .write(peer, Chunk::serial(epoch, &b"alice again"[..]))
-                        .is_ok()
-                {
-                    written_in = Some(epoch);
-                }
-            }
+        if let Some(peer) = w1.peer_id("m")
+            && let Some(epoch) = w1.epoch(peer)
+            && written_in != Some(epoch)
+            && w1
+                .write(peer, Chunk::serial(epoch, &b"alice again"[..]))
+                .is_ok()
+        {
+            written_in = Some(epoch);
         }
-        if let Some(Event::Chunk { chunk, .. }) = m.wait_event(Duration::from_millis(20)) {
-            if &chunk.data[..] == b"alice again" {
-                break;
-            }
+        if let Some(Event::Chunk { chunk, .. }) = m.wait_event(Duration::from_millis(20))
+            && &chunk.data[..] == b"alice again"
+        {
+            break;
         }
     }
 }

@@ -419,15 +419,15 @@ impl Sim {
             self.late.entry(key).or_default().extend(late);
         }
         let now = self.instant();
-        if self.nodes[c].alive {
-            if let Some(s) = self.nodes[c].sessions.get_mut(&a) {
-                s.link_down(now);
-            }
+        if self.nodes[c].alive
+            && let Some(s) = self.nodes[c].sessions.get_mut(&a)
+        {
+            s.link_down(now);
         }
-        if self.nodes[a].alive {
-            if let Some(s) = self.nodes[a].sessions.get_mut(&c) {
-                s.link_down(now);
-            }
+        if self.nodes[a].alive
+            && let Some(s) = self.nodes[a].sessions.get_mut(&c)
+        {
+            s.link_down(now);
         }
     }
 
@@ -901,10 +901,10 @@ impl Sim {
             }
             50..=54 => {
                 // A dead link's message read late by the acceptor.
-                if self.links.contains_key(&key) {
-                    if let Some(wire) = self.late.get_mut(&key).and_then(|q| q.pop_front()) {
-                        self.receive(key.0, key.1, wire)?;
-                    }
+                if self.links.contains_key(&key)
+                    && let Some(wire) = self.late.get_mut(&key).and_then(|q| q.pop_front())
+                {
+                    self.receive(key.0, key.1, wire)?;
                 }
             }
             55..=69 => {
@@ -1417,10 +1417,10 @@ impl Sim {
                 ));
             }
             for m in g.wanted() {
-                if let Some((chunks, bytes)) = g.lag(m) {
-                    if chunks > GROUP_LIMITS.max_lag_chunks || bytes > GROUP_LIMITS.max_lag_bytes {
-                        return Err(format!("n{i}'s group member {m} owes past the cap"));
-                    }
+                if let Some((chunks, bytes)) = g.lag(m)
+                    && (chunks > GROUP_LIMITS.max_lag_chunks || bytes > GROUP_LIMITS.max_lag_bytes)
+                {
+                    return Err(format!("n{i}'s group member {m} owes past the cap"));
                 }
             }
         }

@@ -20,7 +20,7 @@ const LARGE_PER_WORKER: u64 = 75;
 /// The payload of chunk `n`: its number, then filler of a size that
 /// depends on `n` (16 B to 4 KiB, every 3334th chunk up to 1 MiB).
 fn payload(n: u64) -> Vec<u8> {
-    let size = if n % 3334 == 0 {
+    let size = if n.is_multiple_of(3334) {
         (256 << 10) + (n as usize * 7919) % (768 << 10)
     } else {
         16 + (n as usize * 31) % (4096 - 16)

@@ -65,7 +65,7 @@ pub fn standard_message(i: usize) -> Message {
     const SIZES: [usize; 5] = [0, 1, 255, 256, 70000];
     let mut m = Message::new();
     m.push(vec![(i % 256) as u8; SIZES[i % SIZES.len()]]);
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         m.push(format!("part-{i}").into_bytes());
     }
     m

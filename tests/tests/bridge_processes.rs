@@ -389,7 +389,7 @@ fn a_stalled_peer_fills_up_with_memory_bounded_and_others_unaffected() {
             Err((WriteRefused::Full { .. }, _)) => refused += 1,
             Err((why, _)) => panic!("{why}"),
         }
-        if accepted % 64 == 0 || refused > 0 {
+        if accepted.is_multiple_of(64) || refused > 0 {
             m.run_for(Duration::from_millis(1));
         }
         assert!(accepted <= 2000, "the hard cap did not hold");

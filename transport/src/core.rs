@@ -494,10 +494,10 @@ impl Core {
         pipe.ready = true;
         pipe.usable = true;
         pipe.routing_id = routing_id.clone();
-        if let Some(first) = rules::first_message(&state.modes, self.socket_type) {
-            if let Some(pipe) = state.pipe(id) {
-                let _first_in_an_empty_pipe = pipe.tx.try_send(Outbound::Message(first));
-            }
+        if let Some(first) = rules::first_message(&state.modes, self.socket_type)
+            && let Some(pipe) = state.pipe(id)
+        {
+            let _first_in_an_empty_pipe = pipe.tx.try_send(Outbound::Message(first));
         }
         // In topic order, as libzmq's trie gives them.
         let mut replay = state.subscriptions.topics();
@@ -569,10 +569,10 @@ impl Core {
         topics.sort_unstable();
         let mut claimed = pipe.claimed.take_topics();
         claimed.sort_unstable();
-        if let Some(rid) = routing_id {
-            if state.routes.get(&rid) == Some(&id) {
-                state.routes.remove(&rid);
-            }
+        if let Some(rid) = routing_id
+            && state.routes.get(&rid) == Some(&id)
+        {
+            state.routes.remove(&rid);
         }
         if !(was_ready && self.socket_type.is_publisher()) {
             return Vec::new();

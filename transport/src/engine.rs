@@ -232,16 +232,16 @@ pub(crate) async fn run(
     // A task of its own waits for them to reach the inbound queue, so
     // neither the bookkeeping, the monitor event, a reconnect nor `close`
     // waits for the application to make room.
-    if let Some(ticket) = appended.max(notice_ticket) {
-        if !core.is_closing() {
-            let owner = core.clone();
-            let pipe = link.pipe;
-            core.track(tokio::spawn(async move {
-                owner.flush_notices(ticket).await;
-                owner.retire_peer(pipe);
-            }));
-            return outcome;
-        }
+    if let Some(ticket) = appended.max(notice_ticket)
+        && !core.is_closing()
+    {
+        let owner = core.clone();
+        let pipe = link.pipe;
+        core.track(tokio::spawn(async move {
+            owner.flush_notices(ticket).await;
+            owner.retire_peer(pipe);
+        }));
+        return outcome;
     }
     core.retire_peer(link.pipe);
     outcome
@@ -452,10 +452,10 @@ impl Engine<'_> {
                     }
                 });
         self.buffered = input == Input::Paused;
-        if let Some(ticket) = self.guard.as_mut() {
-            if self.conn.peer_version().is_some() {
-                ticket.greeted();
-            }
+        if let Some(ticket) = self.guard.as_mut()
+            && self.conn.peer_version().is_some()
+        {
+            ticket.greeted();
         }
         self.process_events();
     }
@@ -789,11 +789,11 @@ impl Engine<'_> {
     /// An accepted link in its handshake ends if its listener cuts it
     /// (evicted for a newcomer, or no greeting in time).
     fn watch_admission(&mut self, cx: &mut Context<'_>) {
-        if let Some(ticket) = self.guard.as_mut() {
-            if let Poll::Ready(why) = ticket.poll_cut(cx) {
-                self.guard = None;
-                self.finish(LinkEnd::Refused(why));
-            }
+        if let Some(ticket) = self.guard.as_mut()
+            && let Poll::Ready(why) = ticket.poll_cut(cx)
+        {
+            self.guard = None;
+            self.finish(LinkEnd::Refused(why));
         }
     }
 
@@ -888,12 +888,11 @@ impl Engine<'_> {
                 self.handshake_done = true;
                 // Messages may come now: reads grow from READ_BUFFER_MIN.
                 self.target = self.target.max(READ_BUFFER_MIN);
-                if link.core.options.link_notify {
-                    if let Some(notice) =
+                if link.core.options.link_notify
+                    && let Some(notice) =
                         rules::admit(&link.core, self.routing_id.as_ref(), link_notice(true))
-                    {
-                        self.queue(notice);
-                    }
+                {
+                    self.queue(notice);
                 }
                 self.guard = None;
                 link.core.monitor.emit(MonitorEvent::HandshakeSucceeded {

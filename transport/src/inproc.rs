@@ -138,10 +138,10 @@ fn domain(core: &Core) -> &InprocDomain {
 pub(crate) fn bind(core: &Arc<Core>, name: &str) -> Result<()> {
     let waiting = {
         let mut registry = domain(core).registry();
-        if let Some(existing) = registry.bound.get(name).and_then(Weak::upgrade) {
-            if !existing.is_closing() {
-                return Err(Error::AddressInUse(format!("inproc://{name}")));
-            }
+        if let Some(existing) = registry.bound.get(name).and_then(Weak::upgrade)
+            && !existing.is_closing()
+        {
+            return Err(Error::AddressInUse(format!("inproc://{name}")));
         }
         registry.bound.insert(name.to_owned(), Arc::downgrade(core));
         registry.pending.remove(name).unwrap_or_default()

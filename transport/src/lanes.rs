@@ -178,11 +178,11 @@ impl<T> Lanes<T> {
     fn push_front(&mut self, item: T) {
         let key = (self.key)(&item);
         let slot = self.lane_of(key, true);
-        if self.ring.front() != Some(&slot) {
-            if let Some(at) = self.ring.iter().position(|&s| s == slot) {
-                self.ring.remove(at);
-                self.ring.push_front(slot);
-            }
+        if self.ring.front() != Some(&slot)
+            && let Some(at) = self.ring.iter().position(|&s| s == slot)
+        {
+            self.ring.remove(at);
+            self.ring.push_front(slot);
         }
         self.slots[slot].items.push_front(item);
         self.len += 1;

@@ -167,10 +167,10 @@ mod tests {
         /// One turn of link `id`, as `Engine::deliver` and `decode` do it.
         fn run(core: &Core, id: usize, link: &mut Link) {
             if link.departed.is_some() {
-                if let Some(Some(ticket)) = link.departed {
-                    if core.deliver_notices() >= ticket {
-                        link.departed = Some(None);
-                    }
+                if let Some(Some(ticket)) = link.departed
+                    && core.deliver_notices() >= ticket
+                {
+                    link.departed = Some(None);
                 }
                 return;
             }

@@ -88,7 +88,7 @@ async fn a_sender_waits_at_the_high_water_mark_and_goes_on_when_there_is_room() 
             Err(e) => break e,
         }
         assert!(sent < 1_000_000, "never reached the high-water mark");
-        if sent % 64 == 0 {
+        if sent.is_multiple_of(64) {
             sleep(Duration::from_millis(1)).await;
         }
     };

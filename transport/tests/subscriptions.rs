@@ -472,17 +472,17 @@ async fn notices_under(transport: &str, peers: usize, steps: &[Step]) -> Result<
     for step in steps {
         match *step {
             Step::Subscribe(p, t) => {
-                if let Some((sub, held)) = subs[p].as_mut() {
-                    if held.insert(t) {
-                        sub.subscribe(name(t)).unwrap();
-                    }
+                if let Some((sub, held)) = subs[p].as_mut()
+                    && held.insert(t)
+                {
+                    sub.subscribe(name(t)).unwrap();
                 }
             }
             Step::Cancel(p, t) => {
-                if let Some((sub, held)) = subs[p].as_mut() {
-                    if held.remove(&t) {
-                        sub.unsubscribe(name(t)).unwrap();
-                    }
+                if let Some((sub, held)) = subs[p].as_mut()
+                    && held.remove(&t)
+                {
+                    sub.unsubscribe(name(t)).unwrap();
                 }
             }
             Step::Leave(p) => {

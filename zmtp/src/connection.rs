@@ -721,13 +721,13 @@ impl Connection {
     /// (the ZMTP 3.0 form, which libzmq accepts from any version).
     #[inline]
     fn classify(&self, message: Message) -> Event {
-        if self.socket_type.is_publisher() {
-            if let Some(first) = message.first() {
-                match first.first() {
-                    Some(1) => return Event::Subscribe(first.slice(1..)),
-                    Some(0) => return Event::Cancel(first.slice(1..)),
-                    _ => {}
-                }
+        if self.socket_type.is_publisher()
+            && let Some(first) = message.first()
+        {
+            match first.first() {
+                Some(1) => return Event::Subscribe(first.slice(1..)),
+                Some(0) => return Event::Cancel(first.slice(1..)),
+                _ => {}
             }
         }
         Event::Message(message)

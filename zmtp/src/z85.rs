@@ -68,7 +68,7 @@ pub enum Z85Error {
 /// assert_eq!(zmtp::z85::encode(&[0x86, 0x4F, 0xD2, 0x6F, 0xB5, 0x59, 0xF7, 0x5B]).unwrap(), "HelloWorld");
 /// ```
 pub fn encode(data: &[u8]) -> Result<String, Z85Error> {
-    if data.len() % 4 != 0 {
+    if !data.len().is_multiple_of(4) {
         return Err(Z85Error::BinaryLength { len: data.len() });
     }
     let mut out = String::with_capacity(data.len() / 4 * 5);
@@ -94,7 +94,7 @@ pub fn encode(data: &[u8]) -> Result<String, Z85Error> {
 /// ```
 pub fn decode(text: &str) -> Result<Vec<u8>, Z85Error> {
     let text = text.as_bytes();
-    if text.len() % 5 != 0 {
+    if !text.len().is_multiple_of(5) {
         return Err(Z85Error::TextLength { len: text.len() });
     }
     let mut out = Vec::with_capacity(text.len() / 5 * 4);

@@ -461,11 +461,11 @@ fn drive<C: Cluster>(
                 killed_at = Some(Instant::now());
             }
         }
-        if let Some(killed) = killed_at.filter(|_| !restarted) {
-            if now >= killed + Duration::from_secs_f64(args.down_for) {
-                cluster.restart(&victim)?;
-                restarted = true;
-            }
+        if let Some(killed) = killed_at.filter(|_| !restarted)
+            && now >= killed + Duration::from_secs_f64(args.down_for)
+        {
+            cluster.restart(&victim)?;
+            restarted = true;
         }
         if let (Some((cut_at, heal_at)), Some(relay)) = (schedule.partition, relay) {
             if !paused && now >= at((cut_at - PAUSE_BEFORE_CUT).max(0.0)) {

@@ -806,12 +806,12 @@ impl Session {
             self.out.expire(self.id, &mut events);
             self.push_events(events);
         }
-        if let Link::Handshaking { since, .. } = self.link {
-            if now >= since + self.settings.handshake_timeout {
-                self.link = Link::Down;
-                self.control.clear();
-                return Err(ProtocolError::HandshakeTimeout);
-            }
+        if let Link::Handshaking { since, .. } = self.link
+            && now >= since + self.settings.handshake_timeout
+        {
+            self.link = Link::Down;
+            self.control.clear();
+            return Err(ProtocolError::HandshakeTimeout);
         }
         Ok(())
     }
@@ -904,11 +904,10 @@ impl Session {
                     },
                 )),
             ) = (&event, self.events.back_mut())
+                && e == epoch
             {
-                if e == epoch {
-                    *t = *through;
-                    continue;
-                }
+                *t = *through;
+                continue;
             }
             let stamp = self.stamp();
             self.events.push_back((stamp, event));

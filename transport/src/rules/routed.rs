@@ -70,13 +70,13 @@ pub(crate) fn assign_routing_id(
         state.routes.insert(generated.clone(), id);
         return Some(generated);
     };
-    if let Some(&holder) = state.routes.get(wanted) {
-        if holder != id {
-            if !handover {
-                return None;
-            }
-            state.drop_pipe(holder, Refusal::RoutingIdTakenOver);
+    if let Some(&holder) = state.routes.get(wanted)
+        && holder != id
+    {
+        if !handover {
+            return None;
         }
+        state.drop_pipe(holder, Refusal::RoutingIdTakenOver);
     }
     state.routes.insert(wanted.clone(), id);
     Some(wanted.clone())

@@ -235,13 +235,13 @@ impl<'a, V> Iterator for Prefixes<'a, V> {
     fn next(&mut self) -> Option<&'a V> {
         while let Some(node) = self.node.take() {
             let here = &self.trie.nodes[node];
-            if let Some(&byte) = self.rest.first() {
-                if let Ok(pos) = here.child(byte) {
-                    let child = here.children[pos].1;
-                    if let Some(rest) = self.rest.strip_prefix(&*self.trie.nodes[child].label) {
-                        self.rest = rest;
-                        self.node = Some(child);
-                    }
+            if let Some(&byte) = self.rest.first()
+                && let Ok(pos) = here.child(byte)
+            {
+                let child = here.children[pos].1;
+                if let Some(rest) = self.rest.strip_prefix(&*self.trie.nodes[child].label) {
+                    self.rest = rest;
+                    self.node = Some(child);
                 }
             }
             if let Some(value) = &here.value {

@@ -81,10 +81,10 @@ impl TlsPeer {
         let (certificate, _) = expect(der, SEQUENCE)?;
         let (tbs, _) = expect(certificate, SEQUENCE)?;
         let mut rest = tbs;
-        if let Some((tag, _, after)) = element(rest) {
-            if tag == VERSION {
-                rest = after;
-            }
+        if let Some((tag, _, after)) = element(rest)
+            && tag == VERSION
+        {
+            rest = after;
         }
         rest = skip(rest, INTEGER)?; // serial number
         rest = skip(rest, SEQUENCE)?; // signature algorithm
@@ -146,15 +146,15 @@ impl TlsPeer {
 
     fn read_extensions(&mut self, mut extensions: &[u8]) {
         while let Some((SEQUENCE, extension, after)) = element(extensions) {
-            if let Some((oid, rest)) = expect(extension, OID) {
-                if oid == SUBJECT_ALT_NAME {
-                    // An optional `critical` BOOLEAN comes before the value.
-                    let rest = skip(rest, BOOLEAN).unwrap_or(rest);
-                    if let Some((value, _)) = expect(rest, OCTET_STRING) {
-                        if let Some((names, _)) = expect(value, SEQUENCE) {
-                            self.read_alt_names(names);
-                        }
-                    }
+            if let Some((oid, rest)) = expect(extension, OID)
+                && oid == SUBJECT_ALT_NAME
+            {
+                // An optional `critical` BOOLEAN comes before the value.
+                let rest = skip(rest, BOOLEAN).unwrap_or(rest);
+                if let Some((value, _)) = expect(rest, OCTET_STRING)
+                    && let Some((names, _)) = expect(value, SEQUENCE)
+                {
+                    self.read_alt_names(names);
                 }
             }
             extensions = after;
