@@ -40,7 +40,6 @@ fn settings(node: &str, incarnation: u64) -> Arc<Settings> {
         window: WINDOW,
         ack_every: 2,
         handshake_timeout: Duration::from_millis(100),
-        max_message: u64::MAX,
         in_doubt_timeout: Duration::from_millis(500),
     })
 }

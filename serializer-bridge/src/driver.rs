@@ -28,12 +28,12 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use zmtp::Message;
-use zmtp_transport::{Error, Receiver, Sender, Socket, SocketType};
+use zmtp_transport::{Error, Receiver, Socket, SocketType};
 
 use crate::event::PeerId;
 use crate::session::{ProtocolError, Role, Session};
 use crate::sockets::dealer_options;
-use crate::state::{Entry, Route, Shared, State};
+use crate::state::{Route, Shared, State};
 use crate::wire::{MAX_NODE_NAME, Wire};
 
 /// Most messages taken from one session per round.
@@ -109,11 +109,7 @@ struct Driver {
     shared: Arc<Shared>,
     router: Option<Socket>,
     dealers: Vec<Socket>,
-    /// Each DEALER's sending end (a message costs only its pipe's lock).
-    senders: Vec<Sender>,
     inputs: Inputs,
-    /// What the sessions want sent this round (kept to reuse its room).
-    outgoing: Vec<(Route, Wire)>,
     /// Messages a socket would not take yet, per route.
     held: HashMap<Route, VecDeque<Message>>,
     /// Links to close once what is queued for them (a REFUSE) went out.
@@ -135,10 +131,8 @@ pub(crate) async fn run(shared: Arc<Shared>, router: Option<Socket>, dealers: Ve
     let mut driver = Driver {
         shared,
         router,
-        senders: dealers.iter().map(Socket::sender).collect(),
         dealers,
         inputs,
-        outgoing: Vec::new(),
         held: HashMap::new(),
         to_close: Vec::new(),
         closing: HashSet::new(),
@@ -270,7 +264,7 @@ impl Driver {
         message: &Message,
         now: Instant,
     ) {
-        if !self.closing.is_empty() && self.closing.contains(&routing_id) {
+        if self.closing.contains(&routing_id) {
             self.dropped_from_closing += 1;
             return;
         }
@@ -311,7 +305,6 @@ impl Driver {
             Ok(
                 Wire::Chunk { .. }
                 | Wire::GroupChunk { .. }
-                | Wire::Batch { .. }
                 | Wire::Ack { .. }
                 | Wire::Refuse { .. },
             ) if is_forgotten(state, &routing_id) => {
@@ -466,17 +459,18 @@ impl Driver {
         }
     }
 
-    /// Takes what the sessions want sent, for routes with nothing held. A
-    /// session with more to send than one round takes wakes the driver
-    /// again (writes wake it only when the first chunk waits).
-    fn collect(&mut self, state: &mut State) -> Vec<(Route, Wire)> {
-        let mut outgoing = std::mem::take(&mut self.outgoing);
+    /// Takes what the sessions want sent, for routes with nothing held.
+    fn collect(&mut self, state: &mut State) -> Vec<(Route, Message)> {
+        let mut outgoing = Vec::new();
         for entry in state.peers.values_mut() {
-            if !self.held.is_empty() && self.held.get(&entry.route).is_some_and(|h| !h.is_empty()) {
+            if self.held.get(&entry.route).is_some_and(|h| !h.is_empty()) {
                 continue;
             }
-            if collect_round(entry, &mut outgoing) {
-                self.shared.driver_wake.notify_one();
+            for _ in 0..BATCH {
+                let Some(wire) = entry.session.poll_transmit() else {
+                    break;
+                };
+                outgoing.push((entry.route.clone(), address(&entry.route, wire.encode())));
             }
         }
         outgoing
@@ -484,10 +478,7 @@ impl Driver {
 
     /// Sends held messages first, then the new ones; what a socket will
     /// not take now is held for its route.
-    fn send(&mut self, outgoing: Vec<(Route, Wire)>) {
-        if self.held.is_empty() {
-            return self.send_new(outgoing);
-        }
+    fn send(&mut self, outgoing: Vec<(Route, Message)>) {
         let routes: Vec<Route> = self.held.keys().cloned().collect();
         for route in routes {
             let Some(mut queue) = self.held.remove(&route) else {
@@ -503,18 +494,8 @@ impl Driver {
                 self.held.insert(route, queue);
             }
         }
-        self.send_new(outgoing);
-    }
-
-    /// Encodes the new messages (outside the lock: packing a BATCH copies
-    /// its small chunks) and sends them in order; once a route holds one,
-    /// the rest of that route's wait behind it.
-    fn send_new(&mut self, mut outgoing: Vec<(Route, Wire)>) {
-        for (route, wire) in outgoing.drain(..) {
-            let message = address(&route, wire.encode());
-            if !self.held.is_empty()
-                && let Some(queue) = self.held.get_mut(&route)
-            {
+        for (route, message) in outgoing {
+            if let Some(queue) = self.held.get_mut(&route) {
                 queue.push_back(message);
                 continue;
             }
@@ -522,25 +503,21 @@ impl Driver {
                 self.held.entry(route).or_default().push_back(message);
             }
         }
-        self.outgoing = outgoing;
     }
 
     /// One message to its socket without waiting. `Err` gives it back when
     /// the socket is full; a message for a link that is gone is dropped
     /// (the session learns of the loss from the link's "down" and the
     /// peer's next delivery record).
-    fn try_send(&mut self, route: &Route, message: Message) -> Result<(), Message> {
-        let sent = match route {
-            Route::Accepted(_) => match &self.router {
-                Some(router) => router.try_send(message),
-                None => return Ok(()),
-            },
-            Route::Connected(i) => match self.senders.get_mut(*i) {
-                Some(sender) => sender.try_send(message),
-                None => return Ok(()),
-            },
+    fn try_send(&self, route: &Route, message: Message) -> Result<(), Message> {
+        let socket = match route {
+            Route::Accepted(_) => self.router.as_ref(),
+            Route::Connected(i) => self.dealers.get(*i),
         };
-        match sent {
+        let Some(socket) = socket else {
+            return Ok(());
+        };
+        match socket.try_send(message) {
             Ok(()) => Ok(()),
             Err(e) if matches!(e.error, Error::WouldBlock) => Err(e.message),
             Err(_) => Ok(()),
@@ -587,7 +564,6 @@ impl Driver {
         }
         self.held.remove(&Route::Connected(i));
         self.inputs.dealers[i] = Some(socket.receiver());
-        self.senders[i] = socket.sender();
         let old = std::mem::replace(&mut self.dealers[i], socket);
         tokio::spawn(old.close());
         let mut state = self.shared.lock();
@@ -617,20 +593,7 @@ fn accepted_peer(state: &State, routing_id: &Bytes) -> Option<PeerId> {
     let name = std::str::from_utf8(routing_id).ok()?;
     let id = *state.by_name.get(name)?;
     let entry = state.peers.get(&id)?;
-    matches!(&entry.route, Route::Accepted(r) if r == routing_id).then_some(id)
-}
-
-/// One round of what `entry`'s session wants sent (at most [`BATCH`]
-/// messages, each a CHUNK, BATCH, ACK, ...), for its route; true
-/// when the round ended with more to send.
-fn collect_round(entry: &mut Entry, outgoing: &mut Vec<(Route, Wire)>) -> bool {
-    for _ in 0..BATCH {
-        let Some(wire) = entry.session.poll_transmit() else {
-            return false;
-        };
-        outgoing.push((entry.route.clone(), wire));
-    }
-    entry.session.has_unsent()
+    (entry.route == Route::Accepted(routing_id.clone())).then_some(id)
 }
 
 /// A message for a route: the ROUTER needs the routing id in front.
@@ -647,7 +610,6 @@ fn wire_name(wire: &Wire) -> &'static str {
         Wire::Welcome(_) => "WELCOME",
         Wire::Chunk { .. } => "CHUNK",
         Wire::GroupChunk { .. } => "GCHUNK",
-        Wire::Batch { .. } => "BATCH",
         Wire::Ack { .. } => "ACK",
         Wire::Refuse { .. } => "REFUSE",
     }

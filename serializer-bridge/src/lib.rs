@@ -19,7 +19,6 @@
 //! DEALER (the connecting node, routing id = its node name) talking to the
 //! accepting node's ROUTER, both directions on one link.
 
-mod batch;
 mod chunk;
 mod config;
 mod driver;

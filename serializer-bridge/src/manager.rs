@@ -142,19 +142,10 @@ impl PeerManager {
         let Some(session) = state.session(peer) else {
             return Err((WriteRefused::UnknownPeer, chunk));
         };
-        let (had_unsent, events) = (session.has_unsent(), session.unread_events());
         let seq = session.write(chunk)?;
-        // Wake-ups on the edge only: the driver when this is the first
-        // chunk waiting to go (it takes every waiting one when it runs),
-        // the caller when the write made an event (`FillingUp`).
-        let (wake_driver, new_event) = (!had_unsent, session.unread_events() > events);
-        if new_event {
-            self.shared.signal_events(&state);
-        }
+        self.shared.signal_events(&state);
         drop(state);
-        if wake_driver {
-            self.shared.driver_wake.notify_one();
-        }
+        self.shared.driver_wake.notify_one();
         Ok(seq)
     }
 
@@ -241,12 +232,9 @@ impl PeerManager {
     /// delivered (the sender will be told).
     pub fn read(&self, peer: PeerId) -> Option<Chunk> {
         let mut state = self.shared.lock();
-        let session = state.session(peer)?;
-        let chunk = session.take();
-        // The driver only has work when this read made an ACK due.
-        let ack_due = chunk.is_some() && session.ack_is_due();
-        drop(state);
-        if ack_due {
+        let chunk = state.session(peer)?.take();
+        if chunk.is_some() {
+            drop(state);
             self.shared.driver_wake.notify_one();
         }
         chunk
@@ -407,7 +395,6 @@ fn settings_of(config: &BridgeConfig) -> Settings {
         },
         ack_every: config.ack_every,
         handshake_timeout: config.handshake_timeout,
-        max_message: config.socket.maxmsgsize.unwrap_or(u64::MAX),
         in_doubt_timeout: config.in_doubt_timeout,
     }
 }

@@ -10,9 +10,6 @@
 //! CHUNK    'C' | epoch u64, sequence u64, cluster message type u8 | payload
 //! GCHUNK   'G' | epoch u64, sequence u64, cluster message type u8,
 //!                group u32, group epoch u64, group sequence u64 | payload
-//! BATCH    'B' | epoch u64, first sequence u64, count u32,
-//!                per chunk: cluster message type u8, length u32
-//!              | data frames: the chunks' bytes in order (see `batch`)
 //! ACK      'A' | epoch u64, sequence u64 (everything up to it delivered)
 //! REFUSE   'R' | reason code u16, text (UTF-8)
 //! ```
@@ -28,14 +25,13 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use thiserror::Error;
 use zmtp::Message;
 
-pub use crate::batch::Batched;
 use crate::epoch::CacheEpoch;
 use crate::group::{GroupId, GroupTag};
 use crate::message_type::{MessageType, MessageTypeError};
 
 /// The bridge protocol version this build speaks. Version 2 added the
 /// incarnation, the link nonce and the delivery record to the hello;
-/// version 3 added GCHUNK (groups) and BATCH, with the same hello.
+/// version 3 added GCHUNK (groups), with the same hello.
 pub const PROTOCOL_VERSION: u16 = 3;
 
 /// The oldest version this build still speaks: a HELLO of a version from
@@ -46,10 +42,6 @@ pub const OLDEST_PROTOCOL_VERSION: u16 = 2;
 /// The first version with GCHUNK: a link agreed at an older one is never
 /// sent a group chunk (its peer would end the link on the unknown tag).
 pub const GROUPS_VERSION: u16 = 3;
-
-/// The first version with BATCH: a link agreed at an older one carries
-/// CHUNKs only.
-pub const BATCH_VERSION: u16 = 3;
 
 /// The longest node name, in bytes (a ZMTP routing id's limit).
 pub const MAX_NODE_NAME: usize = 255;
@@ -162,16 +154,6 @@ pub enum Wire {
         /// The serialized bytes, the same for every member.
         payload: Bytes,
     },
-    /// Consecutive chunks of `epoch`, sequences `first_seq..`, in one
-    /// message: the same as as many CHUNKs.
-    Batch {
-        /// The epoch the chunks were serialized in.
-        epoch: CacheEpoch,
-        /// The first chunk's position in the epoch.
-        first_seq: u64,
-        /// The chunks, in sequence order.
-        chunks: Vec<Batched>,
-    },
     /// Every chunk of `epoch` up to `seq` was delivered.
     Ack {
         /// The epoch.
@@ -218,17 +200,6 @@ pub enum WireError {
     /// The node name is empty.
     #[error("bridge hello with an empty node name")]
     EmptyName,
-    /// A BATCH's count is 0, above 1024, or not what its
-    /// header holds.
-    #[error("bridge batch of {count} chunks")]
-    BatchCount {
-        /// The count the header gives.
-        count: usize,
-    },
-    /// A BATCH's chunk lengths do not fill its data frames exactly, one
-    /// chunk per frame or whole chunks packed, or a data frame is empty.
-    #[error("bridge batch lengths do not match its data frames")]
-    BatchLayout,
     /// The chunk's cluster message type is refused.
     #[error(transparent)]
     MessageType(#[from] MessageTypeError),
@@ -278,11 +249,6 @@ impl Wire {
                 m.push(header.freeze());
                 m.push(payload.clone());
             }
-            Wire::Batch {
-                epoch,
-                first_seq,
-                chunks,
-            } => return crate::batch::encode(*epoch, *first_seq, chunks),
             Wire::Ack { epoch, seq } => {
                 m.push(Bytes::from_static(b"A"));
                 let mut header = BytesMut::with_capacity(16);
@@ -357,7 +323,6 @@ impl Wire {
                     payload: frames[2].clone(),
                 })
             }
-            b"B" => crate::batch::decode(frames),
             b"A" => {
                 expect(2)?;
                 let mut h = fixed_header(&frames[1], "ACK", 16, "16")?;

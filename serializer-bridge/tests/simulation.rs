@@ -223,9 +223,6 @@ struct Sim {
     trace: VecDeque<String>,
     steps: u64,
     late_reports: u64,
-    /// BATCH messages delivered, and the chunks they carried.
-    batches: u64,
-    batched_chunks: u64,
     group_written: HashMap<u64, GroupWritten>,
     /// The id written as (writer, group epoch, sequence).
     group_ids: HashMap<(u64, u64, u64), u64>,
@@ -262,7 +259,6 @@ fn settings(node: &str, incarnation: u64) -> Arc<Settings> {
         window: WINDOW,
         ack_every: 3,
         handshake_timeout: HANDSHAKE_TIMEOUT,
-        max_message: u64::MAX,
         in_doubt_timeout: IN_DOUBT_TIMEOUT,
     })
 }
@@ -288,8 +284,6 @@ impl Sim {
             trace: VecDeque::new(),
             steps: 0,
             late_reports: 0,
-            batches: 0,
-            batched_chunks: 0,
             group_written: HashMap::new(),
             group_ids: HashMap::new(),
             group_expected: HashMap::new(),
@@ -488,17 +482,6 @@ impl Sim {
     }
 
     fn receive(&mut self, from: usize, to: usize, wire: Wire) -> Result<(), Violation> {
-        // Every message travels as its bytes: what the session sent must
-        // decode to itself.
-        let decoded = Wire::decode(&wire.encode())
-            .map_err(|e| format!("n{from}'s message does not decode: {e}"))?;
-        if decoded != wire {
-            return Err(format!("n{from}'s message changed on the wire: {wire:?}"));
-        }
-        if let Wire::Batch { chunks, .. } = &wire {
-            self.batches += 1;
-            self.batched_chunks += chunks.len() as u64;
-        }
         let summary = summarize(&wire);
         let now = self.instant();
         let Some(s) = self.nodes[to].sessions.get_mut(&from) else {
@@ -1507,14 +1490,6 @@ fn summarize(wire: &Wire) -> String {
             "GCHUNK {epoch} seq {seq} group {} seq {}",
             tag.epoch, tag.seq
         ),
-        Wire::Batch {
-            epoch,
-            first_seq,
-            chunks,
-        } => format!(
-            "BATCH {epoch} seq {first_seq}..={}",
-            first_seq + chunks.len() as u64 - 1
-        ),
         Wire::Ack { epoch, seq } => format!("ACK {epoch} seq {seq}"),
         Wire::Refuse { code, text } => format!("REFUSE {code:?} {text}"),
     }
@@ -1528,9 +1503,6 @@ struct Coverage {
     delivered: u64,
     handed_back: BTreeMap<String, u64>,
     late_reports: u64,
-    /// BATCH messages delivered, and the chunks they carried.
-    batches: u64,
-    batched_chunks: u64,
     stale: u64,
     epochs: u64,
     dropped_unread: u64,
@@ -1546,8 +1518,6 @@ fn run_schedule(seed: u64, coverage: &mut Coverage) -> Result<(), (Violation, St
     coverage.steps += sim.steps;
     coverage.written += sim.written.len() as u64;
     coverage.late_reports += sim.late_reports;
-    coverage.batches += sim.batches;
-    coverage.batched_chunks += sim.batched_chunks;
     let g = sim.group_stats;
     let c = &mut coverage.groups;
     c.written += g.written;

@@ -119,18 +119,12 @@ impl Incoming {
         dropped
     }
 
-    /// Whether an ACK is due: enough was read, or everything was.
-    pub(crate) fn is_ack_due(&self, every: u64) -> bool {
-        let unacked = self.delivered - self.acked;
-        unacked > 0 && (unacked >= every || self.waiting == 0)
-    }
-
-    /// The ACK, if one is due (see [`Incoming::is_ack_due`]).
+    /// An ACK is due when enough was read, or everything was.
     pub(crate) fn ack_due(&mut self, every: u64) -> Option<Wire> {
-        if !self.is_ack_due(every) {
+        let unacked = self.delivered - self.acked;
+        if unacked == 0 || (unacked < every && self.waiting > 0) {
             return None;
         }
-        let unacked = self.delivered - self.acked;
         for _ in 0..unacked {
             if let Some(len) = self.unacked.pop_front() {
                 self.unacked_bytes -= len;

@@ -47,9 +47,7 @@ use crate::epoch::CacheEpoch;
 use crate::event::{Event, PeerId};
 use crate::group::{GroupOrder, GroupOutcome, GroupTag};
 use crate::stats::PeerStats;
-use crate::wire::{
-    BATCH_VERSION, Batched, GROUPS_VERSION, Hello, OLDEST_PROTOCOL_VERSION, PROTOCOL_VERSION, Wire,
-};
+use crate::wire::{GROUPS_VERSION, Hello, OLDEST_PROTOCOL_VERSION, PROTOCOL_VERSION, Wire};
 use incoming::Incoming;
 use outgoing::Outgoing;
 
@@ -76,10 +74,6 @@ pub struct Settings {
     pub ack_every: u64,
     /// How long a connector waits for the WELCOME.
     pub handshake_timeout: Duration,
-    /// The longest message the peer's socket takes, as far as we know:
-    /// our own socket's `maxmsgsize` (the nodes of a cluster are set up
-    /// alike), `u64::MAX` when none is set. A BATCH stays within half.
-    pub max_message: u64,
     /// How long sent, unconfirmed chunks wait for the peer to come back
     /// before they are handed back with [`HandBack::Expired`].
     pub in_doubt_timeout: Duration,
@@ -290,11 +284,6 @@ impl Session {
                 tag,
                 payload,
             } => self.on_chunk(epoch, Chunk::new(tag.epoch, kind, payload), seq, Some(tag)),
-            Wire::Batch {
-                epoch,
-                first_seq,
-                chunks,
-            } => self.on_batch(epoch, first_seq, chunks),
             Wire::Ack { epoch, seq } => self.on_ack(epoch, seq),
             Wire::Refuse { code, text } => {
                 self.end_epoch(LinkDown::Refused { code, text }, now);
@@ -494,21 +483,6 @@ impl Session {
         Ok(())
     }
 
-    /// A BATCH: its chunks one by one, as CHUNKs of sequences
-    /// `first_seq..`.
-    fn on_batch(
-        &mut self,
-        epoch: CacheEpoch,
-        first_seq: u64,
-        chunks: Vec<Batched>,
-    ) -> Result<(), ProtocolError> {
-        for (i, Batched { kind, payload }) in chunks.into_iter().enumerate() {
-            let seq = first_seq.saturating_add(i as u64);
-            self.on_chunk(epoch, Chunk::new(epoch, kind, payload), seq, None)?;
-        }
-        Ok(())
-    }
-
     fn on_ack(&mut self, ack_epoch: CacheEpoch, seq: u64) -> Result<(), ProtocolError> {
         let Link::Up { epoch } = self.link else {
             self.stats.stale += 1;
@@ -705,9 +679,6 @@ impl Session {
             self.stats.write_calls += 1;
             return Some(ack);
         }
-        if let Some(wire) = self.transmit_own() {
-            return Some(wire);
-        }
         let epoch = self.out.epoch;
         let (seq, queued) = self.out.next_to_send()?;
         let chunk = &queued.chunk;
@@ -730,53 +701,6 @@ impl Session {
         self.stats.bytes_out += chunk.len() as u64;
         self.stats.write_calls += 1;
         Some(wire)
-    }
-
-    /// The peer's own chunks the window admits next, as one CHUNK or one
-    /// BATCH; None when none is admitted or the next one is a group's.
-    fn transmit_own(&mut self) -> Option<Wire> {
-        let epoch = self.out.epoch;
-        let first_seq = self
-            .out
-            .next_batch(self.batch_limit(), self.settings.max_message);
-        let chunks = &mut self.out.batch;
-        let bytes: usize = chunks.iter().map(|c| c.payload.len()).sum();
-        self.stats.chunks_out += chunks.len() as u64;
-        self.stats.bytes_out += bytes as u64;
-        let wire = match chunks.len() {
-            0 => return None,
-            1 => {
-                let Batched { kind, payload } = chunks.pop()?;
-                Wire::Chunk {
-                    epoch,
-                    seq: first_seq,
-                    kind,
-                    payload,
-                }
-            }
-            _ => Wire::Batch {
-                epoch,
-                first_seq,
-                chunks: std::mem::take(chunks),
-            },
-        };
-        self.stats.write_calls += 1;
-        Some(wire)
-    }
-
-    /// Most chunks in one message to this peer: a BATCH's worth on a link
-    /// agreed at [`BATCH_VERSION`] or later, 1 (CHUNKs only) below it.
-    fn batch_limit(&self) -> usize {
-        if self.version >= BATCH_VERSION {
-            crate::batch::MAX_BATCH_CHUNKS
-        } else {
-            1
-        }
-    }
-
-    /// Whether [`Session::poll_transmit`] would give an ACK now.
-    pub fn ack_is_due(&self) -> bool {
-        matches!(self.link, Link::Up { .. }) && self.inc.is_ack_due(self.settings.ack_every)
     }
 
     /// When [`Session::handle_timeout`] is next due.

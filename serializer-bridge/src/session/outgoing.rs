@@ -21,7 +21,6 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use crate::batch::{Batched, ENTRY_COST, MAX_BATCH_BYTES, MAX_BATCH_CHUNKS};
 use crate::chunk::Chunk;
 use crate::config::Caps;
 use crate::epoch::CacheEpoch;
@@ -82,9 +81,6 @@ pub(crate) struct Outgoing {
     pub(crate) expired: Option<Expired>,
     /// Outcomes of group chunks, for the groups to collect.
     pub(crate) group_outcomes: VecDeque<GroupOutcome>,
-    /// The batch `next_batch` fills (kept to reuse its room when a batch
-    /// is a lone chunk).
-    pub(crate) batch: Vec<Batched>,
 }
 
 /// What the peer's handshake says, for settling our doubt.
@@ -178,7 +174,6 @@ impl Outgoing {
             in_doubt: None,
             expired: None,
             group_outcomes: VecDeque::new(),
-            batch: Vec::new(),
         }
     }
 
@@ -263,64 +258,21 @@ impl Outgoing {
     /// The next chunk to put on the wire, with its sequence; None when
     /// nothing waits or the peer's window is full.
     pub(crate) fn next_to_send(&mut self) -> Option<(u64, &Queued)> {
-        let index = self.admitted()?;
-        let len = self.queue.get(index)?.chunk.len() as u64;
-        self.sent += 1;
-        self.in_flight_bytes += len;
-        Some((self.sent, self.queue.get(index)?))
-    }
-
-    /// The queue index of the next chunk to send, if one waits and the
-    /// peer's window admits it.
-    fn admitted(&self) -> Option<usize> {
         if self.sent == self.written {
             return None;
         }
         let in_flight = self.sent - self.acked;
         let index = usize::try_from(in_flight).ok()?;
-        let len = self.queue.get(index)?.chunk.len() as u64;
+        let next = self.queue.get(index)?;
+        let len = next.chunk.len() as u64;
         let full = in_flight >= self.window.chunks
             || (in_flight > 0 && self.in_flight_bytes.saturating_add(len) > self.window.bytes);
-        (!full).then_some(index)
-    }
-
-    /// The peer's own chunks to put on the wire next as one message: as
-    /// many consecutive ones as the window admits, up to the batch limits
-    /// (`crate::batch`; at most `max_chunks`, and half of `max_message`
-    /// bytes), stopping before a group chunk; the first one's
-    /// sequence. They are left in `batch`, empty when the next chunk is a
-    /// group's, or none is admitted.
-    pub(crate) fn next_batch(&mut self, max_chunks: usize, max_message: u64) -> u64 {
-        let first = self.sent + 1;
-        let half = (self.window.bytes / 2).min(max_message / 2);
-        let budget = MAX_BATCH_BYTES.min(usize::try_from(half).unwrap_or(usize::MAX));
-        let mut batch = std::mem::take(&mut self.batch);
-        batch.clear();
-        let mut used = 0usize;
-        while batch.len() < max_chunks.min(MAX_BATCH_CHUNKS) {
-            let Some(index) = self.admitted() else {
-                break;
-            };
-            let Some(next) = self.queue.get(index) else {
-                break;
-            };
-            let cost = next.chunk.len().saturating_add(ENTRY_COST);
-            if next.tag.is_some() || (!batch.is_empty() && used.saturating_add(cost) > budget) {
-                break;
-            }
-            used = used.saturating_add(cost);
-            batch.push(Batched {
-                kind: next.chunk.kind,
-                payload: next.chunk.data.clone(),
-            });
-            self.sent += 1;
-            self.in_flight_bytes += next.chunk.len() as u64;
-            if used >= budget {
-                break;
-            }
+        if full {
+            return None;
         }
-        self.batch = batch;
-        first
+        self.sent += 1;
+        self.in_flight_bytes += len;
+        Some((self.sent, next))
     }
 
     /// The peer delivered everything up to `seq` of the current epoch.

@@ -29,7 +29,6 @@ fn settings(node: &str, incarnation: u64) -> Arc<Settings> {
         },
         ack_every: 4,
         handshake_timeout: Duration::from_secs(5),
-        max_message: u64::MAX,
         in_doubt_timeout: Duration::from_secs(30),
     })
 }
@@ -98,20 +97,6 @@ impl Pair {
     fn sent_by_w(&mut self) -> Vec<Wire> {
         std::iter::from_fn(|| self.w.poll_transmit()).collect()
     }
-}
-
-/// The chunks `wires` carry, by sequence.
-fn chunk_seqs(wires: &[Wire]) -> Vec<u64> {
-    wires
-        .iter()
-        .flat_map(|wire| match wire {
-            Wire::Chunk { seq, .. } | Wire::GroupChunk { seq, .. } => *seq..*seq + 1,
-            Wire::Batch {
-                first_seq, chunks, ..
-            } => *first_seq..*first_seq + chunks.len() as u64,
-            _ => 0..0,
-        })
-        .collect()
 }
 
 fn events(s: &mut Session) -> Vec<Event> {
@@ -242,7 +227,7 @@ fn unsent_chunks_come_back_at_once_when_the_link_drops() {
     p.connect();
     p.w_writes(12);
     // The window (8) lets 8 go; 4 stay unsent.
-    assert_eq!(chunk_seqs(&p.sent_by_w()), (1..=8).collect::<Vec<_>>());
+    assert_eq!(p.sent_by_w().len(), 8);
     p.w.link_down(p.now);
     let got = events(&mut p.w);
     assert!(got.iter().any(|e| matches!(
@@ -689,16 +674,6 @@ fn an_older_peer_links_at_its_version_without_group_chunks() {
         Err((WriteRefused::NoGroups { version: 2 }, _))
     ));
     assert!(p.m.poll_transmit().is_none());
-    // ...nor a BATCH (version 3 too): consecutive chunks go one by one...
-    let epoch = p.m.epoch().expect("linked");
-    for n in 0..3u8 {
-        p.m.write(Chunk::serial(epoch, vec![n])).unwrap();
-    }
-    let sent: Vec<Wire> = std::iter::from_fn(|| p.m.poll_transmit()).collect();
-    assert!(
-        sent.len() == 3 && sent.iter().all(|w| matches!(w, Wire::Chunk { .. })),
-        "{sent:?}"
-    );
     // ...its own chunks still flow, and a GCHUNK from it breaks the link.
     p.m.handle(
         Wire::Chunk {
@@ -736,109 +711,4 @@ fn an_older_peer_links_at_its_version_without_group_chunks() {
     let mut p = Pair::new();
     p.connect();
     assert!(p.w.speaks_groups() && p.m.speaks_groups());
-}
-
-#[test]
-fn consecutive_chunks_travel_as_one_batch_and_arrive_as_chunks() {
-    let mut p = Pair::new();
-    let epoch = p.connect();
-    p.w_writes(5);
-    let sent = p.sent_by_w();
-    assert!(
-        matches!(&sent[..], [Wire::Batch { first_seq: 1, chunks, .. }] if chunks.len() == 5),
-        "{sent:?}"
-    );
-    assert_eq!(p.w.stats().chunks_out, 5);
-    for wire in sent {
-        p.m.handle(wire, p.now).unwrap();
-    }
-    for n in 0..5 {
-        let got = p.m.take().expect("each chunk of the batch");
-        assert_eq!((got.epoch, &got.data[..]), (epoch, &[n][..]));
-    }
-    assert!(p.m.take().is_none());
-    p.exchange();
-    assert!(events(&mut p.w).contains(&Event::Delivered {
-        peer: PeerId(0),
-        epoch,
-        through: 5
-    }));
-}
-
-#[test]
-fn a_lone_chunk_travels_as_a_chunk() {
-    let mut p = Pair::new();
-    p.connect();
-    p.w_writes(1);
-    assert!(matches!(&p.sent_by_w()[..], [Wire::Chunk { seq: 1, .. }]));
-}
-
-#[test]
-fn a_batch_stops_at_the_byte_budget() {
-    let mut p = Pair::new();
-    let epoch = p.connect();
-    // Two of these fit in half the peer's byte window (512 KiB), three
-    // do not.
-    let big = Bytes::from(vec![7u8; 200_000]);
-    for _ in 0..3 {
-        p.w.write(Chunk::serial(epoch, big.clone())).unwrap();
-    }
-    let sent = p.sent_by_w();
-    let sizes: Vec<usize> = sent
-        .iter()
-        .map(|w| chunk_seqs(std::slice::from_ref(w)).len())
-        .collect();
-    assert_eq!(sizes, [2, 1]);
-}
-
-#[test]
-fn a_batch_out_of_sequence_or_of_a_future_epoch_breaks_the_protocol() {
-    let batch = |epoch, first_seq| Wire::Batch {
-        epoch,
-        first_seq,
-        chunks: vec![
-            crate::wire::Batched {
-                kind: crate::MessageType::Serial,
-                payload: Bytes::from_static(b"a"),
-            };
-            2
-        ],
-    };
-    let mut p = Pair::new();
-    let epoch = p.connect();
-    assert!(matches!(
-        p.m.handle(batch(epoch, 2), p.now),
-        Err(ProtocolError::OutOfOrder { .. })
-    ));
-    let mut p = Pair::new();
-    let epoch = p.connect();
-    assert!(matches!(
-        p.m.handle(batch(CacheEpoch(epoch.0 + 1), 1), p.now),
-        Err(ProtocolError::FutureEpoch { .. })
-    ));
-    let mut p = Pair::new();
-    let epoch = p.connect();
-    assert!(matches!(
-        p.m.handle(batch(epoch, u64::MAX), p.now),
-        Err(ProtocolError::OutOfOrder { .. })
-    ));
-}
-
-#[test]
-fn a_batch_stays_within_half_the_longest_message() {
-    let mut settings = (*settings("w", 10)).clone();
-    settings.max_message = 2000;
-    let mut p = Pair::new();
-    p.w = Session::new(PeerId(0), "m".into(), Role::Connector, Arc::new(settings));
-    let epoch = p.connect();
-    // 305 bytes each with the header: three fit in 1000, four do not.
-    for _ in 0..8 {
-        p.w.write(Chunk::serial(epoch, vec![1u8; 300])).unwrap();
-    }
-    let sizes: Vec<usize> = p
-        .sent_by_w()
-        .iter()
-        .map(|w| chunk_seqs(std::slice::from_ref(w)).len())
-        .collect();
-    assert_eq!(sizes, [3, 3, 2]);
 }
